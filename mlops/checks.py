@@ -1,0 +1,75 @@
+"""`mlops validate`: the schema, then everything a spec points at, with every problem reported at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mlops.errors import MlopsError, Problem, SpecError
+from mlops.spec import LoadedSpec, did_you_mean, load_spec
+
+HEAD_ROWS = 200
+
+
+def spec_files(paths: list[Path]) -> list[Path]:
+    """Expand folders into the *.yaml / *.yml files they hold (sorted); keep files as given."""
+    out: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            out += sorted([*p.glob("*.yaml"), *p.glob("*.yml")])
+        else:
+            out.append(p)
+    return out
+
+
+def check_spec(path: Path) -> tuple[LoadedSpec | None, list[Problem]]:
+    """Schema problems first; when the schema holds, the data, the suite and the estimator too."""
+    try:
+        loaded = load_spec(path)
+    except SpecError as exc:
+        return None, exc.problems
+    return loaded, _references(loaded)
+
+
+def _references(loaded: LoadedSpec) -> list[Problem]:
+    from tasks.data import read_frame
+
+    spec, file = loaded.spec, str(loaded.path)
+    problems: list[Problem] = []
+    columns: list[str] | None = None
+    try:
+        head = read_frame(loaded, nrows=HEAD_ROWS)
+        columns = [str(c) for c in head.columns]
+    except SpecError as exc:
+        problems += exc.problems
+    except MlopsError as exc:
+        problems.append(Problem(file, "data.source", str(exc)))
+    if columns is not None:
+        if not columns or head.empty:
+            problems.append(Problem(file, "data.source", "the data has no rows", "point the source at a file with data"))
+        problems += _columns_present(file, spec, columns)
+    if spec.quality:
+        from tasks.quality import check_suite
+
+        problems += check_suite(file, "quality.suite", loaded.resolve(spec.quality.suite), columns)
+    from tasks.train import param_problems
+
+    problems += param_problems(file, spec.model.estimator, dict(spec.model.params))
+    return problems
+
+
+def _columns_present(file: str, spec, columns: list[str]) -> list[Problem]:  # type: ignore[no-untyped-def]
+    data = spec.data
+    wanted = [("data.target", data.target)]
+    if data.time_column:
+        wanted.append(("data.time_column", data.time_column))
+    for kind in ("numeric", "categorical"):
+        for i, col in enumerate(getattr(data.features, kind) or []):
+            wanted.append((f"data.features.{kind}[{i}]", col))
+    out = []
+    for field_path, col in wanted:
+        if col not in columns:
+            guess = did_you_mean(col, columns)
+            hint = f"did you mean '{guess}'?" if guess else "the data has: " + ", ".join(columns[:20])
+            out.append(Problem(file, field_path, f"column '{col}' is not in the data", hint))
+    return out
+

@@ -1,0 +1,250 @@
+"""The `mlops` command. Heavy libraries are imported inside the commands, so `mlops --help` answers at once.
+
+Exit codes: 0 the run finished (promoted or not), 1 the pipeline stopped (quality gate, unusable data, a service
+down), 2 a usage or spec error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mlops import __version__
+from mlops.errors import MlopsError, Problem, SpecError
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from tasks.report import RetrainResult
+
+app = typer.Typer(
+    help="Declarative ML pipelines on Prefect: quality gates, MLflow tracking, champion/challenger promotion.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+run_app = typer.Typer(help="Run a pipeline's flow now, in this process.", no_args_is_help=True)
+app.add_typer(run_app, name="run")
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False)
+
+SpecArg = Annotated[Path, typer.Argument(help="The pipeline spec, e.g. deployments/flight_delays.yaml")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"mlops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    """Declare a pipeline in deployments/NAME.yaml, check it with `mlops validate`, run it with `mlops run retrain`."""
+
+
+@app.command()
+def validate(
+    paths: Annotated[list[Path] | None, typer.Argument(help="Spec files or folders (default: deployments/)")] = None,
+) -> None:
+    """Check specs and everything they point at (data, suite, estimator, params); report every problem at once.
+
+    Exits 0 when all specs are valid, 2 otherwise.
+    """
+    from mlops.checks import check_spec, spec_files
+
+    files = spec_files(paths or [Path("deployments")])
+    if not files:
+        _fail(2, f"no spec files found in {', '.join(map(str, paths or ['deployments']))}; specs are *.yaml files.")
+    bad = 0
+    for f in files:
+        _, problems = check_spec(f)
+        if problems:
+            bad += 1
+            err.print(f"[red]✗[/red] {f}: {len(problems)} problem(s)")
+            for p in problems:
+                err.print(f"  {p.render()}", markup=False)
+        else:
+            out.print(f"[green]✓[/green] {f}")
+    if bad:
+        _fail(2, f"{bad} of {len(files)} spec(s) have problems; fix them and run `mlops validate` again.")
+    out.print(f"{len(files)} spec(s) valid.")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of a pipeline spec (point your editor's YAML plugin at it)."""
+    from mlops.spec import PipelineSpec
+
+    out.print_json(json.dumps(PipelineSpec.model_json_schema()))
+
+
+@run_app.command("retrain")
+def run_retrain(
+    spec: SpecArg,
+    debug: Annotated[bool, typer.Option(help="Show the full traceback of unexpected errors.")] = False,
+) -> None:
+    """Validate the data, train, track in MLflow, compare with the champion, and promote if the policy allows.
+
+    Exits 0 when the run finished (promoted or not), 1 when the pipeline stopped (e.g. the quality gate failed),
+    2 when the spec is wrong.
+    """
+    _preflight(spec)
+    from mlops.settings import get_settings
+
+    settings = get_settings()
+    out.print(f"[bold]retrain[/bold] {spec}  (MLflow: {settings.tracking_uri}; Prefect: {_prefect_where(settings)})")
+    with _prefect(settings), _user_errors(debug):
+        from flows.retrain import retrain
+
+        result = retrain(str(spec))
+    _print_retrain(result, settings)
+
+
+@app.command()
+def status(spec: SpecArg) -> None:
+    """Show the champion, its holdout metrics, the last decision and the recent versions."""
+    from mlops.settings import get_settings
+    from mlops.spec import load_spec
+
+    try:
+        loaded = load_spec(spec)
+    except SpecError as exc:
+        _problems(exc.problems)
+    from tasks import tracking
+
+    name = loaded.spec.registry.model_name
+    with _user_errors(False):
+        versions = tracking.registry_state(name)
+    if not versions:
+        out.print(f"No versions of '{name}' yet. Train one: mlops run retrain {spec}")
+        return
+    champ = next((v for v in versions if "champion" in v.aliases), None)
+    metric = loaded.spec.promotion.metric
+    if champ:
+        out.print(f"[bold]{name}[/bold]: champion v{champ.version} (since {champ.tag('decision.at') or champ.created})")
+        out.print("  holdout: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(champ.metrics.items())))
+    else:
+        out.print(f"[bold]{name}[/bold]: no champion (no version has been promoted)")
+    last = versions[0]
+    out.print(f"Last decision: v{last.version} {last.tag('decision') or '?'} ({last.tag('decision.rule')})")
+    for reason in last.tag("decision.reasons").splitlines():
+        out.print(f"  - {reason}", markup=False)
+    table = Table("version", "aliases", "created", metric, "decision", "data sha256", title="Recent versions")
+    for v in versions[:10]:
+        value = v.metrics.get(metric)
+        table.add_row(
+            v.version, ", ".join(sorted(v.aliases)), v.created, "" if value is None else f"{value:.4f}",
+            v.tag("decision"), v.tag("data_sha256")[:12],
+        )  # fmt: skip
+    out.print(table)
+    out.print(f"MLflow UI: {get_settings().mlflow_ui_command()}", markup=False)
+
+
+# --- helpers ---------------------------------------------------------------------------------------------
+
+
+def _preflight(spec: Path) -> None:
+    """The same checks as `mlops validate`, before anything runs: a spec error exits 2 with nothing written."""
+    from mlops.checks import check_spec
+
+    _, problems = check_spec(spec)
+    if problems:
+        _problems(problems)
+
+
+def _problems(problems: list[Problem]) -> None:
+    for p in problems:
+        err.print(p.render(), markup=False)
+    _fail(2, f"{len(problems)} problem(s) in the spec; fix them (`mlops validate` checks again) and rerun.")
+
+
+def _fail(code: int, message: str) -> None:
+    err.print("[red]error:[/red] ", end="")
+    err.print(message, markup=False)
+    raise typer.Exit(code)
+
+
+def _prefect_where(settings: Any) -> str:
+    return settings.prefect_api_url or "temporary local server"
+
+
+@contextmanager
+def _prefect(settings: Any) -> Iterator[None]:
+    """Quiet, fast embedded Prefect: no analytics, no heartbeat thread (it costs ~1 s a run) when no server is set."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+    os.environ.setdefault("TQDM_DISABLE", "1")  # GX draws a progress bar per validation on stderr
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    updates: dict[Any, Any] = {} if settings.prefect_api_url else {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    with temporary_settings(updates=updates):
+        yield
+
+
+@contextmanager
+def _user_errors(debug: bool) -> Iterator[None]:
+    try:
+        yield
+    except MlopsError as exc:
+        if isinstance(exc, SpecError):
+            _problems(exc.problems)
+        err.print("[red]stopped:[/red] ", end="")
+        err.print(str(exc), markup=False)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        err.print("[red]interrupted[/red]: nothing was promoted by this run.")
+        raise typer.Exit(130) from None
+    except Exception as exc:
+        if debug:
+            raise
+        err.print("[red]error:[/red] ", end="")
+        err.print(
+            f"{type(exc).__name__}: {exc}\n"
+            "This is not a known user error; rerun with --debug for the traceback and report it if it persists.",
+            markup=False,
+        )
+        raise typer.Exit(1) from None
+
+
+def _print_retrain(r: RetrainResult, settings: Any) -> None:
+    from tasks.report import metric_rows
+
+    d = r.decision
+    champ = f"v{r.champion_before}" if r.champion_before else "none"
+    table = Table("metric", f"champion ({champ})", f"challenger (v{r.version})", "difference",
+                  title=f"{r.pipeline}: holdout metrics (same rows for both)")  # fmt: skip
+    for name, old, new, diff in metric_rows(r):
+        style = "bold" if name == r.metric else None
+        table.add_row(name, old, new, diff, style=style)
+    out.print()
+    out.print(f"Data quality: {r.quality}" + ("  [yellow](warning: on_failure=warn)[/yellow]" if r.quality_warning else ""))
+    for note in r.notes:
+        out.print(note, markup=False)
+    out.print(f"Split: {r.split}; fit in {r.fit_seconds:.1f} s")
+    out.print(table)
+    colour = "green" if d.promote else "yellow"
+    out.print(f"Decision: [{colour}]{d.verdict}[/{colour}] ({d.rule})")
+    for reason in d.reasons:
+        out.print(f"  - {reason}", markup=False)
+    out.print(f"Registry: {r.model_name} v{r.version} is challenger; champion is v{r.champion_after}")
+    out.print(f"MLflow run {r.run_id}: {r.run_url}", markup=False)
+    out.print(f"Model version: {r.version_url}", markup=False)
+    out.print(f"Open the MLflow UI: {settings.mlflow_ui_command()}", markup=False)
+    if not settings.prefect_api_url:
+        out.print("Prefect UI: start `prefect server start` and set PREFECT_API_URL to keep runs in the UI.")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(app())

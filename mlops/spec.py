@@ -1,0 +1,309 @@
+"""The pipeline spec: one YAML file per pipeline under deployments/, checked by a pydantic schema.
+
+`load_spec` returns a `LoadedSpec` or raises `SpecError` listing every problem at once, each with the file,
+the field path, what was expected and, for a misspelling, the closest valid name.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import re
+import types
+import typing
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from mlops.catalog import BUILTIN_DATASETS, ESTIMATORS, METRICS, Direction, Task, estimators_for, metrics_for
+from mlops.errors import Problem, SpecError
+
+Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
+Fraction = Annotated[float, Field(gt=0, lt=1)]
+ParamValue = str | int | float | bool | None | list[str | int | float | bool | None]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Source(Strict):
+    """Where the data comes from: a CSV or Parquet file (or a glob of them), or a bundled dataset."""
+
+    kind: Literal["csv", "parquet", "builtin"]
+    path: str | None = Field(None, description="File or glob, relative to the project root (csv, parquet)")
+    name: str | None = Field(None, description=f"Bundled dataset (builtin): {', '.join(BUILTIN_DATASETS)}")
+
+
+class Window(Strict):
+    """Keep rows whose time column falls in [start, end)."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+class Features(Strict):
+    """Declared feature columns; any list left out is inferred from the data and recorded with the model."""
+
+    numeric: list[str] | None = None
+    categorical: list[str] | None = None
+    exclude: list[str] = Field(default_factory=list, description="Columns never used as features")
+
+
+class Split(Strict):
+    strategy: Literal["stratified", "random", "time"] = "stratified"
+    holdout_fraction: Fraction = 0.2
+    seed: int = 42
+
+
+class Data(Strict):
+    source: Source
+    target: str
+    time_column: str | None = None
+    window: Window | None = None
+    features: Features = Features()
+    split: Split = Split()
+
+
+class Quality(Strict):
+    suite: str = Field(description="Great Expectations suite (GX JSON), relative to the project root")
+    on_failure: Literal["fail", "warn"] = "fail"
+
+
+class NumericPreprocessing(Strict):
+    impute: Literal["median", "mean", "most_frequent", "none"] = "median"
+    scale: bool = False
+
+
+class CategoricalPreprocessing(Strict):
+    impute: Literal["most_frequent", "constant", "none"] = "constant"
+    encoding: Literal["onehot", "ordinal"] = "onehot"
+    max_categories: int | None = Field(20, ge=2)
+
+
+class Preprocessing(Strict):
+    numeric: NumericPreprocessing = NumericPreprocessing()
+    categorical: CategoricalPreprocessing = CategoricalPreprocessing()
+
+
+class Model(Strict):
+    task: Task
+    estimator: str = Field(description="Import path of an allowed scikit-learn estimator")
+    params: dict[str, ParamValue] = Field(default_factory=dict)
+    preprocessing: Preprocessing = Preprocessing()
+
+
+class Registry(Strict):
+    model_name: Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class Guardrail(Strict):
+    """A metric the challenger may not worsen too much (max_drop) or push past an absolute bound."""
+
+    metric: str
+    max_drop: float | None = Field(None, ge=0, description="Largest allowed worsening against the champion")
+    min: float | None = Field(None, description="The challenger's value may not be below this")
+    max: float | None = Field(None, description="The challenger's value may not be above this")
+
+
+class Promotion(Strict):
+    metric: str
+    direction: Direction | None = Field(None, description="Defaults to the metric's natural direction")
+    min_improvement: float = Field(0.0, ge=0, description="Absolute improvement needed over the champion")
+    guardrails: list[Guardrail] = Field(default_factory=list)
+    on_champion_error: Literal["reject", "promote"] = Field(
+        "reject", description="What to do when the champion cannot score the holdout (e.g. its inputs changed)"
+    )
+
+
+class Monitoring(Strict):
+    """Read by the monitor flow: when a batch counts as drifted and what to do then."""
+
+    drift_share_threshold: Annotated[float, Field(ge=0, le=1)] = 0.3
+    on_drift: Literal["alert", "retrain"] = "alert"
+    max_sample_rows: int = Field(50_000, ge=100)
+    max_quality_drop: float | None = Field(None, ge=0)
+
+
+class PipelineSpec(Strict):
+    name: Name
+    description: str = ""
+    data: Data
+    quality: Quality | None = None
+    model: Model
+    registry: Registry
+    promotion: Promotion
+    monitoring: Monitoring = Monitoring()
+
+    @property
+    def direction(self) -> Direction:
+        return self.promotion.direction or METRICS[self.promotion.metric][1]
+
+
+class LoadedSpec(BaseModel):
+    """A checked spec with where it came from: relative paths resolve against `root`."""
+
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+
+    spec: PipelineSpec
+    path: Path
+    root: Path
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.spec.model_dump_json().encode()).hexdigest()
+
+    def resolve(self, relative: str) -> Path:
+        p = Path(relative)
+        return p if p.is_absolute() else self.root / p
+
+
+def project_root(spec_path: Path) -> Path:
+    """The nearest folder at or above the spec holding prefect.yaml or pyproject.toml, else the spec's folder."""
+    start = spec_path.resolve().parent
+    for folder in (start, *start.parents):
+        if (folder / "prefect.yaml").exists() or (folder / "pyproject.toml").exists():
+            return folder
+    return start
+
+
+def load_spec(path: str | Path) -> LoadedSpec:
+    """Parse and check one spec file; raise SpecError with every problem found."""
+    path = Path(path)
+    shown = str(path)
+    if not path.is_file():
+        hint = "check the path" if not path.exists() else "give a .yaml file, not a folder"
+        raise SpecError([Problem(shown, "", "no such spec file", hint)])
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SpecError([Problem(shown, where, f"not valid YAML ({what})", "fix the YAML syntax")]) from None
+    except UnicodeDecodeError:
+        raise SpecError([Problem(shown, "", "not a UTF-8 text file", "save the spec as UTF-8 YAML")]) from None
+    if not isinstance(raw, dict):
+        raise SpecError([Problem(shown, "", "expected a mapping of fields at the top level", "see `mlops schema`")])
+    try:
+        spec = PipelineSpec.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError([_problem_from_pydantic(shown, e) for e in exc.errors()]) from None
+    problems = semantic_problems(shown, spec)
+    if problems:
+        raise SpecError(problems)
+    return LoadedSpec(spec=spec, path=path, root=project_root(path))
+
+
+def semantic_problems(file: str, spec: PipelineSpec) -> list[Problem]:
+    """Cross-field rules the schema alone cannot express."""
+    out: list[Problem] = []
+    task = spec.model.task
+    src = spec.data.source
+    if src.kind == "builtin":
+        if src.name not in BUILTIN_DATASETS:
+            out.append(_choice(file, "data.source.name", src.name, list(BUILTIN_DATASETS), "a bundled dataset"))
+    elif not src.path:
+        out.append(Problem(file, "data.source.path", f"a {src.kind} source needs a path", "add `path: data/x.csv`"))
+    if spec.model.estimator not in ESTIMATORS:
+        out.append(_choice(file, "model.estimator", spec.model.estimator, list(ESTIMATORS), "an allowed estimator"))
+    elif ESTIMATORS[spec.model.estimator] != task:
+        out.append(
+            _choice(
+                file, "model.estimator", spec.model.estimator, estimators_for(task), f"a {task} estimator", close=False
+            )
+        )
+    valid_metrics = metrics_for(task)
+    if spec.promotion.metric not in valid_metrics:
+        out.append(_choice(file, "promotion.metric", spec.promotion.metric, valid_metrics, f"a metric of {task}"))
+    for i, guard in enumerate(spec.promotion.guardrails):
+        if guard.metric not in valid_metrics:
+            out.append(
+                _choice(file, f"promotion.guardrails[{i}].metric", guard.metric, valid_metrics, f"a metric of {task}")
+            )
+        if guard.max_drop is None and guard.min is None and guard.max is None:
+            out.append(Problem(file, f"promotion.guardrails[{i}]", "a guardrail needs max_drop, min or max"))
+    if spec.data.split.strategy == "time" and not spec.data.time_column:
+        out.append(
+            Problem(file, "data.split.strategy", "a time split needs data.time_column", "add `time_column: <col>`")
+        )
+    if spec.data.split.strategy == "stratified" and task == "regression":
+        out.append(
+            Problem(file, "data.split.strategy", "stratified splits are for classification", "use random or time")
+        )
+    if spec.data.window and not spec.data.time_column:
+        out.append(Problem(file, "data.window", "a window needs data.time_column", "add `time_column: <col>`"))
+    declared = (spec.data.features.numeric or []) + (spec.data.features.categorical or [])
+    if spec.data.target in declared:
+        out.append(Problem(file, "data.features", f"the target '{spec.data.target}' is also listed as a feature"))
+    return out
+
+
+def did_you_mean(value: object, choices: typing.Iterable[str]) -> str | None:
+    match = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=0.5)
+    return match[0] if match else None
+
+
+def _choice(
+    file: str, path: str, value: object, choices: list[str], expected: str, close: bool = True
+) -> Problem:
+    guess = did_you_mean(value, choices) if close else None
+    hint = f"did you mean '{guess}'?" if guess else "expected one of: " + ", ".join(choices)
+    return Problem(file, path, f"'{value}' is not {expected}", hint)
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
+    """Field names of the model that holds the last element of `loc` (for did-you-mean on unknown fields)."""
+    model: Any = PipelineSpec
+    for part in loc[:-1]:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if isinstance(model, type) else None
+        if field is None:
+            return []
+        model = _model_in(field.annotation)
+        if model is None:
+            return []
+    return list(model.model_fields)
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType, list):
+        for arg in typing.get_args(annotation):
+            found = _model_in(arg)
+            if found:
+                return found
+    return None
+
+
+def _problem_from_pydantic(file: str, err: Any) -> Problem:
+    loc = tuple(err["loc"])
+    path = _dotted(loc)
+    kind = err["type"]
+    if kind == "extra_forbidden":
+        valid = _fields_at(loc)
+        guess = did_you_mean(loc[-1], valid)
+        hint = f"did you mean '{guess}'?" if guess else "valid fields here: " + ", ".join(valid)
+        return Problem(file, path, "unknown field", hint)
+    if kind == "missing":
+        return Problem(file, path, "required field is missing", "see `mlops schema` for what it takes")
+    if kind == "literal_error":
+        options = re.findall(r"'([^']*)'", err.get("ctx", {}).get("expected", ""))
+        guess = did_you_mean(err.get("input"), options)
+        hint = f"did you mean '{guess}'?" if guess else f"expected {err['ctx']['expected']}"
+        return Problem(file, path, f"'{err.get('input')}' is not allowed", hint)
+    got = err.get("input")
+    shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
+    return Problem(file, path, f"{err['msg'].lower()} (got {shown})")

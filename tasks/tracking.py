@@ -1,0 +1,353 @@
+"""MLflow: runs, dataset lineage, the model registry and its aliases. The only module that imports mlflow.
+
+Aliases say what is in production: `champion` (serving), `challenger` (the newest candidate) and `previous` (the
+champion it replaced). Decisions are tags on the version and on its run, so the registry alone answers "why did
+the champion change?".
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from prefect import task
+
+from mlops.errors import MlopsError
+from mlops.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlops.policy import Decision
+    from tasks.quality import ValidationOutcome
+
+CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
+TAG = "mlops."
+# What a logged model needs to load again; passing it skips MLflow's slow requirement inference.
+PIP_REQUIREMENTS = ["scikit-learn>=1.9,<2", "pandas>=2.2,<3", "numpy", "skops"]
+
+
+class TrackingUnavailable(MlopsError):
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    run_id: str
+    experiment_id: str
+    model_uri: str
+    run_url: str
+
+
+@dataclass(frozen=True)
+class Champion:
+    version: str
+    run_id: str | None
+    model: Any = None
+    features: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Published:
+    version: str
+    champion_version: str | None
+    version_url: str
+    aliases: dict[str, str | None]
+
+
+def _is_transient(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, ConnectionError | TimeoutError) or any(
+        s in text for s in ("connection refused", "max retries exceeded", "database is locked", "temporarily unavailable")
+    )
+
+
+def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect retry condition: retry connection trouble, never a user error."""
+    try:
+        state.result()
+    except Exception as exc:
+        return _is_transient(exc)
+    return False
+
+
+RETRIES = {"retries": 3, "retry_delay_seconds": [2, 8, 30], "retry_jitter_factor": 0.5, "retry_condition_fn": retry_transient}
+
+
+def client(settings: Settings | None = None) -> Any:
+    """Point MLflow at the configured store (creating the embedded SQLite store on first use)."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    settings = settings or get_settings()
+    if settings.embedded_mlflow:
+        settings.home.mkdir(parents=True, exist_ok=True)
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
+    return MlflowClient(settings.tracking_uri, settings.tracking_uri)
+
+
+def experiment_id(pipeline: str, settings: Settings | None = None) -> str:
+    settings = settings or get_settings()
+    c = client(settings)
+    exp = c.get_experiment_by_name(pipeline)
+    if exp is not None:
+        return str(exp.experiment_id)
+    location = (settings.artifact_root / pipeline).as_uri() if settings.embedded_mlflow else None
+    try:
+        return str(c.create_experiment(pipeline, artifact_location=location))
+    except Exception:  # created meanwhile by a concurrent run
+        exp = c.get_experiment_by_name(pipeline)
+        if exp is None:
+            raise
+        return str(exp.experiment_id)
+
+
+def run_url(experiment: str, run_id: str) -> str:
+    return f"{get_settings().mlflow_ui_url}/#/experiments/{experiment}/runs/{run_id}"
+
+
+def version_url(model_name: str, version: str) -> str:
+    return f"{get_settings().mlflow_ui_url}/#/models/{model_name}/versions/{version}"
+
+
+@task(name="load-champion", **RETRIES)
+def load_champion(model_name: str) -> Champion | None:
+    """The current champion and its model, or None when there is none yet."""
+    import mlflow
+
+    c = client()
+    try:
+        mv = c.get_model_version_by_alias(model_name, CHAMPION)
+    except Exception as exc:
+        if _is_transient(exc):
+            raise
+        return None
+    model = mlflow.sklearn.load_model(f"models:/{model_name}@{CHAMPION}")
+    features = [str(x) for x in getattr(model, "feature_names_in_", [])]
+    return Champion(version=str(mv.version), run_id=mv.run_id, model=model, features=features)
+
+
+@task(name="track-training-run", **RETRIES)
+def log_training_run(
+    *,
+    pipeline: str,
+    spec_path: Path,
+    tags: dict[str, str],
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    model: Any,
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    features: list[str],
+    target: str,
+    source: str,
+    quality: ValidationOutcome | None,
+) -> TrainingRun:
+    """One MLflow run: params, holdout metrics, dataset lineage, the spec, and the model with its signature."""
+    import warnings
+
+    import mlflow
+    from mlflow.models import infer_signature
+
+    warnings.filterwarnings("ignore", message=".*Integer columns in Python cannot represent missing values.*")
+    exp = experiment_id(pipeline)
+    with mlflow.start_run(experiment_id=exp, run_name=f"retrain-{time.strftime('%Y%m%d-%H%M%S')}") as run:
+        mlflow.set_tags({f"{TAG}{k}": v for k, v in tags.items()})
+        mlflow.log_params({k: _param(v) for k, v in params.items()})
+        mlflow.log_metrics({f"holdout_{k}": v for k, v in metrics.items() if not math.isnan(v)})
+        for context, frame in (("training", train), ("holdout", holdout)):
+            ds = mlflow.data.from_pandas(frame, source=_source(source), name=f"{pipeline}-{context}", targets=target)
+            mlflow.log_input(ds, context=context)
+        mlflow.log_artifact(str(spec_path), artifact_path="spec")
+        if quality is not None:
+            mlflow.log_dict(quality.to_dict(), "quality/validation.json")
+            mlflow.log_metric("quality_failed_expectations", len(quality.failed))
+        x = train[features]
+        example = x.head(5)
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=infer_signature(example, model.predict(example)),
+            input_example=example,
+            pip_requirements=PIP_REQUIREMENTS,
+            skops_trusted_types=_own_types(model),
+        )
+    return TrainingRun(run.info.run_id, exp, info.model_uri, run_url(exp, run.info.run_id))
+
+
+@task(name="record-quality-failure", **RETRIES)
+def log_failed_gate(pipeline: str, spec_path: Path, tags: dict[str, str], quality: ValidationOutcome) -> str:
+    """A FAILED run holding the gate's report, so the stop is visible in MLflow next to the successful runs."""
+    import mlflow
+
+    exp = experiment_id(pipeline)
+    with mlflow.start_run(experiment_id=exp, run_name=f"quality-gate-{time.strftime('%Y%m%d-%H%M%S')}") as run:
+        mlflow.set_tags({f"{TAG}{k}": v for k, v in tags.items()} | {f"{TAG}stopped_by": "quality-gate"})
+        mlflow.log_dict(quality.to_dict(), "quality/validation.json")
+        mlflow.log_metric("quality_failed_expectations", len(quality.failed))
+        mlflow.log_artifact(str(spec_path), artifact_path="spec")
+        if quality.report_path:
+            mlflow.log_artifact(quality.report_path, artifact_path="quality")
+        mlflow.end_run(status="FAILED")
+    return run_url(exp, run.info.run_id)
+
+
+def decision_tags(decision: Decision, champion_version: str | None, extra: dict[str, str]) -> dict[str, str]:
+    tags = {
+        "decision": decision.verdict,
+        "decision.rule": decision.rule,
+        "decision.reasons": "\n".join(decision.reasons),
+        "decision.metric": decision.metric,
+        "decision.challenger_value": _fmt(decision.challenger_value),
+        "decision.champion_value": _fmt(decision.champion_value),
+        "decision.champion_version": champion_version or "",
+        "decision.at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **extra,
+    }
+    return {f"{TAG}{k}": v for k, v in tags.items()}
+
+
+@task(name="register-and-promote", **RETRIES)
+def publish(
+    model_name: str,
+    run: TrainingRun,
+    decision: Decision,
+    champion_version: str | None,
+    metrics: dict[str, float],
+    extra_tags: dict[str, str],
+) -> Published:
+    """Register the candidate, record the decision on it, and move the aliases as decided.
+
+    All or nothing: when any step fails, the aliases are put back and the new version is deleted, so no orphan
+    version and no half-moved alias is left behind.
+    """
+    import mlflow
+
+    c = client()
+    try:
+        c.create_registered_model(model_name, description="Managed by mlops: aliases champion, challenger, previous")
+    except Exception as exc:
+        if "RESOURCE_ALREADY_EXISTS" not in str(exc) and "already exists" not in str(exc):
+            raise
+    before = {alias: _alias_version(c, model_name, alias) for alias in (CHAMPION, CHALLENGER, PREVIOUS)}
+    tags = decision_tags(decision, champion_version, extra_tags)
+    tags |= {f"{TAG}metric.{k}": _fmt(v) for k, v in metrics.items()}
+    version: str | None = None
+    try:
+        mv = mlflow.register_model(run.model_uri, model_name, tags=tags)
+        version = str(mv.version)
+        c.set_model_version_tag(model_name, version, f"{TAG}run_id", run.run_id)
+        for key, value in tags.items():
+            c.set_tag(run.run_id, key, value)
+        c.set_tag(run.run_id, f"{TAG}model_version", version)
+        c.set_registered_model_alias(model_name, CHALLENGER, version)
+        if decision.promote:
+            if before[CHAMPION]:
+                c.set_registered_model_alias(model_name, PREVIOUS, before[CHAMPION])
+            c.set_registered_model_alias(model_name, CHAMPION, version)
+    except BaseException:
+        _restore(c, model_name, before, version)
+        raise
+    after = {alias: _alias_version(c, model_name, alias) for alias in (CHAMPION, CHALLENGER, PREVIOUS)}
+    return Published(version, after[CHAMPION], version_url(model_name, version), after)
+
+
+def _restore(c: Any, model_name: str, before: dict[str, str | None], version: str | None) -> None:
+    for alias, old in before.items():
+        try:
+            if old:
+                c.set_registered_model_alias(model_name, alias, old)
+            else:
+                c.delete_registered_model_alias(model_name, alias)
+        except Exception:
+            pass
+    if version:
+        try:
+            c.delete_model_version(model_name, version)
+        except Exception:
+            pass
+
+
+def _alias_version(c: Any, model_name: str, alias: str) -> str | None:
+    try:
+        return str(c.get_model_version_by_alias(model_name, alias).version)
+    except Exception as exc:
+        if _is_transient(exc):
+            raise
+        return None
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    version: str
+    aliases: list[str]
+    created: str
+    run_id: str | None
+    tags: dict[str, str]
+
+    @property
+    def metrics(self) -> dict[str, float]:
+        p = f"{TAG}metric."
+        return {k[len(p) :]: float(v) for k, v in self.tags.items() if k.startswith(p) and v != ""}
+
+    def tag(self, name: str) -> str:
+        return self.tags.get(f"{TAG}{name}", "")
+
+
+def registry_state(model_name: str) -> list[VersionInfo]:
+    """Every version of the model, newest first, with aliases and mlops tags (for `mlops status`)."""
+    c = client()
+    try:
+        versions = c.search_model_versions(f"name = '{model_name}'")
+    except Exception as exc:
+        if _is_transient(exc):
+            raise TrackingUnavailable(
+                f"cannot reach the MLflow tracking store at {get_settings().tracking_uri} ({exc}); "
+                "start it or unset MLFLOW_TRACKING_URI to use the embedded store."
+            ) from None
+        return []
+    out = [
+        VersionInfo(
+            version=str(v.version),
+            aliases=list(getattr(v, "aliases", []) or []),
+            created=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v.creation_timestamp / 1000)),
+            run_id=v.run_id,
+            tags=dict(v.tags or {}),
+        )
+        for v in versions
+    ]
+    return sorted(out, key=lambda v: int(v.version), reverse=True)
+
+
+def _own_types(model: Any) -> list[str]:
+    """Types skops will not load without being told. The model was built here from an allowlisted estimator,
+    and models are loaded only from the configured registry, so its own types are trusted, and nothing else."""
+    import skops.io
+
+    return list(skops.io.get_untrusted_types(data=skops.io.dumps(model)))
+
+
+def _source(label: str) -> Any:
+    """MLflow dataset source for lineage: the file (or folder of a glob) as a URI, or the bundled dataset's name."""
+    if label.startswith("builtin:"):
+        from mlflow.data.code_dataset_source import CodeDatasetSource
+
+        return CodeDatasetSource(tags={"mlops.builtin_dataset": label.split(":", 1)[1]})
+    path = Path(label)
+    return (path if path.exists() else path.parent).resolve().as_uri()
+
+
+def _param(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text[:6000]
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.6g}"

@@ -1,0 +1,183 @@
+"""scikit-learn: build the declared pipeline, fit it, and score models on a holdout."""
+
+from __future__ import annotations
+
+import importlib
+import math
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from prefect import task
+
+from mlops.catalog import ESTIMATORS, Task, metrics_for
+from mlops.errors import DataError, Problem
+from mlops.spec import Model, did_you_mean
+from tasks.data import Features, SplitData
+
+
+@dataclass(frozen=True)
+class Trained:
+    model: Any  # a fitted sklearn Pipeline
+    metrics: dict[str, float]
+    params: dict[str, Any]
+    fit_seconds: float
+
+
+def estimator_class(path: str) -> type:
+    """Import an estimator class, but only one on the allowlist: a spec names classes, never code."""
+    if path not in ESTIMATORS:
+        raise ValueError(f"estimator '{path}' is not on the allowlist")
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
+
+def build_pipeline(model: Model, features: Features, seed: int) -> Any:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+
+    num, cat = model.preprocessing.numeric, model.preprocessing.categorical
+    num_steps: list[tuple[str, Any]] = []
+    if num.impute != "none":
+        num_steps.append(("impute", SimpleImputer(strategy=num.impute)))
+    if num.scale:
+        num_steps.append(("scale", StandardScaler()))
+    cat_steps: list[tuple[str, Any]] = []
+    if cat.impute != "none":
+        cat_steps.append(("impute", SimpleImputer(strategy=cat.impute, fill_value="missing")))
+    if cat.encoding == "onehot":
+        encoder: Any = OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=cat.max_categories,
+                                     sparse_output=False)  # fmt: skip
+    else:
+        encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1,
+                                 max_categories=cat.max_categories)  # fmt: skip
+    cat_steps.append(("encode", encoder))
+    transformers = []
+    if features.numeric:
+        transformers.append(("numeric", Pipeline(num_steps) if num_steps else "passthrough", features.numeric))
+    if features.categorical:
+        transformers.append(("categorical", Pipeline(cat_steps), features.categorical))
+    estimator = estimator_class(model.estimator)()
+    params = dict(model.params)
+    if "random_state" in estimator.get_params() and "random_state" not in params:
+        params["random_state"] = seed
+    estimator.set_params(**params)
+    return Pipeline([("preprocess", ColumnTransformer(transformers, verbose_feature_names_out=False)),
+                     ("model", estimator)])  # fmt: skip
+
+
+@task(name="train")
+def train(data: SplitData, model: Model, target: str, seed: int) -> Trained:
+    """Fit the declared pipeline on the training part and score it on the holdout."""
+    pipeline = build_pipeline(model, data.features, seed)
+    x, y = data.train[data.features.all], data.train[target]
+    start = time.perf_counter()
+    try:
+        pipeline.fit(x, y)
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"the model could not be fitted: {exc}") from None
+    fit_seconds = time.perf_counter() - start
+    metrics = score(pipeline, data.holdout, data.features.all, target, model.task)
+    params = {f"model.{k}": v for k, v in pipeline.named_steps["model"].get_params().items()}
+    return Trained(pipeline, metrics, params, fit_seconds)
+
+
+def score(model: Any, holdout: pd.DataFrame, columns: list[str], target: str, task_kind: Task) -> dict[str, float]:
+    """Every metric of the task on the holdout; a metric that cannot be computed is NaN, never an exception."""
+    from sklearn import metrics as m
+
+    x, y = holdout[columns], holdout[target]
+    pred = model.predict(x)
+    out: dict[str, float] = {}
+    if task_kind == "regression":
+        out["rmse"] = float(math.sqrt(m.mean_squared_error(y, pred)))
+        out["mae"] = float(m.mean_absolute_error(y, pred))
+        out["r2"] = float(m.r2_score(y, pred))
+        out["mape"] = float(m.mean_absolute_percentage_error(y, pred))
+        return out
+    classes = list(model.classes_)
+    binary = len(classes) == 2
+    avg = "binary" if binary else "macro"
+    pos = {"pos_label": classes[1]} if binary else {}
+    out["accuracy"] = float(m.accuracy_score(y, pred))
+    out["balanced_accuracy"] = float(m.balanced_accuracy_score(y, pred))
+    out["f1"] = float(m.f1_score(y, pred, average=avg, zero_division=0, **pos))
+    out["precision"] = float(m.precision_score(y, pred, average=avg, zero_division=0, **pos))
+    out["recall"] = float(m.recall_score(y, pred, average=avg, zero_division=0, **pos))
+    try:
+        proba = model.predict_proba(x)
+        if binary:
+            truth = (y == classes[1]).astype(int)
+            out["roc_auc"] = float(m.roc_auc_score(truth, proba[:, 1]))
+            out["average_precision"] = float(m.average_precision_score(truth, proba[:, 1]))
+        else:
+            out["roc_auc"] = float(m.roc_auc_score(y, proba, multi_class="ovr", labels=classes))
+            out["average_precision"] = math.nan
+        out["log_loss"] = float(m.log_loss(y, proba, labels=classes))
+    except (AttributeError, ValueError):
+        out.update({"roc_auc": math.nan, "average_precision": math.nan, "log_loss": math.nan})
+    return {k: out.get(k, math.nan) for k in metrics_for(task_kind)}
+
+
+@dataclass(frozen=True)
+class ChampionScore:
+    version: str | None
+    metrics: dict[str, float] | None
+    error: str | None = None
+
+
+@task(name="score-champion")
+def score_champion(champion: Any, holdout: pd.DataFrame, target: str, task_kind: Task) -> ChampionScore:
+    """Score the current champion on the challenger's holdout; when it cannot, say why instead of crashing."""
+    if champion is None:
+        return ChampionScore(None, None)
+    missing = [c for c in champion.features if c not in holdout.columns]
+    if missing:
+        return ChampionScore(champion.version, None, f"it needs columns the data no longer has: {', '.join(missing)}")
+    columns = champion.features or [c for c in holdout.columns if c != target]
+    try:
+        return ChampionScore(champion.version, score(champion.model, holdout, columns, target, task_kind))
+    except Exception as exc:  # a changed dtype or label set: decided by policy.on_champion_error
+        return ChampionScore(champion.version, None, f"{type(exc).__name__}: {exc}")
+
+
+def run_params(spec: Any, features: Features) -> dict[str, Any]:
+    """What the MLflow run records besides the estimator's own params: the spec's choices, the features used."""
+    return {
+        "estimator": spec.model.estimator,
+        "task": spec.model.task,
+        "split": spec.data.split.model_dump(),
+        "features.numeric": features.numeric,
+        "features.categorical": features.categorical,
+        "preprocessing": spec.model.preprocessing.model_dump(),
+        "promotion": spec.promotion.model_dump(),
+    }
+
+
+def param_problems(file: str, estimator: str, params: dict[str, object]) -> list[Problem]:
+    """Unknown or invalid estimator params, with the closest valid name."""
+    from sklearn.base import clone
+
+    if estimator not in ESTIMATORS:
+        return []  # already reported by the schema check
+    try:
+        instance = estimator_class(estimator)()
+    except Exception as exc:  # pragma: no cover - an allowlisted class that fails to import is an install problem
+        return [Problem(file, "model.estimator", f"cannot import {estimator} ({exc})", "reinstall scikit-learn")]
+    valid = sorted(instance.get_params())
+    out = []
+    for name in params:
+        if name not in valid:
+            guess = did_you_mean(name, valid)
+            hint = f"did you mean '{guess}'?" if guess else "valid params: " + ", ".join(valid)
+            out.append(Problem(file, f"model.params.{name}", f"not a parameter of {estimator.rsplit('.', 1)[1]}", hint))
+    if not out and params:
+        try:
+            clone(instance.set_params(**params))
+            instance._validate_params()
+        except Exception as exc:
+            out.append(Problem(file, "model.params", f"rejected by {estimator.rsplit('.', 1)[1]}: {exc}"))
+    return out
