@@ -29,7 +29,9 @@ def retrain(spec_path: str) -> report.RetrainResult:
     checked = None
     verdict = "pass"
     if spec.quality:
-        checked = quality.validate(frame, loaded.resolve(spec.quality.suite), get_settings().reports_dir(spec.name))
+        checked = quality.validate(
+            frame, loaded.resolve(spec.quality.suite), get_settings().reports_dir(spec.name)
+        )
         verdict = gate(checked.success, spec.quality.on_failure)
         tags["quality"] = verdict
         if verdict == "stop":
@@ -64,4 +66,3 @@ def retrain(spec_path: str) -> report.RetrainResult:
     )  # fmt: skip
     report.publish_summary(result)
     return result
-

@@ -45,7 +45,9 @@ def _references(loaded: LoadedSpec) -> list[Problem]:
         problems.append(Problem(file, "data.source", str(exc)))
     if columns is not None:
         if not columns or head.empty:
-            problems.append(Problem(file, "data.source", "the data has no rows", "point the source at a file with data"))
+            problems.append(
+                Problem(file, "data.source", "the data has no rows", "point the source at a file with data")
+            )
         problems += _columns_present(file, spec, columns)
     if spec.quality:
         from tasks.quality import check_suite
@@ -72,4 +74,3 @@ def _columns_present(file: str, spec, columns: list[str]) -> list[Problem]:  # t
             hint = f"did you mean '{guess}'?" if guess else "the data has: " + ", ".join(columns[:20])
             out.append(Problem(file, field_path, f"column '{col}' is not in the data", hint))
     return out
-

@@ -34,8 +34,8 @@ app = typer.Typer(
 )
 run_app = typer.Typer(help="Run a pipeline's flow now, in this process.", no_args_is_help=True)
 app.add_typer(run_app, name="run")
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 SpecArg = Annotated[Path, typer.Argument(help="The pipeline spec, e.g. deployments/flight_delays.yaml")]
 
@@ -48,14 +48,18 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main(
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
 ) -> None:
     """Declare a pipeline in deployments/NAME.yaml, check it with `mlops validate`, run it with `mlops run retrain`."""
 
 
 @app.command()
 def validate(
-    paths: Annotated[list[Path] | None, typer.Argument(help="Spec files or folders (default: deployments/)")] = None,
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Spec files or folders (default: deployments/)")
+    ] = None,
 ) -> None:
     """Check specs and everything they point at (data, suite, estimator, params); report every problem at once.
 
@@ -65,7 +69,8 @@ def validate(
 
     files = spec_files(paths or [Path("deployments")])
     if not files:
-        _fail(2, f"no spec files found in {', '.join(map(str, paths or ['deployments']))}; specs are *.yaml files.")
+        shown = ", ".join(str(p) for p in paths or [Path("deployments")])
+        _fail(2, f"no spec files found in {shown}; specs are *.yaml files.")
     bad = 0
     for f in files:
         _, problems = check_spec(f)
@@ -103,7 +108,9 @@ def run_retrain(
     from mlops.settings import get_settings
 
     settings = get_settings()
-    out.print(f"[bold]retrain[/bold] {spec}  (MLflow: {settings.tracking_uri}; Prefect: {_prefect_where(settings)})")
+    out.print(
+        f"[bold]retrain[/bold] {spec}  (MLflow: {settings.tracking_uri}; Prefect: {_prefect_where(settings)})"
+    )
     with _prefect(settings), _user_errors(debug):
         from flows.retrain import retrain
 
@@ -132,7 +139,9 @@ def status(spec: SpecArg) -> None:
     champ = next((v for v in versions if "champion" in v.aliases), None)
     metric = loaded.spec.promotion.metric
     if champ:
-        out.print(f"[bold]{name}[/bold]: champion v{champ.version} (since {champ.tag('decision.at') or champ.created})")
+        out.print(
+            f"[bold]{name}[/bold]: champion v{champ.version} (since {champ.tag('decision.at') or champ.created})"
+        )
         out.print("  holdout: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(champ.metrics.items())))
     else:
         out.print(f"[bold]{name}[/bold]: no champion (no version has been promoted)")
@@ -229,7 +238,10 @@ def _print_retrain(r: RetrainResult, settings: Any) -> None:
         style = "bold" if name == r.metric else None
         table.add_row(name, old, new, diff, style=style)
     out.print()
-    out.print(f"Data quality: {r.quality}" + ("  [yellow](warning: on_failure=warn)[/yellow]" if r.quality_warning else ""))
+    out.print(
+        f"Data quality: {r.quality}"
+        + ("  [yellow](warning: on_failure=warn)[/yellow]" if r.quality_warning else "")
+    )
     for note in r.notes:
         out.print(note, markup=False)
     out.print(f"Split: {r.split}; fit in {r.fit_seconds:.1f} s")

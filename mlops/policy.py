@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from mlops.catalog import METRICS, Direction
 from mlops.spec import Promotion
@@ -42,37 +42,56 @@ def decide(
     metric = policy.metric
     direction = policy.direction or METRICS[metric][1]
     value = float(challenger.get(metric, math.nan))
-    base = {"metric": metric, "direction": direction, "challenger_value": value}
+    base = Decision(False, "invalid", (), metric, direction, value)
 
     if math.isnan(value):
-        return Decision(False, "invalid", (f"the challenger has no valid {metric}",), **base)
+        return replace(base, reasons=(f"the challenger has no valid {metric}",))
 
     breaches = tuple(_bound_breaches(challenger, policy))
     if champion_error is not None:
-        promote = policy.on_champion_error == "promote" and not breaches
         why = f"the champion could not score the holdout ({champion_error}); on_champion_error={policy.on_champion_error}"
-        return Decision(promote, "champion-error", (why, *breaches), guardrail_breaches=breaches, **base)
+        promote = policy.on_champion_error == "promote" and not breaches
+        return replace(
+            base,
+            promote=promote,
+            rule="champion-error",
+            reasons=(why, *breaches),
+            guardrail_breaches=breaches,
+        )
 
     if champion is None:
         if breaches:
-            return Decision(False, "guardrail", breaches, guardrail_breaches=breaches, **base)
-        return Decision(True, "first-model", (f"no champion yet: the first model ({metric} {value:.4f}) becomes champion",), **base)
+            return replace(base, rule="guardrail", reasons=breaches, guardrail_breaches=breaches)
+        why = f"no champion yet: the first model ({metric} {value:.4f}) becomes champion"
+        return replace(base, promote=True, rule="first-model", reasons=(why,))
 
     champ = float(champion.get(metric, math.nan))
     if math.isnan(champ):
-        gain = math.inf
-        gain_text = f"the champion has no valid {metric}"
+        gain, gain_text = math.inf, f"the champion has no valid {metric}"
     else:
         gain = improvement(value, champ, direction)
-        gain_text = f"{metric} {value:.4f} vs champion {champ:.4f} ({_signed(gain)}, needs > 0 and >= {policy.min_improvement:g})"
-    breaches = breaches + tuple(_drop_breaches(challenger, champion, policy))
-    improved = gain > 0 and gain >= policy.min_improvement
-    extra = {"champion_value": champ, "improvement": gain if math.isfinite(gain) else None, "guardrail_breaches": breaches}
-    if not improved:
-        return Decision(False, "not-improved", (f"not enough improvement: {gain_text}", *breaches), **base, **extra)
+        gain_text = (
+            f"{metric} {value:.4f} vs champion {champ:.4f} "
+            f"({gain:+.4f}, needs > 0 and >= {policy.min_improvement:g})"
+        )
+    breaches += tuple(_drop_breaches(challenger, champion, policy))
+    compared = replace(
+        base,
+        champion_value=champ,
+        improvement=gain if math.isfinite(gain) else None,
+        guardrail_breaches=breaches,
+    )
+    if not (gain > 0 and gain >= policy.min_improvement):
+        return replace(
+            compared, rule="not-improved", reasons=(f"not enough improvement: {gain_text}", *breaches)
+        )
     if breaches:
-        return Decision(False, "guardrail", (f"improved ({gain_text}) but a guardrail blocks it", *breaches), **base, **extra)
-    return Decision(True, "improved", (f"improved: {gain_text}",), **base, **extra)
+        return replace(
+            compared,
+            rule="guardrail",
+            reasons=(f"improved ({gain_text}) but a guardrail blocks it", *breaches),
+        )
+    return replace(compared, promote=True, rule="improved", reasons=(f"improved: {gain_text}",))
 
 
 def _bound_breaches(challenger: Mapping[str, float], policy: Promotion) -> list[str]:
@@ -88,7 +107,9 @@ def _bound_breaches(challenger: Mapping[str, float], policy: Promotion) -> list[
     return out
 
 
-def _drop_breaches(challenger: Mapping[str, float], champion: Mapping[str, float], policy: Promotion) -> list[str]:
+def _drop_breaches(
+    challenger: Mapping[str, float], champion: Mapping[str, float], policy: Promotion
+) -> list[str]:
     out = []
     for g in policy.guardrails:
         if g.max_drop is None:
@@ -98,12 +119,10 @@ def _drop_breaches(challenger: Mapping[str, float], champion: Mapping[str, float
             continue  # nothing to compare against: the champion never had this metric
         drop = -improvement(new, old, METRICS[g.metric][1])
         if math.isnan(new) or drop > g.max_drop:
-            out.append(f"guardrail {g.metric}: {new:.4f} vs champion {old:.4f} worsens by {drop:.4f} > max_drop {g.max_drop:g}")
+            out.append(
+                f"guardrail {g.metric}: {new:.4f} vs champion {old:.4f} worsens by {drop:.4f} > max_drop {g.max_drop:g}"
+            )
     return out
-
-
-def _signed(x: float) -> str:
-    return f"{x:+.4f}"
 
 
 def gate(success: bool, on_failure: str) -> str:

@@ -115,7 +115,8 @@ class Promotion(Strict):
     min_improvement: float = Field(0.0, ge=0, description="Absolute improvement needed over the champion")
     guardrails: list[Guardrail] = Field(default_factory=list)
     on_champion_error: Literal["reject", "promote"] = Field(
-        "reject", description="What to do when the champion cannot score the holdout (e.g. its inputs changed)"
+        "reject",
+        description="What to do when the champion cannot score the holdout (e.g. its inputs changed)",
     )
 
 
@@ -185,9 +186,13 @@ def load_spec(path: str | Path) -> LoadedSpec:
         what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise SpecError([Problem(shown, where, f"not valid YAML ({what})", "fix the YAML syntax")]) from None
     except UnicodeDecodeError:
-        raise SpecError([Problem(shown, "", "not a UTF-8 text file", "save the spec as UTF-8 YAML")]) from None
+        raise SpecError(
+            [Problem(shown, "", "not a UTF-8 text file", "save the spec as UTF-8 YAML")]
+        ) from None
     if not isinstance(raw, dict):
-        raise SpecError([Problem(shown, "", "expected a mapping of fields at the top level", "see `mlops schema`")])
+        raise SpecError(
+            [Problem(shown, "", "expected a mapping of fields at the top level", "see `mlops schema`")]
+        )
     try:
         spec = PipelineSpec.model_validate(raw)
     except ValidationError as exc:
@@ -205,40 +210,67 @@ def semantic_problems(file: str, spec: PipelineSpec) -> list[Problem]:
     src = spec.data.source
     if src.kind == "builtin":
         if src.name not in BUILTIN_DATASETS:
-            out.append(_choice(file, "data.source.name", src.name, list(BUILTIN_DATASETS), "a bundled dataset"))
+            out.append(
+                _choice(file, "data.source.name", src.name, list(BUILTIN_DATASETS), "a bundled dataset")
+            )
     elif not src.path:
-        out.append(Problem(file, "data.source.path", f"a {src.kind} source needs a path", "add `path: data/x.csv`"))
+        out.append(
+            Problem(file, "data.source.path", f"a {src.kind} source needs a path", "add `path: data/x.csv`")
+        )
     if spec.model.estimator not in ESTIMATORS:
-        out.append(_choice(file, "model.estimator", spec.model.estimator, list(ESTIMATORS), "an allowed estimator"))
+        out.append(
+            _choice(file, "model.estimator", spec.model.estimator, list(ESTIMATORS), "an allowed estimator")
+        )
     elif ESTIMATORS[spec.model.estimator] != task:
         out.append(
             _choice(
-                file, "model.estimator", spec.model.estimator, estimators_for(task), f"a {task} estimator", close=False
+                file,
+                "model.estimator",
+                spec.model.estimator,
+                estimators_for(task),
+                f"a {task} estimator",
+                close=False,
             )
         )
     valid_metrics = metrics_for(task)
     if spec.promotion.metric not in valid_metrics:
-        out.append(_choice(file, "promotion.metric", spec.promotion.metric, valid_metrics, f"a metric of {task}"))
+        out.append(
+            _choice(file, "promotion.metric", spec.promotion.metric, valid_metrics, f"a metric of {task}")
+        )
     for i, guard in enumerate(spec.promotion.guardrails):
         if guard.metric not in valid_metrics:
             out.append(
-                _choice(file, f"promotion.guardrails[{i}].metric", guard.metric, valid_metrics, f"a metric of {task}")
+                _choice(
+                    file,
+                    f"promotion.guardrails[{i}].metric",
+                    guard.metric,
+                    valid_metrics,
+                    f"a metric of {task}",
+                )
             )
         if guard.max_drop is None and guard.min is None and guard.max is None:
             out.append(Problem(file, f"promotion.guardrails[{i}]", "a guardrail needs max_drop, min or max"))
     if spec.data.split.strategy == "time" and not spec.data.time_column:
         out.append(
-            Problem(file, "data.split.strategy", "a time split needs data.time_column", "add `time_column: <col>`")
+            Problem(
+                file, "data.split.strategy", "a time split needs data.time_column", "add `time_column: <col>`"
+            )
         )
     if spec.data.split.strategy == "stratified" and task == "regression":
         out.append(
-            Problem(file, "data.split.strategy", "stratified splits are for classification", "use random or time")
+            Problem(
+                file, "data.split.strategy", "stratified splits are for classification", "use random or time"
+            )
         )
     if spec.data.window and not spec.data.time_column:
-        out.append(Problem(file, "data.window", "a window needs data.time_column", "add `time_column: <col>`"))
+        out.append(
+            Problem(file, "data.window", "a window needs data.time_column", "add `time_column: <col>`")
+        )
     declared = (spec.data.features.numeric or []) + (spec.data.features.categorical or [])
     if spec.data.target in declared:
-        out.append(Problem(file, "data.features", f"the target '{spec.data.target}' is also listed as a feature"))
+        out.append(
+            Problem(file, "data.features", f"the target '{spec.data.target}' is also listed as a feature")
+        )
     return out
 
 
@@ -264,17 +296,15 @@ def _dotted(loc: tuple[int | str, ...]) -> str:
 
 def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
     """Field names of the model that holds the last element of `loc` (for did-you-mean on unknown fields)."""
-    model: Any = PipelineSpec
+    model: type[BaseModel] | None = PipelineSpec
     for part in loc[:-1]:
-        if isinstance(part, int):
+        if isinstance(part, int) or model is None:
             continue
-        field = model.model_fields.get(part) if isinstance(model, type) else None
-        if field is None:
-            return []
-        model = _model_in(field.annotation)
+        field = model.model_fields.get(part)
+        model = _model_in(field.annotation) if field else None
         if model is None:
             return []
-    return list(model.model_fields)
+    return list(model.model_fields) if model else []
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:

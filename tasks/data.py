@@ -137,9 +137,13 @@ def check_trainable(frame: pd.DataFrame, loaded: LoadedSpec) -> None:
             f"{name}: the target column '{data.target}' is not in the data (columns: {', '.join(map(str, frame.columns[:20]))}); "
             "fix data.target in the spec."
         )
-    missing = [c for c in (data.features.numeric or []) + (data.features.categorical or []) if c not in frame.columns]
+    missing = [
+        c for c in (data.features.numeric or []) + (data.features.categorical or []) if c not in frame.columns
+    ]
     if missing:
-        raise DataError(f"{name}: declared feature columns not in the data: {', '.join(missing)}; fix data.features.")
+        raise DataError(
+            f"{name}: declared feature columns not in the data: {', '.join(missing)}; fix data.features."
+        )
     y = frame[data.target].dropna()
     if y.empty:
         raise DataError(f"{name}: the target '{data.target}' has no values; every row is null.")
@@ -149,7 +153,9 @@ def check_trainable(frame: pd.DataFrame, loaded: LoadedSpec) -> None:
             "Widen data.window or check the source."
         )
     if task_kind == "regression" and not pd.api.types.is_numeric_dtype(y):
-        raise DataError(f"{name}: the target '{data.target}' is not numeric ({y.dtype}); use task: classification?")
+        raise DataError(
+            f"{name}: the target '{data.target}' is not numeric ({y.dtype}); use task: classification?"
+        )
 
 
 def resolve_features(frame: pd.DataFrame, data: Data) -> Features:
@@ -174,7 +180,9 @@ def resolve_features(frame: pd.DataFrame, data: Data) -> Features:
                  or pd.api.types.is_bool_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c]))
         ]  # fmt: skip
     if not numeric and not categorical:
-        raise DataError("no feature columns: declare data.features or give the data columns besides the target.")
+        raise DataError(
+            "no feature columns: declare data.features or give the data columns besides the target."
+        )
     return Features(numeric=list(numeric), categorical=list(categorical))
 
 
@@ -187,8 +195,14 @@ def split(frame: pd.DataFrame, loaded: LoadedSpec) -> SplitData:
     cfg = data.split
     if cfg.strategy == "time":
         ordered = frame.sort_values(data.time_column or "", kind="stable")
-        cut_time = ordered[data.time_column].quantile(1 - cfg.holdout_fraction, interpolation="lower")
-        train, holdout = ordered[ordered[data.time_column] < cut_time], ordered[ordered[data.time_column] >= cut_time]
+        cut_at = min(len(ordered) - 1, round(len(ordered) * (1 - cfg.holdout_fraction)))
+        cut_time = ordered[data.time_column].iloc[
+            cut_at
+        ]  # rows sharing the cut's timestamp all go to holdout
+        train, holdout = (
+            ordered[ordered[data.time_column] < cut_time],
+            ordered[ordered[data.time_column] >= cut_time],
+        )
         text = f"time split at {cut_time}"
     else:
         from sklearn.model_selection import train_test_split
@@ -199,10 +213,14 @@ def split(frame: pd.DataFrame, loaded: LoadedSpec) -> SplitData:
                 frame, test_size=cfg.holdout_fraction, random_state=cfg.seed, stratify=stratify
             )
         except ValueError as exc:
-            raise DataError(f"cannot split the data ({exc}); use more rows or split.strategy: random.") from None
+            raise DataError(
+                f"cannot split the data ({exc}); use more rows or split.strategy: random."
+            ) from None
         text = f"{cfg.strategy} split, seed {cfg.seed}"
     if len(train) < 2 or len(holdout) < 2:
-        raise DataError(f"the split leaves {len(train)} training and {len(holdout)} holdout rows; more data is needed.")
+        raise DataError(
+            f"the split leaves {len(train)} training and {len(holdout)} holdout rows; more data is needed."
+        )
     if task_kind == "classification" and train[data.target].nunique() < 2:
         raise DataError("the training part has a single class; widen data.window or change data.split.")
     text += f": {len(train):,} train rows, {len(holdout):,} holdout rows"

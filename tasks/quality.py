@@ -74,7 +74,11 @@ class ValidationOutcome:
         if self.failed:
             lines += ["| expectation | column | unexpected | examples |", "|---|---|---|---|"]
             for f in self.failed:
-                count = "" if f.unexpected_count is None else f"{f.unexpected_count:,} ({f.unexpected_percent or 0:.2f}%)"
+                count = (
+                    ""
+                    if f.unexpected_count is None
+                    else f"{f.unexpected_count:,} ({f.unexpected_percent or 0:.2f}%)"
+                )
                 examples = ", ".join(map(repr, f.examples[:3])) if f.examples else repr(f.observed)
                 lines.append(f"| {f.type} | {f.column or ''} | {count} | {examples} |")
         return "\n".join(lines)
@@ -110,7 +114,9 @@ def suite_columns(suite: dict[str, Any]) -> set[str]:
 def check_suite(spec_file: str, field_path: str, path: Path, columns: list[str] | None) -> list[Problem]:
     """Problems with a suite file: missing, not JSON, not GX, unknown expectation types, unknown columns."""
     if not path.is_file():
-        return [Problem(spec_file, field_path, f"suite file '{path}' does not exist", "create it or fix the path")]
+        return [
+            Problem(spec_file, field_path, f"suite file '{path}' does not exist", "create it or fix the path")
+        ]
     try:
         raw = read_suite(path)
     except ValueError as exc:
@@ -119,14 +125,16 @@ def check_suite(spec_file: str, field_path: str, path: Path, columns: list[str] 
     try:
         _build_suite(raw)
     except Exception as exc:
-        problems.append(Problem(spec_file, field_path, f"{path}: GX rejects the suite ({_gx_reason(exc)})"))
+        problems.append(Problem(spec_file, field_path, f"{path}: GX rejects the suite: {exc}"))
     if columns is not None:
         from mlops.spec import did_you_mean
 
         for col in sorted(suite_columns(raw) - set(columns)):
             guess = did_you_mean(col, columns)
             hint = f"did you mean '{guess}'?" if guess else "the data has: " + ", ".join(columns[:20])
-            problems.append(Problem(spec_file, field_path, f"{path}: column '{col}' is not in the data", hint))
+            problems.append(
+                Problem(spec_file, field_path, f"{path}: column '{col}' is not in the data", hint)
+            )
     return problems
 
 
@@ -136,13 +144,22 @@ def _gx_reason(exc: Exception) -> str:
 
 
 def _build_suite(raw: dict[str, Any]) -> Any:
+    """A GX suite from its JSON. GX itself logs and drops an invalid expectation; here it is an error."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    import great_expectations as gx
-
-    logging.getLogger("great_expectations").setLevel(logging.ERROR)
     import warnings
 
+    import great_expectations as gx
+    from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
+
     warnings.filterwarnings("ignore", module="great_expectations")
+    logging.getLogger("great_expectations").setLevel(logging.CRITICAL)
+    for i, exp in enumerate(raw["expectations"]):
+        if not isinstance(exp, dict) or "type" not in exp:
+            raise ValueError(f'expectation #{i + 1} needs a "type" and "kwargs"')
+        try:
+            ExpectationConfiguration(type=exp["type"], kwargs=exp.get("kwargs", {})).to_domain_obj()
+        except Exception as exc:
+            raise ValueError(f"expectation #{i + 1} '{exp['type']}': {_gx_reason(exc)}") from None
     keep = {k: raw[k] for k in ("name", "expectations", "meta", "notes", "id") if k in raw}
     return gx.ExpectationSuite(**keep)
 

@@ -58,7 +58,10 @@ def summary_markdown(result: RetrainResult) -> str:
         f"| metric | champion ({champ}) | challenger (v{result.version}) | difference |",
         "|---|---|---|---|",
     ]
-    lines += [f"| {'**' + m + '**' if m == result.metric else m} | {a} | {b} | {c} |" for m, a, b, c in metric_rows(result)]
+    lines += [
+        f"| {'**' + m + '**' if m == result.metric else m} | {a} | {b} | {c} |"
+        for m, a, b, c in metric_rows(result)
+    ]
     lines += [f"\n> {n}" for n in result.notes]
     return "\n".join(lines)
 
@@ -74,7 +77,9 @@ def publish_summary(result: RetrainResult) -> None:
     )
     create_link_artifact(key=f"{key}-mlflow-run", link=result.run_url, link_text="MLflow run")
     create_link_artifact(
-        key=f"{key}-model-version", link=result.version_url, link_text=f"{result.model_name} v{result.version}"
+        key=f"{key}-model-version",
+        link=result.version_url,
+        link_text=f"{result.model_name} v{result.version}",
     )
 
 
@@ -83,9 +88,13 @@ def publish_quality_stop(pipeline: str, markdown: str, run_url: str | None) -> N
     from prefect.artifacts import create_link_artifact, create_markdown_artifact
 
     key = pipeline.replace("_", "-")
-    create_markdown_artifact(key=f"{key}-quality-gate", markdown=markdown, description="The batch failed its suite")
+    create_markdown_artifact(
+        key=f"{key}-quality-gate", markdown=markdown, description="The batch failed its suite"
+    )
     if run_url:
-        create_link_artifact(key=f"{key}-quality-run", link=run_url, link_text="MLflow run of the failed gate")
+        create_link_artifact(
+            key=f"{key}-quality-run", link=run_url, link_text="MLflow run of the failed gate"
+        )
 
 
 def _num(value: float | None) -> str:

@@ -7,6 +7,7 @@ the champion change?".
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -63,7 +64,13 @@ class Published:
 def _is_transient(exc: BaseException) -> bool:
     text = str(exc).lower()
     return isinstance(exc, ConnectionError | TimeoutError) or any(
-        s in text for s in ("connection refused", "max retries exceeded", "database is locked", "temporarily unavailable")
+        s in text
+        for s in (
+            "connection refused",
+            "max retries exceeded",
+            "database is locked",
+            "temporarily unavailable",
+        )
     )
 
 
@@ -76,7 +83,12 @@ def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
     return False
 
 
-RETRIES = {"retries": 3, "retry_delay_seconds": [2, 8, 30], "retry_jitter_factor": 0.5, "retry_condition_fn": retry_transient}
+RETRIES = {
+    "retries": 3,
+    "retry_delay_seconds": [2, 8, 30],
+    "retry_jitter_factor": 0.5,
+    "retry_condition_fn": retry_transient,
+}
 
 
 def client(settings: Settings | None = None) -> Any:
@@ -163,7 +175,9 @@ def log_training_run(
         mlflow.log_params({k: _param(v) for k, v in params.items()})
         mlflow.log_metrics({f"holdout_{k}": v for k, v in metrics.items() if not math.isnan(v)})
         for context, frame in (("training", train), ("holdout", holdout)):
-            ds = mlflow.data.from_pandas(frame, source=_source(source), name=f"{pipeline}-{context}", targets=target)
+            ds = mlflow.data.from_pandas(
+                frame, source=_source(source), name=f"{pipeline}-{context}", targets=target
+            )
             mlflow.log_input(ds, context=context)
         mlflow.log_artifact(str(spec_path), artifact_path="spec")
         if quality is not None:
@@ -188,7 +202,9 @@ def log_failed_gate(pipeline: str, spec_path: Path, tags: dict[str, str], qualit
     import mlflow
 
     exp = experiment_id(pipeline)
-    with mlflow.start_run(experiment_id=exp, run_name=f"quality-gate-{time.strftime('%Y%m%d-%H%M%S')}") as run:
+    with mlflow.start_run(
+        experiment_id=exp, run_name=f"quality-gate-{time.strftime('%Y%m%d-%H%M%S')}"
+    ) as run:
         mlflow.set_tags({f"{TAG}{k}": v for k, v in tags.items()} | {f"{TAG}stopped_by": "quality-gate"})
         mlflow.log_dict(quality.to_dict(), "quality/validation.json")
         mlflow.log_metric("quality_failed_expectations", len(quality.failed))
@@ -232,7 +248,9 @@ def publish(
 
     c = client()
     try:
-        c.create_registered_model(model_name, description="Managed by mlops: aliases champion, challenger, previous")
+        c.create_registered_model(
+            model_name, description="Managed by mlops: aliases champion, challenger, previous"
+        )
     except Exception as exc:
         if "RESOURCE_ALREADY_EXISTS" not in str(exc) and "already exists" not in str(exc):
             raise
@@ -260,19 +278,16 @@ def publish(
 
 
 def _restore(c: Any, model_name: str, before: dict[str, str | None], version: str | None) -> None:
+    """Best effort: put every alias back, then delete the new version (each step on its own)."""
     for alias, old in before.items():
-        try:
+        with contextlib.suppress(Exception):
             if old:
                 c.set_registered_model_alias(model_name, alias, old)
             else:
                 c.delete_registered_model_alias(model_name, alias)
-        except Exception:
-            pass
     if version:
-        try:
+        with contextlib.suppress(Exception):
             c.delete_model_version(model_name, version)
-        except Exception:
-            pass
 
 
 def _alias_version(c: Any, model_name: str, alias: str) -> str | None:
@@ -313,10 +328,13 @@ def registry_state(model_name: str) -> list[VersionInfo]:
                 "start it or unset MLFLOW_TRACKING_URI to use the embedded store."
             ) from None
         return []
+    holders = {alias: _alias_version(c, model_name, alias) for alias in (CHAMPION, CHALLENGER, PREVIOUS)}
     out = [
         VersionInfo(
             version=str(v.version),
-            aliases=list(getattr(v, "aliases", []) or []),
+            aliases=[
+                a for a, held in holders.items() if held == str(v.version)
+            ],  # search results omit aliases
             created=time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(v.creation_timestamp / 1000)),
             run_id=v.run_id,
             tags=dict(v.tags or {}),

