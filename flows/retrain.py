@@ -13,9 +13,13 @@ from tasks import data, promotion, quality, report, tracking, train
 
 
 @flow(name="retrain", flow_run_name="retrain-{spec_path}", validate_parameters=True)
-def retrain(spec_path: str) -> report.RetrainResult:
-    """Retrain the pipeline declared in `spec_path` and promote the new model when its policy allows."""
-    loaded = load_spec(spec_path)
+def retrain(
+    spec_path: str, window_start: str | None = None, window_end: str | None = None
+) -> report.RetrainResult:
+    """Retrain the pipeline declared in `spec_path` and promote the new model when its policy allows.
+
+    `window_start`/`window_end` override the spec's data.window (drift-triggered retrains, replays)."""
+    loaded = load_spec(spec_path).with_window(window_start, window_end)
     spec = loaded.spec
     frame = data.load(loaded)
     tags = {
@@ -41,12 +45,18 @@ def retrain(spec_path: str) -> report.RetrainResult:
 
     parts = data.split(frame, loaded)
     tags["holdout_sha256"] = parts.holdout_sha256
+    if spec.data.window:
+        tags["window"] = f"{spec.data.window.start or ''}..{spec.data.window.end or ''}"
     fitted = train.train(parts, spec.model, spec.data.target, spec.data.split.seed)
     run = tracking.log_training_run(
         pipeline=spec.name, spec_path=loaded.path, tags=tags,
         params=train.run_params(spec, parts.features) | fitted.params, metrics=fitted.metrics, model=fitted.model,
         train=parts.train, holdout=parts.holdout, features=parts.features.all,
         target=spec.data.target, source=data.source_label(loaded), quality=checked,
+        reference=data.reference_sample(parts, spec.data.target, spec.data.time_column,
+                                        spec.monitoring.max_sample_rows, spec.monitoring.seed),
+        feature_kinds={"numeric": parts.features.numeric, "categorical": parts.features.categorical,
+                       "target": spec.data.target, "time_column": spec.data.time_column},
     )  # fmt: skip
     champion = tracking.load_champion(spec.registry.model_name)
     champion_score = train.score_champion(champion, parts.holdout, spec.data.target, spec.model.task)

@@ -37,6 +37,13 @@ app.add_typer(run_app, name="run")
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 
+QUIET_ENV = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "GX_ANALYTICS_ENABLED": "false",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+    "TQDM_DISABLE": "1",  # GX draws a progress bar per validation on stderr
+    "DO_NOT_TRACK": "true",
+}
 SpecArg = Annotated[Path, typer.Argument(help="The pipeline spec, e.g. deployments/flight_delays.yaml")]
 
 
@@ -53,6 +60,9 @@ def main(
     ] = False,
 ) -> None:
     """Declare a pipeline in deployments/NAME.yaml, check it with `mlops validate`, run it with `mlops run retrain`."""
+    # Before any library is imported: no analytics calls (no network here) and no per-validation progress bars.
+    for key, value in QUIET_ENV.items():
+        os.environ.setdefault(key, value)
 
 
 @app.command()
@@ -116,6 +126,75 @@ def run_retrain(
 
         result = retrain(str(spec))
     _print_retrain(result, settings)
+
+
+@run_app.command("monitor")
+def run_monitor(
+    spec: SpecArg,
+    batch: Annotated[str | None, typer.Option(help="A CSV or Parquet batch file (or a glob of them)")] = None,
+    start: Annotated[
+        str | None, typer.Option(help="Or: a window of the spec's source, from (ISO date)")
+    ] = None,
+    end: Annotated[str | None, typer.Option(help="... up to, excluded (ISO date)")] = None,
+    debug: Annotated[bool, typer.Option(help="Show the full traceback of unexpected errors.")] = False,
+) -> None:
+    """Judge a batch against the champion: quality gate, Evidently drift and quality report, verdict; emits
+    `mlops.drift.detected` on drift and retrains when the spec says `on_drift: retrain`.
+
+    Exits 0 when no drift, 3 when drift was detected, 1 when the pipeline stopped (quality gate, no champion,
+    unusable batch), 2 on a usage or spec error.
+    """
+    if batch is None and start is None and end is None:
+        _fail(2, "give the batch to judge: --batch PATH, or --start/--end for a window of the spec's source.")
+    _preflight(spec)
+    from mlops.settings import get_settings
+
+    settings = get_settings()
+    out.print(
+        f"[bold]monitor[/bold] {spec}  (MLflow: {settings.tracking_uri}; Prefect: {_prefect_where(settings)})"
+    )
+    with _prefect(settings), _user_errors(debug):
+        from flows.monitor import monitor
+
+        result = monitor(str(spec), batch=batch, start=start, end=end)
+    _print_monitor(result)
+    if result.verdict.drifted or result.verdict.quality_dropped:
+        raise typer.Exit(3)
+
+
+@app.command()
+def replay(
+    spec: SpecArg,
+    start: Annotated[str, typer.Option(help="First period's start (ISO date)")],
+    end: Annotated[str, typer.Option(help="Last period's end, excluded (ISO date)")],
+    every: Annotated[str, typer.Option(help="Period length: day, week or month")] = "month",
+    retrain_every: Annotated[
+        int, typer.Option(help="Also retrain on a schedule every N periods (0: never)")
+    ] = 0,
+    debug: Annotated[bool, typer.Option(help="Show the full traceback of unexpected errors.")] = False,
+) -> None:
+    """Replay production over the spec's source: monitor each period, retrain on drift (and on a schedule), and
+    print the timeline: period, rows, quality gate, drift share, model quality, action, champion version."""
+    if every not in ("day", "week", "month"):
+        _fail(2, f"--every must be day, week or month, not '{every}'.")
+    _preflight(spec)
+    from mlops.settings import get_settings
+
+    settings = get_settings()
+    with _prefect(settings), _user_errors(debug):
+        from flows.replay import replay as replay_flow
+
+        timeline = replay_flow(str(spec), start=start, end=end, every=every, retrain_every=retrain_every)
+    table = Table("period", "rows", "quality gate", "drift share", f"batch {timeline.metric}", "action", "champion",
+                  title="Replay timeline")  # fmt: skip
+    for r in timeline.rows:
+        table.add_row(
+            r.period, f"{r.rows:,}", r.quality_gate, _pct(r.drift_share),
+            "" if r.model_metric is None else f"{r.model_metric:.4f}", r.action,
+            f"v{r.champion_version}" if r.champion_version else "",
+        )  # fmt: skip
+    out.print(table)
+    out.print(f"Timeline saved: {timeline.csv_path}", markup=False)
 
 
 @app.command()
@@ -191,10 +270,6 @@ def _prefect_where(settings: Any) -> str:
 @contextmanager
 def _prefect(settings: Any) -> Iterator[None]:
     """Quiet, fast embedded Prefect: no analytics, no heartbeat thread (it costs ~1 s a run) when no server is set."""
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
-    os.environ.setdefault("TQDM_DISABLE", "1")  # GX draws a progress bar per validation on stderr
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     updates: dict[Any, Any] = {} if settings.prefect_api_url else {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
@@ -256,6 +331,46 @@ def _print_retrain(r: RetrainResult, settings: Any) -> None:
     out.print(f"Open the MLflow UI: {settings.mlflow_ui_command()}", markup=False)
     if not settings.prefect_api_url:
         out.print("Prefect UI: start `prefect server start` and set PREFECT_API_URL to keep runs in the UI.")
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
+
+
+def _print_monitor(r: Any) -> None:
+    v, d = r.verdict, r.drift
+    out.print()
+    out.print(f"Data quality: {r.quality}")
+    out.print(f"Champion judged: {r.model_name} v{r.champion_version}; batch: {r.batch} ({r.rows:,} rows)")
+    out.print(f"Drift: {d.headline()}")
+    for c in d.drifted_columns():
+        out.print(f"  - {c.describe()}", markup=False)
+    if d.prediction_drift is not None:
+        out.print(f"Prediction drift: {d.prediction_drift.describe()}", markup=False)
+    if d.quality is not None:
+        ref = (
+            f" (champion's holdout {r.metric}: {r.reference_metric:.4f})"
+            if r.reference_metric is not None
+            else ""
+        )
+        out.print(
+            "Model quality on the batch: " + ", ".join(f"{k} {x:.4f}" for k, x in d.quality.items()) + ref
+        )
+    for note in [*d.notes, *r.notes]:
+        out.print(f"Note: {note}", markup=False)
+    colour = "red" if v.drifted or v.quality_dropped else "green"
+    out.print(f"Verdict: [{colour}]{'drift' if v.drifted else 'quality drop' if v.quality_dropped else 'no drift'}[/{colour}]"
+              f", action: {v.action}")  # fmt: skip
+    for reason in v.reasons:
+        out.print(f"  - {reason}", markup=False)
+    out.print(f"Retrain: {r.retrain_reason}", markup=False)
+    if r.retrain is not None:
+        out.print(
+            f"  challenger v{r.retrain.version} {r.retrain.decision.verdict}; champion is v{r.retrain.champion_after}"
+        )
+    if d.html_path:
+        out.print(f"Evidently report: {d.html_path}", markup=False)
+    out.print(f"MLflow monitor run: {r.run_url}", markup=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 ON_DRIFT = ("none", "alert", "retrain")  # "none": report only
 EPSILON = 1e-9
@@ -67,3 +68,47 @@ def verdict(
 
     action = on_drift if drifted or dropped else "none"
     return DriftVerdict(drifted=drifted, quality_dropped=dropped, action=action, reasons=tuple(reasons))
+
+
+@dataclass(frozen=True)
+class RetrainTrigger:
+    retrain: bool
+    reason: str
+
+
+def retrain_trigger(
+    action: str, batch_end: datetime, last_trigger: datetime | None, cooldown_days: float
+) -> RetrainTrigger:
+    """Whether this verdict starts a retrain: only for action 'retrain', and once per drift episode: a drift
+    within cooldown_days (data time) of the last drift-triggered retrain belongs to the same episode."""
+    if action != "retrain":
+        return RetrainTrigger(
+            False, "the policy does not ask for a retrain" if action == "none" else "on_drift is alert"
+        )
+    if last_trigger is not None:
+        elapsed = (batch_end - last_trigger).total_seconds() / 86_400
+        if 0 <= elapsed < cooldown_days:
+            return RetrainTrigger(
+                False,
+                f"same drift episode: a retrain was triggered {elapsed:.1f} days earlier "
+                f"(cooldown {cooldown_days:g} days)",
+            )
+    return RetrainTrigger(True, "drift: retraining on the declared training window")
+
+
+def periods(start: datetime, end: datetime, every: str) -> list[tuple[datetime, datetime]]:
+    """Consecutive [start, end) periods covering [start, end): every 'day', 'week' or 'month'."""
+    if every not in ("day", "week", "month"):
+        raise ValueError(f"every must be day, week or month, got {every!r}")
+    if end <= start:
+        raise ValueError(f"end {end} must be after start {start}")
+    out, cur = [], start
+    while cur < end:
+        if every == "month":
+            nxt = cur.replace(year=cur.year + cur.month // 12, month=cur.month % 12 + 1, day=1)
+            nxt = nxt.replace(hour=0, minute=0, second=0, microsecond=0)
+        else:
+            nxt = cur + timedelta(days=1 if every == "day" else 7)
+        out.append((cur, min(nxt, end)))
+        cur = nxt
+    return out

@@ -51,3 +51,7 @@ class Problem:
         where = f"{self.file}: {self.path}" if self.path else self.file
         text = f"{where}: {self.message}"
         return f"{text}; {self.hint}" if self.hint else text
+
+
+class NoChampion(PipelineStopped):
+    """Monitoring needs a champion to judge; there is none until a first retrain."""

@@ -125,8 +125,23 @@ class Monitoring(Strict):
 
     drift_share_threshold: Annotated[float, Field(ge=0, le=1)] = 0.3
     on_drift: Literal["alert", "retrain"] = "alert"
-    max_sample_rows: int = Field(50_000, ge=100)
-    max_quality_drop: float | None = Field(None, ge=0)
+    max_sample_rows: int = Field(50_000, ge=100, description="Rows per side compared (seeded sample)")
+    max_quality_drop: float | None = Field(
+        None, ge=0, description="Largest allowed worsening of promotion.metric on a labelled batch"
+    )
+    column_methods: dict[str, str] = Field(
+        default_factory=dict, description="Evidently stattest per column, e.g. {distance: psi}"
+    )
+    column_thresholds: dict[str, float] = Field(
+        default_factory=dict, description="Drift threshold per column"
+    )
+    retrain_window_days: int | None = Field(
+        None, ge=1, description="A drift-triggered retrain trains on the last N days before the batch's end"
+    )
+    cooldown_days: float = Field(
+        28, ge=0, description="After a drift-triggered retrain, drift within this many days triggers no other"
+    )
+    seed: int = 0
 
 
 class PipelineSpec(Strict):
@@ -156,6 +171,14 @@ class LoadedSpec(BaseModel):
     @property
     def sha256(self) -> str:
         return hashlib.sha256(self.spec.model_dump_json().encode()).hexdigest()
+
+    def with_window(self, start: str | None, end: str | None) -> LoadedSpec:
+        """The same spec with data.window replaced (a drift-triggered retrain, a replay period)."""
+        if start is None and end is None:
+            return self
+        window = Window.model_validate({"start": start, "end": end})
+        data = self.spec.data.model_copy(update={"window": window})
+        return self.model_copy(update={"spec": self.spec.model_copy(update={"data": data})})
 
     def resolve(self, relative: str) -> Path:
         p = Path(relative)
@@ -271,6 +294,12 @@ def semantic_problems(file: str, spec: PipelineSpec) -> list[Problem]:
         out.append(
             Problem(file, "data.features", f"the target '{spec.data.target}' is also listed as a feature")
         )
+    for kind in ("column_methods", "column_thresholds"):
+        for col in getattr(spec.monitoring, kind):
+            if declared and col not in declared:
+                out.append(
+                    _choice(file, f"monitoring.{kind}.{col}", col, sorted(declared), "a declared feature")
+                )
     return out
 
 

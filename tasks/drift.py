@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+from prefect import task
 
 TASKS = ("classification", "regression")
 
@@ -497,3 +498,7 @@ def _summarize(result: dict[str, Any], metadata: dict[str, Any]) -> DriftSummary
 def _drifted_by_rule(method: str, score: float, threshold: float) -> bool:
     """Evidently's rule, for a drift metric without its test: p-values drift below, distances at or above."""
     return score < threshold if "p_value" in method else score >= threshold
+
+
+# The same function as a Prefect task, for flows (the plain function stays callable without a flow run).
+drift_task = task(name="drift-report")(drift_report)

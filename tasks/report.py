@@ -4,10 +4,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from prefect import task
 
 from mlops.policy import Decision
+
+if TYPE_CHECKING:
+    from mlops.drift_policy import DriftVerdict
+    from tasks.drift import DriftSummary
 
 
 @dataclass(frozen=True)
@@ -99,3 +105,113 @@ def publish_quality_stop(pipeline: str, markdown: str, run_url: str | None) -> N
 
 def _num(value: float | None) -> str:
     return "" if value is None or math.isnan(value) else f"{value:.4f}"
+
+
+@dataclass(frozen=True)
+class MonitorResult:
+    pipeline: str
+    model_name: str
+    batch: str  # what was monitored: a file, or a window of the source
+    rows: int
+    quality: str
+    champion_version: str
+    drift: DriftSummary
+    verdict: DriftVerdict
+    metric: str
+    reference_metric: float | None  # the champion's holdout value of promotion.metric
+    batch_end: str
+    run_url: str
+    retrain_reason: str
+    retrain: RetrainResult | None = None
+    event_id: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def batch_metric(self) -> float | None:
+        return (self.drift.quality or {}).get(self.metric)
+
+
+def monitor_markdown(result: MonitorResult) -> str:
+    v = result.verdict
+    state = (
+        "**drift detected**" if v.drifted else ("**quality dropped**" if v.quality_dropped else "no drift")
+    )
+    lines = [
+        f"# {result.pipeline}: {state} on {result.batch}",
+        "",
+        f"- **Action**: {v.action}; retrain: {result.retrain_reason}",
+        f"- **Champion judged**: v{result.champion_version}",
+        f"- **Data quality**: {result.quality}",
+        "- **Reasons**: " + "; ".join(v.reasons),
+        f"- **MLflow**: [monitor run]({result.run_url})",
+    ]
+    if result.drift.html_path:
+        lines.append(f"- **Evidently report**: `{result.drift.html_path}`")
+    if result.retrain is not None:
+        lines.append(f"- **Retrain**: challenger v{result.retrain.version} {result.retrain.decision.verdict}")
+    lines += ["", result.drift.to_markdown()]
+    lines += [f"> {n}" for n in result.notes]
+    return "\n".join(lines)
+
+
+@task(name="publish-monitor-summary")
+def publish_monitor(result: MonitorResult) -> None:
+    from prefect.artifacts import create_link_artifact, create_markdown_artifact
+
+    key = result.pipeline.replace("_", "-")
+    create_markdown_artifact(
+        key=f"{key}-monitor-summary", markdown=monitor_markdown(result), description="Drift"
+    )
+    create_link_artifact(key=f"{key}-monitor-run", link=result.run_url, link_text="MLflow monitor run")
+    if result.drift.html_path:
+        create_link_artifact(
+            key=f"{key}-drift-report",
+            link=Path(result.drift.html_path).resolve().as_uri(),
+            link_text="Evidently report",
+        )
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    period: str
+    rows: int
+    quality_gate: str
+    drift_share: float | None
+    model_metric: float | None
+    action: str
+    champion_version: str | None
+
+
+@dataclass(frozen=True)
+class Timeline:
+    rows: list[TimelineRow]
+    csv_path: str
+    metric: str
+
+
+@task(name="publish-timeline")
+def publish_timeline(pipeline: str, metric: str, rows: list[TimelineRow], folder: Path) -> Path:
+    """The replay's timeline as a CSV and Markdown file, and a Prefect table artifact."""
+    import csv
+
+    from prefect.artifacts import create_table_artifact
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "timeline.csv"
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(
+            ["period", "rows", "quality_gate", "drift_share", metric, "action", "champion_version"]
+        )
+        for r in rows:
+            writer.writerow([r.period, r.rows, r.quality_gate, _num(r.drift_share), _num(r.model_metric), r.action,
+                             r.champion_version or ""])  # fmt: skip
+    table = [
+        {"period": r.period, "rows": r.rows, "quality gate": r.quality_gate, "drift share": _num(r.drift_share),
+         metric: _num(r.model_metric), "action": r.action, "champion": r.champion_version or ""}
+        for r in rows
+    ]  # fmt: skip
+    create_table_artifact(
+        key=f"{pipeline.replace('_', '-')}-replay-timeline", table=table, description="Replay"
+    )
+    return path

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from tasks.quality import ValidationOutcome
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
+REFERENCE_DIR = "reference"
 TAG = "mlops."
 # What a logged model needs to load again; passing it skips MLflow's slow requirement inference.
 PIP_REQUIREMENTS = ["scikit-learn>=1.9,<2", "pandas>=2.2,<3", "numpy", "skops"]
@@ -51,6 +52,7 @@ class Champion:
     run_id: str | None
     model: Any = None
     features: list[str] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)  # its holdout metrics when it was registered
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,11 @@ def load_champion(model_name: str) -> Champion | None:
         return None
     model = mlflow.sklearn.load_model(f"models:/{model_name}@{CHAMPION}")
     features = [str(x) for x in getattr(model, "feature_names_in_", [])]
-    return Champion(version=str(mv.version), run_id=mv.run_id, model=model, features=features)
+    prefix = f"{TAG}metric."
+    metrics = {k[len(prefix) :]: float(v) for k, v in (mv.tags or {}).items() if k.startswith(prefix) and v}
+    return Champion(
+        version=str(mv.version), run_id=mv.run_id, model=model, features=features, metrics=metrics
+    )
 
 
 @task(name="track-training-run", **RETRIES)
@@ -161,6 +167,8 @@ def log_training_run(
     target: str,
     source: str,
     quality: ValidationOutcome | None,
+    reference: pd.DataFrame | None = None,
+    feature_kinds: dict[str, Any] | None = None,
 ) -> TrainingRun:
     """One MLflow run: params, holdout metrics, dataset lineage, the spec, and the model with its signature."""
     import warnings
@@ -183,6 +191,8 @@ def log_training_run(
         if quality is not None:
             mlflow.log_dict(quality.to_dict(), "quality/validation.json")
             mlflow.log_metric("quality_failed_expectations", len(quality.failed))
+        if reference is not None:
+            _log_reference(reference, feature_kinds or {})
         x = train[features]
         example = x.head(5)
         info = mlflow.sklearn.log_model(
@@ -344,6 +354,88 @@ def registry_state(model_name: str) -> list[VersionInfo]:
     return sorted(out, key=lambda v: int(v.version), reverse=True)
 
 
+def _log_reference(reference: pd.DataFrame, feature_kinds: dict[str, Any]) -> None:
+    """The sample of training rows the monitor compares batches against: it travels with the model."""
+    import tempfile
+
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        reference.to_parquet(Path(tmp) / "reference.parquet", index=False)
+        (Path(tmp) / "features.json").write_text(json.dumps(feature_kinds, indent=2))
+        mlflow.log_artifacts(tmp, artifact_path=REFERENCE_DIR)
+
+
+@task(name="load-reference", **RETRIES)
+def load_reference(run_id: str) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The champion's reference sample and its feature kinds, from its training run."""
+    import tempfile
+
+    import mlflow
+    import pandas as pd
+
+    client()
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            local = Path(
+                mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=REFERENCE_DIR, dst_path=tmp)
+            )
+        except Exception as exc:
+            if _is_transient(exc):
+                raise
+            raise MlopsError(
+                f"the champion's training run {run_id} has no reference data ({exc}); "
+                "retrain once with this version of mlops so the reference travels with the model."
+            ) from None
+        return pd.read_parquet(local / "reference.parquet"), json.loads((local / "features.json").read_text())
+
+
+@task(name="track-monitor-run", **RETRIES)
+def log_monitor_run(
+    *,
+    pipeline: str,
+    model_name: str,
+    champion_version: str,
+    tags: dict[str, str],
+    metrics: dict[str, float],
+    files: list[str],
+    summary: dict[str, Any],
+) -> str:
+    """An MLflow run of the monitor: the verdict, the drift figures, the HTML report and the snapshot, tagged
+    with the champion version it judged (and linked from that version)."""
+    import mlflow
+
+    exp = experiment_id(pipeline)
+    with mlflow.start_run(experiment_id=exp, run_name=f"monitor-{time.strftime('%Y%m%d-%H%M%S')}") as run:
+        mlflow.set_tags(
+            {f"{TAG}{k}": v for k, v in tags.items()}
+            | {f"{TAG}kind": "monitor", f"{TAG}model_name": model_name, f"{TAG}champion_version": champion_version,
+               f"{TAG}champion_uri": f"models:/{model_name}/{champion_version}"}
+        )  # fmt: skip
+        mlflow.log_metrics({k: v for k, v in metrics.items() if not math.isnan(v)})
+        mlflow.log_dict(summary, "drift/summary.json")
+        for f in files:
+            mlflow.log_artifact(f, artifact_path="drift")
+    c = client()
+    c.set_model_version_tag(model_name, champion_version, f"{TAG}last_monitor_run", run.info.run_id)
+    return run_url(exp, run.info.run_id)
+
+
+def last_retrain_trigger(model_name: str) -> str | None:
+    """When (data time, ISO) drift last started a retrain of this model; None when it never did."""
+    c = client()
+    try:
+        return c.get_registered_model(model_name).tags.get(f"{TAG}last_drift_retrain") or None
+    except Exception as exc:
+        if _is_transient(exc):
+            raise
+        return None
+
+
+def record_retrain_trigger(model_name: str, when: str) -> None:
+    client().set_registered_model_tag(model_name, f"{TAG}last_drift_retrain", when)
+
+
 def _own_types(model: Any) -> list[str]:
     """Types skops will not load without being told. The model was built here from an allowlisted estimator,
     and models are loaded only from the configured registry, so its own types are trusted, and nothing else."""
@@ -369,3 +461,7 @@ def _param(value: Any) -> str:
 
 def _fmt(value: float | None) -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.6g}"
+
+
+def champion_version(model_name: str) -> str | None:
+    return _alias_version(client(), model_name, CHAMPION)

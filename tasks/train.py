@@ -195,3 +195,16 @@ def param_problems(file: str, estimator: str, params: dict[str, object]) -> list
         except Exception as exc:
             out.append(Problem(file, "model.params", f"rejected by {estimator.rsplit('.', 1)[1]}: {exc}"))
     return out
+
+
+PREDICTION, PROBA = "prediction", "prediction_proba"
+
+
+@task(name="predict")
+def predict(model: Any, frame: pd.DataFrame, columns: list[str], task_kind: Task) -> pd.DataFrame:
+    """The frame with the model's predictions added (and the positive class's probability, when binary)."""
+    out = frame.copy()
+    out[PREDICTION] = model.predict(frame[columns])
+    if task_kind == "classification" and hasattr(model, "predict_proba") and len(model.classes_) == 2:
+        out[PROBA] = model.predict_proba(frame[columns])[:, 1]
+    return out

@@ -1,0 +1,112 @@
+"""monitor: load a batch -> quality gate -> the champion's predictions -> Evidently report against the champion's
+reference data -> verdict -> MLflow run and Prefect artifacts -> drift event -> retrain when the policy says so."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from flows.retrain import retrain
+from mlops.drift_policy import retrain_trigger, verdict
+from mlops.errors import NoChampion, QualityGateFailed
+from mlops.policy import gate
+from mlops.settings import get_settings
+from mlops.spec import load_spec
+from mlops.timeutil import parse_time, window_before
+from tasks import data, drift, events, quality, report, tracking, train
+
+
+@flow(name="monitor", flow_run_name="monitor-{spec_path}", validate_parameters=True)
+def monitor(
+    spec_path: str,
+    batch: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    retrain_in_process: bool = True,
+) -> report.MonitorResult:
+    """Judge a batch (a file, or the [start, end) window of the source) against the current champion.
+
+    With `retrain_in_process=False` (deployments) a drift only emits `mlops.drift.detected`, and the
+    deployment's trigger in prefect.yaml starts the retrain."""
+    loaded = load_spec(spec_path)
+    spec, settings = loaded.spec, get_settings()
+    frame = data.load_batch(loaded, batch, start, end)
+    label = batch or f"{start or '...'} to {end or '...'}"
+    tags = {
+        "pipeline": spec.name,
+        "batch": label,
+        "batch_rows": str(len(frame)),
+        "spec_sha256": loaded.sha256,
+    }
+
+    checked = None
+    if spec.quality:
+        checked = quality.validate(frame, loaded.resolve(spec.quality.suite), settings.reports_dir(spec.name))
+        tags["quality"] = gate(checked.success, spec.quality.on_failure)
+        if tags["quality"] == "stop":
+            run_url = tracking.log_failed_gate(spec.name, loaded.path, tags | {"kind": "monitor"}, checked)
+            report.publish_quality_stop(spec.name, checked.to_markdown(), run_url)
+            raise QualityGateFailed(checked.message(), checked.report_path)
+
+    champion = tracking.load_champion(spec.registry.model_name)
+    if champion is None:
+        raise NoChampion(
+            f"'{spec.registry.model_name}' has no champion yet: train one first with `mlops run retrain {spec_path}`."
+        )
+    reference, kinds = tracking.load_reference(champion.run_id)
+    features = data.Features(kinds["numeric"], kinds["categorical"])
+    notes = data.check_batch(frame, reference, features)
+    scored = train.predict(champion.model, frame, features.all, spec.model.task)
+    scored_reference = train.predict(champion.model, reference, features.all, spec.model.task)
+
+    stamp = data.run_stamp()
+    folder = settings.reports_dir(spec.name) / f"monitor-{stamp}"
+    summary = drift.drift_task(
+        scored_reference, scored, numeric=features.numeric, categorical=features.categorical,
+        target=spec.data.target, prediction=train.PREDICTION,
+        prediction_proba=train.PROBA if train.PROBA in scored.columns else None, task=spec.model.task,
+        column_methods=spec.monitoring.column_methods, column_thresholds=spec.monitoring.column_thresholds,
+        max_rows=spec.monitoring.max_sample_rows, seed=spec.monitoring.seed,
+        html_path=folder / "drift.html", snapshot_path=folder / "snapshot.json",
+    )  # fmt: skip
+    metric = spec.promotion.metric
+    judged = verdict(
+        summary.drifted_share, spec.monitoring.drift_share_threshold, spec.monitoring.on_drift,
+        quality=(summary.quality or {}).get(metric), reference_quality=champion.metrics.get(metric),
+        max_quality_drop=spec.monitoring.max_quality_drop, higher_is_better=spec.direction == "maximize",
+    )  # fmt: skip
+    batch_end = data.batch_end(frame, spec.data.time_column, end)
+    trigger = retrain_trigger(
+        judged.action, batch_end, parse_time(tracking.last_retrain_trigger(spec.registry.model_name)),
+        spec.monitoring.cooldown_days,
+    )  # fmt: skip
+    run_url = tracking.log_monitor_run(
+        pipeline=spec.name, model_name=spec.registry.model_name, champion_version=champion.version,
+        tags=tags | {"drift.action": judged.action, "drift.retrain": trigger.reason},
+        metrics={"drift_share": summary.drifted_share, **{f"batch_{k}": v for k, v in (summary.quality or {}).items()}},
+        files=[p for p in (summary.html_path, summary.snapshot_path) if p], summary=summary.to_dict(),
+    )  # fmt: skip
+
+    event_id = None
+    if judged.acts:
+        event_id = events.emit_drift(
+            spec.name, str(loaded.path),
+            {"drifted_share": summary.drifted_share, "action": judged.action, "reasons": list(judged.reasons),
+             "champion_version": champion.version, "batch_end": batch_end.isoformat(), "retrain": trigger.retrain},
+        )  # fmt: skip
+    retrained = None
+    if trigger.retrain and retrain_in_process:
+        tracking.record_retrain_trigger(spec.registry.model_name, batch_end.isoformat())
+        window_start, window_end = window_before(
+            batch_end, spec.monitoring.retrain_window_days, spec.data.window
+        )
+        retrained = retrain(str(loaded.path), window_start=window_start, window_end=window_end)
+
+    result = report.MonitorResult(
+        pipeline=spec.name, model_name=spec.registry.model_name, batch=label, rows=len(frame),
+        quality=checked.headline() if checked else "no suite declared", champion_version=champion.version,
+        drift=summary, verdict=judged, metric=metric, reference_metric=champion.metrics.get(metric),
+        batch_end=batch_end.isoformat(), run_url=run_url, retrain_reason=trigger.reason, retrain=retrained,
+        event_id=event_id, notes=notes,
+    )  # fmt: skip
+    report.publish_monitor(result)
+    return result

@@ -1,0 +1,62 @@
+"""replay: a stretch of production, period by period, in one run. For each period of the source's time column it
+runs the monitor on that period's batch (which retrains when the drift policy says so) and, optionally, a
+scheduled retrain every N periods; the timeline says what happened and which version was champion after."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from flows.monitor import monitor
+from flows.retrain import retrain
+from mlops.drift_policy import periods
+from mlops.errors import DataError, QualityGateFailed
+from mlops.settings import get_settings
+from mlops.spec import load_spec
+from mlops.timeutil import parse_time, window_before
+from tasks import data, report, tracking
+
+
+@flow(name="replay", flow_run_name="replay-{spec_path}-{start}-{end}")
+def replay(
+    spec_path: str, start: str, end: str, every: str = "month", retrain_every: int = 0
+) -> report.Timeline:
+    loaded = load_spec(spec_path)
+    spec = loaded.spec
+    begin, finish = parse_time(start), parse_time(end)
+    if begin is None or finish is None:
+        raise DataError("replay needs --start and --end dates, e.g. --start 2013-07-01 --end 2014-01-01.")
+    rows: list[report.TimelineRow] = []
+    for i, (p0, p1) in enumerate(periods(begin, finish, every)):
+        label = p0.date().isoformat()
+        row = dict(period=label, rows=0, quality_gate="", drift_share=None, model_metric=None, action="")
+        try:
+            result = monitor(spec_path, start=p0.isoformat(), end=p1.isoformat())
+            row |= dict(rows=result.rows, quality_gate="passed" if spec.quality else "none",
+                        drift_share=result.drift.drifted_share, model_metric=result.batch_metric,
+                        action=result.verdict.action if result.verdict.acts else "none")  # fmt: skip
+            if result.retrain is not None:
+                row["action"] = f"retrain: v{result.retrain.version} {result.retrain.decision.verdict}"
+            elif result.verdict.action == "retrain":
+                row["action"] = "drift (same episode: no retrain)"
+        except QualityGateFailed:
+            row |= dict(quality_gate="FAILED", action="stopped")
+        except DataError as exc:
+            row |= dict(action=f"skipped: {exc}"[:80])
+        if retrain_every and (i + 1) % retrain_every == 0 and "retrain:" not in str(row["action"]):
+            window_start, window_end = window_before(
+                p1, spec.monitoring.retrain_window_days, spec.data.window
+            )
+            scheduled = retrain(spec_path, window_start=window_start, window_end=window_end)
+            row["action"] = (
+                f"{row['action']}; scheduled retrain: v{scheduled.version} {scheduled.decision.verdict}"
+            )
+        rows.append(
+            report.TimelineRow(**row, champion_version=tracking.champion_version(spec.registry.model_name))
+        )
+    report.publish_timeline(
+        spec.name,
+        spec.promotion.metric,
+        rows,
+        get_settings().reports_dir(spec.name) / f"replay-{data.run_stamp()}",
+    )
+    return rows

@@ -1,0 +1,26 @@
+"""Prefect events: how a drift verdict reaches automations (prefect.yaml triggers turn it into a retrain run)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import task
+
+DRIFT_EVENT = "mlops.drift.detected"
+
+
+def resource_id(pipeline: str) -> str:
+    return f"mlops.pipeline.{pipeline}"
+
+
+@task(name="emit-drift-event")
+def emit_drift(pipeline: str, spec_path: str, payload: dict[str, Any]) -> str | None:
+    """Emit `mlops.drift.detected` for the pipeline, with the verdict in the payload; returns the event id."""
+    from prefect.events import emit_event
+
+    event = emit_event(
+        event=DRIFT_EVENT,
+        resource={"prefect.resource.id": resource_id(pipeline), "prefect.resource.name": pipeline},
+        payload={"spec_path": spec_path, **payload},
+    )
+    return str(event.id) if event else None
