@@ -6,10 +6,11 @@ from __future__ import annotations
 from prefect import flow
 
 from mlops.errors import QualityGateFailed
-from mlops.policy import gate
+from mlops.policy import apply_approval, gate
 from mlops.settings import get_settings
 from mlops.spec import load_spec
-from tasks import data, promotion, quality, report, tracking, train
+from tasks import data, evaluate, promotion, quality, report, tracking, train
+from tasks.locking import promotion_lock
 
 
 @flow(name="retrain", flow_run_name="retrain-{spec_path}", validate_parameters=True)
@@ -21,6 +22,7 @@ def retrain(
     `window_start`/`window_end` override the spec's data.window (drift-triggered retrains, replays)."""
     loaded = load_spec(spec_path).with_window(window_start, window_end)
     spec = loaded.spec
+    promotion.check_approval_possible(spec.promotion)
     frame = data.load(loaded)
     tags = {
         "pipeline": spec.name,
@@ -58,12 +60,25 @@ def retrain(
         feature_kinds={"numeric": parts.features.numeric, "categorical": parts.features.categorical,
                        "target": spec.data.target, "time_column": spec.data.time_column},
     )  # fmt: skip
-    champion = tracking.load_champion(spec.registry.model_name)
-    champion_score = train.score_champion(champion, parts.holdout, spec.data.target, spec.model.task)
-    decision = promotion.decide_promotion(fitted.metrics, champion_score, spec.promotion)
-    published = tracking.publish(
-        spec.registry.model_name, run, decision, champion_score.version, fitted.metrics, tags
-    )
+    policy, mode = spec.promotion, spec.promotion.approval.mode
+    with promotion_lock(spec.registry.model_name):  # read champion, compare, move aliases: one at a time
+        champion = tracking.load_champion(spec.registry.model_name)
+        champion_score = evaluate.score_champion(champion, parts.holdout, spec.data.target, spec.model.task)
+        evidence = evaluate.gather_evidence(
+            fitted.model, champion_score, parts.holdout, parts.features.all, spec.data.target, spec.model.task,
+            policy, parts.holdout_sha256,
+        )  # fmt: skip
+        decision = promotion.decide_promotion(fitted.metrics, champion_score, policy, evidence)
+        approval = None
+        if mode == "manual":
+            approval = promotion.await_approval(
+                decision, report.evidence_markdown(decision), policy.approval.timeout_seconds
+            )
+            decision = apply_approval(decision, approval)
+        published = tracking.publish(
+            spec.registry.model_name, run, decision, champion_score.version, fitted.metrics, tags, mode=mode,
+            actor=f"approval:{approval.by}" if approval else "", smoke_sample=parts.holdout[parts.features.all].head(100),
+        )  # fmt: skip
     result = report.RetrainResult(
         pipeline=spec.name, model_name=spec.registry.model_name,
         quality=checked.headline() if checked else "no suite declared", quality_warning=verdict == "warn",
@@ -71,7 +86,7 @@ def retrain(
         challenger_metrics=fitted.metrics, champion_metrics=champion_score.metrics,
         champion_before=champion_score.version, decision=decision, version=published.version,
         champion_after=published.champion_version, run_url=run.run_url, version_url=published.version_url,
-        run_id=run.run_id, fit_seconds=fitted.fit_seconds,
+        run_id=run.run_id, fit_seconds=fitted.fit_seconds, mode=mode,
         notes=[checked.message()] if checked and verdict == "warn" else [],
     )  # fmt: skip
     report.publish_summary(result)

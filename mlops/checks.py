@@ -67,6 +67,8 @@ def _columns_present(file: str, spec, columns: list[str]) -> list[Problem]:  # t
     for kind in ("numeric", "categorical"):
         for i, col in enumerate(getattr(data.features, kind) or []):
             wanted.append((f"data.features.{kind}[{i}]", col))
+    for i, guard in enumerate(spec.promotion.slice_guardrails):
+        wanted.append((f"promotion.slice_guardrails[{i}].column", guard.column))
     out = []
     for field_path, col in wanted:
         if col not in columns:

@@ -198,6 +198,99 @@ def replay(
 
 
 @app.command()
+def history(spec: SpecArg) -> None:
+    """Every promotion decision, rollback and approval of the pipeline's model, oldest first (the ledger)."""
+    loaded = _load(spec)
+    from tasks import tracking
+
+    name = loaded.spec.registry.model_name
+    with _user_errors(False):
+        entries = tracking.history(name)
+    if not entries:
+        out.print(f"No decisions recorded for '{name}' yet. Train one: mlops run retrain {spec}")
+        return
+    table = Table("when (UTC)", "action", "version", "champion", "by", "why", title=f"{name}: ledger")
+    for e in entries:
+        moved = f"v{e.champion_before or '-'} -> v{e.champion_after or '-'}"
+        table.add_row(
+            e.at, e.action, f"v{e.version}" if e.version else "", moved, e.actor, "\n".join(e.reasons)
+        )
+    out.print(table)
+
+
+@app.command()
+def rollback(
+    spec: SpecArg,
+    reason: Annotated[str, typer.Option(help="Why: recorded in the ledger with your name")],
+    to: Annotated[
+        str | None, typer.Option(help="The version to make champion (default: the `previous` alias)")
+    ] = None,
+) -> None:
+    """Move the champion back to the previous one (or --to VERSION) and record who did it and why."""
+    loaded = _load(spec)
+    if not reason.strip():
+        _fail(2, "--reason must say why (it is recorded in the ledger).")
+    from tasks import tracking
+    from tasks.locking import promotion_lock
+
+    name = loaded.spec.registry.model_name
+    with _user_errors(False), promotion_lock(name):
+        before, after = tracking.rollback(
+            name, to.lstrip("v") if to else None, reason, actor=f"user:{_user()}"
+        )
+    out.print(
+        f"{name}: champion moved back from v{before} to v{after}; recorded in the ledger (mlops history {spec})."
+    )
+
+
+@app.command()
+def approve(
+    spec: SpecArg,
+    comment: Annotated[str, typer.Option(help="Recorded with the approval")] = "",
+) -> None:
+    """Approve the promotion a paused retrain run is waiting on (approval mode manual; needs PREFECT_API_URL)."""
+    _answer(spec, True, comment)
+
+
+@app.command()
+def reject(
+    spec: SpecArg,
+    comment: Annotated[str, typer.Option(help="Recorded with the rejection")] = "",
+) -> None:
+    """Reject the promotion a paused retrain run is waiting on (approval mode manual; needs PREFECT_API_URL)."""
+    _answer(spec, False, comment)
+
+
+def _answer(spec: Path, approved: bool, comment: str) -> None:
+    _load(spec)
+    if not os.environ.get("PREFECT_API_URL"):
+        _fail(2, "approvals live on a Prefect server: set PREFECT_API_URL (e.g. http://127.0.0.1:4200/api).")
+    from mlops.approvals import answer
+
+    with _user_errors(False):
+        run_name = answer(spec, approved, reviewer=f"user:{_user()}", comment=comment)
+    out.print(f"{'Approved' if approved else 'Rejected'}: flow run {run_name} resumes.")
+
+
+def _load(spec: Path) -> Any:
+    from mlops.spec import load_spec
+
+    try:
+        return load_spec(spec)
+    except SpecError as exc:
+        _problems(exc.problems)
+
+
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+@app.command()
 def status(spec: SpecArg) -> None:
     """Show the champion, its holdout metrics, the last decision and the recent versions."""
     from mlops.settings import get_settings
@@ -322,10 +415,22 @@ def _print_retrain(r: RetrainResult, settings: Any) -> None:
     out.print(f"Split: {r.split}; fit in {r.fit_seconds:.1f} s")
     out.print(table)
     colour = "green" if d.promote else "yellow"
-    out.print(f"Decision: [{colour}]{d.verdict}[/{colour}] ({d.rule})")
+    mode = "" if r.mode == "auto" else f", mode {r.mode}"
+    out.print(f"Decision: [{colour}]{d.verdict}[/{colour}] ({d.rule}{mode})")
     for reason in d.reasons:
         out.print(f"  - {reason}", markup=False)
-    out.print(f"Registry: {r.model_name} v{r.version} is challenger; champion is v{r.champion_after}")
+    if (
+        d.evidence is not None
+        and d.evidence.interval is not None
+        and not any("interval" in x for x in d.reasons)
+    ):
+        out.print(f"  - {d.evidence.interval.describe()}", markup=False)
+    if r.mode == "dry_run":
+        out.print(
+            f"Registry: {r.model_name} v{r.version} registered (dry run: no alias moved); champion is v{r.champion_after}"
+        )
+    else:
+        out.print(f"Registry: {r.model_name} v{r.version} is challenger; champion is v{r.champion_after}")
     out.print(f"MLflow run {r.run_id}: {r.run_url}", markup=False)
     out.print(f"Model version: {r.version_url}", markup=False)
     out.print(f"Open the MLflow UI: {settings.mlflow_ui_command()}", markup=False)

@@ -11,6 +11,44 @@ from mlops.spec import Promotion
 
 
 @dataclass(frozen=True)
+class Interval:
+    """Bootstrap percentile interval of the improvement (positive = challenger better)."""
+
+    low: float
+    high: float
+    point: float
+    confidence: float
+    resamples: int
+    seed: int
+
+    def describe(self) -> str:
+        return (
+            f"{self.confidence:.0%} interval of the improvement [{self.low:+.4f}, {self.high:+.4f}] "
+            f"(point {self.point:+.4f}; {self.resamples} paired bootstrap resamples, seed {self.seed})"
+        )
+
+
+@dataclass(frozen=True)
+class SliceResult:
+    column: str
+    value: str
+    metric: str
+    challenger: float
+    champion: float
+    rows: int
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the decision rests on besides the two metric dicts; recorded with it."""
+
+    holdout_rows: int
+    holdout_sha256: str = ""
+    interval: Interval | None = None
+    slices: tuple[SliceResult, ...] = ()
+
+
+@dataclass(frozen=True)
 class Decision:
     promote: bool
     rule: str  # first-model | improved | not-improved | guardrail | champion-error | invalid
@@ -21,6 +59,7 @@ class Decision:
     champion_value: float | None = None
     improvement: float | None = None
     guardrail_breaches: tuple[str, ...] = field(default_factory=tuple)
+    evidence: Evidence | None = None
 
     @property
     def verdict(self) -> str:
@@ -37,15 +76,19 @@ def decide(
     champion: Mapping[str, float] | None,
     policy: Promotion,
     champion_error: str | None = None,
+    evidence: Evidence | None = None,
 ) -> Decision:
-    """Decide whether the challenger replaces the champion; both were scored on the same holdout."""
+    """Decide whether the challenger replaces the champion; both were scored on the same holdout rows."""
     metric = policy.metric
     direction = policy.direction or METRICS[metric][1]
     value = float(challenger.get(metric, math.nan))
-    base = Decision(False, "invalid", (), metric, direction, value)
+    base = Decision(False, "invalid", (), metric, direction, value, evidence=evidence)
 
     if math.isnan(value):
         return replace(base, reasons=(f"the challenger has no valid {metric}",))
+    if evidence is not None and evidence.holdout_rows < policy.min_holdout_rows:
+        why = f"the holdout has {evidence.holdout_rows} rows, fewer than min_holdout_rows {policy.min_holdout_rows}"
+        return replace(base, rule="holdout-too-small", reasons=(why,))
 
     breaches = tuple(_bound_breaches(challenger, policy))
     if champion_error is not None:
@@ -67,23 +110,34 @@ def decide(
 
     champ = float(champion.get(metric, math.nan))
     if math.isnan(champ):
-        gain, gain_text = math.inf, f"the champion has no valid {metric}"
+        gain, gain_text, needed = math.inf, f"the champion has no valid {metric}", True
     else:
         gain = improvement(value, champ, direction)
+        needed = gain > 0 and gain >= policy.min_improvement
         gain_text = (
             f"{metric} {value:.4f} vs champion {champ:.4f} "
             f"({gain:+.4f}, needs > 0 and >= {policy.min_improvement:g})"
         )
+        if policy.min_relative_improvement is not None:
+            relative = gain / abs(champ) if champ else math.inf
+            needed = needed and relative >= policy.min_relative_improvement
+            gain_text += f", relative {relative:+.2%} (needs >= {policy.min_relative_improvement:.2%})"
     breaches += tuple(_drop_breaches(challenger, champion, policy))
+    breaches += tuple(_slice_breaches(evidence, policy))
     compared = replace(
         base,
         champion_value=champ,
         improvement=gain if math.isfinite(gain) else None,
         guardrail_breaches=breaches,
     )
-    if not (gain > 0 and gain >= policy.min_improvement):
+    if not needed:
         return replace(
             compared, rule="not-improved", reasons=(f"not enough improvement: {gain_text}", *breaches)
+        )
+    noise = _noise(evidence, policy)
+    if noise:
+        return replace(
+            compared, rule="not-significant", reasons=(f"improved ({gain_text}) but {noise}", *breaches)
         )
     if breaches:
         return replace(
@@ -91,7 +145,40 @@ def decide(
             rule="guardrail",
             reasons=(f"improved ({gain_text}) but a guardrail blocks it", *breaches),
         )
-    return replace(compared, promote=True, rule="improved", reasons=(f"improved: {gain_text}",))
+    reasons = [f"improved: {gain_text}"]
+    if evidence is not None and evidence.interval is not None:
+        reasons.append(f"significant: {evidence.interval.describe()}")
+    return replace(compared, promote=True, rule="improved", reasons=tuple(reasons))
+
+
+def _noise(evidence: Evidence | None, policy: Promotion) -> str | None:
+    """Why the improvement may be noise (the bootstrap interval's lower bound is not above min_improvement)."""
+    if policy.bootstrap is None:
+        return None
+    if evidence is None or evidence.interval is None:
+        return "no bootstrap interval could be computed"
+    iv = evidence.interval
+    if math.isnan(iv.low) or iv.low <= policy.min_improvement:
+        return f"it may be noise: the {iv.describe()} has a lower bound not above {policy.min_improvement:g}"
+    return None
+
+
+def _slice_breaches(evidence: Evidence | None, policy: Promotion) -> list[str]:
+    if evidence is None or not policy.slice_guardrails:
+        return []
+    out = []
+    for guard in policy.slice_guardrails:
+        metric = guard.metric or policy.metric
+        for s in evidence.slices:
+            if s.column != guard.column or s.metric != metric or math.isnan(s.champion):
+                continue
+            drop = -improvement(s.challenger, s.champion, METRICS[metric][1])
+            if math.isnan(s.challenger) or drop > guard.max_drop:
+                out.append(
+                    f"slice {s.column}={s.value} ({s.rows} rows): {metric} {s.challenger:.4f} vs champion "
+                    f"{s.champion:.4f} worsens by {drop:.4f} > max_drop {guard.max_drop:g}"
+                )
+    return out
 
 
 def _bound_breaches(challenger: Mapping[str, float], policy: Promotion) -> list[str]:
@@ -130,3 +217,24 @@ def gate(success: bool, on_failure: str) -> str:
     if success:
         return "pass"
     return "warn" if on_failure == "warn" else "stop"
+
+
+@dataclass(frozen=True)
+class ApprovalOutcome:
+    approved: bool
+    by: str  # who answered, or "timeout"
+    comment: str = ""
+
+
+def apply_approval(decision: Decision, outcome: ApprovalOutcome | None) -> Decision:
+    """A person's answer on a promotion the policy allowed: approval keeps it, rejection or timeout stops it."""
+    if outcome is None or not decision.promote:
+        return decision
+    said = f" ({outcome.comment})" if outcome.comment else ""
+    if outcome.approved:
+        return replace(decision, reasons=(*decision.reasons, f"approved by {outcome.by}{said}"))
+    if outcome.by == "timeout":
+        return replace(decision, promote=False, rule="approval-timeout",
+                       reasons=(*decision.reasons, "no answer before the approval timeout: rejected"))  # fmt: skip
+    return replace(decision, promote=False, rule="approval-rejected",
+                   reasons=(*decision.reasons, f"rejected by {outcome.by}{said}"))  # fmt: skip

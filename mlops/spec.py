@@ -109,11 +109,44 @@ class Guardrail(Strict):
     max: float | None = Field(None, description="The challenger's value may not be above this")
 
 
+class Bootstrap(Strict):
+    """A seeded paired bootstrap of the primary metric's improvement on the holdout: promotion needs the
+    interval's lower bound above min_improvement, so a model better by noise alone is not promoted."""
+
+    resamples: int = Field(1000, ge=100, le=100_000)
+    confidence: float = Field(0.95, gt=0.5, lt=1)
+    seed: int = 0
+
+
+class SliceGuardrail(Strict):
+    """The metric on each value of `column` may not worsen by more than max_drop against the champion."""
+
+    column: str
+    metric: str | None = Field(None, description="Defaults to promotion.metric")
+    max_drop: float = Field(ge=0)
+    min_rows: int = Field(50, ge=1, description="Slices with fewer holdout rows are not judged")
+
+
+class Approval(Strict):
+    """auto: the policy decides; manual: a person approves a promotion in the Prefect UI or with `mlops
+    approve` (the declared timeout rejects); dry_run: decide and record, never move an alias."""
+
+    mode: Literal["auto", "manual", "dry_run"] = "auto"
+    timeout_seconds: int = Field(3600, ge=10)
+
+
 class Promotion(Strict):
     metric: str
     direction: Direction | None = Field(None, description="Defaults to the metric's natural direction")
     min_improvement: float = Field(0.0, ge=0, description="Absolute improvement needed over the champion")
+    min_relative_improvement: float | None = Field(
+        None, ge=0, description="Improvement needed as a fraction of the champion's value (0.01 = 1%)"
+    )
+    min_holdout_rows: int = Field(30, ge=1, description="Fewer holdout rows than this: no promotion")
+    bootstrap: Bootstrap | None = None
     guardrails: list[Guardrail] = Field(default_factory=list)
+    slice_guardrails: list[SliceGuardrail] = Field(default_factory=list)
+    approval: Approval = Field(default_factory=Approval)
     on_champion_error: Literal["reject", "promote"] = Field(
         "reject",
         description="What to do when the champion cannot score the holdout (e.g. its inputs changed)",
@@ -273,6 +306,17 @@ def semantic_problems(file: str, spec: PipelineSpec) -> list[Problem]:
             )
         if guard.max_drop is None and guard.min is None and guard.max is None:
             out.append(Problem(file, f"promotion.guardrails[{i}]", "a guardrail needs max_drop, min or max"))
+    for i, sg in enumerate(spec.promotion.slice_guardrails):
+        if sg.metric is not None and sg.metric not in valid_metrics:
+            out.append(
+                _choice(
+                    file,
+                    f"promotion.slice_guardrails[{i}].metric",
+                    sg.metric,
+                    valid_metrics,
+                    f"a metric of {task}",
+                )
+            )
     if spec.data.split.strategy == "time" and not spec.data.time_column:
         out.append(
             Problem(

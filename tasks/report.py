@@ -34,6 +34,7 @@ class RetrainResult:
     version_url: str
     run_id: str
     fit_seconds: float
+    mode: str = "auto"
     notes: list[str] = field(default_factory=list)
 
 
@@ -49,13 +50,31 @@ def metric_rows(result: RetrainResult) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def evidence_markdown(decision: Decision) -> str:
+    """The evidence of a decision for a person: the metric, the interval, the slices, the holdout."""
+    lines = [f"**Decision by the policy**: {decision.verdict} ({decision.rule})", ""]
+    lines += [f"- {r}" for r in decision.reasons]
+    ev = decision.evidence
+    if ev is not None:
+        lines.append(f"- holdout: {ev.holdout_rows:,} rows, sha256 {ev.holdout_sha256[:16]}")
+        if ev.interval is not None:
+            lines.append(f"- {ev.interval.describe()}")
+        if ev.slices:
+            lines += ["", "| slice | rows | challenger | champion |", "|---|---|---|---|"]
+            lines += [
+                f"| {s.column}={s.value} | {s.rows} | {s.challenger:.4f} | {s.champion:.4f} |"
+                for s in ev.slices
+            ]
+    return "\n".join(lines)
+
+
 def summary_markdown(result: RetrainResult) -> str:
     d = result.decision
     champ = f"v{result.champion_before}" if result.champion_before else "none"
     lines = [
         f"# {result.pipeline}: challenger v{result.version} **{d.verdict}**",
         "",
-        f"- **Decision** ({d.rule}): " + "; ".join(d.reasons),
+        f"- **Decision** ({d.rule}, mode {result.mode}): " + "; ".join(d.reasons),
         f"- **Champion** before: {champ}, after: v{result.champion_after}",
         f"- **Data quality**: {result.quality}",
         f"- **Split**: {result.split}",

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from prefect import task
 
-from mlops.errors import MlopsError
+from mlops.errors import MlopsError, PipelineStopped
 from mlops.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -248,11 +248,16 @@ def publish(
     champion_version: str | None,
     metrics: dict[str, float],
     extra_tags: dict[str, str],
+    mode: str = "auto",
+    actor: str = "",
+    smoke_sample: pd.DataFrame | None = None,
 ) -> Published:
-    """Register the candidate, record the decision on it, and move the aliases as decided.
+    """Register the candidate, record the decision on it and in the ledger, and move the aliases as decided.
 
     All or nothing: when any step fails, the aliases are put back and the new version is deleted, so no orphan
-    version and no half-moved alias is left behind.
+    version and no half-moved alias is left behind. After a move, the champion is loaded by its alias and
+    predicts on a sample; if that fails the aliases go back, the failure is recorded, and the run stops.
+    `mode="dry_run"` registers and records but moves no alias.
     """
     import mlflow
 
@@ -265,26 +270,188 @@ def publish(
         if "RESOURCE_ALREADY_EXISTS" not in str(exc) and "already exists" not in str(exc):
             raise
     before = {alias: _alias_version(c, model_name, alias) for alias in (CHAMPION, CHALLENGER, PREVIOUS)}
-    tags = decision_tags(decision, champion_version, extra_tags)
+    tags = decision_tags(decision, champion_version, extra_tags | {"mode": mode})
     tags |= {f"{TAG}metric.{k}": _fmt(v) for k, v in metrics.items()}
     version: str | None = None
+    moved = decision.promote and mode != "dry_run"
     try:
         mv = mlflow.register_model(run.model_uri, model_name, tags=tags)
         version = str(mv.version)
-        c.set_model_version_tag(model_name, version, f"{TAG}run_id", run.run_id)
         for key, value in tags.items():
             c.set_tag(run.run_id, key, value)
         c.set_tag(run.run_id, f"{TAG}model_version", version)
-        c.set_registered_model_alias(model_name, CHALLENGER, version)
-        if decision.promote:
+        if mode != "dry_run":
+            c.set_registered_model_alias(model_name, CHALLENGER, version)
+        if moved:
             if before[CHAMPION]:
                 c.set_registered_model_alias(model_name, PREVIOUS, before[CHAMPION])
             c.set_registered_model_alias(model_name, CHAMPION, version)
+        action = "dry-run" if mode == "dry_run" else ("promote" if decision.promote else "reject")
+        record(
+            model_name, action, version=version, champion_before=before[CHAMPION],
+            champion_after=version if moved else before[CHAMPION], actor=actor or f"rule:{decision.rule}",
+            rule=decision.rule, reasons=list(decision.reasons), evidence=decision_evidence(decision, run.run_id),
+        )  # fmt: skip
     except BaseException:
         _restore(c, model_name, before, version)
         raise
+    if moved and smoke_sample is not None:
+        _smoke_test(c, model_name, version, before, smoke_sample)
     after = {alias: _alias_version(c, model_name, alias) for alias in (CHAMPION, CHALLENGER, PREVIOUS)}
     return Published(version, after[CHAMPION], version_url(model_name, version), after)
+
+
+def _smoke_test(
+    c: Any, model_name: str, version: str, before: dict[str, str | None], sample: pd.DataFrame
+) -> None:
+    """Load the champion by its alias, as a consumer would, and predict; on failure put the aliases back."""
+    import mlflow
+
+    try:
+        model = mlflow.sklearn.load_model(f"models:/{model_name}@{CHAMPION}")
+        predicted = model.predict(sample)
+        if len(predicted) != len(sample):
+            raise ValueError(f"{len(predicted)} predictions for {len(sample)} rows")
+    except Exception as exc:
+        for alias in (CHAMPION, PREVIOUS):
+            with contextlib.suppress(Exception):
+                if before[alias]:
+                    c.set_registered_model_alias(model_name, alias, before[alias])
+                else:
+                    c.delete_registered_model_alias(model_name, alias)
+        c.set_model_version_tag(model_name, version, f"{TAG}smoke_test", f"failed: {exc}")
+        record(
+            model_name, "smoke-test-rollback", version=version, champion_before=version,
+            champion_after=before[CHAMPION], actor="rule:smoke-test",
+            rule="smoke-test", reasons=[f"v{version} failed to load and predict by alias: {exc}"], evidence={},
+        )  # fmt: skip
+        raise PipelineStopped(
+            f"v{version} was promoted but failed its smoke test (load by alias and predict: {exc}); "
+            f"the champion is back to v{before[CHAMPION]} and the failure is in the ledger."
+        ) from None
+    c.set_model_version_tag(model_name, version, f"{TAG}smoke_test", "passed")
+
+
+def decision_evidence(decision: Decision, run_id: str) -> dict[str, Any]:
+    """The decision and what it rests on, as JSON for the ledger."""
+    from dataclasses import asdict
+
+    data = asdict(decision)
+    data["training_run_id"] = run_id
+    return json.loads(json.dumps(data, default=str))
+
+
+LEDGER_PREFIX = "mlops-ledger-"
+
+
+@dataclass(frozen=True)
+class LedgerEntry:
+    at: str
+    action: str  # promote | reject | dry-run | rollback | approval | smoke-test-rollback
+    version: str
+    champion_before: str
+    champion_after: str
+    actor: str
+    rule: str
+    reasons: list[str]
+    run_id: str
+
+
+def record(
+    model_name: str,
+    action: str,
+    *,
+    version: str | None,
+    champion_before: str | None,
+    champion_after: str | None,
+    actor: str,
+    rule: str,
+    reasons: list[str],
+    evidence: dict[str, Any],
+) -> str:
+    """Append an entry to the model's ledger: one MLflow run in the experiment `mlops-ledger-<model>`, so the
+    history of what was in production when, and why, lives in MLflow next to the models."""
+    c = client()
+    name = f"{LEDGER_PREFIX}{model_name}"
+    exp = c.get_experiment_by_name(name)
+    exp_id = exp.experiment_id if exp else experiment_id(name)
+    tags = {
+        f"{TAG}ledger.action": action, f"{TAG}ledger.version": version or "",
+        f"{TAG}ledger.champion_before": champion_before or "", f"{TAG}ledger.champion_after": champion_after or "",
+        f"{TAG}ledger.actor": actor, f"{TAG}ledger.rule": rule, f"{TAG}ledger.reasons": "\n".join(reasons)[:5000],
+        f"{TAG}ledger.at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }  # fmt: skip
+    run = c.create_run(exp_id, run_name=f"{action}-v{version or '-'}", tags=tags)
+    c.log_dict(run.info.run_id, evidence, "evidence.json")
+    c.set_terminated(run.info.run_id)
+    return str(run.info.run_id)
+
+
+def history(model_name: str) -> list[LedgerEntry]:
+    """Every ledger entry of the model, oldest first."""
+    c = client()
+    exp = c.get_experiment_by_name(f"{LEDGER_PREFIX}{model_name}")
+    if exp is None:
+        return []
+    runs = c.search_runs([exp.experiment_id], order_by=["attributes.start_time ASC"], max_results=10_000)
+    out = []
+    for r in runs:
+        t = r.data.tags
+        out.append(
+            LedgerEntry(
+                at=t.get(f"{TAG}ledger.at", ""),
+                action=t.get(f"{TAG}ledger.action", ""),
+                version=t.get(f"{TAG}ledger.version", ""),
+                champion_before=t.get(f"{TAG}ledger.champion_before", ""),
+                champion_after=t.get(f"{TAG}ledger.champion_after", ""),
+                actor=t.get(f"{TAG}ledger.actor", ""),
+                rule=t.get(f"{TAG}ledger.rule", ""),
+                reasons=t.get(f"{TAG}ledger.reasons", "").splitlines(),
+                run_id=r.info.run_id,
+            )  # fmt: skip
+        )
+    return out
+
+
+def rollback(model_name: str, to_version: str | None, reason: str, actor: str) -> tuple[str, str]:
+    """Move `champion` back (to `previous`, or to the given version), record it; returns (from, to).
+
+    The caller holds the promotion lock. The target must load and predict on its own input example first."""
+    import mlflow
+
+    c = client()
+    current = _alias_version(c, model_name, CHAMPION)
+    if current is None:
+        raise MlopsError(
+            f"'{model_name}' has no champion to roll back; train one with `mlops run retrain SPEC`."
+        )
+    target = to_version or _alias_version(c, model_name, PREVIOUS)
+    if target is None:
+        raise MlopsError(
+            f"'{model_name}' has no previous champion to go back to; name one with --to VERSION "
+            "(`mlops history SPEC` lists them)."
+        )
+    if target == current:
+        raise MlopsError(f"v{target} is already the champion of '{model_name}'; nothing to roll back.")
+    try:
+        c.get_model_version(model_name, target)
+    except Exception:
+        raise MlopsError(
+            f"'{model_name}' has no version {target}; `mlops history SPEC` lists them."
+        ) from None
+    try:
+        mlflow.sklearn.load_model(f"models:/{model_name}/{target}")
+    except Exception as exc:
+        raise MlopsError(
+            f"v{target} of '{model_name}' cannot be loaded ({exc}); choose another with --to."
+        ) from None
+    c.set_registered_model_alias(model_name, CHAMPION, target)
+    c.set_registered_model_alias(model_name, PREVIOUS, current)
+    record(
+        model_name, "rollback", version=target, champion_before=current, champion_after=target, actor=actor,
+        rule="manual-rollback", reasons=[reason], evidence={"from": current, "to": target, "reason": reason},
+    )  # fmt: skip
+    return current, target
 
 
 def _restore(c: Any, model_name: str, before: dict[str, str | None], version: str | None) -> None:

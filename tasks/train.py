@@ -126,30 +126,6 @@ def score(
     return {k: out.get(k, math.nan) for k in metrics_for(task_kind)}
 
 
-@dataclass(frozen=True)
-class ChampionScore:
-    version: str | None
-    metrics: dict[str, float] | None
-    error: str | None = None
-
-
-@task(name="score-champion")
-def score_champion(champion: Any, holdout: pd.DataFrame, target: str, task_kind: Task) -> ChampionScore:
-    """Score the current champion on the challenger's holdout; when it cannot, say why instead of crashing."""
-    if champion is None:
-        return ChampionScore(None, None)
-    missing = [c for c in champion.features if c not in holdout.columns]
-    if missing:
-        return ChampionScore(
-            champion.version, None, f"it needs columns the data no longer has: {', '.join(missing)}"
-        )
-    columns = champion.features or [c for c in holdout.columns if c != target]
-    try:
-        return ChampionScore(champion.version, score(champion.model, holdout, columns, target, task_kind))
-    except Exception as exc:  # a changed dtype or label set: decided by policy.on_champion_error
-        return ChampionScore(champion.version, None, f"{type(exc).__name__}: {exc}")
-
-
 def run_params(spec: Any, features: Features) -> dict[str, Any]:
     """What the MLflow run records besides the estimator's own params: the spec's choices, the features used."""
     return {

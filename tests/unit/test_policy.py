@@ -79,3 +79,72 @@ def test_nan_challenger_metric_is_never_promoted() -> None:
 ])  # fmt: skip
 def test_gate(success: bool, on_failure: str, verdict: str) -> None:
     assert gate(success, on_failure) == verdict
+
+
+# --- issue 5: evidence, noise, slices, approvals -------------------------------------------------------------
+
+from mlops.policy import ApprovalOutcome, Evidence, Interval, SliceResult, apply_approval  # noqa: E402
+from mlops.spec import Bootstrap, SliceGuardrail  # noqa: E402
+
+BOOT = Promotion(metric="roc_auc", min_improvement=0.0, bootstrap=Bootstrap(resamples=500))
+
+
+def ev(low: float, high: float, rows: int = 1000, slices: tuple = ()) -> Evidence:
+    return Evidence(rows, "h" * 64, Interval(low, high, (low + high) / 2, 0.95, 500, 0), slices)
+
+
+def test_better_by_noise_is_not_promoted() -> None:
+    d = decide({"roc_auc": 0.7010}, {"roc_auc": 0.7000}, BOOT, evidence=ev(-0.004, 0.006))
+    assert not d.promote and d.rule == "not-significant"
+    assert "may be noise" in d.reasons[0] and "[-0.0040, +0.0060]" in d.reasons[0]
+
+
+def test_significant_improvement_is_promoted_with_the_interval_in_the_reasons() -> None:
+    d = decide({"roc_auc": 0.72}, {"roc_auc": 0.70}, BOOT, evidence=ev(0.01, 0.03))
+    assert d.promote and any("significant: 95% interval" in r for r in d.reasons)
+
+
+def test_interval_must_clear_the_minimum_improvement() -> None:
+    policy = BOOT.model_copy(update={"min_improvement": 0.005})
+    assert not decide({"roc_auc": 0.72}, {"roc_auc": 0.70}, policy, evidence=ev(0.004, 0.03)).promote
+
+
+def test_small_holdout_is_refused() -> None:
+    d = decide(
+        {"roc_auc": 0.9}, None, Promotion(metric="roc_auc", min_holdout_rows=100), evidence=Evidence(40)
+    )
+    assert not d.promote and d.rule == "holdout-too-small"
+
+
+def test_relative_improvement() -> None:
+    policy = Promotion(metric="rmse", min_relative_improvement=0.05)
+    assert not decide({"rmse": 97.0}, {"rmse": 100.0}, policy).promote
+    assert decide({"rmse": 94.0}, {"rmse": 100.0}, policy).promote
+
+
+def test_slice_guardrail_blocks_a_better_model_that_hurts_one_slice() -> None:
+    policy = Promotion(metric="roc_auc", slice_guardrails=[SliceGuardrail(column="origin", max_drop=0.02)])
+    slices = (
+        SliceResult("origin", "EWR", "roc_auc", 0.74, 0.70, 900),
+        SliceResult("origin", "JFK", "roc_auc", 0.65, 0.70, 800),
+    )
+    d = decide({"roc_auc": 0.72}, {"roc_auc": 0.70}, policy, evidence=Evidence(2000, slices=slices))
+    assert not d.promote and d.rule == "guardrail"
+    assert any("slice origin=JFK (800 rows)" in b for b in d.guardrail_breaches)
+
+
+@pytest.mark.parametrize(("outcome", "promote", "rule"), [
+    (ApprovalOutcome(True, "user:ana", "looks good"), True, "improved"),
+    (ApprovalOutcome(False, "user:bo", "not on a Friday"), False, "approval-rejected"),
+    (ApprovalOutcome(False, "timeout"), False, "approval-timeout"),
+])  # fmt: skip
+def test_approval_answers(outcome: ApprovalOutcome, promote: bool, rule: str) -> None:
+    d = apply_approval(
+        decide({"roc_auc": 0.72}, {"roc_auc": 0.70}, AUC.model_copy(update={"guardrails": []})), outcome
+    )
+    assert d.promote is promote and d.rule == rule and outcome.by in d.reasons[-1] or outcome.by == "timeout"
+
+
+def test_approval_cannot_promote_what_the_policy_rejected() -> None:
+    rejected = decide({"roc_auc": 0.70}, {"roc_auc": 0.70}, AUC)
+    assert apply_approval(rejected, ApprovalOutcome(True, "user:ana")) == rejected

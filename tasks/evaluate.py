@@ -1,0 +1,198 @@
+"""Champion vs challenger on the SAME holdout rows: metrics, a paired bootstrap of the difference, slices.
+
+The evidence a promotion decision rests on. The bootstrap resamples rows with multinomial weights rather than
+copying the frame, and ROC AUC is computed from scores sorted once, so 1,000 resamples of 30k rows take about a
+second instead of half a minute.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from prefect import task
+
+from mlops.catalog import METRICS, Task
+from mlops.policy import Evidence, Interval, SliceResult
+from mlops.spec import Promotion
+from tasks.train import score
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """One model's outputs on the holdout: labels (or values) and, for binary classifiers, P(positive)."""
+
+    y: np.ndarray
+    pred: np.ndarray
+    proba: np.ndarray | None = None
+    positive: Any = None
+
+
+@dataclass(frozen=True)
+class ChampionScore:
+    version: str | None
+    metrics: dict[str, float] | None
+    error: str | None = None
+    predictions: Predictions | None = field(default=None, repr=False)
+
+
+def predictions(
+    model: Any, holdout: pd.DataFrame, columns: list[str], target: str, task_kind: Task
+) -> Predictions:
+    y = holdout[target].to_numpy()
+    pred = model.predict(holdout[columns])
+    if task_kind == "classification" and hasattr(model, "predict_proba") and len(model.classes_) == 2:
+        return Predictions(y, pred, model.predict_proba(holdout[columns])[:, 1], model.classes_[1])
+    return Predictions(y, pred)
+
+
+@task(name="score-champion")
+def score_champion(champion: Any, holdout: pd.DataFrame, target: str, task_kind: Task) -> ChampionScore:
+    """Score the current champion on the challenger's holdout; when it cannot, say why instead of crashing."""
+    if champion is None:
+        return ChampionScore(None, None)
+    missing = [c for c in champion.features if c not in holdout.columns]
+    if missing:
+        return ChampionScore(
+            champion.version, None, f"it needs columns the data no longer has: {', '.join(missing)}"
+        )
+    columns = champion.features or [c for c in holdout.columns if c != target]
+    try:
+        metrics = score(champion.model, holdout, columns, target, task_kind)
+        preds = predictions(champion.model, holdout, columns, target, task_kind)
+    except Exception as exc:  # a changed dtype or label set: decided by policy.on_champion_error
+        return ChampionScore(champion.version, None, f"{type(exc).__name__}: {exc}")
+    return ChampionScore(champion.version, metrics, predictions=preds)
+
+
+@task(name="gather-evidence")
+def gather_evidence(
+    challenger_model: Any,
+    champion: ChampionScore,
+    holdout: pd.DataFrame,
+    columns: list[str],
+    target: str,
+    task_kind: Task,
+    policy: Promotion,
+    holdout_sha256: str,
+) -> Evidence:
+    """Everything the decision needs beyond the two metric dicts: holdout size and hash, the bootstrap interval
+    of the primary metric's improvement, and the per-slice comparison."""
+    interval = None
+    slices: list[SliceResult] = []
+    if champion.predictions is not None:
+        new = predictions(challenger_model, holdout, columns, target, task_kind)
+        old = champion.predictions
+        if policy.bootstrap is not None:
+            b = policy.bootstrap
+            interval = paired_bootstrap(policy.metric, new, old, b.resamples, b.confidence, b.seed, policy)
+        for guard in policy.slice_guardrails:
+            slices += slice_results(
+                guard.column, guard.metric or policy.metric, holdout, new, old, guard.min_rows
+            )
+    return Evidence(
+        holdout_rows=len(holdout), holdout_sha256=holdout_sha256, interval=interval, slices=tuple(slices)
+    )
+
+
+def paired_bootstrap(
+    metric: str,
+    new: Predictions,
+    old: Predictions,
+    resamples: int,
+    confidence: float,
+    seed: int,
+    policy: Promotion,
+) -> Interval:
+    """Percentile interval of the improvement (challenger minus champion, sign-adjusted so positive is better),
+    both models scored on the same resampled rows each time."""
+    direction = policy.direction or METRICS[metric][1]
+    sign = 1.0 if direction == "maximize" else -1.0
+    rng = np.random.default_rng(seed)
+    n = len(new.y)
+    new_fn, old_fn = _weighted(metric, new), _weighted(metric, old)
+    diffs = np.empty(resamples)
+    for i in range(resamples):
+        w = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
+        diffs[i] = sign * (new_fn(w) - old_fn(w))
+    diffs = diffs[~np.isnan(diffs)]
+    alpha = (1 - confidence) / 2
+    point = sign * (new_fn(np.ones(n)) - old_fn(np.ones(n)))
+    if len(diffs) == 0:
+        return Interval(math.nan, math.nan, point, confidence, resamples, seed)
+    low, high = np.quantile(diffs, [alpha, 1 - alpha])
+    return Interval(float(low), float(high), float(point), confidence, resamples, seed)
+
+
+def slice_results(
+    column: str, metric: str, holdout: pd.DataFrame, new: Predictions, old: Predictions, min_rows: int
+) -> list[SliceResult]:
+    values = holdout[column].to_numpy()
+    out = []
+    for value in pd.unique(values):
+        mask = values == value
+        rows = int(mask.sum())
+        if rows < min_rows:
+            continue
+        w = mask.astype(float)
+        out.append(
+            SliceResult(
+                column, str(value), metric, _weighted(metric, new)(w), _weighted(metric, old)(w), rows
+            )
+        )
+    return out
+
+
+def _weighted(metric: str, p: Predictions) -> Any:
+    """A function of row weights returning the metric: what a bootstrap resample or a slice needs."""
+    from sklearn import metrics as m
+
+    y, pred = p.y, p.pred
+    if metric == "roc_auc":
+        return _auc_fn(y == p.positive, p.proba) if p.proba is not None else (lambda w: math.nan)
+    binary = p.positive is not None
+    avg: dict[str, Any] = {"average": "binary", "pos_label": p.positive} if binary else {"average": "macro"}
+    simple = {
+        "accuracy": lambda w: m.accuracy_score(y, pred, sample_weight=w),
+        "balanced_accuracy": lambda w: m.balanced_accuracy_score(y, pred, sample_weight=w),
+        "f1": lambda w: m.f1_score(y, pred, sample_weight=w, zero_division=0, **avg),
+        "precision": lambda w: m.precision_score(y, pred, sample_weight=w, zero_division=0, **avg),
+        "recall": lambda w: m.recall_score(y, pred, sample_weight=w, zero_division=0, **avg),
+        "rmse": lambda w: math.sqrt(np.average((y - pred) ** 2, weights=w)),
+        "mae": lambda w: float(np.average(np.abs(y - pred), weights=w)),
+        "r2": lambda w: m.r2_score(y, pred, sample_weight=w),
+        "mape": lambda w: m.mean_absolute_percentage_error(y, pred, sample_weight=w),
+    }
+    if metric in simple:
+        return simple[metric]
+    if metric == "log_loss" and p.proba is not None:
+        truth = (y == p.positive).astype(float)
+        eps = 1e-15
+        clipped = np.clip(p.proba, eps, 1 - eps)
+        loss = -(truth * np.log(clipped) + (1 - truth) * np.log(1 - clipped))
+        return lambda w: float(np.average(loss, weights=w))
+    if metric == "average_precision" and p.proba is not None:
+        truth = y == p.positive
+        return lambda w: m.average_precision_score(truth, p.proba, sample_weight=w)
+    return lambda w: math.nan
+
+
+def _auc_fn(truth: np.ndarray, scores: np.ndarray) -> Any:
+    """Weighted ROC AUC with ties counted half, from scores grouped once: O(n) per call."""
+    _, group = np.unique(scores, return_inverse=True)
+    groups = int(group.max()) + 1
+    positive = truth.astype(float)
+
+    def auc(w: np.ndarray) -> float:
+        pos = np.bincount(group, weights=w * positive, minlength=groups)
+        neg = np.bincount(group, weights=w * (1 - positive), minlength=groups)
+        total_pos, total_neg = pos.sum(), neg.sum()
+        if total_pos == 0 or total_neg == 0:
+            return math.nan
+        neg_below = np.cumsum(neg) - neg
+        return float((pos * (neg_below + 0.5 * neg)).sum() / (total_pos * total_neg))
+
+    return auc

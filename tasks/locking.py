@@ -1,0 +1,79 @@
+"""Serialising the read-compare-move of a model's aliases, so two concurrent promotions cannot lose an update.
+
+MLflow has no compare-and-set on aliases. With the embedded SQLite store every writer is on this machine, so an
+OS file lock beside the store is exact and free. With a remote tracking server, writers may be anywhere: a strict
+Prefect global concurrency limit (one slot per model) on the Prefect server serialises them.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from mlops.errors import MlopsError
+from mlops.settings import get_settings
+
+WAIT_SECONDS = 900
+
+
+@contextmanager
+def promotion_lock(model_name: str, timeout: float = WAIT_SECONDS) -> Iterator[str]:
+    """Hold the model's promotion lock; yields a description of the lock used."""
+    settings = get_settings()
+    if settings.embedded_mlflow or not _prefect_server():
+        with _file_lock(model_name, timeout) as where:
+            yield where
+        return
+    from prefect.concurrency.sync import concurrency
+
+    name = f"promote-{model_name}"
+    _ensure_limit(name)
+    with concurrency(name, occupy=1, strict=True, timeout_seconds=timeout):
+        yield f"Prefect concurrency limit '{name}'"
+
+
+@contextmanager
+def _file_lock(model_name: str, timeout: float) -> Iterator[str]:
+    folder = get_settings().home / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"promote-{model_name}.lock"
+    with path.open("a") as fh:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise MlopsError(
+                        f"another promotion of '{model_name}' has held {path} for over {timeout:.0f} s; "
+                        "wait for it to finish, or remove the file if no mlops process is running."
+                    ) from None
+                time.sleep(0.2)
+        try:
+            yield str(path)
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _prefect_server() -> bool:
+    from prefect.settings import PREFECT_API_URL
+
+    return bool(PREFECT_API_URL.value())
+
+
+def _ensure_limit(name: str) -> None:
+    """Create the one-slot limit if missing: `strict=True` fails on a missing limit instead of skipping it."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+
+    with get_client(sync_client=True) as client:
+        try:
+            client.read_global_concurrency_limit_by_name(name)
+        except Exception:
+            try:
+                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+            except Exception:
+                client.read_global_concurrency_limit_by_name(name)  # created meanwhile by another run

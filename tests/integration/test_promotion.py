@@ -1,0 +1,150 @@
+"""Champion/challenger promotion that can be defended and undone: noise, dry runs, the ledger, rollback,
+the smoke test and manual approval, on real MLflow (SQLite) and a real Prefect API."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from flows.retrain import retrain
+from mlops.errors import MlopsError, PipelineStopped
+from tasks import tracking
+from tests.integration.test_retrain_flow import registry
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
+
+
+def set_spec(project: Path, old: str, new: str) -> Path:
+    path = project / "deployments" / "cancer.yaml"
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new))
+    return path
+
+
+def test_better_by_noise_alone_is_not_promoted_and_the_interval_is_given(project: Path) -> None:
+    spec = set_spec(project, "{C: 1.0, max_iter: 500}", "{C: 0.03, max_iter: 500}")
+    set_spec(
+        project, "min_improvement: 0.001", "min_improvement: 0.0\n  bootstrap: {resamples: 1000, seed: 1}"
+    )
+    assert retrain(str(spec)).decision.rule == "first-model"
+    set_spec(project, "{C: 0.03, max_iter: 500}", "{C: 0.1, max_iter: 500}")
+    result = retrain(str(spec))
+    d = result.decision
+    assert result.challenger_metrics["roc_auc"] > result.champion_metrics["roc_auc"]  # better on paper...
+    assert not d.promote and d.rule == "not-significant"  # ...but by noise on 171 holdout rows
+    assert d.evidence.interval.low < 0 < d.evidence.interval.high and d.evidence.holdout_rows == 171
+    assert "may be noise: the 95% interval of the improvement" in d.reasons[0]
+    assert registry("cancer-model")["aliases"]["champion"] == "1"
+
+
+def test_clearly_better_model_passes_the_bootstrap(project: Path) -> None:
+    spec = set_spec(project, "{C: 1.0, max_iter: 500}", "{C: 0.001, max_iter: 500}")
+    set_spec(project, "max_drop: 0.05}]", "max_drop: 1.0}]\n  bootstrap: {resamples: 1000, seed: 1}")
+    retrain(str(spec))
+    set_spec(project, "{C: 0.001, max_iter: 500}", "{C: 1.0, max_iter: 500}")
+    d = retrain(str(spec)).decision
+    assert d.promote and d.evidence.interval.low > 0.001, d.reasons
+
+
+def test_dry_run_records_the_decision_and_moves_nothing(project: Path) -> None:
+    spec = set_spec(project, "min_improvement: 0.001", "min_improvement: 0.001\n  approval: {mode: dry_run}")
+    result = retrain(str(spec))
+    assert result.decision.promote and result.mode == "dry_run"
+    state = registry("cancer-model")
+    assert state["versions"] == [1] and set(state["aliases"].values()) == {None}
+    (entry,) = tracking.history("cancer-model")
+    assert entry.action == "dry-run" and entry.champion_after == "" and entry.version == "1"
+
+
+def test_ledger_previous_alias_and_rollback(project: Path) -> None:
+    spec = set_spec(project, "{C: 1.0, max_iter: 500}", "{C: 0.001, max_iter: 500}")
+    set_spec(project, "max_drop: 0.05", "max_drop: 1.0")
+    retrain(str(spec))
+    set_spec(project, "{C: 0.001, max_iter: 500}", "{C: 1.0, max_iter: 500}")
+    retrain(str(spec))  # promoted: v2 champion, v1 previous
+    retrain(str(spec))  # identical: rejected
+    assert registry("cancer-model")["aliases"] == {"champion": "2", "challenger": "3", "previous": "1"}
+
+    before, after = tracking.rollback("cancer-model", None, "v2 misbehaves on Mondays", actor="user:test")
+    assert (before, after) == ("2", "1")
+    assert registry("cancer-model")["aliases"] == {"champion": "1", "challenger": "3", "previous": "2"}
+    entries = tracking.history("cancer-model")
+    assert [e.action for e in entries] == ["promote", "promote", "reject", "rollback"]
+    assert [(e.champion_before, e.champion_after) for e in entries] == [
+        ("", "1"),
+        ("1", "2"),
+        ("2", "2"),
+        ("2", "1"),
+    ]
+    assert entries[-1].actor == "user:test" and entries[-1].reasons == ["v2 misbehaves on Mondays"]
+    assert entries[2].actor == "rule:not-improved"
+
+    with pytest.raises(MlopsError, match="already the champion"):
+        tracking.rollback("cancer-model", "1", "again", actor="user:test")
+    with pytest.raises(MlopsError, match="has no version 9"):
+        tracking.rollback("cancer-model", "9", "typo", actor="user:test")
+    assert len(tracking.history("cancer-model")) == 4
+
+
+def test_a_failed_smoke_test_puts_the_champion_back_and_is_recorded(project: Path) -> None:
+    import pandas as pd
+
+    spec = str(project / "deployments" / "cancer.yaml")
+    first = retrain(spec)
+    run = tracking.TrainingRun(first.run_id, "1", f"runs:/{first.run_id}/model", first.run_url)
+    from mlops.policy import decide
+    from mlops.spec import Promotion
+
+    promote = decide({"roc_auc": 1.0}, {"roc_auc": 0.5}, Promotion(metric="roc_auc"))
+    broken_sample = pd.DataFrame({"not_a_feature": [1.0, 2.0]})  # the champion cannot predict on this
+    with pytest.raises(PipelineStopped, match="failed its smoke test"):
+        tracking.publish.fn(
+            "cancer-model", run, promote, "1", {"roc_auc": 1.0}, {}, smoke_sample=broken_sample
+        )
+    state = registry("cancer-model")
+    assert state["aliases"]["champion"] == "1" and state["aliases"]["previous"] is None
+    assert tracking.history("cancer-model")[-1].action == "smoke-test-rollback"
+
+
+@pytest.mark.parametrize(
+    ("answer", "promoted", "rule"), [(True, True, "first-model"), (False, False, "approval-rejected")]
+)
+def test_manual_approval_from_the_terminal(project: Path, answer: bool, promoted: bool, rule: str) -> None:
+    from mlops.approvals import answer as give_answer
+
+    spec = set_spec(
+        project,
+        "min_improvement: 0.001",
+        "min_improvement: 0.001\n  approval: {mode: manual, timeout_seconds: 120}",
+    )
+    result: dict = {}
+    worker = threading.Thread(target=lambda: result.setdefault("r", retrain(str(spec))), daemon=True)
+    worker.start()
+    deadline = time.monotonic() + 90
+    while True:
+        try:
+            give_answer(spec, answer, reviewer="user:ana", comment="checked the evidence")
+            break
+        except MlopsError:  # not paused yet
+            assert time.monotonic() < deadline, "the run never paused for approval"
+            time.sleep(1)
+    worker.join(120)
+    d = result["r"].decision
+    assert d.promote is promoted and d.rule == rule and "user:ana" in d.reasons[-1]
+    assert registry("cancer-model")["aliases"]["champion"] == ("1" if promoted else None)
+    assert tracking.history("cancer-model")[-1].actor == "approval:user:ana"
+
+
+def test_manual_approval_times_out_to_a_rejection(project: Path) -> None:
+    spec = set_spec(
+        project,
+        "min_improvement: 0.001",
+        "min_improvement: 0.001\n  approval: {mode: manual, timeout_seconds: 10}",
+    )
+    d = retrain(str(spec)).decision
+    assert not d.promote and d.rule == "approval-timeout"
+    assert registry("cancer-model")["aliases"]["champion"] is None
