@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import flow
 
 from mlops.errors import QualityGateFailed
@@ -15,12 +17,16 @@ from tasks.locking import promotion_lock
 
 @flow(name="retrain", flow_run_name="retrain-{spec_path}", validate_parameters=True)
 def retrain(
-    spec_path: str, window_start: str | None = None, window_end: str | None = None
+    spec_path: str,
+    window_start: str | None = None,
+    window_end: str | None = None,
+    params: dict[str, Any] | None = None,
 ) -> report.RetrainResult:
     """Retrain the pipeline declared in `spec_path` and promote the new model when its policy allows.
 
-    `window_start`/`window_end` override the spec's data.window (drift-triggered retrains, replays)."""
-    loaded = load_spec(spec_path).with_window(window_start, window_end)
+    `window_start`/`window_end` override the spec's data.window (drift-triggered retrains, replays); `params`
+    overrides some of model.params (the overridden spec is the one hashed and recorded)."""
+    loaded = load_spec(spec_path).with_window(window_start, window_end).with_params(params)
     spec = loaded.spec
     promotion.check_approval_possible(spec.promotion)
     frame = data.load(loaded)

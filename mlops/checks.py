@@ -21,10 +21,12 @@ def spec_files(paths: list[Path]) -> list[Path]:
     return out
 
 
-def check_spec(path: Path) -> tuple[LoadedSpec | None, list[Problem]]:
+def check_spec(
+    path: Path, params: dict[str, object] | None = None
+) -> tuple[LoadedSpec | None, list[Problem]]:
     """Schema problems first; when the schema holds, the data, the suite and the estimator too."""
     try:
-        loaded = load_spec(path)
+        loaded = load_spec(path).with_params(params)
     except SpecError as exc:
         return None, exc.problems
     return loaded, _references(loaded)

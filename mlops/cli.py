@@ -107,6 +107,14 @@ def schema() -> None:
 @run_app.command("retrain")
 def run_retrain(
     spec: SpecArg,
+    start: Annotated[
+        str | None, typer.Option(help="Train on data from this time on (overrides data.window)")
+    ] = None,
+    end: Annotated[str | None, typer.Option(help="... up to this time, excluded")] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(help="Override a model param for this run, e.g. --param learning_rate=0.05"),
+    ] = None,
     debug: Annotated[bool, typer.Option(help="Show the full traceback of unexpected errors.")] = False,
 ) -> None:
     """Validate the data, train, track in MLflow, compare with the champion, and promote if the policy allows.
@@ -114,7 +122,8 @@ def run_retrain(
     Exits 0 when the run finished (promoted or not), 1 when the pipeline stopped (e.g. the quality gate failed),
     2 when the spec is wrong.
     """
-    _preflight(spec)
+    overrides = _params(param or [])
+    _preflight(spec, overrides)
     from mlops.settings import get_settings
 
     settings = get_settings()
@@ -124,7 +133,7 @@ def run_retrain(
     with _prefect(settings), _user_errors(debug):
         from flows.retrain import retrain
 
-        result = retrain(str(spec))
+        result = retrain(str(spec), window_start=start, window_end=end, params=overrides or None)
     _print_retrain(result, settings)
 
 
@@ -335,13 +344,29 @@ def status(spec: SpecArg) -> None:
 # --- helpers ---------------------------------------------------------------------------------------------
 
 
-def _preflight(spec: Path) -> None:
+def _preflight(spec: Path, params: dict[str, Any] | None = None) -> None:
     """The same checks as `mlops validate`, before anything runs: a spec error exits 2 with nothing written."""
     from mlops.checks import check_spec
 
-    _, problems = check_spec(spec)
+    _, problems = check_spec(spec, params)
     if problems:
         _problems(problems)
+
+
+def _params(items: list[str]) -> dict[str, Any]:
+    """`--param name=value` pairs; values are read as YAML scalars (0.05 is a number, true a boolean)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            _fail(2, f"--param takes name=value (e.g. --param learning_rate=0.05), not '{item}'.")
+        try:
+            out[name.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            _fail(2, f"--param {item}: the value is not a plain number, word or list.")
+    return out
 
 
 def _problems(problems: list[Problem]) -> None:

@@ -213,6 +213,19 @@ class LoadedSpec(BaseModel):
         data = self.spec.data.model_copy(update={"window": window})
         return self.model_copy(update={"spec": self.spec.model_copy(update={"data": data})})
 
+    def with_params(self, params: dict[str, object] | None) -> LoadedSpec:
+        """The same spec with some model.params replaced (try a challenger without editing the file); the
+        overridden spec is what gets hashed and recorded."""
+        if not params:
+            return self
+        raw = self.spec.model_dump(mode="json")
+        raw["model"]["params"] = {**raw["model"]["params"], **params}
+        try:
+            spec = PipelineSpec.model_validate(raw)
+        except ValidationError as exc:
+            raise SpecError([_problem_from_pydantic(str(self.path), e) for e in exc.errors()]) from None
+        return self.model_copy(update={"spec": spec})
+
     def resolve(self, relative: str) -> Path:
         p = Path(relative)
         return p if p.is_absolute() else self.root / p
