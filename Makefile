@@ -7,7 +7,7 @@ export GX_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= true
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: install demo test lint format clean
+.PHONY: install demo demo-replay test lint format clean
 
 install: $(VENV)/.installed
 
@@ -17,11 +17,18 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $@
 
-## demo: install, check the specs, train the flight-delays model, and show the registry
+## demo: install, check the specs, train the flight-delays model, retrain it (compared with the champion on the
+## same holdout), and show the registry
 demo: install
 	$(BIN)/mlops validate deployments
 	$(BIN)/mlops run retrain deployments/flight_delays.yaml
+	$(BIN)/mlops run retrain deployments/flight_delays.yaml
 	$(BIN)/mlops status deployments/flight_delays.yaml
+
+## demo-replay: half a year of production on the flight data: monitor each month, retrain on drift
+demo-replay: install
+	$(BIN)/mlops replay deployments/flight_delays.yaml --start 2013-07-01 --end 2014-01-01 --every month
+	$(BIN)/mlops history deployments/flight_delays.yaml
 
 ## test: install, lint, and run every test (pytest's exit 5, "no tests ran", is a failure)
 test: install lint

@@ -53,10 +53,6 @@ def replay(
         rows.append(
             report.TimelineRow(**row, champion_version=tracking.champion_version(spec.registry.model_name))
         )
-    report.publish_timeline(
-        spec.name,
-        spec.promotion.metric,
-        rows,
-        get_settings().reports_dir(spec.name) / f"replay-{data.run_stamp()}",
-    )
-    return rows
+    folder = get_settings().reports_dir(spec.name) / f"replay-{data.run_stamp()}"
+    path = report.publish_timeline(spec.name, spec.promotion.metric, rows, folder)
+    return report.Timeline(rows=rows, csv_path=str(path), metric=spec.promotion.metric)

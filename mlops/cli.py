@@ -7,6 +7,7 @@ down), 2 a usage or spec error.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import sys
 from contextlib import contextmanager
@@ -391,8 +392,25 @@ def _prefect(settings: Any) -> Iterator[None]:
     from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     updates: dict[Any, Any] = {} if settings.prefect_api_url else {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
-    with temporary_settings(updates=updates):
-        yield
+    quiet = _NoTracebackForUserErrors()
+    loggers = [logging.getLogger(name) for name in ("prefect.flow_runs", "prefect.task_runs")]
+    for logger in loggers:
+        logger.addFilter(quiet)
+    try:
+        with temporary_settings(updates=updates):
+            yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(quiet)
+
+
+class _NoTracebackForUserErrors(logging.Filter):
+    """Prefect logs a failed run with its traceback; for our user errors the one-line message says it all."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and isinstance(record.exc_info[1], MlopsError):
+            record.exc_info, record.exc_text = None, None
+        return True
 
 
 @contextmanager
