@@ -8,7 +8,7 @@ from typing import Any
 from prefect import flow
 
 from mlops.errors import QualityGateFailed
-from mlops.policy import apply_approval, gate
+from mlops.policy import apply_approval, best_candidate, gate
 from mlops.settings import get_settings
 from mlops.spec import load_spec
 from tasks import data, evaluate, promotion, quality, report, tracking, train
@@ -55,10 +55,21 @@ def retrain(
     tags["holdout_sha256"] = parts.holdout_sha256
     if spec.data.window:
         tags["window"] = f"{spec.data.window.start or ''}..{spec.data.window.end or ''}"
-    fitted = train.train(parts, spec.model, spec.data.target, spec.data.split.seed)
+    model, tried = spec.model, []
+    if (
+        spec.model.candidates
+    ):  # train the candidates concurrently; the best on validation becomes the challenger
+        fit, validation = data.validation_split(parts, loaded)
+        futures = [
+            train.fit_candidate.submit(fit, validation, parts.features, m, spec.data.target, spec.data.split.seed, spec.promotion.metric)
+            for m in train.candidate_models(spec.model)
+        ]  # fmt: skip
+        tried = [f.result() for f in futures]
+        model = train.candidate_models(spec.model)[best_candidate([t.value for t in tried], spec.direction)]
+    fitted = train.train(parts, model, spec.data.target, spec.data.split.seed)
     run = tracking.log_training_run(
         pipeline=spec.name, spec_path=loaded.path, tags=tags,
-        params=train.run_params(spec, parts.features) | fitted.params, metrics=fitted.metrics, model=fitted.model,
+        params=train.run_params(spec, parts.features, tried) | fitted.params, metrics=fitted.metrics, model=fitted.model,
         train=parts.train, holdout=parts.holdout, features=parts.features.all,
         target=spec.data.target, source=data.source_label(loaded), quality=checked,
         reference=data.reference_sample(parts, spec.data.target, spec.data.time_column,

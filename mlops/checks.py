@@ -58,6 +58,11 @@ def _references(loaded: LoadedSpec) -> list[Problem]:
     from tasks.train import param_problems
 
     problems += param_problems(file, spec.model.estimator, dict(spec.model.params))
+    for i, candidate in enumerate(spec.model.candidates):
+        for p in param_problems(file, spec.model.estimator, {**spec.model.params, **candidate}):
+            problems.append(
+                Problem(p.file, p.path.replace("model.params", f"model.candidates[{i}]"), p.message, p.hint)
+            )
     return problems
 
 

@@ -238,3 +238,16 @@ def apply_approval(decision: Decision, outcome: ApprovalOutcome | None) -> Decis
                        reasons=(*decision.reasons, "no answer before the approval timeout: rejected"))  # fmt: skip
     return replace(decision, promote=False, rule="approval-rejected",
                    reasons=(*decision.reasons, f"rejected by {outcome.by}{said}"))  # fmt: skip
+
+
+def best_candidate(values: list[float], direction: Direction) -> int:
+    """Index of the best validation score (NaN never wins; the first of equals wins, so order is a tie-break)."""
+    best, best_value = -1, math.nan
+    for i, v in enumerate(values):
+        if math.isnan(v):
+            continue
+        if best < 0 or (v > best_value if direction == "maximize" else v < best_value):
+            best, best_value = i, v
+    if best < 0:
+        raise ValueError("no candidate has a valid validation score")
+    return best

@@ -93,6 +93,11 @@ class Model(Strict):
     task: Task
     estimator: str = Field(description="Import path of an allowed scikit-learn estimator")
     params: dict[str, ParamValue] = Field(default_factory=dict)
+    candidates: list[dict[str, ParamValue]] = Field(
+        default_factory=list,
+        description="Parameter sets to try, each merged onto params; they train concurrently and the best on a "
+        "validation part of the training data becomes the challenger",
+    )
     preprocessing: Preprocessing = Preprocessing()
 
 

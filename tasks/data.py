@@ -391,3 +391,22 @@ def batch_end(frame: pd.DataFrame, time_column: str | None, end: str | None) -> 
 def run_stamp() -> str:
     """A sortable, unique-enough folder name for one run's reports."""
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+
+
+@task(name="validation-split")
+def validation_split(parts: SplitData, loaded: LoadedSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Carve a validation part out of the training part, the same way the holdout was carved (for choosing
+    among candidates without looking at the holdout)."""
+    data, cfg = loaded.spec.data, loaded.spec.data.split
+    train = parts.train
+    if cfg.strategy == "time":
+        ordered = train.sort_values(data.time_column or "", kind="stable")
+        cut = round(len(ordered) * (1 - cfg.holdout_fraction))
+        return ordered.iloc[:cut], ordered.iloc[cut:]
+    from sklearn.model_selection import train_test_split
+
+    stratify = train[data.target] if cfg.strategy == "stratified" else None
+    fit, validation = train_test_split(
+        train, test_size=cfg.holdout_fraction, random_state=cfg.seed, stratify=stratify
+    )
+    return fit, validation

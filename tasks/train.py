@@ -126,7 +126,9 @@ def score(
     return {k: out.get(k, math.nan) for k in metrics_for(task_kind)}
 
 
-def run_params(spec: Any, features: Features) -> dict[str, Any]:
+def run_params(
+    spec: Any, features: Features, candidates: list[CandidateResult] | None = None
+) -> dict[str, Any]:
     """What the MLflow run records besides the estimator's own params: the spec's choices, the features used."""
     return {
         "estimator": spec.model.estimator,
@@ -136,6 +138,10 @@ def run_params(spec: Any, features: Features) -> dict[str, Any]:
         "features.categorical": features.categorical,
         "preprocessing": spec.model.preprocessing.model_dump(),
         "promotion": spec.promotion.model_dump(),
+        **{
+            f"candidate.{i}": {"params": c.params, f"validation_{c.metric}": c.value}
+            for i, c in enumerate(candidates or [])
+        },
     }
 
 
@@ -184,3 +190,43 @@ def predict(model: Any, frame: pd.DataFrame, columns: list[str], task_kind: Task
     if task_kind == "classification" and hasattr(model, "predict_proba") and len(model.classes_) == 2:
         out[PROBA] = model.predict_proba(frame[columns])[:, 1]
     return out
+
+
+@dataclass(frozen=True)
+class CandidateResult:
+    params: dict[str, Any]
+    metric: str
+    value: float
+    fit_seconds: float
+
+
+def candidate_models(model: Model) -> list[Model]:
+    """The spec's model with each candidate's params merged on; just the model itself without candidates."""
+    if not model.candidates:
+        return [model]
+    return [
+        model.model_copy(update={"params": {**model.params, **c}, "candidates": []}) for c in model.candidates
+    ]
+
+
+@task(name="fit-candidate")
+def fit_candidate(
+    fit: pd.DataFrame,
+    validation: pd.DataFrame,
+    features: Features,
+    model: Model,
+    target: str,
+    seed: int,
+    metric: str,
+) -> CandidateResult:
+    """Fit one candidate on the fitting part and score it on the validation part (never on the holdout, which
+    stays untouched for the champion/challenger comparison)."""
+    pipeline = build_pipeline(model, features, seed)
+    start = time.perf_counter()
+    try:
+        pipeline.fit(fit[features.all], fit[target])
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"candidate {model.params} could not be fitted: {exc}") from None
+    seconds = time.perf_counter() - start
+    value = score(pipeline, validation, features.all, target, model.task).get(metric, math.nan)
+    return CandidateResult(dict(model.params), metric, value, seconds)

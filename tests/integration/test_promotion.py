@@ -148,3 +148,36 @@ def test_manual_approval_times_out_to_a_rejection(project: Path) -> None:
     d = retrain(str(spec)).decision
     assert not d.promote and d.rule == "approval-timeout"
     assert registry("cancer-model")["aliases"]["champion"] is None
+
+
+def test_candidates_train_concurrently_and_the_best_on_validation_becomes_the_challenger(
+    project: Path,
+) -> None:
+    from mlflow import MlflowClient
+
+    from mlops.settings import get_settings
+
+    spec = set_spec(
+        project,
+        "params: {C: 1.0, max_iter: 500}",
+        "params: {max_iter: 500}\n  candidates: [{C: 0.0005}, {C: 1.0}, {C: 0.002}]",
+    )
+    result = retrain(str(spec))
+    run = MlflowClient(get_settings().tracking_uri).get_run(result.run_id)
+    assert run.data.params["model.C"] == "1.0"  # the strongest regularisation loses on validation
+    assert {"candidate.0", "candidate.1", "candidate.2"} <= set(run.data.params)
+    assert "validation_roc_auc" in run.data.params["candidate.1"]
+
+
+def test_a_bad_candidate_param_is_a_spec_error(project: Path) -> None:
+    from mlops.checks import check_spec
+
+    spec = set_spec(
+        project,
+        "params: {C: 1.0, max_iter: 500}",
+        "params: {max_iter: 500}\n  candidates: [{C: 1.0}, {Cc: 2.0}]",
+    )
+    _, problems = check_spec(spec)
+    assert [p.path for p in problems] == ["model.candidates[1].Cc"] and "did you mean 'C'?" in problems[
+        0
+    ].render()

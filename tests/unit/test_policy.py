@@ -148,3 +148,12 @@ def test_approval_answers(outcome: ApprovalOutcome, promote: bool, rule: str) ->
 def test_approval_cannot_promote_what_the_policy_rejected() -> None:
     rejected = decide({"roc_auc": 0.70}, {"roc_auc": 0.70}, AUC)
     assert apply_approval(rejected, ApprovalOutcome(True, "user:ana")) == rejected
+
+
+def test_best_candidate_respects_direction_and_skips_nan() -> None:
+    from mlops.policy import best_candidate
+
+    assert best_candidate([0.7, math.nan, 0.9, 0.9], "maximize") == 2
+    assert best_candidate([3.0, 1.0, math.nan], "minimize") == 1
+    with pytest.raises(ValueError, match="no candidate"):
+        best_candidate([math.nan], "maximize")
