@@ -102,7 +102,14 @@ class Model(Strict):
 
 
 class Registry(Strict):
-    model_name: Annotated[str, Field(min_length=1, max_length=128)]
+    model_name: Annotated[
+        str,
+        Field(
+            pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+            max_length=128,
+            description="Letters, digits, '.', '_' and '-': it also names files (locks, reports), never a path",
+        ),
+    ]
 
 
 class Guardrail(Strict):

@@ -112,3 +112,9 @@ def test_json_schema_forbids_unknown_fields() -> None:
     assert schema["additionalProperties"] is False
     assert {"name", "data", "model", "registry", "promotion"} <= set(schema["required"])
     json.dumps(schema)  # serialisable for editors
+
+
+@pytest.mark.parametrize("bad", ["../../etc/cron.d/x", "a/b", " space", ""])
+def test_model_name_cannot_be_a_path(tmp_path: Path, bad: str) -> None:
+    (msg,) = problems(write(tmp_path, spec_text().replace("{model_name: cancer-model}", f"{{model_name: '{bad}'}}")))
+    assert "registry.model_name" in msg

@@ -1,0 +1,38 @@
+"""Secrets in the environment never reach logs, MLflow or reports; a spec never runs code."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+SECRET = "s3cr3t-Zq8wY1-never-log-me"
+
+
+def test_secrets_in_the_environment_are_not_written_anywhere(project: Path, isolated_home: Path) -> None:
+    env = {**os.environ, "MLOPS_HOME": str(isolated_home), "MLFLOW_TRACKING_PASSWORD": SECRET,
+           "AWS_SECRET_ACCESS_KEY": SECRET, "DATABASE_PASSWORD": SECRET}  # fmt: skip
+    env.pop("PREFECT_API_URL", None)
+    r = subprocess.run([sys.executable, "-m", "mlops.cli", "run", "retrain", "deployments/cancer.yaml"],
+                       cwd=project, env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert SECRET not in r.stdout + r.stderr
+    scanned = 0
+    for path in isolated_home.rglob("*"):  # the MLflow store, every artifact, the reports
+        if path.is_file():
+            scanned += 1
+            assert SECRET.encode() not in path.read_bytes(), path
+    assert scanned > 10  # the store, the model files, the spec copy, the reports were all looked at
+
+
+def test_a_spec_cannot_construct_objects(project: Path, isolated_home: Path) -> None:
+    marker = project / "pwned"
+    spec = project / "deployments" / "evil.yaml"
+    spec.write_text(f"name: !!python/object/apply:os.system ['touch {marker}']\n")
+    r = subprocess.run([sys.executable, "-m", "mlops.cli", "validate", str(spec)], cwd=project,
+                       env={**os.environ, "MLOPS_HOME": str(isolated_home)}, capture_output=True, text=True)  # fmt: skip
+    assert r.returncode == 2 and "not valid YAML" in r.stderr and not marker.exists()
