@@ -44,6 +44,8 @@ QUIET_ENV = {
     "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
     "TQDM_DISABLE": "1",  # GX draws a progress bar per validation on stderr
     "DO_NOT_TRACK": "true",
+    # A temporary Prefect server starts in 6-12 s, slower when several runs start at once: give it time.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
 }
 SpecArg = Annotated[Path, typer.Argument(help="The pipeline spec, e.g. deployments/flight_delays.yaml")]
 

@@ -99,12 +99,34 @@ def client(settings: Settings | None = None) -> Any:
     from mlflow import MlflowClient
 
     settings = settings or get_settings()
-    if settings.embedded_mlflow:
-        settings.home.mkdir(parents=True, exist_ok=True)
-        logging.getLogger("alembic").setLevel(logging.WARNING)
+    if settings.embedded_mlflow and settings.tracking_uri not in _READY:
+        _create_store_once(settings)
     mlflow.set_tracking_uri(settings.tracking_uri)
     mlflow.set_registry_uri(settings.tracking_uri)
     return MlflowClient(settings.tracking_uri, settings.tracking_uri)
+
+
+_READY: set[str] = set()
+
+
+def _create_store_once(settings: Settings) -> None:
+    """Create (migrate) the embedded SQLite store under a file lock: two processes starting on a new store at
+    once would otherwise race through MLflow's migrations and one of them fails."""
+    import fcntl
+
+    from mlflow import MlflowClient
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    locks = settings.home / "locks"
+    locks.mkdir(exist_ok=True)
+    with (locks / "store-init.lock").open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            MlflowClient(settings.tracking_uri, settings.tracking_uri).search_experiments(max_results=1)
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+    _READY.add(settings.tracking_uri)
 
 
 def experiment_id(pipeline: str, settings: Settings | None = None) -> str:
