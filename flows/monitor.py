@@ -40,7 +40,13 @@ def monitor(
 
     checked = None
     if spec.quality:
-        checked = quality.validate(frame, loaded.resolve(spec.quality.suite), settings.reports_dir(spec.name))
+        unlabelled = () if data.has_labels(frame, spec.data.target) else (spec.data.target,)
+        checked = quality.validate(
+            frame,
+            loaded.resolve(spec.quality.suite),
+            settings.reports_dir(spec.name),
+            skip_columns=unlabelled,
+        )
         tags["quality"] = gate(checked.success, spec.quality.on_failure)
         if tags["quality"] == "stop":
             run_url = tracking.log_failed_gate(spec.name, loaded.path, tags | {"kind": "monitor"}, checked)

@@ -8,6 +8,7 @@ from typing import Any
 from prefect import flow
 
 from mlops.errors import QualityGateFailed
+from mlops.fingerprint import code_sha256, idempotency_key
 from mlops.policy import apply_approval, best_candidate, gate
 from mlops.settings import get_settings
 from mlops.spec import load_spec
@@ -53,6 +54,8 @@ def retrain(
 
     parts = data.split(frame, loaded)
     tags["holdout_sha256"] = parts.holdout_sha256
+    tags["code_sha256"] = code_sha256()
+    tags["idempotency_key"] = idempotency_key(tags["spec_sha256"], tags["data_sha256"], tags["code_sha256"])
     if spec.data.window:
         tags["window"] = f"{spec.data.window.start or ''}..{spec.data.window.end or ''}"
     model, tried = spec.model, []
@@ -104,6 +107,7 @@ def retrain(
         champion_before=champion_score.version, decision=decision, version=published.version,
         champion_after=published.champion_version, run_url=run.run_url, version_url=published.version_url,
         run_id=run.run_id, fit_seconds=fitted.fit_seconds, mode=mode,
+        duplicate_of=published.duplicate_of,
         notes=[checked.message()] if checked and verdict == "warn" else [],
     )  # fmt: skip
     report.publish_summary(result)

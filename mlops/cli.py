@@ -126,7 +126,10 @@ def run_retrain(
     2 when the spec is wrong.
     """
     overrides = _params(param or [])
+    _dates(start=start, end=end)
     _preflight(spec, overrides)
+    if start or end:
+        _needs_time_column(spec, "--start/--end")
     from mlops.settings import get_settings
 
     settings = get_settings()
@@ -158,7 +161,10 @@ def run_monitor(
     """
     if batch is None and start is None and end is None:
         _fail(2, "give the batch to judge: --batch PATH, or --start/--end for a window of the spec's source.")
+    _dates(start=start, end=end)
     _preflight(spec)
+    if batch is None:
+        _needs_time_column(spec, "--start/--end")
     from mlops.settings import get_settings
 
     settings = get_settings()
@@ -189,7 +195,9 @@ def replay(
     print the timeline: period, rows, quality gate, drift share, model quality, action, champion version."""
     if every not in ("day", "week", "month"):
         _fail(2, f"--every must be day, week or month, not '{every}'.")
+    _dates(start=start, end=end)
     _preflight(spec)
+    _needs_time_column(spec, "replay")
     from mlops.settings import get_settings
 
     settings = get_settings()
@@ -356,6 +364,27 @@ def _preflight(spec: Path, params: dict[str, Any] | None = None) -> None:
         _problems(problems)
 
 
+def _dates(**options: str | None) -> None:
+    """--start/--end must be ISO dates or times; say which one is not."""
+    from mlops.timeutil import parse_time
+
+    for name, value in options.items():
+        try:
+            parse_time(value)
+        except ValueError:
+            _fail(
+                2, f"--{name} '{value}' is not a date; use ISO format, e.g. 2013-07-01 or 2013-07-01T06:00."
+            )
+
+
+def _needs_time_column(spec: Path, what: str) -> None:
+    if _load(spec).spec.data.time_column is None:
+        _fail(
+            2,
+            f"{what} selects rows by time, but {spec} declares no data.time_column; add one, or use --batch.",
+        )
+
+
 def _params(items: list[str]) -> dict[str, Any]:
     """`--param name=value` pairs; values are read as YAML scalars (0.05 is a number, true a boolean)."""
     import yaml
@@ -470,7 +499,12 @@ def _print_retrain(r: RetrainResult, settings: Any) -> None:
         and not any("interval" in x for x in d.reasons)
     ):
         out.print(f"  - {d.evidence.interval.describe()}", markup=False)
-    if r.mode == "dry_run":
+    if r.duplicate_of:
+        out.print(
+            f"Registry: nothing new registered: this spec, data and code were already trained as v{r.duplicate_of}; "
+            f"champion is v{r.champion_after}"
+        )
+    elif r.mode == "dry_run":
         out.print(
             f"Registry: {r.model_name} v{r.version} registered (dry run: no alias moved); champion is v{r.champion_after}"
         )

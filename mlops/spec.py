@@ -243,6 +243,21 @@ class LoadedSpec(BaseModel):
         return p if p.is_absolute() else self.root / p
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """yaml.safe_load, but a key given twice is an error instead of the last one silently winning."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
+        seen: set[object] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key '{key}': it is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def project_root(spec_path: Path) -> Path:
     """The nearest folder at or above the spec holding prefect.yaml or pyproject.toml, else the spec's folder."""
     start = spec_path.resolve().parent
@@ -260,7 +275,7 @@ def load_spec(path: str | Path) -> LoadedSpec:
         hint = "check the path" if not path.exists() else "give a .yaml file, not a folder"
         raise SpecError([Problem(shown, "", "no such spec file", hint)])
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from prefect import task
 
@@ -70,6 +71,8 @@ def read_frame(loaded: LoadedSpec, nrows: int | None = None) -> pd.DataFrame:
         )  # fmt: skip
     frames = []
     for f in files:
+        if src.kind == "csv":
+            _check_csv_shape(f)
         try:
             if src.kind == "csv":
                 frames.append(pd.read_csv(f, nrows=nrows))
@@ -80,6 +83,37 @@ def read_frame(loaded: LoadedSpec, nrows: int | None = None) -> pd.DataFrame:
         except Exception as exc:  # corrupt parquet, bad CSV quoting, ...
             raise DataError(f"{f}: cannot be read as {src.kind} ({type(exc).__name__}: {exc}).") from None
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+
+
+def _check_csv_shape(path: Path) -> None:
+    """What pandas would paper over: duplicate column names (renamed 'x.1') and a last row cut short (padded
+    with nulls), the mark of a truncated file."""
+    import csv
+
+    try:
+        with path.open(newline="", encoding="utf-8", errors="replace") as fh:
+            header = next(csv.reader(fh), [])
+            if not header:
+                return
+            fh.seek(0, 2)
+            size = fh.tell()
+            fh.seek(max(0, size - 65536))
+            tail = fh.read().splitlines()
+    except OSError:
+        return
+    dupes = sorted({c for c in header if header.count(c) > 1})
+    if dupes:
+        raise DataError(
+            f"{path}: duplicate column names: {', '.join(dupes)}; every column needs its own name."
+        )
+    last = next((line for line in reversed(tail) if line.strip()), "")
+    if last and len(tail) > 1:
+        fields = next(csv.reader([last]), [])
+        if 0 < len(fields) < len(header):
+            raise DataError(
+                f"{path}: the last row has {len(fields)} of {len(header)} fields; the file looks truncated "
+                "(an interrupted copy or download?). Restore the whole file."
+            )
 
 
 def _parquet_head(path: Path, nrows: int) -> pd.DataFrame:
@@ -145,6 +179,26 @@ def check_trainable(frame: pd.DataFrame, loaded: LoadedSpec) -> None:
     if missing:
         raise DataError(
             f"{name}: declared feature columns not in the data: {', '.join(missing)}; fix data.features."
+        )
+    for col in data.features.numeric or []:
+        if not pd.api.types.is_numeric_dtype(frame[col]):
+            bad = pd.to_numeric(frame[col], errors="coerce").isna() & frame[col].notna()
+            example = frame.loc[bad, col].head(1).tolist()
+            raise DataError(
+                f"{name}: column '{col}' is declared numeric but holds text"
+                + (f" (e.g. {example[0]!r})" if example else "")
+                + "; fix the data, or declare the column under data.features.categorical."
+            )
+    numeric = frame.select_dtypes("number")
+    infinite = [
+        str(c)
+        for c in numeric.columns
+        if c != data.target and np.isinf(numeric[c].to_numpy(dtype=float)).any()
+    ]
+    if infinite:
+        raise DataError(
+            f"{name}: infinite values in {', '.join(infinite)}; replace them (or add an expectation that catches "
+            "them to the suite)."
         )
     y = frame[data.target].dropna()
     if y.empty:
@@ -410,3 +464,8 @@ def validation_split(parts: SplitData, loaded: LoadedSpec) -> tuple[pd.DataFrame
         train, test_size=cfg.holdout_fraction, random_state=cfg.seed, stratify=stratify
     )
     return fit, validation
+
+
+def has_labels(frame: pd.DataFrame, target: str) -> bool:
+    """Whether a batch carries labels (the monitor then also judges model quality and checks the target)."""
+    return target in frame.columns and bool(frame[target].notna().any())

@@ -103,11 +103,16 @@ def suite_columns(suite: dict[str, Any]) -> set[str]:
     """Every column an expectation of the suite names."""
     cols: set[str] = set()
     for exp in suite.get("expectations", []):
-        kwargs = exp.get("kwargs", {}) if isinstance(exp, dict) else {}
-        cols.update(str(kwargs[k]) for k in COLUMN_KWARGS if isinstance(kwargs.get(k), str))
-        for k in LIST_KWARGS:
-            if isinstance(kwargs.get(k), list) and k != "column_set":
-                cols.update(map(str, kwargs[k]))
+        cols |= _columns_of(exp)
+    return cols
+
+
+def _columns_of(expectation: Any) -> set[str]:
+    kwargs = expectation.get("kwargs", {}) if isinstance(expectation, dict) else {}
+    cols = {str(kwargs[k]) for k in COLUMN_KWARGS if isinstance(kwargs.get(k), str)}
+    for k in LIST_KWARGS:
+        if isinstance(kwargs.get(k), list) and k != "column_set":
+            cols.update(map(str, kwargs[k]))
     return cols
 
 
@@ -164,14 +169,21 @@ def _build_suite(raw: dict[str, Any]) -> Any:
     return gx.ExpectationSuite(**keep)
 
 
-def run_suite(frame: pd.DataFrame, suite_path: Path) -> ValidationOutcome:
-    """Validate a frame against a suite file with an ephemeral GX context."""
-    os.environ.setdefault("TQDM_DISABLE", "1")  # GX draws progress bars on stderr for every validation
+def run_suite(frame: pd.DataFrame, suite_path: Path, skip_columns: tuple[str, ...] = ()) -> ValidationOutcome:
+    """Validate a frame against a suite file with an ephemeral GX context.
+
+    Expectations on `skip_columns` are left out (an unlabelled production batch has no target column to check).
+    """
     raw = read_suite(suite_path)
+    if skip_columns:
+        kept = [e for e in raw["expectations"] if not (_columns_of(e) & set(skip_columns))]
+        raw = {**raw, "expectations": kept}
     suite = _build_suite(raw)
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
+    context.variables.progress_bars = ProgressBarsConfig(globally=False, metric_calculations=False)
     suite = context.suites.add(suite)
     asset = context.data_sources.add_pandas("mlops").add_dataframe_asset("batch")
     batch = asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frame})
@@ -208,9 +220,11 @@ def run_suite(frame: pd.DataFrame, suite_path: Path) -> ValidationOutcome:
 
 
 @task(name="validate-data")
-def validate(frame: pd.DataFrame, suite_path: Path, report_dir: Path) -> ValidationOutcome:
+def validate(
+    frame: pd.DataFrame, suite_path: Path, report_dir: Path, skip_columns: tuple[str, ...] = ()
+) -> ValidationOutcome:
     """Run the gate and save a readable report (Markdown) and the raw outcome (JSON) in report_dir."""
-    outcome = run_suite(frame, suite_path)
+    outcome = run_suite(frame, suite_path, skip_columns)
     report_dir.mkdir(parents=True, exist_ok=True)
     stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%S%fZ")
     md = report_dir / f"quality-{stamp}.md"

@@ -35,6 +35,7 @@ class RetrainResult:
     run_id: str
     fit_seconds: float
     mode: str = "auto"
+    duplicate_of: str | None = None
     notes: list[str] = field(default_factory=list)
 
 

@@ -61,6 +61,7 @@ class Published:
     champion_version: str | None
     version_url: str
     aliases: dict[str, str | None]
+    duplicate_of: str | None = None  # set when this run's work had been done before: nothing new registered
 
 
 def _is_transient(exc: BaseException) -> bool:
@@ -294,18 +295,28 @@ def publish(
     before = {alias: _alias_version(c, model_name, alias) for alias in (CHAMPION, CHALLENGER, PREVIOUS)}
     tags = decision_tags(decision, champion_version, extra_tags | {"mode": mode})
     tags |= {f"{TAG}metric.{k}": _fmt(v) for k, v in metrics.items()}
+    key = extra_tags.get("idempotency_key", "")
+    existing = _version_with_key(c, model_name, key) if key else None
+    if existing is not None and (existing.tags or {}).get(f"{TAG}published") == "true":
+        return _duplicate(c, model_name, run, decision, str(existing.version), before, actor)
     version: str | None = None
+    created = False
     moved = decision.promote and mode != "dry_run"
     try:
-        mv = mlflow.register_model(run.model_uri, model_name, tags=tags)
-        version = str(mv.version)
-        for key, value in tags.items():
-            c.set_tag(run.run_id, key, value)
+        if existing is not None:  # an earlier run with the same key died after registering: finish its work
+            version = str(existing.version)
+            for k, v in tags.items():
+                c.set_model_version_tag(model_name, version, k, v)
+        else:
+            version = str(mlflow.register_model(run.model_uri, model_name, tags=tags).version)
+            created = True
+        for k, v in tags.items():
+            c.set_tag(run.run_id, k, v)
         c.set_tag(run.run_id, f"{TAG}model_version", version)
         if mode != "dry_run":
             c.set_registered_model_alias(model_name, CHALLENGER, version)
         if moved:
-            if before[CHAMPION]:
+            if before[CHAMPION] and before[CHAMPION] != version:
                 c.set_registered_model_alias(model_name, PREVIOUS, before[CHAMPION])
             c.set_registered_model_alias(model_name, CHAMPION, version)
         action = "dry-run" if mode == "dry_run" else ("promote" if decision.promote else "reject")
@@ -315,12 +326,46 @@ def publish(
             rule=decision.rule, reasons=list(decision.reasons), evidence=decision_evidence(decision, run.run_id),
         )  # fmt: skip
     except BaseException:
-        _restore(c, model_name, before, version)
+        _restore(c, model_name, before, version if created else None)
         raise
     if moved and smoke_sample is not None:
         _smoke_test(c, model_name, version, before, smoke_sample)
+    c.set_model_version_tag(model_name, version, f"{TAG}published", "true")
     after = {alias: _alias_version(c, model_name, alias) for alias in (CHAMPION, CHALLENGER, PREVIOUS)}
     return Published(version, after[CHAMPION], version_url(model_name, version), after)
+
+
+def _version_with_key(c: Any, model_name: str, key: str) -> Any:
+    try:
+        found = c.search_model_versions(f"name = '{model_name}' and tags.`{TAG}idempotency_key` = '{key}'")
+    except Exception as exc:
+        if _is_transient(exc):
+            raise
+        return None
+    return min(found, key=lambda v: int(v.version)) if found else None
+
+
+def _duplicate(
+    c: Any,
+    model_name: str,
+    run: TrainingRun,
+    decision: Decision,
+    version: str,
+    before: dict[str, str | None],
+    actor: str,
+) -> Published:
+    """The same spec, data and code were already trained, registered and decided: register nothing new, but
+    record that this run found it so."""
+    why = f"identical to v{version}: same spec, data and code (idempotency key), so no new version was registered"
+    c.set_tag(run.run_id, f"{TAG}duplicate_of", version)
+    record(
+        model_name, "duplicate", version=version, champion_before=before[CHAMPION], champion_after=before[CHAMPION],
+        actor=actor or "rule:idempotency", rule="duplicate", reasons=[*decision.reasons, why],
+        evidence=decision_evidence(decision, run.run_id),
+    )  # fmt: skip
+    return Published(
+        version, before[CHAMPION], version_url(model_name, version), before, duplicate_of=version
+    )
 
 
 def _smoke_test(

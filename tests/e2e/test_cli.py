@@ -74,6 +74,12 @@ def test_demo_flow_from_the_cli(project: Path, isolated_home: Path) -> None:
     r = mlops("run", "retrain", "deployments/cancer.yaml", cwd=project, home=isolated_home)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Decision: rejected (not-improved)" in r.stdout and "not enough improvement: roc_auc" in r.stdout
+    assert "nothing new registered: this spec, data and code were already trained as v1" in r.stdout
+
+    _edit(project, "max_iter: 500", "max_iter: 501")
+    r = mlops("run", "retrain", "deployments/cancer.yaml", cwd=project, home=isolated_home)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Decision: rejected (not-improved)" in r.stdout
     assert "champion (v1)" in r.stdout and "challenger (v2)" in r.stdout
 
     csv = project / "data" / "cancer.csv"

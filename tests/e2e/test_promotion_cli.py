@@ -42,10 +42,11 @@ def test_two_concurrent_retrains_leave_a_consistent_registry_and_ledger(
     rows = [line for line in history.stdout.splitlines() if line.startswith("│") and "20" in line]
     assert len(rows) == 3, history.stdout
     # Each decision saw the champion the previous one left: nothing was lost in between.
-    moves = [line.split("│")[4].strip() for line in rows]
+    moves = [line.split("│")[4].strip() for line in rows]  # the two concurrent runs found v1 already trained
     assert moves == ["v- -> v1", "v1 -> v1", "v1 -> v1"], moves
     status = run(["status", "deployments/cancer.yaml"], project, isolated_home)
-    assert "champion v1" in status.stdout and "Last decision: v3 rejected" in status.stdout
+    assert "champion v1" in status.stdout and "Last decision: v1 promoted" in status.stdout  # no duplicates
+    assert history.stdout.count("duplicate") == 2
 
 
 def test_rollback_from_the_cli_is_recorded(project: Path, isolated_home: Path) -> None:

@@ -66,7 +66,8 @@ def test_ledger_previous_alias_and_rollback(project: Path) -> None:
     retrain(str(spec))
     set_spec(project, "{C: 0.001, max_iter: 500}", "{C: 1.0, max_iter: 500}")
     retrain(str(spec))  # promoted: v2 champion, v1 previous
-    retrain(str(spec))  # identical: rejected
+    set_spec(project, "{C: 1.0, max_iter: 500}", "{C: 1.0, max_iter: 501}")
+    retrain(str(spec))  # the same model in effect: rejected
     assert registry("cancer-model")["aliases"] == {"champion": "2", "challenger": "3", "previous": "1"}
 
     before, after = tracking.rollback("cancer-model", None, "v2 misbehaves on Mondays", actor="user:test")

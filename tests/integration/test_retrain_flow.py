@@ -25,12 +25,16 @@ def registry(name: str) -> dict:
 
 
 def test_first_run_promotes_and_second_is_compared_on_the_same_holdout(project: Path) -> None:
-    spec = str(project / "deployments" / "cancer.yaml")
+    spec_path = project / "deployments" / "cancer.yaml"
+    spec = str(spec_path)
     first = retrain(spec)
     assert first.decision.promote and first.decision.rule == "first-model"
     assert registry("cancer-model")["aliases"] == {"champion": "1", "challenger": "1", "previous": None}
 
-    second = retrain(spec)
+    spec_path.write_text(spec_path.read_text().replace("{C: 1.0, max_iter: 500}", "{C: 1.0, max_iter: 501}"))
+    second = retrain(
+        spec
+    )  # a different spec (the same model in effect): a new version, compared and rejected
     assert not second.decision.promote and second.decision.rule == "not-improved"
     assert second.champion_metrics == pytest.approx(second.challenger_metrics)  # same data, seed, holdout
     assert registry("cancer-model")["aliases"] == {"champion": "1", "challenger": "2", "previous": None}
@@ -51,6 +55,29 @@ def test_first_run_promotes_and_second_is_compared_on_the_same_holdout(project: 
 
     info = get_model_info("models:/cancer-model/2")
     assert info.signature is not None and "mean_radius" in info.signature.inputs.input_names()
+
+    third = retrain(spec)  # the same spec, data and code as v2: compared, recorded, nothing new registered
+    assert third.duplicate_of == "2" and third.decision.rule == "not-improved"
+    assert registry("cancer-model")["versions"] == [1, 2]
+    last = tracking.history("cancer-model")[-1]
+    assert last.action == "duplicate" and "identical to v2" in last.reasons[-1]
+    assert c.get_run(third.run_id).data.tags["mlops.duplicate_of"] == "2"
+
+
+def test_a_run_killed_after_registering_is_finished_by_the_next_run(project: Path) -> None:
+    """Crash and resume: the version exists (same idempotency key) but its aliases were never moved."""
+    spec = str(project / "deployments" / "cancer.yaml")
+    first = retrain(spec)
+    c = MlflowClient(get_settings().tracking_uri)
+    for alias in ("champion", "challenger"):  # as if the process died right after registering
+        c.delete_registered_model_alias("cancer-model", alias)
+    c.delete_model_version_tag("cancer-model", "1", "mlops.published")
+    again = retrain(spec)
+    assert again.duplicate_of is None and again.version == first.version == "1"
+    assert registry("cancer-model") == {
+        "versions": [1],
+        "aliases": {"champion": "1", "challenger": "1", "previous": None},
+    }
 
 
 def test_better_model_replaces_the_champion_and_previous_follows(project: Path) -> None:
@@ -120,9 +147,11 @@ def test_a_failure_after_registration_leaves_no_orphan_version(
     project: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Fault injection on the real registry: the alias move fails after the version was created."""
-    spec = str(project / "deployments" / "cancer.yaml")
+    spec_path = project / "deployments" / "cancer.yaml"
+    spec = str(spec_path)
     retrain(spec)
     before = registry("cancer-model")
+    spec_path.write_text(spec_path.read_text().replace("{C: 1.0, max_iter: 500}", "{C: 1.0, max_iter: 501}"))
     real = MlflowClient.set_registered_model_alias
 
     def flaky(self, name, alias, version):  # noqa: ANN001

@@ -116,5 +116,7 @@ def test_json_schema_forbids_unknown_fields() -> None:
 
 @pytest.mark.parametrize("bad", ["../../etc/cron.d/x", "a/b", " space", ""])
 def test_model_name_cannot_be_a_path(tmp_path: Path, bad: str) -> None:
-    (msg,) = problems(write(tmp_path, spec_text().replace("{model_name: cancer-model}", f"{{model_name: '{bad}'}}")))
+    (msg,) = problems(
+        write(tmp_path, spec_text().replace("{model_name: cancer-model}", f"{{model_name: '{bad}'}}"))
+    )
     assert "registry.model_name" in msg

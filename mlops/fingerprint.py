@@ -1,0 +1,26 @@
+"""What identifies a training result: the spec, the data and the code. Runs with the same three are the same
+work, so a re-run (after a crash, or on unchanged data) registers no duplicate model version."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+
+PACKAGES = ("mlops", "tasks", "flows")
+
+
+@functools.lru_cache(maxsize=1)
+def code_sha256() -> str:
+    """A hash of this project's own Python sources (the pipeline code that produced a model)."""
+    root = Path(__file__).resolve().parents[1]
+    digest = hashlib.sha256()
+    for package in PACKAGES:
+        for path in sorted((root / package).rglob("*.py")):
+            digest.update(str(path.relative_to(root)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def idempotency_key(spec_sha256: str, data_sha256: str, code: str | None = None) -> str:
+    return hashlib.sha256(f"{spec_sha256}:{data_sha256}:{code or code_sha256()}".encode()).hexdigest()

@@ -1,0 +1,73 @@
+"""`mlops run monitor` as a user runs it: a subprocess, real embedded Prefect, MLflow, GX and Evidently.
+
+Exit codes: 0 no drift, 3 drift detected, 1 the pipeline stopped (no champion), 2 a usage error."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from tests.conftest import cancer_frame
+
+pytestmark = pytest.mark.e2e
+MLOPS = [sys.executable, "-m", "mlops.cli"]
+SPEC = "deployments/cancer.yaml"
+
+
+def mlops(*args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MLOPS_HOME": str(home), "COLUMNS": "200"}
+    env.pop("PREFECT_API_URL", None)
+    env.pop("MLFLOW_TRACKING_URI", None)
+    # The temporary Prefect server of each CLI call gets longer than its default 20 s to start on a busy machine.
+    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
+    return subprocess.run([*MLOPS, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+
+
+def drifted(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    numeric = [c for c in out.columns if c != "target"]
+    out[numeric] = out[numeric] + 5 * out[numeric].std()
+    return out
+
+
+def test_monitor_exit_codes_from_the_cli(project: Path, isolated_home: Path) -> None:
+    """Usage error (2), no champion (1), a clean batch (0), a drifted batch (3), in the order a user meets them."""
+    batches = project / "batches"
+    batches.mkdir()
+    cancer_frame().to_csv(batches / "clean.csv", index=False)
+    drifted(cancer_frame()).to_csv(batches / "drifted.csv", index=False)
+
+    r = mlops("run", "monitor", SPEC, cwd=project, home=isolated_home)
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "--batch" in r.stderr and "--start" in r.stderr, r.stderr
+    assert not (isolated_home / "mlflow.db").exists()
+
+    r = mlops("run", "monitor", SPEC, "--batch", "batches/clean.csv", cwd=project, home=isolated_home)
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert f"mlops run retrain {SPEC}" in r.stderr and "no champion" in r.stderr, r.stderr
+    assert "Traceback" not in r.stderr
+
+    r = mlops("run", "retrain", SPEC, cwd=project, home=isolated_home)
+    assert r.returncode == 0 and "champion is v1" in r.stdout, r.stdout + r.stderr
+
+    r = mlops("run", "monitor", SPEC, "--batch", "batches/clean.csv", cwd=project, home=isolated_home)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Champion judged: cancer-model v1" in r.stdout and "Verdict: no drift" in r.stdout, r.stdout
+    assert "MLflow monitor run: http" in r.stdout
+
+    r = mlops("run", "monitor", SPEC, "--batch", "batches/drifted.csv", cwd=project, home=isolated_home)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "Verdict: drift" in r.stdout and "action: alert" in r.stdout, r.stdout
+    assert "drifted (" in r.stdout  # the drifted columns are listed with their method and score
+    report = next(
+        line.split(":", 1)[1].strip()
+        for line in r.stdout.splitlines()
+        if line.startswith("Evidently report:")
+    )
+    assert Path(report).is_file() and "<html" in Path(report).read_text(encoding="utf-8").lower()
+    assert "MLflow monitor run: http" in r.stdout

