@@ -7,7 +7,7 @@ export GX_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= true
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: install demo demo-replay test lint format clean
+.PHONY: install demo demo-replay serve bench test lint format clean
 
 install: $(VENV)/.installed
 
@@ -34,6 +34,14 @@ demo-replay: install
 test: install lint
 	$(BIN)/pytest -q -p no:cacheprovider; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+## serve: a local Prefect server + UI (127.0.0.1:4200), the work pool, every deployment, a worker; Ctrl-C stops it
+serve: install
+	$(BIN)/mlops serve
+
+## bench: benchmarks (ratios against the bare libraries, same run); writes docs/benchmarks.md
+bench: install
+	$(BIN)/python bench/run.py
 
 lint: install
 	$(BIN)/ruff check .

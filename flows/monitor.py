@@ -92,19 +92,21 @@ def monitor(
         files=[p for p in (summary.html_path, summary.snapshot_path) if p], summary=summary.to_dict(),
     )  # fmt: skip
 
+    window_start, window_end = window_before(batch_end, spec.monitoring.retrain_window_days, spec.data.window)
+    if trigger.retrain:
+        tracking.record_retrain_trigger(spec.registry.model_name, batch_end.isoformat())
     event_id = None
     if judged.acts:
         event_id = events.emit_drift(
             spec.name, str(loaded.path),
             {"drifted_share": summary.drifted_share, "action": judged.action, "reasons": list(judged.reasons),
-             "champion_version": champion.version, "batch_end": batch_end.isoformat(), "retrain": trigger.retrain},
+             "champion_version": champion.version, "batch_end": batch_end.isoformat(), "retrain": trigger.retrain,
+             "window_start": window_start if trigger.retrain else None,
+             "window_end": window_end if trigger.retrain else None},
+            retrain=trigger.retrain and not retrain_in_process,
         )  # fmt: skip
     retrained = None
     if trigger.retrain and retrain_in_process:
-        tracking.record_retrain_trigger(spec.registry.model_name, batch_end.isoformat())
-        window_start, window_end = window_before(
-            batch_end, spec.monitoring.retrain_window_days, spec.data.window
-        )
         retrained = retrain(str(loaded.path), window_start=window_start, window_end=window_end)
 
     result = report.MonitorResult(

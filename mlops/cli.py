@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from mlops import __version__
+from mlops import __version__, cli_deploy
 from mlops.errors import MlopsError, Problem, SpecError
 
 if TYPE_CHECKING:
@@ -35,6 +35,9 @@ app = typer.Typer(
 )
 run_app = typer.Typer(help="Run a pipeline's flow now, in this process.", no_args_is_help=True)
 app.add_typer(run_app, name="run")
+app.command("serve")(cli_deploy.serve)
+app.command("deploy")(cli_deploy.deploy)
+app.add_typer(cli_deploy.trigger_app, name="trigger")
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 

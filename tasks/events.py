@@ -14,13 +14,20 @@ def resource_id(pipeline: str) -> str:
 
 
 @task(name="emit-drift-event")
-def emit_drift(pipeline: str, spec_path: str, payload: dict[str, Any]) -> str | None:
-    """Emit `mlops.drift.detected` for the pipeline, with the verdict in the payload; returns the event id."""
+def emit_drift(pipeline: str, spec_path: str, payload: dict[str, Any], retrain: bool = False) -> str | None:
+    """Emit `mlops.drift.detected` for the pipeline, with the verdict in the payload; returns the event id.
+
+    The resource label `mlops.retrain` is "true" when the automation should start the retrain deployment
+    (prefect.yaml's trigger matches on it); a monitor that retrains in its own process says "false"."""
     from prefect.events import emit_event
 
     event = emit_event(
         event=DRIFT_EVENT,
-        resource={"prefect.resource.id": resource_id(pipeline), "prefect.resource.name": pipeline},
+        resource={
+            "prefect.resource.id": resource_id(pipeline),
+            "prefect.resource.name": pipeline,
+            "mlops.retrain": "true" if retrain else "false",
+        },
         payload={"spec_path": spec_path, **payload},
     )
     return str(event.id) if event else None

@@ -1,0 +1,363 @@
+"""Overhead ratio of the retrain pipeline (issue 7, item 1), and of the monitor pipeline (issue 3), in ONE process.
+
+Three ways to do the same work on the same data, interleaved repeat by repeat (the order rotates):
+
+- `bare`: bench/bare.py, the libraries called directly;
+- `fn`:   our flow's body with every task called as a plain function (`Task.__call__` -> `task.fn`): our code,
+          no Prefect at all; each task is timed, so the table can say where our time goes;
+- `flow`: our flow as users run it, under one Prefect test harness (a real temporary Prefect API server,
+          started once before anything is timed), the heartbeat thread off as `mlops run` does in embedded mode.
+
+Each way has its own MLflow store (SQLite, under a temporary MLOPS_HOME), created and given a champion by an
+untimed warm-up run, so every timed run scores a champion and a challenger. Peak memory per run is the process's
+resident high-water mark, reset before each run (/proc/self/clear_refs), so it includes the libraries already
+loaded. Writes a JSON file of every run.
+
+    python bench/overhead.py --warmup DIR --project DIR:ROWS [--project DIR:ROWS] --repeats 3,1 [--fixes]
+                             [--monitor DIR --home MLOPS_HOME --monitor-repeats 2] --work DIR --out FILE
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from common import Project, Stopwatch, apply_quiet_env, log  # noqa: E402
+
+
+def reset_peak() -> None:
+    with suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+
+
+def peak_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def use_store(home: Path) -> None:
+    """Point our code at this MLOPS_HOME. mlflow.set_tracking_uri() also exports MLFLOW_TRACKING_URI, which
+    mlops.settings reads first: without dropping it, the first store used would stay for the whole process."""
+    os.environ["MLOPS_HOME"] = str(home)
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    os.environ.pop("MLFLOW_REGISTRY_URI", None)
+
+
+@contextmanager
+def plain_tasks(sw: Stopwatch) -> Iterator[None]:
+    """Call every Prefect task as its plain function (no task run, no API), timing each by its task name.
+    The publish-* tasks only create Prefect artifacts: without Prefect they are skipped."""
+    from prefect.tasks import Task
+
+    original = Task.__call__
+
+    def call(self: Any, *args: Any, **kwargs: Any) -> Any:
+        if self.name.startswith("publish-"):
+            return None
+        with sw.lap(f"task {self.name}"):
+            return self.fn(*args, **kwargs)
+
+    Task.__call__ = call  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Task.__call__ = original  # type: ignore[method-assign]
+
+
+@contextmanager
+def harness(storage: Path) -> Iterator[float]:
+    """One Prefect test harness for the whole process; yields its start-up time (not part of any figure)."""
+    os.environ["PREFECT_LOCAL_STORAGE_PATH"] = str(storage)
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    start = time.perf_counter()
+    with ExitStack() as stack:
+        stack.enter_context(prefect_test_harness(server_startup_timeout=120))
+        stack.enter_context(temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}))
+        yield time.perf_counter() - start
+
+
+def measure(fn: Callable[[Stopwatch], Any]) -> dict[str, Any]:
+    gc.collect()
+    reset_peak()
+    sw = Stopwatch()
+    start = time.perf_counter()
+    outcome = fn(sw)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "peak_mb": peak_mb(), "laps": sw.laps, "outcome": outcome}
+
+
+# --- retrain ---------------------------------------------------------------------------------------------------
+
+
+def bump_spec(project: Project) -> None:
+    """A new description for each of our runs: the spec's hash, hence the run's idempotency key, changes, so
+    every run registers a new version as the bare script does (identical reruns are otherwise deduplicated)."""
+    lines = project.spec.read_text().splitlines()
+    lines = [f"description: bench run {time.time_ns()}" if x.startswith("description:") else x for x in lines]
+    project.spec.write_text("\n".join(lines) + "\n")
+
+
+def _fast_schema(self: Any) -> Any:
+    """PandasDataset.schema as proposed for tasks/tracking.py: column types from the first 1,000 rows,
+    nullability from the whole frame, vectorised. MLflow's own test every value of every column in Python."""
+    from mlflow.models import infer_signature
+    from mlflow.types.schema import ColSpec, Schema
+
+    frame = self._df
+    head = infer_signature(frame.head(1_000)).inputs
+    nulls = frame.isna().any()
+    return Schema([ColSpec(c.type, c.name, required=not bool(nulls[c.name])) for c in head.inputs])
+
+
+def _our_digest(self: Any) -> str:
+    """The digest as proposed for tasks/tracking.py: our own content hash, passed to from_pandas(digest=...).
+    MLflow's compute_pandas_digest maps type() over every cell of the whole frame (it trims to 10,000 rows
+    after that), about 2.5 s per million rows here."""
+    import hashlib
+
+    import pandas as pd
+
+    return hashlib.sha256(pd.util.hash_pandas_object(self._df, index=False).to_numpy().tobytes()).hexdigest()[
+        :32
+    ]
+
+
+def _memoized(method: Callable[..., Any], cache: dict[Any, Any]) -> Callable[..., Any]:
+    """A Pipeline method that answers again without recomputing for the same model and the same rows and
+    columns of the same frame: what 'compute each model's holdout predictions once' saves."""
+
+    def call(self: Any, x: Any, *args: Any, **kwargs: Any) -> Any:
+        key = (
+            method.__name__,
+            id(self),
+            id(getattr(x, "index", x)),
+            tuple(getattr(x, "columns", ())),
+            len(x),
+        )
+        if key not in cache:
+            cache[key] = method(self, x, *args, **kwargs)
+        return cache[key]
+
+    return call
+
+
+@contextmanager
+def proposed_fixes(sample: tuple[int, int] | None = None) -> Iterator[None]:
+    """The project changes proposed in docs/benchmarks.md, applied from the outside for one run:
+    1. every task with cache_policy=NO_CACHE (Prefect otherwise hashes each task's inputs, data frames
+       included, for a cache key nothing uses);
+    2. MLflow dataset lineage with our digest and a vectorised schema (`_our_digest`, `_fast_schema`);
+    3. each model's holdout predictions computed once (the challenger's and the champion's are otherwise
+       computed twice each: for the metrics and again for the decision's evidence);
+    4. with `sample` (max_rows, seed): the monitor's predict task scores only the rows the drift report
+       will sample, not the whole batch."""
+    import functools
+    import importlib
+    import pkgutil
+
+    from mlflow.data.pandas_dataset import PandasDataset
+    from prefect.cache_policies import NO_CACHE
+    from prefect.tasks import Task
+    from sklearn.pipeline import Pipeline
+
+    import tasks
+
+    saved: list[tuple[Any, str, Any]] = []
+
+    def patch(obj: Any, attr: str, value: Any) -> None:
+        own = isinstance(obj, type) and attr in vars(obj)  # a class's own descriptor, restored as it was
+        saved.append((obj, attr, vars(obj)[attr] if own else getattr(obj, attr)))
+        setattr(obj, attr, value)
+
+    for info in pkgutil.iter_modules(tasks.__path__):
+        module = importlib.import_module(f"tasks.{info.name}")
+        for obj in vars(module).values():
+            if isinstance(obj, Task) and all(obj is not t for t, _, _ in saved):
+                patch(obj, "cache_policy", NO_CACHE)
+    fast = functools.cached_property(_fast_schema)
+    fast.__set_name__(PandasDataset, "schema")
+    patch(PandasDataset, "schema", fast)
+    patch(PandasDataset, "_compute_digest", _our_digest)
+    cache: dict[Any, Any] = {}
+    for name in ("predict", "predict_proba"):
+        patch(Pipeline, name, _memoized(getattr(Pipeline, name), cache))
+    if sample is not None:
+        from tasks import drift, train
+
+        predict_fn = train.predict.fn
+
+        def predict_sampled(model: Any, frame: Any, columns: Any, task_kind: Any) -> Any:
+            return predict_fn(model, drift.sample(frame, *sample), columns, task_kind)
+
+        patch(train.predict, "fn", predict_sampled)
+    try:
+        yield
+    finally:
+        for obj, attr, value in reversed(saved):
+            setattr(obj, attr, value)
+        cache.clear()
+
+
+def retrain_ways(project: Project, homes: dict[str, Path]) -> dict[str, Callable[[Stopwatch], Any]]:
+    import bare
+
+    from flows.retrain import retrain
+
+    def ours(way: str, sw: Stopwatch) -> Any:
+        use_store(homes[way])
+        bump_spec(project)
+        if way == "fn":
+            with plain_tasks(sw):
+                r = retrain.fn(str(project.spec))
+        elif way == "flow+fixes":
+            with proposed_fixes():
+                r = retrain(str(project.spec))
+        else:
+            r = retrain(str(project.spec))
+        return {
+            "version": r.version,
+            "promoted": r.decision.promote,
+            "roc_auc": r.challenger_metrics["roc_auc"],
+        }
+
+    return {
+        "bare": lambda sw: bare.retrain(project, homes["bare"], sw),
+        "fn": lambda sw: ours("fn", sw),
+        "flow": lambda sw: ours("flow", sw),
+        "flow+fixes": lambda sw: ours("flow+fixes", sw),
+    }
+
+
+def monitor_ways(
+    project: Project, homes: dict[str, Path], work: Path
+) -> dict[str, Callable[[Stopwatch], Any]]:
+    import bare
+    from common import SAMPLE_ROWS, SAMPLE_SEED
+
+    from flows.monitor import monitor
+
+    counter = iter(range(1_000_000))
+
+    def ours(way: str, sw: Stopwatch) -> Any:
+        use_store(homes[way])
+        if way == "fn":
+            with plain_tasks(sw):
+                r = monitor.fn(str(project.spec), batch=str(project.batch))
+        elif way == "flow+fixes":
+            with proposed_fixes((SAMPLE_ROWS, SAMPLE_SEED)):
+                r = monitor(str(project.spec), batch=str(project.batch))
+        else:
+            r = monitor(str(project.spec), batch=str(project.batch))
+        return {
+            "drifted_share": r.drift.drifted_share,
+            "rows_current": r.drift.rows_current,
+            "action": r.verdict.action,
+        }
+
+    return {
+        "bare": lambda sw: bare.monitor(project, homes["bare"], sw, work / f"bare-report-{next(counter)}"),
+        "fn": lambda sw: ours("fn", sw),
+        "flow": lambda sw: ours("flow", sw),
+        "flow+fixes": lambda sw: ours("flow+fixes", sw),
+    }
+
+
+def rounds(
+    ways: dict[str, Callable[[Stopwatch], Any]], repeats: int, label: str, deadline: float | None
+) -> list[dict[str, Any]]:
+    """`repeats` rounds of every way, the order rotated each round; a round after the first is skipped when
+    the previous one says it would end after `deadline` (epoch seconds): `make bench` must end in time."""
+    names = list(ways)
+    out = []
+    last = 0.0
+    for r in range(repeats):
+        if r and deadline is not None and time.time() + last > deadline:
+            log(f"{label}: repeat {r + 1} skipped, it would end after the time budget")
+            break
+        started = time.perf_counter()
+        order = names[r % len(names) :] + names[: r % len(names)]  # rotate: no way always goes first
+        for way in order:
+            log(f"{label}: repeat {r + 1}/{repeats}, {way}")
+            result = measure(ways[way])
+            out.append({"label": label, "repeat": r, "way": way, **result})
+            log(f"{label}: {way} {result['seconds']:.2f} s, peak {result['peak_mb']:.0f} MB")
+        last = time.perf_counter() - started
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--project", action="append", default=[], help="DIR:ROWS, smallest first")
+    parser.add_argument("--monitor", help="a project DIR with a batch file; --home holds its champion")
+    parser.add_argument("--home", help="MLOPS_HOME with the champion (monitor)")
+    parser.add_argument("--repeats", default="3,1", help="repeats per project, comma-separated")
+    parser.add_argument("--monitor-repeats", type=int, default=2)
+    parser.add_argument("--warmup", help="a small project DIR for the untimed warm-up")
+    parser.add_argument("--fixes", action="store_true", help="also run our flow with the proposed fixes")
+    parser.add_argument(
+        "--deadline", type=float, help="epoch seconds: skip extra repeats that would end later"
+    )
+    parser.add_argument("--work", required=True)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    apply_quiet_env()
+    work = Path(args.work)
+    work.mkdir(parents=True, exist_ok=True)
+    os.environ["PREFECT_HOME"] = str(work / "prefect-home")
+    repeats = [int(x) for x in args.repeats.split(",")]
+    result: dict[str, Any] = {"runs": [], "warmup": []}
+    with harness(work / "prefect-storage") as startup:
+        result["harness_startup_seconds"] = startup
+        log(f"Prefect test harness up in {startup:.1f} s")
+        names = ["bare", "fn", "flow", *(["flow+fixes"] if args.fixes else [])]
+        homes = {way: work / f"home-{way}" for way in names}
+        if args.warmup:  # stores created, champions registered, imports and first calls done: not timed
+            ways = retrain_ways(Project(Path(args.warmup), "bench"), homes)
+            for way in names:
+                log(f"retrain warm-up: {way}")
+                result["warmup"].append({"label": "retrain warm-up", "way": way, **measure(ways[way])})
+        for i, item in enumerate(args.project):
+            folder, rows = item.rsplit(":", 1)
+            ways = retrain_ways(Project(Path(folder), "bench"), homes)
+            keep = names if i == len(args.project) - 1 else [n for n in names if n != "flow+fixes"]
+            ways = {n: ways[n] for n in keep}  # the proposed fixes only on the largest data
+            result["runs"] += rounds(
+                ways, repeats[min(i, len(repeats) - 1)], f"retrain {rows}", args.deadline
+            )
+        if args.monitor:
+            import shutil
+
+            import bare
+
+            project = Project(Path(args.monitor), "bench")
+            homes = {}
+            for way in names:  # each way gets its own copy of the registry with the champion
+                homes[way] = work / f"home-monitor-{way}"
+                shutil.rmtree(homes[way], ignore_errors=True)
+                shutil.copytree(args.home, homes[way])
+            ways = {n: w for n, w in monitor_ways(project, homes, work).items() if n in names}
+            log("monitor warm-up: Evidently imported and run once on 2,000 rows")
+            result["warmup"].append({"label": "monitor", "way": "evidently", **measure(bare.warm_evidently)})
+            result["runs"] += rounds(ways, args.monitor_repeats, "monitor", args.deadline)
+    Path(args.out).write_text(json.dumps(result, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
