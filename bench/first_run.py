@@ -155,7 +155,8 @@ def measure(work: Path, runs: int, prototypes: bool = False) -> dict[str, Any]:
     out["server_start_seconds"] = seconds
     try:
         series("server", url, db)
-        series("server+light", url, db)
+        if prototypes:
+            series("server+light", url, db)
     finally:
         stop_server(proc)
     out["mlops_home"] = str(work / "mlops-home-server-0")  # a store with a champion, for `mlops status`

@@ -191,6 +191,8 @@ def cli_rows(res: dict[str, Any]) -> list[Row]:
         ("status-champion", "`mlops status deployments/diabetes.yaml` (a champion, 1 version)", None),
     ):
         value = m.get(name)
+        if value is None:
+            continue
         rows.append((f"2. CLI {what}, wall (subprocess, median of {len(res['times'][name])})", secs(value),
                      f"{secs(base)} (`python -c pass`)", f"{value / base:.0f}x" if value else "n/a",
                      f"< {aim} s" if aim else "(info)",
@@ -254,20 +256,24 @@ def monitor_rows(res: dict[str, Any], cfg: Config) -> list[Row]:
     if not runs:
         return []
     size = rows_label(cfg.batch)
-    flow, fn, bare = med(runs["flow"]), med(runs["fn"]), med(runs["bare"])
-    r_flow, r_fn = ratio_pairs(runs, "flow", "bare"), ratio_pairs(runs, "fn", "bare")
+    bare = med(runs["bare"])
+    r_flow = ratio_pairs(runs, "flow", "bare")
     pf, pb = med(runs["flow"], "peak_mb"), med(runs["bare"], "peak_mb")
-    return [
+    rows: list[Row] = [
         (f"5. Monitor, {size}-row batch: **flow** (Prefect test harness) vs bare GX + Evidently",
-         secs(flow), secs(bare), f"{r_flow:.2f}x", "≤ 1.3x", verdict_ratio(r_flow, 1.3)),
-        (f"5. Monitor, {size}: our task functions via `.fn()` vs bare", secs(fn), secs(bare), f"{r_fn:.2f}x",
-         "(info)", "(info)"),
-        *([(f"5. Monitor, {size}: flow **with the proposed fixes** (applied from outside) vs bare",
-            secs(med(runs["flow+fixes"])), secs(bare), f"{ratio_pairs(runs, 'flow+fixes', 'bare'):.2f}x", "≤ 1.3x",
-            verdict_ratio(ratio_pairs(runs, "flow+fixes", "bare"), 1.3))] if "flow+fixes" in runs else []),
-        (f"5. Monitor, {size}: peak memory of the run (process high-water mark, libraries included)",
-         gb(pf), gb(pb), f"{pf / pb:.2f}x", "< 3 GB", verdict_max(pf / 1024, 3, "GB")),
+         secs(med(runs["flow"])), secs(bare), f"{r_flow:.2f}x", "≤ 1.3x", verdict_ratio(r_flow, 1.3)),
     ]  # fmt: skip
+    if "fn" in runs:
+        rows.append((f"5. Monitor, {size}: our task functions via `.fn()` vs bare", secs(med(runs["fn"])),
+                     secs(bare), f"{ratio_pairs(runs, 'fn', 'bare'):.2f}x", "(info)", "(info)"))  # fmt: skip
+    if "flow+fixes" in runs:
+        r_fix = ratio_pairs(runs, "flow+fixes", "bare")
+        rows.append((f"5. Monitor, {size}: flow **with the proposed fixes** (applied from outside) vs bare",
+                     secs(med(runs["flow+fixes"])), secs(bare), f"{r_fix:.2f}x", "≤ 1.3x",
+                     verdict_ratio(r_fix, 1.3)))  # fmt: skip
+    rows.append((f"5. Monitor, {size}: peak memory of the run (process high-water mark, libraries included)",
+                 gb(pf), gb(pb), f"{pf / pb:.2f}x", "< 3 GB", verdict_max(pf / 1024, 3, "GB")))  # fmt: skip
+    return rows
 
 
 def table(rows: list[Row]) -> str:
@@ -492,7 +498,7 @@ def main() -> None:
 
         step("first_run", lambda: first_run.measure(work / "first", cfg.first_runs, args.fixes))
         home = results.get("first_run", {}).get("mlops_home")
-        step("cli", lambda: cli.measure(work / "cli", cfg.cli_repeats, home))
+        step("cli", lambda: cli.measure(work / "cli", cfg.cli_repeats, home, args.fixes))
         step("scale", lambda: scale.measure(large_project, work / "scale"))
         monitor = (
             [
