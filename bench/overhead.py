@@ -294,20 +294,27 @@ def one_round(
 def schedule(
     groups: list[tuple[str, dict[str, Callable[[Stopwatch], Any]], int]], deadline: float | None
 ) -> list[dict[str, Any]]:
-    """The first repeat of every group, then the further repeats group by group while the time budget allows:
-    a further repeat is skipped when the group's last one says it would end after `deadline` (epoch s)."""
+    """Every repeat of the first (cheapest) group, then the first repeat of every other group, then their
+    further repeats while the time budget allows: a further repeat is skipped when the group's last one says
+    it would end after `deadline` (epoch seconds). `make bench` must end in time."""
     out: list[dict[str, Any]] = []
     took: dict[str, float] = {}
-    for r in range(max(n for _, _, n in groups)):
-        for label, ways, repeats in groups:
-            if r >= repeats:
-                continue
-            if r and deadline is not None and time.time() + took[label] > deadline:
-                log(f"{label}: repeat {r + 1} skipped, it would end after the time budget")
-                continue
-            start = time.perf_counter()
-            out += one_round(ways, r, repeats, label)
-            took[label] = time.perf_counter() - start
+    plan = [(0, r) for r in range(groups[0][2])]
+    plan += [(g, 0) for g in range(1, len(groups))]
+    plan += [
+        (g, r)
+        for r in range(1, max(n for _, _, n in groups))
+        for g in range(1, len(groups))
+        if r < groups[g][2]
+    ]
+    for g, r in plan:
+        label, ways, repeats = groups[g]
+        if r and deadline is not None and time.time() + took[label] > deadline:
+            log(f"{label}: repeat {r + 1} skipped, it would end after the time budget")
+            continue
+        start = time.perf_counter()
+        out += one_round(ways, r, repeats, label)
+        took[label] = time.perf_counter() - start
     return out
 
 
@@ -343,13 +350,12 @@ def main() -> None:
             ways = retrain_ways(Project(Path(args.warmup), "bench"), homes)
             for way in names:
                 log(f"retrain warm-up: {way}")
-                result["warmup"].append({"label": "retrain warm-up", "way": way, **measure(ways[way])})
+                result["warmup"].append({"label": "retrain 10000", "way": way, **measure(ways[way])})
         groups = []
         for i, item in enumerate(args.project):
             folder, rows = item.rsplit(":", 1)
             ways = retrain_ways(Project(Path(folder), "bench"), homes)
-            keep = names if i == len(args.project) - 1 else [n for n in names if n != "flow+fixes"]
-            groups.append((f"retrain {rows}", {n: ways[n] for n in keep}, repeats[min(i, len(repeats) - 1)]))
+            groups.append((f"retrain {rows}", {n: ways[n] for n in names}, repeats[min(i, len(repeats) - 1)]))
         if args.monitor:
             import shutil
 

@@ -152,7 +152,8 @@ def retrain_rows(res: dict[str, Any], cfg: Config) -> list[Row]:
         )
         rows.append(
             (
-                f"1. Retrain pipeline, {size} rows x 25 cols: **flow** (Prefect test harness) vs bare script",
+                f"1. Retrain pipeline, {size} rows x 25 cols: **flow** (Prefect test harness) vs bare script "
+                f"(median of {len(runs['flow'])})",
                 secs(flow),
                 secs(bare),
                 f"{r_flow:.2f}x",
@@ -260,7 +261,8 @@ def monitor_rows(res: dict[str, Any], cfg: Config) -> list[Row]:
     r_flow = ratio_pairs(runs, "flow", "bare")
     pf, pb = med(runs["flow"], "peak_mb"), med(runs["bare"], "peak_mb")
     rows: list[Row] = [
-        (f"5. Monitor, {size}-row batch: **flow** (Prefect test harness) vs bare GX + Evidently",
+        (f"5. Monitor, {size}-row batch: **flow** (Prefect test harness) vs bare GX + Evidently "
+         f"(median of {len(runs['flow'])})",
          secs(med(runs["flow"])), secs(bare), f"{r_flow:.2f}x", "≤ 1.3x", verdict_ratio(r_flow, 1.3)),
     ]  # fmt: skip
     if "fn" in runs:
