@@ -61,7 +61,9 @@ def monitor(
     reference, kinds = tracking.load_reference(champion.run_id)
     features = data.Features(kinds["numeric"], kinds["categorical"])
     notes = data.check_batch(frame, reference, features)
-    scored = train.predict(champion.model, frame, features.all, spec.model.task)
+    # score only the seeded sample the report compares (the same rows it would draw from the whole batch)
+    current = drift.sample(frame, spec.monitoring.max_sample_rows, spec.monitoring.seed)
+    scored = train.predict(champion.model, current, features.all, spec.model.task)
     scored_reference = train.predict(champion.model, reference, features.all, spec.model.task)
 
     stamp = data.run_stamp()

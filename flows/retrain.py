@@ -11,7 +11,7 @@ from mlops.errors import QualityGateFailed
 from mlops.fingerprint import code_sha256, idempotency_key
 from mlops.policy import apply_approval, best_candidate, gate
 from mlops.settings import get_settings
-from mlops.spec import load_spec
+from mlops.spec import LoadedSpec, load_spec
 from tasks import data, evaluate, promotion, quality, report, tracking, train
 from tasks.locking import promotion_lock
 
@@ -58,36 +58,18 @@ def retrain(
     tags["idempotency_key"] = idempotency_key(tags["spec_sha256"], tags["data_sha256"], tags["code_sha256"])
     if spec.data.window:
         tags["window"] = f"{spec.data.window.start or ''}..{spec.data.window.end or ''}"
-    model, tried = spec.model, []
-    if (
-        spec.model.candidates
-    ):  # train the candidates concurrently; the best on validation becomes the challenger
-        fit, validation = data.validation_split(parts, loaded)
-        futures = [
-            train.fit_candidate.submit(fit, validation, parts.features, m, spec.data.target, spec.data.split.seed, spec.promotion.metric)
-            for m in train.candidate_models(spec.model)
-        ]  # fmt: skip
-        tried = [f.result() for f in futures]
-        model = train.candidate_models(spec.model)[best_candidate([t.value for t in tried], spec.direction)]
-    fitted = train.train(parts, model, spec.data.target, spec.data.split.seed)
-    run = tracking.log_training_run(
-        pipeline=spec.name, spec_path=loaded.path, tags=tags,
-        params=train.run_params(spec, parts.features, tried) | fitted.params, metrics=fitted.metrics, model=fitted.model,
-        train=parts.train, holdout=parts.holdout, features=parts.features.all,
-        target=spec.data.target, source=data.source_label(loaded), quality=checked,
-        reference=data.reference_sample(parts, spec.data.target, spec.data.time_column,
-                                        spec.monitoring.max_sample_rows, spec.monitoring.seed),
-        feature_kinds={"numeric": parts.features.numeric, "categorical": parts.features.categorical,
-                       "target": spec.data.target, "time_column": spec.data.time_column},
-    )  # fmt: skip
+    finished = tracking.finished_training(spec.name, tags["idempotency_key"])
+    if finished is not None:  # the same work finished before (resumed or repeated run): reuse it, no refit
+        run, fitted = finished.run, train.rescore(finished.model, parts, spec.data.target, spec.model.task)
+    else:
+        run, fitted = _train_and_track(loaded, parts, tags, checked)
     policy, mode = spec.promotion, spec.promotion.approval.mode
     with promotion_lock(spec.registry.model_name):  # read champion, compare, move aliases: one at a time
         champion = tracking.load_champion(spec.registry.model_name)
         champion_score = evaluate.score_champion(champion, parts.holdout, spec.data.target, spec.model.task)
         evidence = evaluate.gather_evidence(
-            fitted.model, champion_score, parts.holdout, parts.features.all, spec.data.target, spec.model.task,
-            policy, parts.holdout_sha256,
-        )  # fmt: skip
+            fitted.predictions, champion_score, parts.holdout, policy, parts.holdout_sha256
+        )
         decision = promotion.decide_promotion(fitted.metrics, champion_score, policy, evidence)
         approval = None
         if mode == "manual":
@@ -106,9 +88,38 @@ def retrain(
         challenger_metrics=fitted.metrics, champion_metrics=champion_score.metrics,
         champion_before=champion_score.version, decision=decision, version=published.version,
         champion_after=published.champion_version, run_url=run.run_url, version_url=published.version_url,
-        run_id=run.run_id, fit_seconds=fitted.fit_seconds, mode=mode,
+        run_id=run.run_id, fit_seconds=fitted.fit_seconds, mode=mode, reused_run=finished is not None,
         duplicate_of=published.duplicate_of,
         notes=[checked.message()] if checked and verdict == "warn" else [],
     )  # fmt: skip
     report.publish_summary(result)
     return result
+
+
+def _train_and_track(
+    loaded: LoadedSpec, parts: data.SplitData, tags: dict[str, str], checked: Any
+) -> tuple[tracking.TrainingRun, train.Trained]:
+    """Train (the candidates concurrently, when declared; the best on validation becomes the challenger), then
+    record the MLflow run."""
+    spec = loaded.spec
+    model, tried = spec.model, []
+    if spec.model.candidates:
+        fit, validation = data.validation_split(parts, loaded)
+        futures = [
+            train.fit_candidate.submit(fit, validation, parts.features, m, spec.data.target, spec.data.split.seed, spec.promotion.metric)
+            for m in train.candidate_models(spec.model)
+        ]  # fmt: skip
+        tried = [f.result() for f in futures]
+        model = train.candidate_models(spec.model)[best_candidate([t.value for t in tried], spec.direction)]
+    fitted = train.train(parts, model, spec.data.target, spec.data.split.seed)
+    run = tracking.log_training_run(
+        pipeline=spec.name, spec_path=loaded.path, tags=tags,
+        params=train.run_params(spec, parts.features, tried) | fitted.params, metrics=fitted.metrics, model=fitted.model,
+        train=parts.train, holdout=parts.holdout, features=parts.features.all,
+        target=spec.data.target, source=data.source_label(loaded), quality=checked,
+        reference=data.reference_sample(parts, spec.data.target, spec.data.time_column,
+                                        spec.monitoring.max_sample_rows, spec.monitoring.seed),
+        feature_kinds={"numeric": parts.features.numeric, "categorical": parts.features.categorical,
+                       "target": spec.data.target, "time_column": spec.data.time_column},
+    )  # fmt: skip
+    return run, fitted

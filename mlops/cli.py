@@ -49,6 +49,9 @@ QUIET_ENV = {
     "DO_NOT_TRACK": "true",
     # A temporary Prefect server starts in 6-12 s, slower when several runs start at once: give it time.
     "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
+    # OpenMP threads sleep when idle instead of spinning: beside a Prefect server on 2 cores, spinning made
+    # HistGradientBoosting's fit 10-20x slower (docs/benchmarks.md). Read when scikit-learn loads.
+    "OMP_WAIT_POLICY": "PASSIVE",
 }
 SpecArg = Annotated[Path, typer.Argument(help="The pipeline spec, e.g. deployments/flight_delays.yaml")]
 
@@ -133,17 +136,16 @@ def run_retrain(
     _preflight(spec, overrides)
     if start or end:
         _needs_time_column(spec, "--start/--end")
-    from mlops.settings import get_settings
-
-    settings = get_settings()
+    settings = _prefect_settings()
     out.print(
         f"[bold]retrain[/bold] {spec}  (MLflow: {settings.tracking_uri}; Prefect: {_prefect_where(settings)})"
     )
     with _prefect(settings), _user_errors(debug):
         from flows.retrain import retrain
 
-        result = retrain(str(spec), window_start=start, window_end=end, params=overrides or None)
+        result = _flow_run(retrain, str(spec), window_start=start, window_end=end, params=overrides or None)
     _print_retrain(result, settings)
+    _print_prefect_link(settings)
 
 
 @run_app.command("monitor")
@@ -168,17 +170,16 @@ def run_monitor(
     _preflight(spec)
     if batch is None:
         _needs_time_column(spec, "--start/--end")
-    from mlops.settings import get_settings
-
-    settings = get_settings()
+    settings = _prefect_settings()
     out.print(
         f"[bold]monitor[/bold] {spec}  (MLflow: {settings.tracking_uri}; Prefect: {_prefect_where(settings)})"
     )
     with _prefect(settings), _user_errors(debug):
         from flows.monitor import monitor
 
-        result = monitor(str(spec), batch=batch, start=start, end=end)
+        result = _flow_run(monitor, str(spec), batch=batch, start=start, end=end)
     _print_monitor(result)
+    _print_prefect_link(settings)
     if result.verdict.drifted or result.verdict.quality_dropped:
         raise typer.Exit(3)
 
@@ -201,13 +202,13 @@ def replay(
     _dates(start=start, end=end)
     _preflight(spec)
     _needs_time_column(spec, "replay")
-    from mlops.settings import get_settings
-
-    settings = get_settings()
+    settings = _prefect_settings()
     with _prefect(settings), _user_errors(debug):
         from flows.replay import replay as replay_flow
 
-        timeline = replay_flow(str(spec), start=start, end=end, every=every, retrain_every=retrain_every)
+        timeline = _flow_run(
+            replay_flow, str(spec), start=start, end=end, every=every, retrain_every=retrain_every
+        )
     table = Table("period", "rows", "quality gate", "drift share", f"batch {timeline.metric}", "action", "champion",
                   title="Replay timeline")  # fmt: skip
     for r in timeline.rows:
@@ -218,6 +219,7 @@ def replay(
         )  # fmt: skip
     out.print(table)
     out.print(f"Timeline saved: {timeline.csv_path}", markup=False)
+    _print_prefect_link(settings)
 
 
 @app.command()
@@ -416,16 +418,48 @@ def _fail(code: int, message: str) -> None:
     raise typer.Exit(code)
 
 
+_LAST_RUN: list[str] = []  # the id of the flow run `_flow_run` started last
+
+
+def _flow_run(flow: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a flow and return its result (raising its error), remembering the flow run's id for the link."""
+    state = flow(*args, return_state=True, **kwargs)
+    _LAST_RUN[:] = [str(state.state_details.flow_run_id)] if state.state_details.flow_run_id else []
+    return state.result()
+
+
+def _print_prefect_link(settings: Any) -> None:
+    if settings.prefect_api_url and _LAST_RUN:
+        ui = settings.prefect_api_url.rstrip("/").removesuffix("/api")
+        out.print(f"Prefect flow run: {ui}/runs/flow-run/{_LAST_RUN[0]}", markup=False)
+
+
 def _prefect_where(settings: Any) -> str:
     return settings.prefect_api_url or "temporary local server"
+
+
+def _prefect_settings() -> Any:
+    """Settings for a run; with no PREFECT_API_URL, a Prefect server already running on this machine is used
+    (set before Prefect is imported), else the run starts a temporary one."""
+    from mlops.settings import find_local_prefect, get_settings
+
+    if not os.environ.get("PREFECT_API_URL"):
+        found = find_local_prefect()
+        if found:
+            os.environ["PREFECT_API_URL"] = found
+    return get_settings()
 
 
 @contextmanager
 def _prefect(settings: Any) -> Iterator[None]:
     """Quiet, fast embedded Prefect: no analytics, no heartbeat thread (it costs ~1 s a run) when no server is set."""
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
-    updates: dict[Any, Any] = {} if settings.prefect_api_url else {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    updates: dict[Any, Any] = (
+        {PREFECT_API_URL: settings.prefect_api_url}
+        if settings.prefect_api_url
+        else {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+    )
     quiet = _NoTracebackForUserErrors()
     loggers = [logging.getLogger(name) for name in ("prefect.flow_runs", "prefect.task_runs")]
     for logger in loggers:
@@ -489,7 +523,10 @@ def _print_retrain(r: RetrainResult, settings: Any) -> None:
     )
     for note in r.notes:
         out.print(note, markup=False)
-    out.print(f"Split: {r.split}; fit in {r.fit_seconds:.1f} s")
+    if r.reused_run:
+        out.print(f"Split: {r.split}; not refitted: run {r.run_id} already trained this spec, data and code")
+    else:
+        out.print(f"Split: {r.split}; fit in {r.fit_seconds:.1f} s")
     out.print(table)
     colour = "green" if d.promote else "yellow"
     mode = "" if r.mode == "auto" else f", mode {r.mode}"
@@ -517,7 +554,10 @@ def _print_retrain(r: RetrainResult, settings: Any) -> None:
     out.print(f"Model version: {r.version_url}", markup=False)
     out.print(f"Open the MLflow UI: {settings.mlflow_ui_command()}", markup=False)
     if not settings.prefect_api_url:
-        out.print("Prefect UI: start `prefect server start` and set PREFECT_API_URL to keep runs in the UI.")
+        out.print(
+            "Prefect UI: this run used a temporary server. Start one with `prefect server start` (or `mlops serve`)"
+            " and the next runs use it: they start sooner and stay in its UI (http://127.0.0.1:4200)."
+        )
 
 
 def _pct(value: float | None) -> str:

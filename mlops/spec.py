@@ -242,6 +242,13 @@ class LoadedSpec(BaseModel):
         p = Path(relative)
         return p if p.is_absolute() else self.root / p
 
+    def data_files(self) -> list[Path]:
+        """The files a csv/parquet source names (a glob may match several), sorted for a stable order."""
+        import glob
+
+        pattern = str(self.resolve(self.spec.data.source.path or ""))
+        return sorted(Path(p) for p in glob.glob(pattern)) if glob.has_magic(pattern) else [Path(pattern)]
+
 
 class _UniqueKeyLoader(yaml.SafeLoader):
     """yaml.safe_load, but a key given twice is an error instead of the last one silently winning."""

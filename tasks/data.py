@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from mlops.errors import DataError, Problem, SpecError
 from mlops.spec import Data, LoadedSpec
@@ -48,20 +49,13 @@ def source_label(loaded: LoadedSpec) -> str:
     return f"builtin:{src.name}" if src.kind == "builtin" else str(loaded.resolve(src.path or ""))
 
 
-def source_files(loaded: LoadedSpec) -> list[Path]:
-    """The files a csv/parquet source names (a glob may match several), sorted for a stable order."""
-    src = loaded.spec.data.source
-    pattern = str(loaded.resolve(src.path or ""))
-    return sorted(Path(p) for p in glob.glob(pattern)) if glob.has_magic(pattern) else [Path(pattern)]
-
-
 def read_frame(loaded: LoadedSpec, nrows: int | None = None) -> pd.DataFrame:
     """Read the source; `nrows` reads only a head (for fast checks). Raises SpecError when files are missing."""
     src = loaded.spec.data.source
     if src.kind == "builtin":
         frame = builtin_frame(src.name or "")
         return frame.head(nrows) if nrows else frame
-    files = source_files(loaded)
+    files = loaded.data_files()
     missing = [f for f in files if not f.is_file()]
     if not files or missing:
         shown = missing[0] if missing else loaded.resolve(src.path or "")
@@ -125,7 +119,7 @@ def _parquet_head(path: Path, nrows: int) -> pd.DataFrame:
     return next(pf.iter_batches(batch_size=nrows)).to_pandas()
 
 
-@task(name="load-data")
+@task(name="load-data", cache_policy=NO_CACHE)
 def load(loaded: LoadedSpec) -> pd.DataFrame:
     """Read the source, restrict it to the declared window, and check it can train this spec."""
     data = loaded.spec.data
@@ -242,7 +236,7 @@ def resolve_features(frame: pd.DataFrame, data: Data) -> Features:
     return Features(numeric=list(numeric), categorical=list(categorical))
 
 
-@task(name="split")
+@task(name="split", cache_policy=NO_CACHE)
 def split(frame: pd.DataFrame, loaded: LoadedSpec) -> SplitData:
     """Split into train and holdout, seeded; a time split holds out the latest rows."""
     data, task_kind = loaded.spec.data, loaded.spec.model.task
@@ -365,7 +359,7 @@ def read_batch_file(path: Path) -> pd.DataFrame:
         raise DataError(f"{path}: cannot be read ({type(exc).__name__}: {exc}).") from None
 
 
-@task(name="load-batch")
+@task(name="load-batch", cache_policy=NO_CACHE)
 def load_batch(
     loaded: LoadedSpec, path: str | None = None, start: str | None = None, end: str | None = None
 ) -> pd.DataFrame:
@@ -415,7 +409,7 @@ def batch_problems(
     return errors, notes
 
 
-@task(name="check-batch")
+@task(name="check-batch", cache_policy=NO_CACHE)
 def check_batch(batch: pd.DataFrame, reference: pd.DataFrame, features: Features) -> list[str]:
     """Raise DataError when the batch cannot be scored by the champion; return notes otherwise."""
     errors, notes = batch_problems(batch, reference, features)
@@ -447,7 +441,7 @@ def run_stamp() -> str:
     return datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
 
 
-@task(name="validation-split")
+@task(name="validation-split", cache_policy=NO_CACHE)
 def validation_split(parts: SplitData, loaded: LoadedSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Carve a validation part out of the training part, the same way the holdout was carved (for choosing
     among candidates without looking at the holdout)."""

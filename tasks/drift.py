@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 TASKS = ("classification", "regression")
 
@@ -501,4 +502,4 @@ def _drifted_by_rule(method: str, score: float, threshold: float) -> bool:
 
 
 # The same function as a Prefect task, for flows (the plain function stays callable without a flow run).
-drift_task = task(name="drift-report")(drift_report)
+drift_task = task(name="drift-report", cache_policy=NO_CACHE)(drift_report)

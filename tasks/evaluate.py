@@ -14,21 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from mlops.catalog import METRICS, Task
 from mlops.policy import Evidence, Interval, SliceResult
 from mlops.spec import Promotion
-from tasks.train import score
-
-
-@dataclass(frozen=True)
-class Predictions:
-    """One model's outputs on the holdout: labels (or values) and, for binary classifiers, P(positive)."""
-
-    y: np.ndarray
-    pred: np.ndarray
-    proba: np.ndarray | None = None
-    positive: Any = None
+from tasks.train import Predictions, evaluate_on
 
 
 @dataclass(frozen=True)
@@ -39,17 +30,7 @@ class ChampionScore:
     predictions: Predictions | None = field(default=None, repr=False)
 
 
-def predictions(
-    model: Any, holdout: pd.DataFrame, columns: list[str], target: str, task_kind: Task
-) -> Predictions:
-    y = holdout[target].to_numpy()
-    pred = model.predict(holdout[columns])
-    if task_kind == "classification" and hasattr(model, "predict_proba") and len(model.classes_) == 2:
-        return Predictions(y, pred, model.predict_proba(holdout[columns])[:, 1], model.classes_[1])
-    return Predictions(y, pred)
-
-
-@task(name="score-champion")
+@task(name="score-champion", cache_policy=NO_CACHE)
 def score_champion(champion: Any, holdout: pd.DataFrame, target: str, task_kind: Task) -> ChampionScore:
     """Score the current champion on the challenger's holdout; when it cannot, say why instead of crashing."""
     if champion is None:
@@ -61,31 +42,27 @@ def score_champion(champion: Any, holdout: pd.DataFrame, target: str, task_kind:
         )
     columns = champion.features or [c for c in holdout.columns if c != target]
     try:
-        metrics = score(champion.model, holdout, columns, target, task_kind)
-        preds = predictions(champion.model, holdout, columns, target, task_kind)
+        metrics, preds = evaluate_on(champion.model, holdout, columns, target, task_kind)
     except Exception as exc:  # a changed dtype or label set: decided by policy.on_champion_error
         return ChampionScore(champion.version, None, f"{type(exc).__name__}: {exc}")
     return ChampionScore(champion.version, metrics, predictions=preds)
 
 
-@task(name="gather-evidence")
+@task(name="gather-evidence", cache_policy=NO_CACHE)
 def gather_evidence(
-    challenger_model: Any,
+    challenger: Predictions | None,
     champion: ChampionScore,
     holdout: pd.DataFrame,
-    columns: list[str],
-    target: str,
-    task_kind: Task,
     policy: Promotion,
     holdout_sha256: str,
 ) -> Evidence:
     """Everything the decision needs beyond the two metric dicts: holdout size and hash, the bootstrap interval
-    of the primary metric's improvement, and the per-slice comparison."""
+    of the primary metric's improvement, and the per-slice comparison. `challenger` holds the challenger's
+    outputs on the same holdout rows (computed once, when it was scored)."""
     interval = None
     slices: list[SliceResult] = []
-    if champion.predictions is not None:
-        new = predictions(challenger_model, holdout, columns, target, task_kind)
-        old = champion.predictions
+    if champion.predictions is not None and challenger is not None:
+        new, old = challenger, champion.predictions
         if policy.bootstrap is not None:
             b = policy.bootstrap
             interval = paired_bootstrap(policy.metric, new, old, b.resamples, b.confidence, b.seed, policy)

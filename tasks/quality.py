@@ -15,6 +15,7 @@ from typing import Any
 
 import pandas as pd
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from mlops.errors import Problem
 
@@ -219,7 +220,7 @@ def run_suite(frame: pd.DataFrame, suite_path: Path, skip_columns: tuple[str, ..
     )
 
 
-@task(name="validate-data")
+@task(name="validate-data", cache_policy=NO_CACHE)
 def validate(
     frame: pd.DataFrame, suite_path: Path, report_dir: Path, skip_columns: tuple[str, ...] = ()
 ) -> ValidationOutcome:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 
 from mlops.policy import Decision
 
@@ -37,6 +38,7 @@ class RetrainResult:
     mode: str = "auto"
     duplicate_of: str | None = None
     notes: list[str] = field(default_factory=list)
+    reused_run: bool = False  # the model of an earlier, finished run with the same idempotency key
 
 
 def metric_rows(result: RetrainResult) -> list[tuple[str, str, str, str]]:
@@ -78,7 +80,12 @@ def summary_markdown(result: RetrainResult) -> str:
         f"- **Decision** ({d.rule}, mode {result.mode}): " + "; ".join(d.reasons),
         f"- **Champion** before: {champ}, after: v{result.champion_after}",
         f"- **Data quality**: {result.quality}",
-        f"- **Split**: {result.split}",
+        f"- **Split**: {result.split}"
+        + (
+            " (model reused from an earlier run with the same spec, data and code: not refitted)"
+            if result.reused_run
+            else ""
+        ),
         f"- **MLflow**: [run]({result.run_url}) · [model version v{result.version}]({result.version_url})",
         "",
         f"| metric | champion ({champ}) | challenger (v{result.version}) | difference |",
@@ -92,7 +99,7 @@ def summary_markdown(result: RetrainResult) -> str:
     return "\n".join(lines)
 
 
-@task(name="publish-summary")
+@task(name="publish-summary", cache_policy=NO_CACHE)
 def publish_summary(result: RetrainResult) -> None:
     """Markdown summary and links as Prefect artifacts, shown on the flow run's page in the UI."""
     from prefect.artifacts import create_link_artifact, create_markdown_artifact
@@ -109,7 +116,7 @@ def publish_summary(result: RetrainResult) -> None:
     )
 
 
-@task(name="publish-quality-stop")
+@task(name="publish-quality-stop", cache_policy=NO_CACHE)
 def publish_quality_stop(pipeline: str, markdown: str, run_url: str | None) -> None:
     from prefect.artifacts import create_link_artifact, create_markdown_artifact
 
@@ -174,7 +181,7 @@ def monitor_markdown(result: MonitorResult) -> str:
     return "\n".join(lines)
 
 
-@task(name="publish-monitor-summary")
+@task(name="publish-monitor-summary", cache_policy=NO_CACHE)
 def publish_monitor(result: MonitorResult) -> None:
     from prefect.artifacts import create_link_artifact, create_markdown_artifact
 
@@ -209,7 +216,7 @@ class Timeline:
     metric: str
 
 
-@task(name="publish-timeline")
+@task(name="publish-timeline", cache_policy=NO_CACHE)
 def publish_timeline(pipeline: str, metric: str, rows: list[TimelineRow], folder: Path) -> Path:
     """The replay's timeline as a CSV and Markdown file, and a Prefect table artifact."""
     import csv

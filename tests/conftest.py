@@ -14,6 +14,9 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("TQDM_DISABLE", "1")
 os.environ.setdefault("DO_NOT_TRACK", "true")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault(
+    "MLOPS_LOCAL_PREFECT", "off"
+)  # never send test runs to a developer's own Prefect server
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -61,7 +61,44 @@ def test_first_run_promotes_and_second_is_compared_on_the_same_holdout(project: 
     assert registry("cancer-model")["versions"] == [1, 2]
     last = tracking.history("cancer-model")[-1]
     assert last.action == "duplicate" and "identical to v2" in last.reasons[-1]
-    assert c.get_run(third.run_id).data.tags["mlops.duplicate_of"] == "2"
+    # nothing refitted either: v2's own training run is reused, and it is not marked a duplicate of itself
+    assert third.reused_run and third.run_id == second.run_id
+    assert third.challenger_metrics == pytest.approx(second.challenger_metrics)
+    assert "mlops.duplicate_of" not in c.get_run(third.run_id).data.tags
+    assert len(training_runs(c)) == 2
+
+
+def training_runs(c: MlflowClient) -> list:
+    return c.search_runs(
+        [tracking.experiment_id("cancer")], filter_string="tags.`mlops.idempotency_key` != ''"
+    )
+
+
+def test_a_run_killed_after_training_reuses_the_finished_run(project: Path) -> None:
+    """Crash and resume: the training run finished (model logged) but nothing was registered."""
+    spec = str(project / "deployments" / "cancer.yaml")
+    first = retrain(spec)
+    c = MlflowClient(get_settings().tracking_uri)
+    c.delete_registered_model("cancer-model")  # as if the process died right after the training run
+    c.delete_tag(first.run_id, "mlops.model_version")
+    again = retrain(spec)
+    assert again.reused_run and again.run_id == first.run_id and again.fit_seconds == 0.0
+    assert again.challenger_metrics == pytest.approx(first.challenger_metrics)
+    assert again.decision.rule == "first-model" and again.version == "1"
+    assert c.get_model_version("cancer-model", "1").run_id == first.run_id
+    assert len(training_runs(c)) == 1
+
+
+def test_a_killed_training_run_is_not_reused(project: Path) -> None:
+    """A training run that never finished (status RUNNING: the process died inside it) is trained again."""
+    spec = str(project / "deployments" / "cancer.yaml")
+    first = retrain(spec)
+    c = MlflowClient(get_settings().tracking_uri)
+    c.delete_registered_model("cancer-model")
+    c.update_run(first.run_id, status="RUNNING")
+    again = retrain(spec)
+    assert not again.reused_run and again.run_id != first.run_id and again.fit_seconds > 0
+    assert c.get_model_version("cancer-model", "1").run_id == again.run_id
 
 
 def test_a_run_killed_after_registering_is_finished_by_the_next_run(project: Path) -> None:

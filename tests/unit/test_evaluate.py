@@ -5,7 +5,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from mlops.spec import Promotion
-from tasks.evaluate import Predictions, _auc_fn, _weighted, paired_bootstrap
+from tasks.evaluate import _auc_fn, _weighted, paired_bootstrap
+from tasks.train import Predictions
 
 
 def test_weighted_auc_matches_scikit_learn_with_ties() -> None:
