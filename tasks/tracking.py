@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from tasks.quality import ValidationOutcome
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
+ALIASES_BEFORE = "aliases_before"
 REFERENCE_DIR = "reference"
 TAG = "mlops."
 # What a logged model needs to load again; passing it skips MLflow's slow requirement inference.
@@ -359,6 +360,7 @@ def publish(
     before = {alias: _alias_version(c, model_name, alias) for alias in (CHAMPION, CHALLENGER, PREVIOUS)}
     tags = decision_tags(decision, champion_version, extra_tags | {"mode": mode})
     tags |= {f"{TAG}metric.{k}": _fmt(v) for k, v in metrics.items()}
+    tags[f"{TAG}{ALIASES_BEFORE}"] = json.dumps(before)  # what undo_unpublished restores after a crash
     key = extra_tags.get("idempotency_key", "")
     existing = _version_with_key(c, model_name, key) if key else None
     if existing is not None and (existing.tags or {}).get(f"{TAG}published") == "true":
@@ -397,6 +399,34 @@ def publish(
     c.set_model_version_tag(model_name, version, f"{TAG}published", "true")
     after = {alias: _alias_version(c, model_name, alias) for alias in (CHAMPION, CHALLENGER, PREVIOUS)}
     return Published(version, after[CHAMPION], version_url(model_name, version), after)
+
+
+@task(name="undo-unpublished", cache_policy=NO_CACHE, **RETRIES)
+def undo_unpublished(model_name: str, key: str) -> str | None:
+    """Undo what a killed run with the same idempotency key did after registering and before its `published`
+    mark (the commit point): the aliases go back to what that run found, and its ledger entries are deleted
+    (soft: MLflow keeps them as deleted runs). The version itself stays, to be finished by this run, which
+    then compares it with the true champion again. Returns the version, or None when there was nothing to do.
+    The caller holds the promotion lock."""
+    c = client()
+    version = _version_with_key(c, model_name, key)
+    tags = (version.tags or {}) if version is not None else {}
+    if version is None or tags.get(f"{TAG}published") == "true" or f"{TAG}{ALIASES_BEFORE}" not in tags:
+        return None
+    number = str(version.version)
+    before: dict[str, str | None] = json.loads(tags[f"{TAG}{ALIASES_BEFORE}"])
+    for alias in (CHAMPION, CHALLENGER, PREVIOUS):
+        if _alias_version(c, model_name, alias) != before.get(alias):
+            if before.get(alias):
+                c.set_registered_model_alias(model_name, alias, before[alias])
+            else:
+                c.delete_registered_model_alias(model_name, alias)
+    exp = c.get_experiment_by_name(f"{LEDGER_PREFIX}{model_name}")
+    if exp is not None:
+        for r in c.search_runs([exp.experiment_id], filter_string=f"tags.`{TAG}ledger.version` = '{number}'"):
+            if r.data.tags.get(f"{TAG}ledger.action") in ("promote", "reject", "dry-run"):
+                c.delete_run(r.info.run_id)
+    return number
 
 
 def _version_with_key(c: Any, model_name: str, key: str) -> Any:

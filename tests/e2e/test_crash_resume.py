@@ -1,0 +1,145 @@
+"""Crash and resume: `mlops run retrain` is SIGKILLed at each stage boundary, then run again as a user would.
+
+The second run must complete with exactly one registered version for the same spec, data and code, the aliases
+and the ledger as one clean run leaves them, and, once the training run had finished, no second fit: the finished
+run is reused. The kill is real (SIGKILL of the CLI's own process, which cannot clean up); only where it happens
+is chosen, by wrapping one function in the killed process before the CLI starts.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+
+pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[2]
+
+# Runs the CLI with one function wrapped so that the process SIGKILLs itself before (or after) it runs.
+KILLER = """
+import importlib, os, signal
+target, when = os.environ["KILL_AT"].rsplit(":", 1)
+parts = target.split(".")
+for i in range(len(parts) - 1, 0, -1):  # the longest importable prefix, then attributes
+    try:
+        owner, rest = importlib.import_module(".".join(parts[:i])), parts[i:]
+        break
+    except ImportError:
+        continue
+for name in rest[:-1]:
+    owner = getattr(owner, name)
+real = getattr(owner, rest[-1])
+
+def wrapped(*args, **kwargs):
+    if when == "before":
+        os.kill(os.getpid(), signal.SIGKILL)
+    out = real(*args, **kwargs)
+    if when == "after" or (when.startswith("after=") and when[6:] in [str(a) for a in args]):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return out
+
+setattr(owner, rest[-1], wrapped)
+from mlops.cli import app
+app(prog_name="mlops")
+"""
+
+# (stage boundary, what to wrap, whether the training run had finished when the process died)
+BOUNDARIES = [
+    ("after the quality gate", "tasks.data.split.fn:before", False),
+    ("after the fit, before tracking", "tasks.tracking.log_training_run.fn:before", False),
+    ("model logged, training run not closed", "mlflow.sklearn.log_model:after", False),
+    ("after tracking, before the comparison", "tasks.evaluate.score_champion.fn:before", True),
+    ("after registering the version", "mlflow.register_model:after", True),
+    ("after moving champion", "mlflow.MlflowClient.set_registered_model_alias:after=champion", True),
+    ("after the ledger entry", "tasks.tracking.record:after", True),
+    ("after the commit, before the summary", "tasks.report.publish_summary.fn:before", True),
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One real Prefect server for the module's runs (a temporary server per run would triple the time)."""
+    port = free_port()
+    home = tmp_path_factory.mktemp("prefect-home")
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    api = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + 180
+    while True:
+        try:
+            with urllib.request.urlopen(f"{api}/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail("the Prefect server did not start")
+        time.sleep(0.5)
+    try:
+        yield api
+    finally:
+        os.killpg(proc.pid, 15)
+        proc.wait(timeout=60)
+
+
+def run(project: Path, home: Path, api: str, kill_at: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "MLOPS_HOME": str(home), "PREFECT_API_URL": api, "COLUMNS": "200"}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    args = ["run", "retrain", "deployments/cancer.yaml"]
+    if kill_at:
+        env["KILL_AT"] = kill_at
+        command = [sys.executable, "-c", KILLER, *args]
+    else:
+        command = [sys.executable, "-m", "mlops.cli", *args]
+    return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=600)
+
+
+@pytest.mark.parametrize(("boundary", "kill_at", "trained"), BOUNDARIES, ids=[b[0] for b in BOUNDARIES])
+def test_killed_at_a_stage_boundary_then_run_again(
+    project: Path, isolated_home: Path, prefect_api: str, boundary: str, kill_at: str, trained: bool
+) -> None:
+    killed = run(project, isolated_home, prefect_api, kill_at)
+    assert killed.returncode == -9, (
+        f"not killed at '{boundary}':\n{killed.stdout[-2000:]}{killed.stderr[-2000:]}"
+    )
+
+    again = run(project, isolated_home, prefect_api)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert ("not refitted" in again.stdout) == trained, again.stdout
+
+    c = MlflowClient(f"sqlite:///{isolated_home / 'mlflow.db'}")
+    versions = c.search_model_versions("name = 'cancer-model'")
+    assert [str(v.version) for v in versions] == ["1"]
+    for alias in ("champion", "challenger"):
+        assert str(c.get_model_version_by_alias("cancer-model", alias).version) == "1"
+    v1 = c.get_model_version("cancer-model", "1")
+    assert v1.tags["mlops.published"] == "true" and v1.tags["mlops.decision"] == "promoted"
+    exp = c.get_experiment_by_name("cancer")
+    finished = c.search_runs(
+        [exp.experiment_id],
+        filter_string="tags.`mlops.idempotency_key` != '' and attributes.status = 'FINISHED'",
+    )
+    assert len(finished) == 1 and v1.run_id == finished[0].info.run_id
+    ledger = c.search_runs([c.get_experiment_by_name("mlops-ledger-cancer-model").experiment_id])
+    actions = sorted(r.data.tags["mlops.ledger.action"] for r in ledger)
+    # one decision; a run killed after its commit is found a duplicate by the next run, and that is recorded
+    assert actions == (["duplicate", "promote"] if "summary" in boundary else ["promote"]), actions
