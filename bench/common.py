@@ -35,7 +35,8 @@ QUIET_ENV = {
     "PYTHONWARNINGS": "ignore",
     # libgomp's default wait policy spins; when a core is also busy with anything else (the Prefect server,
     # another job) HistGradientBoosting's many short parallel regions then run 10-20x slower (fit of 100k rows:
-    # ~55 s instead of ~4 s here). Both sides of every comparison get the same setting; see docs/benchmarks.md.
+    # ~55 s instead of ~4 s here). `mlops` sets it itself (mlops/cli.py); here both sides of every comparison,
+    # the bare scripts and our flows run in-process, get the same setting; see docs/benchmarks.md.
     "OMP_WAIT_POLICY": "PASSIVE",
 }
 
@@ -61,12 +62,17 @@ SAMPLE_SEED = 0
 
 
 def quiet_env(**extra: str) -> dict[str, str]:
+    """The environment of a child command: the quiet settings, no PREFECT_API_URL or MLFLOW_TRACKING_URI
+    inherited, and MLOPS_LOCAL_PREFECT=off unless given: `mlops run` would otherwise use any Prefect server
+    running on this machine at 127.0.0.1:4200 (someone else's, too). first_run.py sets it on purpose."""
     env = {**os.environ, **QUIET_ENV, **extra}
     if os.environ.get("BENCH_OMP_DEFAULT") == "1":  # run.py --omp-default: the libraries' own setting
         env.pop("OMP_WAIT_POLICY", None)
     for key in ("PREFECT_API_URL", "MLFLOW_TRACKING_URI"):
         if key not in extra:
             env.pop(key, None)
+    if "MLOPS_LOCAL_PREFECT" not in extra:
+        env["MLOPS_LOCAL_PREFECT"] = "off"
     return env
 
 

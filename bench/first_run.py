@@ -1,21 +1,27 @@
 """First run on embedded defaults (issue 7, item 3): from the command to the first task running.
 
 `mlops run retrain deployments/diabetes.yaml` (a tiny built-in dataset, so the figures are about start-up, not
-work) in a child process, with its own MLOPS_HOME and PREFECT_HOME, timed from just before the fork to:
+work) in a child process, with no PREFECT_API_URL, its own MLOPS_HOME and PREFECT_HOME, timed from just before
+the fork to:
   - the flow run's start and the first task run's start, read from the Prefect database the run wrote
     (the temporary server's PREFECT_HOME/prefect.db, or the local server's), in UTC;
   - the process's exit (the whole run).
 
-Modes:
-  temporary       no PREFECT_API_URL: Prefect starts a temporary server for the run (today's default). The
-                  first run uses a new PREFECT_HOME (a first ever run); the next ones reuse it.
-  server          a local `prefect server start` (its own PREFECT_HOME) is started once, untimed (its time to
-                  healthy is reported); runs have PREFECT_API_URL pointing at it.
-  prestart        prototype (bench/prestart_cli.py): the temporary server's process is started first thing,
-                  so its boot overlaps the CLI's imports and spec checks.
-  server+light    prototype: a running local server, and a pre-flight check that does not import Great
-                  Expectations or scikit-learn before the flow starts.
-  prestart+light  prototype: both changes, on embedded defaults.
+Modes (`mlops run` with no PREFECT_API_URL uses a Prefect server it finds running at MLOPS_LOCAL_PREFECT, else
+starts a temporary one; see mlops/settings.py::find_local_prefect):
+  temporary  no server running: MLOPS_LOCAL_PREFECT points at a free port with nothing listening (the
+             default's look-up is made, and fails), so Prefect starts a temporary server for the run. The first
+             run has a new PREFECT_HOME and a new MLOPS_HOME (a first ever run: Prefect creates its database,
+             the validate cache is empty); the later runs reuse both (a user's next run: the pre-flight finds
+             the spec in the validate cache).
+  local      a `prefect server start` (its own PREFECT_HOME, a free port) is started once, untimed (its time to
+             healthy is reported), and MLOPS_LOCAL_PREFECT points at it: the default discovery finds it. The
+             first run has a new MLOPS_HOME (validate cache cold), the second reuses it (the pre-flight's checks
+             hit the cache).
+
+Each run records whether its pre-flight hit the validate cache ($MLOPS_HOME/cache/checks.json is only
+rewritten on a miss) and whether the retrain fitted or reused a finished training run of the same spec and data
+(a later run in the same MLOPS_HOME does: this changes the whole command's time, not the time to the first task).
 """
 
 from __future__ import annotations
@@ -31,9 +37,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from common import BENCH, MLOPS, PYTHON, REPO, free_port, log, quiet_env, run_child
+from common import MLOPS, PYTHON, REPO, free_port, log, quiet_env, run_child
 
 SPEC = "deployments/diabetes.yaml"
+CACHE = Path("cache") / "checks.json"  # mlops/checks.py: CACHE_FILE, under MLOPS_HOME
 
 
 def _utc(text: str | None) -> float | None:
@@ -62,30 +69,41 @@ def run_times(db: Path, since: float) -> tuple[float | None, float | None]:
     return None, None
 
 
+def _mtime(path: Path) -> int | None:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
+
+
 def one_run(
-    mode: str, work: Path, prefect_home: Path, i: int, api_url: str | None, server_db: Path | None
+    mode: str, i: int, home: Path, prefect_home: Path, local_url: str, server_db: Path | None
 ) -> dict[str, Any]:
-    home = work / f"mlops-home-{mode}-{i}"
-    extra = {"MLOPS_HOME": str(home), "PREFECT_HOME": str(prefect_home)}
-    if api_url:
-        extra["PREFECT_API_URL"] = api_url
-    args = [MLOPS, "run", "retrain", SPEC]
-    if "prestart" in mode or "light" in mode:
-        args = [PYTHON, str(BENCH / "prestart_cli.py"), "run", "retrain", SPEC]
-        extra |= {
-            "BENCH_PRESTART": "1" if "prestart" in mode else "0",
-            "BENCH_LIGHT": "1" if "light" in mode else "0",
-        }
-    env = quiet_env(**extra)
-    child = run_child(args, env=env, cwd=REPO, timeout=300)
+    env = quiet_env(MLOPS_HOME=str(home), PREFECT_HOME=str(prefect_home), MLOPS_LOCAL_PREFECT=local_url)
+    cache_before = _mtime(home / CACHE)
+    child = run_child([MLOPS, "run", "retrain", SPEC], env=env, cwd=REPO, timeout=300)
     if child.returncode != 0:
         raise RuntimeError(
             f"{mode} run failed ({child.returncode}):\n{child.stdout[-2000:]}\n{child.stderr[-3000:]}"
         )
+    said = " ".join(child.stdout.split())  # rich wraps long lines in a file
+    if server_db is not None and local_url not in said:
+        raise RuntimeError(f"{mode} run did not use the local server at {local_url}:\n{child.stdout[-2000:]}")
+    if server_db is None and "temporary local server" not in said:
+        raise RuntimeError(f"{mode} run did not use a temporary server:\n{child.stdout[-2000:]}")
+    cache_after = _mtime(home / CACHE)
+    if cache_after is None:
+        cache = "not written"
+    elif cache_before is None:
+        cache = "cold"
+    else:
+        cache = "hit" if cache_after == cache_before else "miss"
     flow_start, task_start = run_times(server_db or prefect_home / "prefect.db", child.started_at)
     return {
         "mode": mode,
         "run": i,
+        "validate_cache": cache,
+        "refit": "not refitted" not in said,
         "total_seconds": child.seconds,
         "to_flow_seconds": None if flow_start is None else flow_start - child.started_at,
         "to_first_task_seconds": None if task_start is None else task_start - child.started_at,
@@ -136,30 +154,28 @@ def stop_server(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def measure(work: Path, runs: int, prototypes: bool = False) -> dict[str, Any]:
+def measure(work: Path, runs: int) -> dict[str, Any]:
+    """`runs` runs on a temporary server (the first ever, then later ones), then two with a local server
+    running (validate cache cold, then warm)."""
     work.mkdir(parents=True, exist_ok=True)
     out: dict[str, Any] = {"runs": []}
 
-    def series(mode: str, api_url: str | None = None, server_db: Path | None = None, n: int = 1) -> None:
-        prefect_home = work / f"prefect-home-{mode}"  # new for the first run of the mode, reused after
+    def series(mode: str, n: int, local_url: str, server_db: Path | None = None) -> None:
+        home, prefect_home = work / f"mlops-home-{mode}", work / f"prefect-home-{mode}"  # new, then reused
         for i in range(n):
             log(f"first run: {mode}, run {i + 1}/{n}")
-            out["runs"].append(one_run(mode, work, prefect_home, i, api_url, server_db))
+            out["runs"].append(one_run(mode, i, home, prefect_home, local_url, server_db))
 
-    series("temporary", n=runs)  # the first ever run, then later runs: the other modes once each
-    if prototypes:
-        series("prestart")
-        series("prestart+light")
+    nobody = f"http://127.0.0.1:{free_port()}/api"  # nothing listens there: the look-up fails at once
+    series("temporary", max(1, runs), nobody)
     log("first run: starting a local prefect server")
     proc, url, db, seconds = start_server(work)
     out["server_start_seconds"] = seconds
     try:
-        series("server", url, db)
-        if prototypes:
-            series("server+light", url, db)
+        series("local", 2, url, db)
     finally:
         stop_server(proc)
-    out["mlops_home"] = str(work / "mlops-home-server-0")  # a store with a champion, for `mlops status`
+    out["mlops_home"] = str(work / "mlops-home-local")  # a store with a champion, for `mlops status`
     return out
 
 

@@ -9,11 +9,13 @@ Three ways to do the same work on the same data, interleaved repeat by repeat (t
           started once before anything is timed), the heartbeat thread off as `mlops run` does in embedded mode.
 
 Each way has its own MLflow store (SQLite, under a temporary MLOPS_HOME), created and given a champion by an
-untimed warm-up run, so every timed run scores a champion and a challenger. Peak memory per run is the process's
-resident high-water mark, reset before each run (/proc/self/clear_refs), so it includes the libraries already
-loaded. Writes a JSON file of every run.
+untimed warm-up run, so every timed run scores a champion and a challenger. Each of our retrains has a spec
+with a new description (`bump_spec`), hence a new idempotency key: it fits, as the bare script does, instead of
+reusing an earlier identical training run. Peak memory per run is the process's resident high-water mark, reset
+before each run (/proc/self/clear_refs), so it includes the libraries already loaded. Writes a JSON file of
+every run.
 
-    python bench/overhead.py --warmup DIR --project DIR:ROWS [--project DIR:ROWS] --repeats 3,1 [--fixes]
+    python bench/overhead.py --warmup DIR --project DIR:ROWS [--project DIR:ROWS] --repeats 3,1
                              [--monitor DIR --home MLOPS_HOME --monitor-repeats 2] --work DIR --out FILE
 """
 
@@ -105,112 +107,14 @@ def measure(fn: Callable[[Stopwatch], Any]) -> dict[str, Any]:
 
 
 def bump_spec(project: Project) -> None:
-    """A new description for each of our runs: the spec's hash, hence the run's idempotency key, changes, so
-    every run registers a new version as the bare script does (identical reruns are otherwise deduplicated)."""
+    """A new description for each of our runs. The description is part of the parsed spec, so the spec's hash,
+    hence the run's idempotency key (spec, data, code, library versions), is new every time: the run trains,
+    logs and registers a new version as the bare script does. With the same key, the flow would reuse the
+    finished training run instead of fitting (tasks/tracking.py::finished_training) and register nothing new.
+    Every outcome records `refit`; run.py reports a timed run that did not fit."""
     lines = project.spec.read_text().splitlines()
     lines = [f"description: bench run {time.time_ns()}" if x.startswith("description:") else x for x in lines]
     project.spec.write_text("\n".join(lines) + "\n")
-
-
-def _fast_schema(self: Any) -> Any:
-    """PandasDataset.schema as proposed for tasks/tracking.py: column types from the first 1,000 rows,
-    nullability from the whole frame, vectorised. MLflow's own test every value of every column in Python."""
-    from mlflow.models import infer_signature
-    from mlflow.types.schema import ColSpec, Schema
-
-    frame = self._df
-    head = infer_signature(frame.head(1_000)).inputs
-    nulls = frame.isna().any()
-    return Schema([ColSpec(c.type, c.name, required=not bool(nulls[c.name])) for c in head.inputs])
-
-
-def _our_digest(self: Any) -> str:
-    """The digest as proposed for tasks/tracking.py: our own content hash, passed to from_pandas(digest=...).
-    MLflow's compute_pandas_digest maps type() over every cell of the whole frame (it trims to 10,000 rows
-    after that), about 2.5 s per million rows here."""
-    import hashlib
-
-    import pandas as pd
-
-    return hashlib.sha256(pd.util.hash_pandas_object(self._df, index=False).to_numpy().tobytes()).hexdigest()[
-        :32
-    ]
-
-
-def _memoized(method: Callable[..., Any], cache: dict[Any, Any]) -> Callable[..., Any]:
-    """A Pipeline method that answers again without recomputing for the same model and the same rows and
-    columns of the same frame: what 'compute each model's holdout predictions once' saves."""
-
-    def call(self: Any, x: Any, *args: Any, **kwargs: Any) -> Any:
-        key = (
-            method.__name__,
-            id(self),
-            id(getattr(x, "index", x)),
-            tuple(getattr(x, "columns", ())),
-            len(x),
-        )
-        if key not in cache:
-            cache[key] = method(self, x, *args, **kwargs)
-        return cache[key]
-
-    return call
-
-
-@contextmanager
-def proposed_fixes(sample: tuple[int, int] | None = None) -> Iterator[None]:
-    """The project changes proposed in docs/benchmarks.md, applied from the outside for one run:
-    1. every task with cache_policy=NO_CACHE (Prefect otherwise hashes each task's inputs, data frames
-       included, for a cache key nothing uses);
-    2. MLflow dataset lineage with our digest and a vectorised schema (`_our_digest`, `_fast_schema`);
-    3. each model's holdout predictions computed once (the challenger's and the champion's are otherwise
-       computed twice each: for the metrics and again for the decision's evidence);
-    4. with `sample` (max_rows, seed): the monitor's predict task scores only the rows the drift report
-       will sample, not the whole batch."""
-    import functools
-    import importlib
-    import pkgutil
-
-    from mlflow.data.pandas_dataset import PandasDataset
-    from prefect.cache_policies import NO_CACHE
-    from prefect.tasks import Task
-    from sklearn.pipeline import Pipeline
-
-    import tasks
-
-    saved: list[tuple[Any, str, Any]] = []
-
-    def patch(obj: Any, attr: str, value: Any) -> None:
-        own = isinstance(obj, type) and attr in vars(obj)  # a class's own descriptor, restored as it was
-        saved.append((obj, attr, vars(obj)[attr] if own else getattr(obj, attr)))
-        setattr(obj, attr, value)
-
-    for info in pkgutil.iter_modules(tasks.__path__):
-        module = importlib.import_module(f"tasks.{info.name}")
-        for obj in vars(module).values():
-            if isinstance(obj, Task) and all(obj is not t for t, _, _ in saved):
-                patch(obj, "cache_policy", NO_CACHE)
-    fast = functools.cached_property(_fast_schema)
-    fast.__set_name__(PandasDataset, "schema")
-    patch(PandasDataset, "schema", fast)
-    patch(PandasDataset, "_compute_digest", _our_digest)
-    cache: dict[Any, Any] = {}
-    for name in ("predict", "predict_proba"):
-        patch(Pipeline, name, _memoized(getattr(Pipeline, name), cache))
-    if sample is not None:
-        from tasks import drift, train
-
-        predict_fn = train.predict.fn
-
-        def predict_sampled(model: Any, frame: Any, columns: Any, task_kind: Any) -> Any:
-            return predict_fn(model, drift.sample(frame, *sample), columns, task_kind)
-
-        patch(train.predict, "fn", predict_sampled)
-    try:
-        yield
-    finally:
-        for obj, attr, value in reversed(saved):
-            setattr(obj, attr, value)
-        cache.clear()
 
 
 def retrain_ways(project: Project, homes: dict[str, Path]) -> dict[str, Callable[[Stopwatch], Any]]:
@@ -224,22 +128,20 @@ def retrain_ways(project: Project, homes: dict[str, Path]) -> dict[str, Callable
         if way == "fn":
             with plain_tasks(sw):
                 r = retrain.fn(str(project.spec))
-        elif way == "flow+fixes":
-            with proposed_fixes():
-                r = retrain(str(project.spec))
         else:
             r = retrain(str(project.spec))
         return {
             "version": r.version,
             "promoted": r.decision.promote,
-            "roc_auc": r.challenger_metrics["roc_auc"],
+            "roc_auc": round(r.challenger_metrics["roc_auc"], 6),
+            "refit": not r.reused_run,
+            "fit_seconds": round(r.fit_seconds, 2),
         }
 
     return {
         "bare": lambda sw: bare.retrain(project, homes["bare"], sw),
         "fn": lambda sw: ours("fn", sw),
         "flow": lambda sw: ours("flow", sw),
-        "flow+fixes": lambda sw: ours("flow+fixes", sw),
     }
 
 
@@ -247,7 +149,6 @@ def monitor_ways(
     project: Project, homes: dict[str, Path], work: Path
 ) -> dict[str, Callable[[Stopwatch], Any]]:
     import bare
-    from common import SAMPLE_ROWS, SAMPLE_SEED
 
     from flows.monitor import monitor
 
@@ -258,9 +159,6 @@ def monitor_ways(
         if way == "fn":
             with plain_tasks(sw):
                 r = monitor.fn(str(project.spec), batch=str(project.batch))
-        elif way == "flow+fixes":
-            with proposed_fixes((SAMPLE_ROWS, SAMPLE_SEED)):
-                r = monitor(str(project.spec), batch=str(project.batch))
         else:
             r = monitor(str(project.spec), batch=str(project.batch))
         return {
@@ -273,7 +171,6 @@ def monitor_ways(
         "bare": lambda sw: bare.monitor(project, homes["bare"], sw, work / f"bare-report-{next(counter)}"),
         "fn": lambda sw: ours("fn", sw),
         "flow": lambda sw: ours("flow", sw),
-        "flow+fixes": lambda sw: ours("flow+fixes", sw),
     }
 
 
@@ -295,8 +192,8 @@ def schedule(
     groups: list[tuple[str, dict[str, Callable[[Stopwatch], Any]], int]], deadline: float | None
 ) -> list[dict[str, Any]]:
     """Every repeat of the first (cheapest) group, then the first repeat of every other group, then their
-    further repeats while the time budget allows: a further repeat is skipped when the group's last one says
-    it would end after `deadline` (epoch seconds). `make bench` must end in time."""
+    further repeats while the time budget allows: a further repeat is skipped when the group's last one, plus
+    10%, says it would end after `deadline` (epoch seconds). `make bench` must end in time."""
     out: list[dict[str, Any]] = []
     took: dict[str, float] = {}
     plan = [(0, r) for r in range(groups[0][2])]
@@ -309,7 +206,7 @@ def schedule(
     ]
     for g, r in plan:
         label, ways, repeats = groups[g]
-        if r and deadline is not None and time.time() + took[label] > deadline:
+        if r and deadline is not None and time.time() + 1.1 * took[label] > deadline:
             log(f"{label}: repeat {r + 1} skipped, it would end after the time budget")
             continue
         start = time.perf_counter()
@@ -328,7 +225,6 @@ def main() -> None:
     parser.add_argument("--repeats", default="3,1", help="repeats per project, comma-separated")
     parser.add_argument("--monitor-repeats", type=int, default=2)
     parser.add_argument("--warmup", help="a small project DIR for the untimed warm-up")
-    parser.add_argument("--fixes", action="store_true", help="also run our flow with the proposed fixes")
     parser.add_argument(
         "--deadline", type=float, help="epoch seconds: skip extra repeats that would end later"
     )
@@ -344,7 +240,7 @@ def main() -> None:
     with harness(work / "prefect-storage") as startup:
         result["harness_startup_seconds"] = startup
         log(f"Prefect test harness up in {startup:.1f} s")
-        names = ["bare", "fn", "flow", *(["flow+fixes"] if args.fixes else [])]
+        names = ["bare", "fn", "flow"]
         homes = {way: work / f"home-{way}" for way in names}
         if args.warmup:  # stores created, champions registered, imports and first calls done: not timed
             ways = retrain_ways(Project(Path(args.warmup), "bench"), homes)
@@ -363,14 +259,11 @@ def main() -> None:
 
             project = Project(Path(args.monitor), "bench")
             mhomes = {}
-            # Each way gets its own copy of the registry with the champion. The monitor's own task functions
-            # (.fn) and the proposed fixes are measured with --fixes only: `make bench` must end in time.
-            mnames = names if args.fixes else ["bare", "flow"]
-            for way in mnames:
+            for way in names:  # each way gets its own copy of the registry with the champion
                 mhomes[way] = work / f"home-monitor-{way}"
                 shutil.rmtree(mhomes[way], ignore_errors=True)
                 shutil.copytree(args.home, mhomes[way])
-            mways = {n: w for n, w in monitor_ways(project, mhomes, work).items() if n in mnames}
+            mways = monitor_ways(project, mhomes, work)
             log("monitor warm-up: Evidently imported and run once on 2,000 rows")
             result["warmup"].append({"label": "monitor", "way": "evidently", **measure(bare.warm_evidently)})
             groups.append(("monitor", mways, args.monitor_repeats))

@@ -202,6 +202,7 @@ def log_training_run(
     from mlflow.models import infer_signature
 
     warnings.filterwarnings("ignore", message=".*Integer columns in Python cannot represent missing values.*")
+    warnings.filterwarnings("ignore", message=".*dataset source can be interpreted in multiple ways.*")
     exp = experiment_id(pipeline)
     with mlflow.start_run(experiment_id=exp, run_name=f"retrain-{time.strftime('%Y%m%d-%H%M%S')}") as run:
         mlflow.set_tags({f"{TAG}{k}": v for k, v in tags.items()})
