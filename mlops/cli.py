@@ -497,6 +497,13 @@ def _user_errors(debug: bool) -> Iterator[None]:
     except Exception as exc:
         if debug:
             raise
+        from tasks.tracking import unreachable
+
+        down = unreachable(exc)
+        if down is not None:
+            err.print("[red]stopped:[/red] ", end="")
+            err.print(str(down), markup=False)
+            raise typer.Exit(down.exit_code) from None
         err.print("[red]error:[/red] ", end="")
         err.print(
             f"{type(exc).__name__}: {exc}\n"

@@ -79,6 +79,18 @@ def _is_transient(exc: BaseException) -> bool:
     )
 
 
+def unreachable(exc: BaseException) -> TrackingUnavailable | None:
+    """The user's message for a tracking store that could not be reached, even after retrying; None otherwise."""
+    if not _is_transient(exc):
+        return None
+    uri = get_settings().tracking_uri
+    return TrackingUnavailable(
+        f"cannot reach the MLflow tracking store at {uri}, even after retrying ({type(exc).__name__}: "
+        f"{str(exc)[:300]}); start it (or correct MLFLOW_TRACKING_URI), or unset MLFLOW_TRACKING_URI to use the "
+        "embedded store, then rerun."
+    )
+
+
 def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
     """Prefect retry condition: retry connection trouble, never a user error."""
     try:
@@ -96,12 +108,27 @@ RETRIES = {
 }
 
 
+# MLflow retries each HTTP request itself: 7 times with backoff factor 2, about 4 minutes per failing call when the
+# server is down (and 4 times that under the tasks' RETRIES). The tasks' retries ride out outages, so MLflow's own
+# are kept short unless the user set them.
+HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
+}
+
+
 def client(settings: Settings | None = None) -> Any:
     """Point MLflow at the configured store (creating the embedded SQLite store on first use)."""
+    import os
+
     import mlflow
     from mlflow import MlflowClient
 
     settings = settings or get_settings()
+    if not settings.embedded_mlflow:
+        for key, value in HTTP_DEFAULTS.items():
+            os.environ.setdefault(key, value)
     if settings.embedded_mlflow and settings.tracking_uri not in _READY:
         _create_store_once(settings)
     mlflow.set_tracking_uri(settings.tracking_uri)
@@ -136,6 +163,12 @@ def experiment_id(pipeline: str, settings: Settings | None = None) -> str:
     settings = settings or get_settings()
     c = client(settings)
     exp = c.get_experiment_by_name(pipeline)
+    if exp is not None and exp.lifecycle_stage == "deleted":
+        raise MlopsError(
+            f"the MLflow experiment '{pipeline}' (id {exp.experiment_id}) at {settings.tracking_uri} was deleted, "
+            "so no run can be recorded in it; restore it (MLflow UI, or `mlflow experiments restore "
+            f"--experiment-id {exp.experiment_id}`) and rerun."
+        )
     if exp is not None:
         return str(exp.experiment_id)
     location = (settings.artifact_root / pipeline).as_uri() if settings.embedded_mlflow else None
@@ -146,6 +179,27 @@ def experiment_id(pipeline: str, settings: Settings | None = None) -> str:
         if exp is None:
             raise
         return str(exp.experiment_id)
+
+
+def _start_run(experiment: str, run_name: str) -> Any:
+    """`mlflow.start_run`, tagged with the Prefect task run it belongs to. On a retry, the runs that earlier attempts
+    of this task run left RUNNING (the tracking server went away mid-run, so they could not be ended) are marked
+    FAILED first: a half-written run never looks alive next to the finished one."""
+    import mlflow
+    from prefect.runtime import task_run
+
+    attempt_of = task_run.id  # None outside a task run
+    if attempt_of and task_run.run_count > 1:
+        c = client()
+        abandoned = c.search_runs(
+            [experiment],
+            filter_string=f"tags.`{TAG}prefect_task_run_id` = '{attempt_of}' and attributes.status = 'RUNNING'",
+        )
+        for r in abandoned:
+            c.set_tag(r.info.run_id, f"{TAG}abandoned", "tracking server lost mid-run; the task was retried")
+            c.set_terminated(r.info.run_id, "FAILED")
+    tags = {f"{TAG}prefect_task_run_id": attempt_of} if attempt_of else None
+    return mlflow.start_run(experiment_id=experiment, run_name=run_name, tags=tags)
 
 
 def run_url(experiment: str, run_id: str) -> str:
@@ -204,7 +258,7 @@ def log_training_run(
     warnings.filterwarnings("ignore", message=".*Integer columns in Python cannot represent missing values.*")
     warnings.filterwarnings("ignore", message=".*dataset source can be interpreted in multiple ways.*")
     exp = experiment_id(pipeline)
-    with mlflow.start_run(experiment_id=exp, run_name=f"retrain-{time.strftime('%Y%m%d-%H%M%S')}") as run:
+    with _start_run(exp, f"retrain-{time.strftime('%Y%m%d-%H%M%S')}") as run:
         mlflow.set_tags({f"{TAG}{k}": v for k, v in tags.items()})
         mlflow.log_params({k: _param(v) for k, v in params.items()})
         mlflow.log_metrics({f"holdout_{k}": v for k, v in metrics.items() if not math.isnan(v)})
@@ -301,9 +355,7 @@ def log_failed_gate(pipeline: str, spec_path: Path, tags: dict[str, str], qualit
     import mlflow
 
     exp = experiment_id(pipeline)
-    with mlflow.start_run(
-        experiment_id=exp, run_name=f"quality-gate-{time.strftime('%Y%m%d-%H%M%S')}"
-    ) as run:
+    with _start_run(exp, f"quality-gate-{time.strftime('%Y%m%d-%H%M%S')}") as run:
         mlflow.set_tags({f"{TAG}{k}": v for k, v in tags.items()} | {f"{TAG}stopped_by": "quality-gate"})
         mlflow.log_dict(quality.to_dict(), "quality/validation.json")
         mlflow.log_metric("quality_failed_expectations", len(quality.failed))
@@ -736,7 +788,7 @@ def log_monitor_run(
     import mlflow
 
     exp = experiment_id(pipeline)
-    with mlflow.start_run(experiment_id=exp, run_name=f"monitor-{time.strftime('%Y%m%d-%H%M%S')}") as run:
+    with _start_run(exp, f"monitor-{time.strftime('%Y%m%d-%H%M%S')}") as run:
         mlflow.set_tags(
             {f"{TAG}{k}": v for k, v in tags.items()}
             | {f"{TAG}kind": "monitor", f"{TAG}model_name": model_name, f"{TAG}champion_version": champion_version,
