@@ -274,6 +274,20 @@ def scale_rows(res: dict[str, Any], cfg: Config) -> list[Row]:
     return rows
 
 
+def candidate_rows(res: dict[str, Any]) -> list[Row]:
+    """Step 6: the spec's candidate parameter sets fitted one after another vs concurrently."""
+    t = res["seconds"]
+    base = t["sequential"]
+    what = f"{res['candidates']} HistGradientBoosting candidates on {res['rows']:,} rows"
+    return [
+        (f"6. Parallel challengers: {what}, in threads (Prefect's default task runner, used by `model.candidates`)"
+         " vs one after another", secs(t["threads"]), secs(base), f"{base / t['threads']:.2f}x speedup",
+         "faster than sequential", "yes" if t["threads"] < base else "**no**"),
+        (f"6. Parallel challengers: {what}, in 2 spawned processes vs one after another", secs(t["processes (2)"]),
+         secs(base), f"{base / t['processes (2)']:.2f}x speedup", "(info)", "(info)"),
+    ]  # fmt: skip
+
+
 def monitor_rows(res: dict[str, Any], cfg: Config) -> list[Row]:
     runs = by_way(res["runs"], "monitor")
     if not runs:
@@ -671,7 +685,7 @@ def main() -> None:
         help="keep libgomp's default (spinning) wait policy in the bench's own processes, not PASSIVE",
     )
     parser.add_argument(
-        "--only", default="first_run,cli,scale,overhead,monitor", help="comma-separated steps"
+        "--only", default="first_run,cli,scale,overhead,monitor,candidates", help="comma-separated steps"
     )
     args = parser.parse_args()
     cfg = QUICK if args.quick else FULL
@@ -766,6 +780,12 @@ def main() -> None:
             }
             for key in ("runs", "warmup"):
                 results["overhead"][key] = [r for r in results["overhead"][key] if r["label"] != "monitor"]
+        if "candidates" in steps and time.time() + 60 < deadline:
+            step("candidates", lambda: worker(
+                [str(BENCH / "candidates.py"), "--rows", str(min(cfg.small, 50_000)), "--candidates", "4",
+                 "--repeats", "1"], work / "candidates.log"))  # fmt: skip
+        elif "candidates" in steps:
+            log("candidates: skipped, it would end after the time budget (run bench/candidates.py alone)")
         rows: list[Row] = []
         if "overhead" in results:
             rows += retrain_rows(results["overhead"], cfg)
@@ -777,6 +797,8 @@ def main() -> None:
             rows += scale_rows(results["scale"], cfg)
         if "monitor" in results:
             rows += monitor_rows(results["monitor"], cfg)
+        if "candidates" in results:
+            rows += candidate_rows(results["candidates"])
         meta["load_end"] = loadavg()
         meta["seconds"] = time.perf_counter() - started
         (work / "results.json").write_text(json.dumps(results, indent=1, default=str))
