@@ -126,7 +126,10 @@ def test_killed_at_a_stage_boundary_then_run_again(
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert ("not refitted" in again.stdout) == trained, again.stdout
 
-    c = MlflowClient(f"sqlite:///{isolated_home / 'mlflow.db'}")
+    store = f"sqlite:///{isolated_home / 'mlflow.db'}"
+    c = MlflowClient(
+        store, registry_uri=store
+    )  # not the process-wide registry URI an earlier test may have set
     versions = c.search_model_versions("name = 'cancer-model'")
     assert [str(v.version) for v in versions] == ["1"]
     for alias in ("champion", "challenger"):

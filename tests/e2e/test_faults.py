@@ -270,7 +270,7 @@ def test_tracking_server_killed_during_the_tracking_task_is_retried_and_the_run_
     assert result.version == "1" and result.champion_after == "1"
     model = f"{pipeline}-model"
     assert registry(server, model) == {"versions": [1], "aliases": {"champion": "1", "challenger": "1"}}
-    c = MlflowClient(server.url)
+    c = MlflowClient(server.url, server.url)
     run = c.get_run(result.run_id)
     assert run.info.status == "FINISHED" and run.data.metrics["holdout_roc_auc"] > 0.9
     assert c.get_model_version(model, "1").run_id == result.run_id
@@ -303,7 +303,7 @@ def test_a_user_error_in_the_tracking_task_fails_the_run_on_the_first_attempt(
 
     server = remote_tracking
     spec = write_spec(project, "faults-b")
-    c = MlflowClient(server.url)
+    c = MlflowClient(server.url, server.url)
     c.delete_experiment(c.create_experiment("faults-b"))
 
     state = retrain(spec, return_state=True)

@@ -364,6 +364,27 @@ def test_the_ui_shows_the_run_and_its_summary_in_headless_chromium(served: Serve
 # --- 4. deploy again, stop, start again ---------------------------------------------------------------------
 
 
+def test_mlops_run_finds_a_running_local_server_and_links_the_run(served: Served, tmp_path: Path) -> None:
+    """(Before the test that stops the module's server.) No PREFECT_API_URL: `mlops run` uses the Prefect server it finds running (MLOPS_LOCAL_PREFECT, by default
+    127.0.0.1:4200) instead of starting a temporary one, so the run stays in that server's UI."""
+    env = {**served.env(), "MLOPS_LOCAL_PREFECT": served.api_url, "MLOPS_HOME": str(tmp_path / "home")}
+    env.pop("PREFECT_API_URL")
+    r = subprocess.run(
+        [sys.executable, "-m", "mlops.cli", "run", "retrain", "deployments/diabetes.yaml"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    assert f"Prefect: {served.api_url}" in r.stdout and "temporary server" not in r.stdout + r.stderr
+    match = re.search(
+        rf"Prefect flow run: {re.escape(served.ui_url)}/runs/flow-run/([0-9a-f-]{{36}})", r.stdout
+    )
+    assert match, r.stdout
+    with client(served) as c:
+        run = c.read_flow_run(match.group(1))
+        assert run.state is not None and run.state.is_completed()
+        assert run.name == "retrain-deployments/diabetes.yaml"
+
+
 def test_deploy_check_deploy_and_a_second_start_find_the_same_state(served: Served) -> None:
     r = cli("deploy", "--check", served=served)
     assert r.returncode == 0, r.stdout + r.stderr
@@ -417,24 +438,3 @@ def test_mlops_lists_the_server_commands(tmp_path: Path) -> None:
         assert re.search(rf"^\s+{command}\s", r.stdout, flags=re.M), (
             f"`mlops {command}` is not registered:\n{r.stdout}"
         )
-
-
-def test_mlops_run_finds_a_running_local_server_and_links_the_run(served: Served, tmp_path: Path) -> None:
-    """No PREFECT_API_URL: `mlops run` uses the Prefect server it finds running (MLOPS_LOCAL_PREFECT, by default
-    127.0.0.1:4200) instead of starting a temporary one, so the run stays in that server's UI."""
-    env = {**served.env(), "MLOPS_LOCAL_PREFECT": served.api_url, "MLOPS_HOME": str(tmp_path / "home")}
-    env.pop("PREFECT_API_URL")
-    r = subprocess.run(
-        [sys.executable, "-m", "mlops.cli", "run", "retrain", "deployments/diabetes.yaml"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
-    assert f"Prefect: {served.api_url}" in r.stdout and "temporary server" not in r.stdout + r.stderr
-    match = re.search(
-        rf"Prefect flow run: {re.escape(served.ui_url)}/runs/flow-run/([0-9a-f-]{{36}})", r.stdout
-    )
-    assert match, r.stdout
-    with client(served) as c:
-        run = c.read_flow_run(match.group(1))
-        assert run.state is not None and run.state.is_completed()
-        assert run.name == "retrain-deployments/diabetes.yaml"
