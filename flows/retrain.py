@@ -65,9 +65,8 @@ def retrain(
         run, fitted = _train_and_track(loaded, parts, tags, checked)
     policy, mode = spec.promotion, spec.promotion.approval.mode
     with promotion_lock(spec.registry.model_name):  # read champion, compare, move aliases: one at a time
-        tracking.undo_unpublished(
-            spec.registry.model_name, tags["idempotency_key"]
-        )  # a killed run's half-move
+        # a killed run with the same key may have moved aliases without committing: put them back first
+        tracking.undo_unpublished(spec.registry.model_name, tags["idempotency_key"])
         champion = tracking.load_champion(spec.registry.model_name)
         champion_score = evaluate.score_champion(champion, parts.holdout, spec.data.target, spec.model.task)
         evidence = evaluate.gather_evidence(

@@ -143,9 +143,11 @@ def run_retrain(
     with _prefect(settings), _user_errors(debug):
         from flows.retrain import retrain
 
-        result = _flow_run(retrain, str(spec), window_start=start, window_end=end, params=overrides or None)
+        result, run_id = _flow_run(
+            retrain, str(spec), window_start=start, window_end=end, params=overrides or None
+        )
     _print_retrain(result, settings)
-    _print_prefect_link(settings)
+    _print_prefect_link(settings, run_id)
 
 
 @run_app.command("monitor")
@@ -177,9 +179,9 @@ def run_monitor(
     with _prefect(settings), _user_errors(debug):
         from flows.monitor import monitor
 
-        result = _flow_run(monitor, str(spec), batch=batch, start=start, end=end)
+        result, run_id = _flow_run(monitor, str(spec), batch=batch, start=start, end=end)
     _print_monitor(result)
-    _print_prefect_link(settings)
+    _print_prefect_link(settings, run_id)
     if result.verdict.drifted or result.verdict.quality_dropped:
         raise typer.Exit(3)
 
@@ -206,7 +208,7 @@ def replay(
     with _prefect(settings), _user_errors(debug):
         from flows.replay import replay as replay_flow
 
-        timeline = _flow_run(
+        timeline, run_id = _flow_run(
             replay_flow, str(spec), start=start, end=end, every=every, retrain_every=retrain_every
         )
     table = Table("period", "rows", "quality gate", "drift share", f"batch {timeline.metric}", "action", "champion",
@@ -219,7 +221,7 @@ def replay(
         )  # fmt: skip
     out.print(table)
     out.print(f"Timeline saved: {timeline.csv_path}", markup=False)
-    _print_prefect_link(settings)
+    _print_prefect_link(settings, run_id)
 
 
 @app.command()
@@ -418,20 +420,17 @@ def _fail(code: int, message: str) -> None:
     raise typer.Exit(code)
 
 
-_LAST_RUN: list[str] = []  # the id of the flow run `_flow_run` started last
-
-
-def _flow_run(flow: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run a flow and return its result (raising its error), remembering the flow run's id for the link."""
+def _flow_run(flow: Any, *args: Any, **kwargs: Any) -> tuple[Any, str | None]:
+    """Run a flow; its result (raising its error) and the flow run's id, for the link to its page."""
     state = flow(*args, return_state=True, **kwargs)
-    _LAST_RUN[:] = [str(state.state_details.flow_run_id)] if state.state_details.flow_run_id else []
-    return state.result()
+    run_id = state.state_details.flow_run_id
+    return state.result(), str(run_id) if run_id else None
 
 
-def _print_prefect_link(settings: Any) -> None:
-    if settings.prefect_api_url and _LAST_RUN:
+def _print_prefect_link(settings: Any, run_id: str | None) -> None:
+    if settings.prefect_api_url and run_id:
         ui = settings.prefect_api_url.rstrip("/").removesuffix("/api")
-        out.print(f"Prefect flow run: {ui}/runs/flow-run/{_LAST_RUN[0]}", markup=False)
+        out.print(f"Prefect flow run: {ui}/runs/flow-run/{run_id}", markup=False)
 
 
 def _prefect_where(settings: Any) -> str:

@@ -11,19 +11,27 @@ PACKAGES = ("mlops", "tasks", "flows")
 LIBRARIES = ("scikit-learn", "numpy", "pandas", "scipy")  # what fits and predicts
 
 
+def library_versions(names: tuple[str, ...]) -> list[str]:
+    """`name==version` for each installed distribution (`name missing` otherwise), without importing them."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for name in names:
+        try:
+            out.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            out.append(f"{name} missing")
+    return out
+
+
 @functools.lru_cache(maxsize=1)
 def code_sha256() -> str:
     """A hash of the code that produced a model: this project's own Python sources and the versions of the
     libraries that fit it (an upgraded scikit-learn trains a different model from the same spec and data)."""
-    from importlib.metadata import PackageNotFoundError, version
-
     root = Path(__file__).resolve().parents[1]
     digest = hashlib.sha256()
-    for library in LIBRARIES:
-        try:
-            digest.update(f"{library}=={version(library)}".encode())
-        except PackageNotFoundError:
-            digest.update(f"{library} missing".encode())
+    for library in library_versions(LIBRARIES):
+        digest.update(library.encode())
     for package in PACKAGES:
         for path in sorted((root / package).rglob("*.py")):
             digest.update(str(path.relative_to(root)).encode())

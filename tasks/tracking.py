@@ -330,15 +330,15 @@ def _dataset(frame: pd.DataFrame, source: Any, name: str, target: str) -> Any:
     whose types come from the first 1,000 rows and whose nullability comes from the whole frame, vectorised.
     MLflow's defaults map type() over every cell for the digest and test every value for null in Python for
     the schema: about 27 s for 1M rows against 0.5 s this way (docs/benchmarks.md)."""
-    import hashlib
-
     import mlflow
-    import pandas as pd
     from mlflow.models import infer_signature
     from mlflow.types.schema import ColSpec, Schema
 
-    digest = hashlib.sha256(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes()).hexdigest()
-    ds = mlflow.data.from_pandas(frame, source=source, name=name, targets=target, digest=digest[:32])
+    from tasks.data import frame_sha256
+
+    ds = mlflow.data.from_pandas(
+        frame, source=source, name=name, targets=target, digest=frame_sha256(frame)[:32]
+    )
     head = frame.head(1_000)
     if head.isna().all().any():  # a column with no value to type in the head: let MLflow read it all
         return ds
@@ -417,7 +417,7 @@ def publish(
     key = extra_tags.get("idempotency_key", "")
     existing = _version_with_key(c, model_name, key) if key else None
     if existing is not None and (existing.tags or {}).get(f"{TAG}published") == "true":
-        return _duplicate(c, model_name, run, decision, str(existing.version), before, actor)
+        return _duplicate(c, model_name, run, decision, existing, before, actor)
     version: str | None = None
     created = False
     moved = decision.promote and mode != "dry_run"
@@ -497,14 +497,15 @@ def _duplicate(
     model_name: str,
     run: TrainingRun,
     decision: Decision,
-    version: str,
+    existing: Any,
     before: dict[str, str | None],
     actor: str,
 ) -> Published:
     """The same spec, data and code were already trained, registered and decided: register nothing new, but
     record that this run found it so."""
+    version = str(existing.version)
     why = f"identical to v{version}: same spec, data and code (idempotency key), so no new version was registered"
-    if c.get_model_version(model_name, version).run_id != run.run_id:  # not the version's own (reused) run
+    if existing.run_id != run.run_id:  # not the version's own (reused) run
         c.set_tag(run.run_id, f"{TAG}duplicate_of", version)
     record(
         model_name, "duplicate", version=version, champion_before=before[CHAMPION], champion_after=before[CHAMPION],

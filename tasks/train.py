@@ -128,8 +128,8 @@ def evaluate_on(
             proba = model.predict_proba(x)
         except (AttributeError, ValueError):
             proba = None
-    metrics = _metrics(y, pred, proba, list(getattr(model, "classes_", [])), task_kind)
-    classes = getattr(model, "classes_", [])
+    classes = list(getattr(model, "classes_", []))
+    metrics = _metrics(y, pred, proba, classes, task_kind)
     binary = task_kind == "classification" and proba is not None and len(classes) == 2
     outputs = Predictions(
         y.to_numpy(), np.asarray(pred), proba[:, 1] if binary else None, classes[1] if binary else None
@@ -155,20 +155,28 @@ def _metrics(y: Any, pred: Any, proba: Any, classes: list[Any], task_kind: Task)
     out["f1"] = float(m.f1_score(y, pred, average=avg, zero_division=0, **pos))
     out["precision"] = float(m.precision_score(y, pred, average=avg, zero_division=0, **pos))
     out["recall"] = float(m.recall_score(y, pred, average=avg, zero_division=0, **pos))
+    out.update(_proba_metrics(y, proba, classes))
+    return {k: out.get(k, math.nan) for k in metrics_for(task_kind)}
+
+
+def _proba_metrics(y: Any, proba: Any, classes: list[Any]) -> dict[str, float]:
+    """ROC AUC, average precision and log loss; none (NaN in the caller) without probabilities or when the holdout
+    cannot give them (e.g. a class absent from it)."""
+    from sklearn import metrics as m
+
+    if proba is None:
+        return {}
     try:
-        if proba is None:
-            raise ValueError("no probabilities")
-        if binary:
+        out = {"log_loss": float(m.log_loss(y, proba, labels=classes))}
+        if len(classes) == 2:
             truth = (y == classes[1]).astype(int)
             out["roc_auc"] = float(m.roc_auc_score(truth, proba[:, 1]))
             out["average_precision"] = float(m.average_precision_score(truth, proba[:, 1]))
         else:
             out["roc_auc"] = float(m.roc_auc_score(y, proba, multi_class="ovr", labels=classes))
-            out["average_precision"] = math.nan
-        out["log_loss"] = float(m.log_loss(y, proba, labels=classes))
-    except (AttributeError, ValueError):
-        out.update({"roc_auc": math.nan, "average_precision": math.nan, "log_loss": math.nan})
-    return {k: out.get(k, math.nan) for k in metrics_for(task_kind)}
+    except ValueError:
+        return {}
+    return out
 
 
 def run_params(
