@@ -7,7 +7,7 @@ export GX_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= true
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: install demo demo-replay serve bench test lint format clean
+.PHONY: install demo demo-replay serve bench test check lint format clean
 
 install: $(VENV)/.installed
 
@@ -35,6 +35,12 @@ test: install lint
 	$(BIN)/pytest -q -p no:cacheprovider; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
+## check: the quick tier while working: install, lint, and the unit and integration tests only (not tests/e2e,
+## the CLI in subprocesses against real servers); `make test` stays the full suite, and CI runs that
+check: install lint
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/integration; rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
 ## serve: a local Prefect server + UI (127.0.0.1:4200), the work pool, every deployment, a worker; Ctrl-C stops it
 serve: install
 	$(BIN)/mlops serve
@@ -47,6 +53,7 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 format: install
 	$(BIN)/ruff format .

@@ -35,7 +35,7 @@ QUIET_ENV = {
     "PYTHONWARNINGS": "ignore",
     # libgomp's default wait policy spins; when a core is also busy with anything else (the Prefect server,
     # another job) HistGradientBoosting's many short parallel regions then run 10-20x slower (fit of 100k rows:
-    # ~55 s instead of ~4 s here). `mlops` sets it itself (mlops/cli.py); here both sides of every comparison,
+    # ~55 s instead of ~4 s here). `mlops` sets it itself (mlops/cli/runtime.py); here both sides of every comparison,
     # the bare scripts and our flows run in-process, get the same setting; see docs/benchmarks.md.
     "OMP_WAIT_POLICY": "PASSIVE",
 }

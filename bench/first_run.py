@@ -40,7 +40,7 @@ from typing import Any
 from common import MLOPS, PYTHON, REPO, free_port, log, quiet_env, run_child
 
 SPEC = "deployments/diabetes.yaml"
-CACHE = Path("cache") / "checks.json"  # mlops/checks.py: CACHE_FILE, under MLOPS_HOME
+CACHE = Path("cache") / "checks.json"  # mlops/cli/checks.py: CACHE_FILE, under MLOPS_HOME
 
 
 def _utc(text: str | None) -> float | None:

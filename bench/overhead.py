@@ -110,7 +110,7 @@ def bump_spec(project: Project) -> None:
     """A new description for each of our runs. The description is part of the parsed spec, so the spec's hash,
     hence the run's idempotency key (spec, data, code, library versions), is new every time: the run trains,
     logs and registers a new version as the bare script does. With the same key, the flow would reuse the
-    finished training run instead of fitting (tasks/tracking.py::finished_training) and register nothing new.
+    finished training run instead of fitting (tasks/tracking/runs.py::finished_training) and register nothing new.
     Every outcome records `refit`; run.py reports a timed run that did not fit."""
     lines = project.spec.read_text().splitlines()
     lines = [f"description: bench run {time.time_ns()}" if x.startswith("description:") else x for x in lines]

@@ -384,10 +384,10 @@ def what_costs(results: dict[str, Any], cfg: Config) -> str:
         "`cache_policy=NO_CACHE` (Prefect's default policy hashed every task's inputs, data frames included, for "
         "a cache key nothing used: ~1 s per task per million rows); logs MLflow dataset lineage with its own "
         "content digest and a schema typed from 1,000 rows with vectorised nullability "
-        "(`tasks/tracking.py::_dataset`; MLflow's defaults tested every cell in Python, ~27 s for a 1M-row "
+        "(`tasks/tracking/lineage.py::dataset`; MLflow's defaults tested every cell in Python, ~27 s for a 1M-row "
         "retrain); predicts each model on the holdout once, for the metrics and the evidence "
         "(`tasks/train.py::evaluate_on`); scores only the monitor's seeded sample (`flows/monitor.py`); caches "
-        "the inputs `mlops validate` and the pre-flight of `mlops run` passed (`mlops/checks.py`); uses a Prefect "
+        "the inputs `mlops validate` and the pre-flight of `mlops run` passed (`mlops/cli/checks.py`); uses a Prefect "
         "server already running at `MLOPS_LOCAL_PREFECT` when PREFECT_API_URL is unset (`mlops/settings.py`); "
         "sets `OMP_WAIT_POLICY=PASSIVE`; and reuses a finished training run whose idempotency key (spec, data, "
         "code, library versions) matches instead of fitting again. That last one is not what the retrain rows "
@@ -459,7 +459,7 @@ def what_costs(results: dict[str, Any], cfg: Config) -> str:
             "`$MLOPS_HOME/cache/checks.json`: no Great Expectations, scikit-learn or data read. A cold call (a "
             "new MLOPS_HOME, or any of those inputs changed) runs every check; its costliest steps here: "
             f"{phase_text(c.get('validate_phases', []))}. `mlops status` "
-            f"({secs(m.get('status'))}) imports MLflow and Prefect (`tasks/tracking.py`) and opens the SQLite "
+            f"({secs(m.get('status'))}) imports MLflow and Prefect (`tasks/tracking/`) and opens the SQLite "
             f"store; `mlops --help` {secs(m.get('help'))}.",
             "",
         ]
@@ -492,7 +492,7 @@ def what_costs(results: dict[str, Any], cfg: Config) -> str:
         "**OpenMP.** With libgomp's default (spinning) wait policy, HistGradientBoosting's fit of 100k rows took "
         "50-64 s instead of 4 s while other jobs ran on this 2-core machine (load ~4); with "
         "`OMP_WAIT_POLICY=PASSIVE` 4.0 s, with one thread 2.6 s; on the idle machine both policies take 2.1 s. "
-        "`mlops` sets `OMP_WAIT_POLICY=PASSIVE` unless it is set (mlops/cli.py), and the deployments' job "
+        "`mlops` sets `OMP_WAIT_POLICY=PASSIVE` unless it is set (mlops/cli/runtime.py), and the deployments' job "
         "variables do too (prefect.yaml).",
         "",
     ]
@@ -623,7 +623,7 @@ def document(results: dict[str, Any], rows: list[Row], cfg: Config, flags: str, 
             f"{'was not rewritten: every call hit it' if c.get('validate_warm_hit') else 'was rewritten: a call missed'}).",
             "",
             "A cold `mlops validate deployments/` step by step (`bench/validate_phases.py`, a fresh interpreter, "
-            "an empty MLOPS_HOME, the same calls as `mlops.checks`):", "", "| step | seconds |", "|---|---:|"]  # fmt: skip
+            "an empty MLOPS_HOME, the same calls as `mlops.cli.checks`):", "", "| step | seconds |", "|---|---:|"]  # fmt: skip
         parts += [f"| {name} | {value:.2f} |" for name, value in c["validate_phases"]]
         cold, warm = dict(c.get("validate_imports", [])), dict(c.get("validate_imports_warm", []))
         parts += ["", "Its imports by top-level package (`python -X importtime -m mlops.cli validate deployments/`, "

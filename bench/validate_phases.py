@@ -1,5 +1,5 @@
 """Where a cold `mlops validate` spends its time (no cache entry for these inputs: run it with an empty
-MLOPS_HOME): the same steps as mlops.checks.check_spec, timed one by one in a fresh interpreter (run from the
+MLOPS_HOME): the same steps as mlops.cli.checks.check_spec, timed one by one in a fresh interpreter (run from the
 project folder). Prints JSON: [[phase, seconds], ...] in the order they ran. A warm validate stops after the
 cache look-up.
 
@@ -30,14 +30,14 @@ def main() -> None:
     import mlops.cli  # noqa: F401  (typer, rich: what `mlops --help` needs)
 
     lap("import mlops.cli (typer, rich)")
-    from mlops.checks import _columns_present, spec_files
+    from mlops.cli.checks import _columns_present, spec_files
     from mlops.spec import load_spec
 
-    lap("import mlops.checks (pydantic, yaml)")
+    lap("import mlops.cli.checks (pydantic, yaml)")
     files = spec_files([Path(a) for a in sys.argv[1:]] or [Path("deployments")])
     loaded = [load_spec(f) for f in files]
     lap("parse + schema-check the specs")
-    from mlops.checks import _inputs_key, _passed
+    from mlops.cli.checks import _inputs_key, _passed
 
     known = _passed()
     hits = [_inputs_key(x) in known for x in loaded]

@@ -12,7 +12,7 @@ from mlops.policy import gate
 from mlops.settings import get_settings
 from mlops.spec import load_spec
 from mlops.timeutil import parse_time, window_before
-from tasks import data, drift, events, quality, report, tracking, train
+from tasks import data, drift, report, steps, train
 
 
 @flow(name="monitor", flow_run_name="monitor-{spec_path}", validate_parameters=True)
@@ -29,7 +29,7 @@ def monitor(
     deployment's trigger in prefect.yaml starts the retrain."""
     loaded = load_spec(spec_path)
     spec, settings = loaded.spec, get_settings()
-    frame = data.load_batch(loaded, batch, start, end)
+    frame = steps.load_batch(loaded, batch, start, end)
     label = batch or f"{start or '...'} to {end or '...'}"
     tags = {
         "pipeline": spec.name,
@@ -41,7 +41,7 @@ def monitor(
     checked = None
     if spec.quality:
         unlabelled = () if data.has_labels(frame, spec.data.target) else (spec.data.target,)
-        checked = quality.validate(
+        checked = steps.validate_data(
             frame,
             loaded.resolve(spec.quality.suite),
             settings.reports_dir(spec.name),
@@ -49,26 +49,28 @@ def monitor(
         )
         tags["quality"] = gate(checked.success, spec.quality.on_failure)
         if tags["quality"] == "stop":
-            run_url = tracking.log_failed_gate(spec.name, loaded.path, tags | {"kind": "monitor"}, checked)
-            report.publish_quality_stop(spec.name, checked.to_markdown(), run_url)
+            run_url = steps.record_quality_failure(
+                spec.name, loaded.path, tags | {"kind": "monitor"}, checked
+            )
+            steps.publish_quality_stop(spec.name, checked.to_markdown(), run_url)
             raise QualityGateFailed(checked.message(), checked.report_path)
 
-    champion = tracking.load_champion(spec.registry.model_name)
+    champion = steps.load_champion(spec.registry.model_name)
     if champion is None:
         raise NoChampion(
             f"'{spec.registry.model_name}' has no champion yet: train one first with `mlops run retrain {spec_path}`."
         )
-    reference, kinds = tracking.load_reference(champion.run_id)
+    reference, kinds = steps.load_reference(champion.run_id)
     features = data.Features(kinds["numeric"], kinds["categorical"])
-    notes = data.check_batch(frame, reference, features)
+    notes = steps.check_batch(frame, reference, features)
     # score only the seeded sample the report compares (the same rows it would draw from the whole batch)
     current = drift.sample(frame, spec.monitoring.max_sample_rows, spec.monitoring.seed)
-    scored = train.predict(champion.model, current, features.all, spec.model.task)
-    scored_reference = train.predict(champion.model, reference, features.all, spec.model.task)
+    scored = steps.predict(champion.model, current, features.all, spec.model.task)
+    scored_reference = steps.predict(champion.model, reference, features.all, spec.model.task)
 
     stamp = data.run_stamp()
     folder = settings.reports_dir(spec.name) / f"monitor-{stamp}"
-    summary = drift.drift_task(
+    summary = steps.drift_report(
         scored_reference, scored, numeric=features.numeric, categorical=features.categorical,
         target=spec.data.target, prediction=train.PREDICTION,
         prediction_proba=train.PROBA if train.PROBA in scored.columns else None, task=spec.model.task,
@@ -84,10 +86,10 @@ def monitor(
     )  # fmt: skip
     batch_end = data.batch_end(frame, spec.data.time_column, end)
     trigger = retrain_trigger(
-        judged.action, batch_end, parse_time(tracking.last_retrain_trigger(spec.registry.model_name)),
+        judged.action, batch_end, parse_time(steps.last_drift_retrain(spec.registry.model_name)),
         spec.monitoring.cooldown_days,
     )  # fmt: skip
-    run_url = tracking.log_monitor_run(
+    run_url = steps.track_monitor_run(
         pipeline=spec.name, model_name=spec.registry.model_name, champion_version=champion.version,
         tags=tags | {"drift.action": judged.action, "drift.retrain": trigger.reason},
         metrics={"drift_share": summary.drifted_share, **{f"batch_{k}": v for k, v in (summary.quality or {}).items()}},
@@ -96,10 +98,10 @@ def monitor(
 
     window_start, window_end = window_before(batch_end, spec.monitoring.retrain_window_days, spec.data.window)
     if trigger.retrain:
-        tracking.record_retrain_trigger(spec.registry.model_name, batch_end.isoformat())
+        steps.record_drift_retrain(spec.registry.model_name, batch_end.isoformat())
     event_id = None
     if judged.acts:
-        event_id = events.emit_drift(
+        event_id = steps.emit_drift(
             spec.name, str(loaded.path),
             {"drifted_share": summary.drifted_share, "action": judged.action, "reasons": list(judged.reasons),
              "champion_version": champion.version, "batch_end": batch_end.isoformat(), "retrain": trigger.retrain,
@@ -118,5 +120,5 @@ def monitor(
         batch_end=batch_end.isoformat(), run_url=run_url, retrain_reason=trigger.reason, retrain=retrained,
         event_id=event_id, notes=notes,
     )  # fmt: skip
-    report.publish_monitor(result)
+    steps.publish_monitor(result)
     return result

@@ -4,6 +4,8 @@ scheduled retrain every N periods; the timeline says what happened and which ver
 
 from __future__ import annotations
 
+from typing import Any
+
 from prefect import flow
 
 from flows.monitor import monitor
@@ -13,7 +15,7 @@ from mlops.errors import DataError, QualityGateFailed
 from mlops.settings import get_settings
 from mlops.spec import load_spec
 from mlops.timeutil import parse_time, window_before
-from tasks import data, report, tracking
+from tasks import data, report, steps
 
 
 @flow(name="replay", flow_run_name="replay-{spec_path}-{start}-{end}")
@@ -28,7 +30,9 @@ def replay(
     rows: list[report.TimelineRow] = []
     for i, (p0, p1) in enumerate(periods(begin, finish, every)):
         label = p0.date().isoformat()
-        row = dict(period=label, rows=0, quality_gate="", drift_share=None, model_metric=None, action="")
+        row: dict[str, Any] = dict(
+            period=label, rows=0, quality_gate="", drift_share=None, model_metric=None, action=""
+        )
         try:
             result = monitor(spec_path, start=p0.isoformat(), end=p1.isoformat())
             row |= dict(rows=result.rows, quality_gate="passed" if spec.quality else "none",
@@ -51,8 +55,8 @@ def replay(
                 f"{row['action']}; scheduled retrain: v{scheduled.version} {scheduled.decision.verdict}"
             )
         rows.append(
-            report.TimelineRow(**row, champion_version=tracking.champion_version(spec.registry.model_name))
+            report.TimelineRow(**row, champion_version=steps.champion_version(spec.registry.model_name))
         )
     folder = get_settings().reports_dir(spec.name) / f"replay-{data.run_stamp()}"
-    path = report.publish_timeline(spec.name, spec.promotion.metric, rows, folder)
+    path = steps.publish_timeline(spec.name, spec.promotion.metric, rows, folder)
     return report.Timeline(rows=rows, csv_path=str(path), metric=spec.promotion.metric)

@@ -12,8 +12,9 @@ from mlops.fingerprint import code_sha256, idempotency_key
 from mlops.policy import apply_approval, best_candidate, gate
 from mlops.settings import get_settings
 from mlops.spec import LoadedSpec, load_spec
-from tasks import data, evaluate, promotion, quality, report, tracking, train
+from tasks import data, promotion, report, steps, train
 from tasks.locking import promotion_lock
+from tasks.tracking.runs import TrainingRun
 
 
 @flow(name="retrain", flow_run_name="retrain-{spec_path}", validate_parameters=True)
@@ -30,7 +31,7 @@ def retrain(
     loaded = load_spec(spec_path).with_window(window_start, window_end).with_params(params)
     spec = loaded.spec
     promotion.check_approval_possible(spec.promotion)
-    frame = data.load(loaded)
+    frame = steps.load_data(loaded)
     tags = {
         "pipeline": spec.name,
         "spec_path": str(loaded.path),
@@ -42,44 +43,44 @@ def retrain(
     checked = None
     verdict = "pass"
     if spec.quality:
-        checked = quality.validate(
+        checked = steps.validate_data(
             frame, loaded.resolve(spec.quality.suite), get_settings().reports_dir(spec.name)
         )
         verdict = gate(checked.success, spec.quality.on_failure)
         tags["quality"] = verdict
         if verdict == "stop":
-            run_url = tracking.log_failed_gate(spec.name, loaded.path, tags, checked)
-            report.publish_quality_stop(spec.name, checked.to_markdown(), run_url)
+            run_url = steps.record_quality_failure(spec.name, loaded.path, tags, checked)
+            steps.publish_quality_stop(spec.name, checked.to_markdown(), run_url)
             raise QualityGateFailed(checked.message(), checked.report_path)
 
-    parts = data.split(frame, loaded)
+    parts = steps.split(frame, loaded)
     tags["holdout_sha256"] = parts.holdout_sha256
     tags["code_sha256"] = code_sha256()
     tags["idempotency_key"] = idempotency_key(tags["spec_sha256"], tags["data_sha256"], tags["code_sha256"])
     if spec.data.window:
         tags["window"] = f"{spec.data.window.start or ''}..{spec.data.window.end or ''}"
-    finished = tracking.finished_training(spec.name, tags["idempotency_key"])
+    finished = steps.find_finished_training(spec.name, tags["idempotency_key"])
     if finished is not None:  # the same work finished before (resumed or repeated run): reuse it, no refit
-        run, fitted = finished.run, train.rescore(finished.model, parts, spec.data.target, spec.model.task)
+        run, fitted = finished.run, steps.rescore(finished.model, parts, spec.data.target, spec.model.task)
     else:
         run, fitted = _train_and_track(loaded, parts, tags, checked)
     policy, mode = spec.promotion, spec.promotion.approval.mode
     with promotion_lock(spec.registry.model_name):  # read champion, compare, move aliases: one at a time
         # a killed run with the same key may have moved aliases without committing: put them back first
-        tracking.undo_unpublished(spec.registry.model_name, tags["idempotency_key"])
-        champion = tracking.load_champion(spec.registry.model_name)
-        champion_score = evaluate.score_champion(champion, parts.holdout, spec.data.target, spec.model.task)
-        evidence = evaluate.gather_evidence(
+        steps.undo_unpublished(spec.registry.model_name, tags["idempotency_key"])
+        champion = steps.load_champion(spec.registry.model_name)
+        champion_score = steps.score_champion(champion, parts.holdout, spec.data.target, spec.model.task)
+        evidence = steps.gather_evidence(
             fitted.predictions, champion_score, parts.holdout, policy, parts.holdout_sha256
         )
-        decision = promotion.decide_promotion(fitted.metrics, champion_score, policy, evidence)
+        decision = steps.decide_promotion(fitted.metrics, champion_score, policy, evidence)
         approval = None
         if mode == "manual":
             approval = promotion.await_approval(
                 decision, report.evidence_markdown(decision), policy.approval.timeout_seconds
             )
             decision = apply_approval(decision, approval)
-        published = tracking.publish(
+        published = steps.register_and_promote(
             spec.registry.model_name, run, decision, champion_score.version, fitted.metrics, tags, mode=mode,
             actor=f"approval:{approval.by}" if approval else "", smoke_sample=parts.holdout[parts.features.all].head(100),
         )  # fmt: skip
@@ -94,27 +95,27 @@ def retrain(
         duplicate_of=published.duplicate_of,
         notes=[checked.message()] if checked and verdict == "warn" else [],
     )  # fmt: skip
-    report.publish_summary(result)
+    steps.publish_summary(result)
     return result
 
 
 def _train_and_track(
     loaded: LoadedSpec, parts: data.SplitData, tags: dict[str, str], checked: Any
-) -> tuple[tracking.TrainingRun, train.Trained]:
+) -> tuple[TrainingRun, train.Trained]:
     """Train (the candidates concurrently, when declared; the best on validation becomes the challenger), then
     record the MLflow run."""
     spec = loaded.spec
     model, tried = spec.model, []
     if spec.model.candidates:
-        fit, validation = data.validation_split(parts, loaded)
+        fit, validation = steps.validation_split(parts, loaded)
         futures = [
-            train.fit_candidate.submit(fit, validation, parts.features, m, spec.data.target, spec.data.split.seed, spec.promotion.metric)
+            steps.fit_candidate.submit(fit, validation, parts.features, m, spec.data.target, spec.data.split.seed, spec.promotion.metric)
             for m in train.candidate_models(spec.model)
         ]  # fmt: skip
         tried = [f.result() for f in futures]
         model = train.candidate_models(spec.model)[best_candidate([t.value for t in tried], spec.direction)]
-    fitted = train.train(parts, model, spec.data.target, spec.data.split.seed)
-    run = tracking.log_training_run(
+    fitted = steps.train_model(parts, model, spec.data.target, spec.data.split.seed)
+    run = steps.track_training_run(
         pipeline=spec.name, spec_path=loaded.path, tags=tags,
         params=train.run_params(spec, parts.features, tried) | fitted.params, metrics=fitted.metrics, model=fitted.model,
         train=parts.train, holdout=parts.holdout, features=parts.features.all,

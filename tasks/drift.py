@@ -3,22 +3,23 @@
 One Evidently Report compares a (sampled) batch with the reference data: per-column data drift, drift of the
 model's predictions, and the model's quality on the batch when it carries labels. The result is boiled down
 to a small `DriftSummary`; the full report is kept as HTML for people and as a snapshot JSON that reloads.
+What needs no Evidently (the summary types, the seeded sample, the input checks) is in tasks/drift_summary.py.
 """
 
 from __future__ import annotations
 
 import json
 import math
-import re
 import warnings
-from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from prefect import task
-from prefect.cache_policies import NO_CACHE
+
+from tasks.drift_summary import ColumnDrift, DriftSummary, check_columns, check_overrides, sample
+
+__all__ = ["TASKS", "ColumnDrift", "DriftSummary", "drift_report", "load_snapshot", "sample", "stattest_name"]
 
 TASKS = ("classification", "regression")
 
@@ -32,82 +33,8 @@ _QUALITY_METRICS = {
     "evidently:metric_v2:R2Score": "r2",
 }
 _VALUE_DRIFT = "evidently:metric_v2:ValueDrift"
-_METHOD_IN_TEST = re.compile(r"The drift detection method is (.+?)\. The drift threshold")
 # Our facts (rows, sampling, notes) ride in the snapshot's metadata: a reloaded snapshot summarizes alike.
 _META = "mlops"
-
-
-@dataclass(frozen=True)
-class ColumnDrift:
-    column: str
-    method: str  # the stat test Evidently used, e.g. "K-S p_value", "Jensen-Shannon distance"
-    score: float
-    threshold: float
-    drifted: bool
-
-    def describe(self) -> str:
-        state = "drifted" if self.drifted else "no drift"
-        return f"{self.column}: {state} ({self.method} {self.score:.4g}, threshold {self.threshold:g})"
-
-
-@dataclass(frozen=True)
-class DriftSummary:
-    rows_reference: int  # rows actually compared (after sampling)
-    rows_current: int
-    sampled: bool  # True when either side was sampled down
-    columns: list[ColumnDrift]
-    drifted_share: float  # drifted columns / columns checked
-    prediction_drift: ColumnDrift | None
-    quality: dict[str, float] | None  # model quality on the current batch; None when it has no labels
-    notes: list[str] = field(default_factory=list)
-    html_path: str | None = None
-    snapshot_path: str | None = None
-
-    def drifted_columns(self) -> list[ColumnDrift]:
-        return [c for c in self.columns if c.drifted]
-
-    def headline(self) -> str:
-        drifted = len(self.drifted_columns())
-        rows = f"{self.rows_current:,} current vs {self.rows_reference:,} reference rows"
-        return (
-            f"{drifted} of {len(self.columns)} columns drifted ({self.drifted_share:.0%}); "
-            f"{rows}{' (sampled)' if self.sampled else ''}"
-        )
-
-    def to_markdown(self) -> str:
-        """A table of every column checked (drifted ones first), the prediction drift, quality, and notes."""
-        lines = [f"**Data drift**: {self.headline()}", ""]
-        rows = sorted(self.columns, key=lambda c: not c.drifted)
-        if self.prediction_drift is not None:
-            rows = [*rows, self.prediction_drift]
-        lines += ["| column | method | score | threshold | drifted |", "|---|---|---|---|---|"]
-        for c in rows:
-            name = f"{c.column} (prediction)" if c is self.prediction_drift else c.column
-            flag = "**yes**" if c.drifted else "no"
-            lines.append(f"| {name} | {c.method} | {c.score:.4g} | {c.threshold:g} | {flag} |")
-        lines.append("")
-        if self.quality is not None:
-            shown = (
-                ", ".join(f"{k} {v:.4f}" for k, v in self.quality.items()) or "no metric could be computed"
-            )
-            lines += [f"**Model quality on the batch**: {shown}", ""]
-        if self.notes:
-            lines += ["Notes:", *[f"- {n}" for n in self.notes], ""]
-        if self.html_path:
-            lines.append(f"Report: {self.html_path}")
-        return "\n".join(lines).rstrip() + "\n"
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def sample(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
-    """At most max_rows rows, drawn with the seed, in their original order; the frame itself when small."""
-    if max_rows < 1:
-        raise ValueError(f"max_rows must be at least 1, got {max_rows}")
-    if len(frame) <= max_rows:
-        return frame
-    return frame.sample(n=max_rows, random_state=seed).sort_index(kind="stable")
 
 
 def drift_report(
@@ -138,9 +65,9 @@ def drift_report(
     """
     if task not in TASKS:
         raise ValueError(f"task must be one of {', '.join(TASKS)}, got '{task}'")
-    features = _check_columns(reference, current, numeric, categorical, target, prediction, prediction_proba)
+    features = check_columns(reference, current, numeric, categorical, target, prediction, prediction_proba)
     methods, thresholds = dict(column_methods or {}), dict(column_thresholds or {})
-    _check_overrides(methods, thresholds, features, prediction)
+    check_overrides(methods, thresholds, features, prediction)
 
     ref, cur = sample(reference, max_rows, seed), sample(current, max_rows, seed)
     notes: list[str] = []
@@ -184,85 +111,14 @@ def drift_report(
 
 def load_snapshot(path: Path) -> DriftSummary:
     """Reload a snapshot saved by drift_report and summarize it again (same figures, no paths)."""
-    from evidently.core.report import Snapshot
+    from evidently import Run  # the public name of a report's result, evidently.core.report.Snapshot
 
     try:
-        snapshot = Snapshot.loads(Path(path).read_text(encoding="utf-8"))
+        snapshot = Run.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ValueError(f"{path}: cannot be read as an Evidently snapshot ({exc})") from None
     metadata = snapshot.to_snapshot_model().metadata
     return _summarize(snapshot.dict(), metadata)
-
-
-# --- checks -------------------------------------------------------------------------------------------------
-
-
-def _check_columns(
-    reference: pd.DataFrame,
-    current: pd.DataFrame,
-    numeric: list[str],
-    categorical: list[str],
-    target: str | None,
-    prediction: str | None,
-    proba: str | None,
-) -> list[str]:
-    """The feature columns, once both frames are known to be comparable; ValueError naming what is wrong."""
-    features = [*numeric, *categorical]
-    if not features:
-        raise ValueError("no feature columns given: pass numeric and/or categorical column names")
-    both = sorted(set(numeric) & set(categorical))
-    if both:
-        raise ValueError(f"columns declared both numeric and categorical: {', '.join(both)}")
-    roles = {"target": target, "prediction": prediction, "prediction_proba": proba}
-    for role, col in roles.items():
-        if col is not None and col in features:
-            raise ValueError(
-                f"the {role} column '{col}' is also listed as a feature; list it only as the {role}"
-            )
-    if current.empty:
-        raise ValueError("the current batch has no rows: nothing to compare with the reference")
-    if reference.empty:
-        raise ValueError("the reference data has no rows: nothing to compare the batch with")
-    needed = [*features, *(c for c in (prediction, proba) if c is not None)]
-    for name, frame in (("current batch", current), ("reference data", reference)):
-        missing = [c for c in needed if c not in frame.columns]
-        if missing:
-            other = "reference data" if name == "current batch" else "current batch"
-            raise ValueError(
-                f"columns missing from the {name}: {', '.join(missing)} (expected in both the {other} "
-                f"and the {name}; the {name} has: {_listing(frame.columns)})"
-            )
-    if target is not None and target in current.columns and target not in reference.columns:
-        raise ValueError(
-            f"the target column '{target}' is in the current batch but not in the reference data "
-            f"(the reference data has: {_listing(reference.columns)})"
-        )
-    return features
-
-
-def _check_overrides(
-    methods: dict[str, str], thresholds: dict[str, float], features: list[str], prediction: str | None
-) -> None:
-    known = [*features, *([prediction] if prediction else [])]
-    for what, given in (("column_methods", methods), ("column_thresholds", thresholds)):
-        unknown = [c for c in given if c not in known]
-        if unknown:
-            raise ValueError(
-                f"{what} names columns that are not checked: {', '.join(unknown)} "
-                f"(checked: {', '.join(known)})"
-            )
-    bad = [
-        f"{c}={v!r}"
-        for c, v in thresholds.items()
-        if not isinstance(v, int | float) or not math.isfinite(v) or v < 0
-    ]
-    if bad:
-        raise ValueError(f"column_thresholds must be finite non-negative numbers: {', '.join(bad)}")
-
-
-def _listing(columns: Iterable[object], limit: int = 20) -> str:
-    names = [str(c) for c in columns]
-    return ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")
 
 
 # --- the report ---------------------------------------------------------------------------------------------
@@ -446,18 +302,17 @@ def _run(
 
 
 def _summarize(result: dict[str, Any], metadata: dict[str, Any]) -> DriftSummary:
-    """Our summary of snapshot.dict(): ValueDrift metrics give the scores, their tests the verdicts."""
+    """Our summary of snapshot.dict(): each ValueDrift metric gives a column's score and, in its config, the
+    method and threshold Evidently used (it writes back what it chose itself); its "drift" test the verdict."""
     facts = json.loads(metadata[_META]) if _META in metadata else {}
     prediction = facts.get("prediction")
     notes = [str(n) for n in facts.get("notes", [])]
-    verdicts: dict[str, tuple[bool, str | None]] = {}
+    verdicts: dict[str, bool] = {}
     for test in result.get("tests", []):
         if test.get("id") != "drift":
             continue
         status = str(getattr(test.get("status"), "value", test.get("status")))
-        found = _METHOD_IN_TEST.search(str(test.get("description", "")))
-        metric_id = test.get("metric_config", {}).get("metric_id")
-        verdicts[metric_id] = (status == "FAIL", found.group(1) if found else None)
+        verdicts[test.get("metric_config", {}).get("metric_id")] = status == "FAIL"
 
     columns: list[ColumnDrift] = []
     prediction_drift: ColumnDrift | None = None
@@ -467,9 +322,9 @@ def _summarize(result: dict[str, Any], metadata: dict[str, Any]) -> DriftSummary
         kind = config.get("type")
         if kind == _VALUE_DRIFT:
             score, threshold = float(metric["value"]), float(config["threshold"])
-            method = str(config.get("method"))
-            drifted, shown = verdicts.get(metric["id"], (_drifted_by_rule(method, score, threshold), None))
-            drift = ColumnDrift(str(config["column"]), shown or method, score, threshold, drifted)
+            method = stattest_name(str(config.get("method")))
+            drifted = verdicts.get(metric["id"], _drifted_by_rule(method, score, threshold))
+            drift = ColumnDrift(str(config["column"]), method, score, threshold, drifted)
             if prediction is not None and drift.column == prediction:
                 prediction_drift = drift
             else:
@@ -501,5 +356,16 @@ def _drifted_by_rule(method: str, score: float, threshold: float) -> bool:
     return score < threshold if "p_value" in method else score >= threshold
 
 
-# The same function as a Prefect task, for flows (the plain function stays callable without a flow run).
-drift_task = task(name="drift-report", cache_policy=NO_CACHE)(drift_report)
+def stattest_name(method: str) -> str:
+    """A stattest's display name ("K-S p_value", "PSI"): a ValueDrift config holds the display name when
+    Evidently chose the test and the id ("psi") when it was given one; Evidently's stattest registry maps ids."""
+    from evidently import ColumnType
+    from evidently.legacy.calculations.stattests import get_stattest
+
+    empty = pd.Series(dtype=float)
+    for kind in ColumnType:  # an id names one test, whatever the column types it is registered for
+        try:
+            return get_stattest(empty, empty, kind, method).display_name
+        except ValueError:  # not an id (so already a display name), or not for this column type
+            continue
+    return method

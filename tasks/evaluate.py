@@ -13,8 +13,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from mlops.catalog import METRICS, Task
 from mlops.policy import Evidence, Interval, SliceResult
@@ -30,7 +28,6 @@ class ChampionScore:
     predictions: Predictions | None = field(default=None, repr=False)
 
 
-@task(name="score-champion", cache_policy=NO_CACHE)
 def score_champion(champion: Any, holdout: pd.DataFrame, target: str, task_kind: Task) -> ChampionScore:
     """Score the current champion on the challenger's holdout; when it cannot, say why instead of crashing."""
     if champion is None:
@@ -48,7 +45,6 @@ def score_champion(champion: Any, holdout: pd.DataFrame, target: str, task_kind:
     return ChampionScore(champion.version, metrics, predictions=preds)
 
 
-@task(name="gather-evidence", cache_policy=NO_CACHE)
 def gather_evidence(
     challenger: Predictions | None,
     champion: ChampionScore,

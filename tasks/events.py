@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-
 DRIFT_EVENT = "mlops.drift.detected"
 
 
@@ -14,7 +11,6 @@ def resource_id(pipeline: str) -> str:
     return f"mlops.pipeline.{pipeline}"
 
 
-@task(name="emit-drift-event", cache_policy=NO_CACHE)
 def emit_drift(pipeline: str, spec_path: str, payload: dict[str, Any], retrain: bool = False) -> str | None:
     """Emit `mlops.drift.detected` for the pipeline, with the verdict in the payload; returns the event id.
 

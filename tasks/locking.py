@@ -7,8 +7,6 @@ Prefect global concurrency limit (one slot per model) on the Prefect server seri
 
 from __future__ import annotations
 
-import fcntl
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -36,26 +34,23 @@ def promotion_lock(model_name: str, timeout: float = WAIT_SECONDS) -> Iterator[s
 
 @contextmanager
 def _file_lock(model_name: str, timeout: float) -> Iterator[str]:
+    from filelock import FileLock, Timeout
+
     folder = get_settings().home / "locks"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"promote-{model_name}.lock"
-    with path.open("a") as fh:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() > deadline:
-                    raise MlopsError(
-                        f"another promotion of '{model_name}' has held {path} for over {timeout:.0f} s; "
-                        "wait for it to finish, or remove the file if no mlops process is running."
-                    ) from None
-                time.sleep(0.2)
-        try:
-            yield str(path)
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    lock = FileLock(path, timeout=timeout, poll_interval=0.2)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise MlopsError(
+            f"another promotion of '{model_name}' has held {path} for over {timeout:.0f} s; "
+            "wait for it to finish, or remove the file if no mlops process is running."
+        ) from None
+    try:
+        yield str(path)
+    finally:
+        lock.release()
 
 
 def _prefect_server() -> bool:

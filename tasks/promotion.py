@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-
 from mlops.errors import MlopsError
 from mlops.policy import ApprovalOutcome, Decision, Evidence, decide
 from mlops.spec import Promotion
@@ -18,7 +15,6 @@ class ApprovalUnavailable(MlopsError):
     exit_code = 2
 
 
-@task(name="decide-promotion", cache_policy=NO_CACHE)
 def decide_promotion(
     challenger: dict[str, float], champion: ChampionScore, policy: Promotion, evidence: Evidence | None = None
 ) -> Decision:

@@ -7,9 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
-
 from mlops.policy import Decision
 
 if TYPE_CHECKING:
@@ -99,7 +96,6 @@ def summary_markdown(result: RetrainResult) -> str:
     return "\n".join(lines)
 
 
-@task(name="publish-summary", cache_policy=NO_CACHE)
 def publish_summary(result: RetrainResult) -> None:
     """Markdown summary and links as Prefect artifacts, shown on the flow run's page in the UI."""
     from prefect.artifacts import create_link_artifact, create_markdown_artifact
@@ -116,7 +112,6 @@ def publish_summary(result: RetrainResult) -> None:
     )
 
 
-@task(name="publish-quality-stop", cache_policy=NO_CACHE)
 def publish_quality_stop(pipeline: str, markdown: str, run_url: str | None) -> None:
     from prefect.artifacts import create_link_artifact, create_markdown_artifact
 
@@ -181,7 +176,6 @@ def monitor_markdown(result: MonitorResult) -> str:
     return "\n".join(lines)
 
 
-@task(name="publish-monitor-summary", cache_policy=NO_CACHE)
 def publish_monitor(result: MonitorResult) -> None:
     from prefect.artifacts import create_link_artifact, create_markdown_artifact
 
@@ -216,7 +210,6 @@ class Timeline:
     metric: str
 
 
-@task(name="publish-timeline", cache_policy=NO_CACHE)
 def publish_timeline(pipeline: str, metric: str, rows: list[TimelineRow], folder: Path) -> Path:
     """The replay's timeline as a CSV and Markdown file, and a Prefect table artifact."""
     import csv

@@ -10,12 +10,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
 from mlops.catalog import ESTIMATORS, Task, metrics_for
 from mlops.errors import DataError, Problem
-from mlops.spec import Model, did_you_mean
+from mlops.spec import Model
+from mlops.text import did_you_mean
 from tasks.data import Features, SplitData
 
 
@@ -84,7 +83,6 @@ def build_pipeline(model: Model, features: Features, seed: int) -> Any:
                      ("model", estimator)])  # fmt: skip
 
 
-@task(name="train", cache_policy=NO_CACHE)
 def train(data: SplitData, model: Model, target: str, seed: int) -> Trained:
     """Fit the declared pipeline on the training part and score it on the holdout."""
     pipeline = build_pipeline(model, data.features, seed)
@@ -100,7 +98,6 @@ def train(data: SplitData, model: Model, target: str, seed: int) -> Trained:
     return Trained(pipeline, metrics, params, fit_seconds, predictions)
 
 
-@task(name="score-trained-model", cache_policy=NO_CACHE)
 def rescore(model: Any, data: SplitData, target: str, task_kind: Task) -> Trained:
     """A model trained before on the same spec, data and code (see tracking.finished_training), scored on the
     holdout as if it had just been fitted: no fit, no new params."""
@@ -132,7 +129,10 @@ def evaluate_on(
     metrics = _metrics(y, pred, proba, classes, task_kind)
     binary = task_kind == "classification" and proba is not None and len(classes) == 2
     outputs = Predictions(
-        y.to_numpy(), np.asarray(pred), proba[:, 1] if binary else None, classes[1] if binary else None
+        y.to_numpy(),
+        np.asarray(pred),
+        proba[:, 1] if binary and proba is not None else None,
+        classes[1] if binary else None,
     )
     return metrics, outputs
 
@@ -226,16 +226,24 @@ def param_problems(file: str, estimator: str, params: dict[str, object]) -> list
     if not out and params:
         try:
             clone(instance.set_params(**params))
-            instance._validate_params()
+            check_constructor_params(instance)
         except Exception as exc:
             out.append(Problem(file, "model.params", f"rejected by {estimator.rsplit('.', 1)[1]}: {exc}"))
     return out
 
 
+def check_constructor_params(estimator: Any) -> None:
+    """Raise scikit-learn's own error (InvalidParameterError) when a constructor parameter has the wrong type
+    or range, without fitting.
+
+    The one use of a private scikit-learn API (BaseEstimator._validate_params, what `fit` runs first; no public
+    function checks params without fitting): tests/integration/test_library_contracts.py pins it."""
+    estimator._validate_params()
+
+
 PREDICTION, PROBA = "prediction", "prediction_proba"
 
 
-@task(name="predict", cache_policy=NO_CACHE)
 def predict(model: Any, frame: pd.DataFrame, columns: list[str], task_kind: Task) -> pd.DataFrame:
     """The frame with the model's predictions added (and the positive class's probability, when binary)."""
     out = frame.copy()
@@ -262,7 +270,6 @@ def candidate_models(model: Model) -> list[Model]:
     ]
 
 
-@task(name="fit-candidate", cache_policy=NO_CACHE)
 def fit_candidate(
     fit: pd.DataFrame,
     validation: pd.DataFrame,

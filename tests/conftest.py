@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 import pytest
@@ -19,6 +23,76 @@ os.environ.setdefault(
 )  # never send test runs to a developer's own Prefect server
 
 REPO = Path(__file__).resolve().parents[1]
+TESTS = Path(__file__).resolve().parent
+# folder under tests/ -> its marker (registered in pyproject.toml)
+TIERS = {"e2e": "e2e", "integration": "integration"}
+
+T = TypeVar("T")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark each test by its folder (tests/e2e -> e2e, tests/integration -> integration): `-m "not e2e"` works
+    even in a module that forgot its `pytestmark`."""
+    for item in items:
+        try:
+            folder = Path(item.path).resolve().relative_to(TESTS).parts[0]
+        except (ValueError, IndexError):
+            continue
+        marker = TIERS.get(folder)
+        if marker and item.get_closest_marker(marker) is None:
+            item.add_marker(marker)
+
+
+_handed_out: set[int] = set()
+
+
+def free_port() -> int:
+    """A loopback TCP port that nothing listens on, for a server the test starts itself.
+
+    The kernel picks it (bind to port 0); the socket is closed before the server binds, so another process could
+    still take it in between, but no two calls in this test process return the same port (two servers started
+    one after the other would otherwise race for a port the first one has not bound yet)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise RuntimeError("no free loopback port found")
+
+
+def wait_until(
+    predicate: Callable[[], T], timeout: float, interval: float = 0.2, what: str = "the condition"
+) -> T:
+    """Call `predicate` until it returns something truthy and return that; after `timeout` seconds, fail naming
+    `what` ("... waiting for {what}"). The predicate is always tried once more at the deadline, so a slow machine
+    that passes the deadline during a sleep still gets its last look."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if result:
+            return result
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(min(interval, remaining))
+
+
+def holds_for(
+    predicate: Callable[[], object], duration: float, interval: float = 0.2, what: str = "it"
+) -> None:
+    """The counterpart of `wait_until` for something that must NOT happen: check `predicate` every `interval`
+    seconds for `duration` seconds and fail as soon as it is false. Absence cannot be polled to an end, so the
+    duration is a deliberate, bounded observation window; use it only where no positive signal exists."""
+    deadline = time.monotonic() + duration
+    while True:
+        if not predicate():
+            raise AssertionError(f"{what}: did not hold for {duration:g} s")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        time.sleep(min(interval, remaining))
 
 
 @pytest.fixture(autouse=True)

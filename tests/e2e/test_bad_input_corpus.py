@@ -96,12 +96,13 @@ def workspace(
 
 def registry_state() -> dict[str, object]:
     """Everything a failed command must leave alone: versions, the three aliases, the ledger."""
-    from tasks import tracking
+    from tasks.tracking import champion, store
+    from tasks.tracking.ledger import history
 
-    c = tracking.client()
+    c = store.client()
     versions = sorted(int(v.version) for v in c.search_model_versions(f"name = '{MODEL}'"))
-    aliases = {a: tracking._alias_version(c, MODEL, a) for a in ("champion", "challenger", "previous")}
-    ledger = [(e.action, e.version, e.champion_after) for e in tracking.history(MODEL)]
+    aliases = {a: champion.alias_version(c, MODEL, a) for a in ("champion", "challenger", "previous")}
+    ledger = [(e.action, e.version, e.champion_after) for e in history(MODEL)]
     return {"versions": versions, "aliases": aliases, "ledger": ledger}
 
 
@@ -461,9 +462,9 @@ def test_unusual_but_valid_data_trains_and_leaves_the_champion_to_the_policy(
     assert after["aliases"]["challenger"] == "2"
     if "Decision: rejected" in out:
         assert after["aliases"]["champion"] == before["aliases"]["champion"] == "1"
-    from tasks import tracking
+    from tasks.tracking import store
 
-    run = tracking.client().get_run(tracking.client().get_model_version(MODEL, "2").run_id)
+    run = store.client().get_run(store.client().get_model_version(MODEL, "2").run_id)
     features = json.loads(run.data.params["features.numeric"]) + json.loads(
         run.data.params["features.categorical"]
     )

@@ -35,10 +35,11 @@ def test_different_pipelines_at_once_on_a_new_store(project: Path, isolated_home
         assert p.returncode == 0, out + err
         assert "database is locked" not in out + err
 
-    from tasks import tracking
+    from tasks.tracking.champion import registry_state
+    from tasks.tracking.ledger import history
 
-    assert len(tracking.registry_state("cancer-model")) == 1
-    diabetes = tracking.registry_state("diabetes-progression")
+    assert len(registry_state("cancer-model")) == 1
+    diabetes = registry_state("diabetes-progression")
     assert sorted(v.version for v in diabetes) == ["1", "2"]
-    ledger = tracking.history("diabetes-progression")
+    ledger = history("diabetes-progression")
     assert [e.champion_before for e in ledger] == ["", ledger[0].champion_after]  # the second saw the first

@@ -9,7 +9,6 @@ is chosen, by wrapping one function in the killed process before the CLI starts.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -19,6 +18,8 @@ from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
+
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
@@ -53,21 +54,15 @@ app(prog_name="mlops")
 
 # (stage boundary, what to wrap, whether the training run had finished when the process died)
 BOUNDARIES = [
-    ("after the quality gate", "tasks.data.split.fn:before", False),
-    ("after the fit, before tracking", "tasks.tracking.log_training_run.fn:before", False),
+    ("after the quality gate", "tasks.steps.split.fn:before", False),
+    ("after the fit, before tracking", "tasks.steps.track_training_run.fn:before", False),
     ("model logged, training run not closed", "mlflow.sklearn.log_model:after", False),
-    ("after tracking, before the comparison", "tasks.evaluate.score_champion.fn:before", True),
+    ("after tracking, before the comparison", "tasks.steps.score_champion.fn:before", True),
     ("after registering the version", "mlflow.register_model:after", True),
     ("after moving champion", "mlflow.MlflowClient.set_registered_model_alias:after=champion", True),
-    ("after the ledger entry", "tasks.tracking.record:after", True),
-    ("after the commit, before the summary", "tasks.report.publish_summary.fn:before", True),
+    ("after the ledger entry", "tasks.tracking.registry.record:after", True),
+    ("after the commit, before the summary", "tasks.steps.publish_summary.fn:before", True),
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

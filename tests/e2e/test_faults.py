@@ -12,7 +12,7 @@
 
 MLflow's HTTP client retries every request itself (7 retries, backoff factor 2: about 4 minutes per failing call
 when the server is down). The in-process tests turn that off, so that Prefect's task retry is what recovers; the
-CLI test runs with the user's defaults, which `tasks/tracking.py` shortens for a remote server (2 retries,
+CLI test runs with the user's defaults, which `tasks/tracking/store.py` shortens for a remote server (2 retries,
 backoff factor 1, 60 s timeout, unless the user set them): Prefect's task retries do the waiting.
 """
 
@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import spec_text
+from tests.conftest import free_port, spec_text, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -44,12 +44,6 @@ MLFLOW_HTTP = (
     "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR",
     "MLFLOW_HTTP_REQUEST_TIMEOUT",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def port_open(port: int) -> bool:
@@ -110,11 +104,10 @@ class MlflowServer:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(timeout=30)
-        deadline = time.monotonic() + 30
-        while port_open(self.port):
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"port {self.port} still open after killing the mlflow server")
-            time.sleep(0.1)
+        wait_until(
+            lambda: not port_open(self.port), 30, interval=0.1,
+            what=f"port {self.port} to close after killing the mlflow server",
+        )  # fmt: skip
 
     def ensure_up(self) -> None:
         if not (self.proc is not None and self.proc.poll() is None and self.healthy()):
@@ -216,8 +209,8 @@ def registry(server: MlflowServer, model_name: str) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("kill_at", "pipeline"),
     [
-        pytest.param("experiment_id", "faults-a", id="before-the-mlflow-run"),
-        pytest.param("_dataset", "faults-a-inside", id="inside-the-mlflow-run"),
+        pytest.param("runs.experiment_id", "faults-a", id="before-the-mlflow-run"),
+        pytest.param("lineage.dataset", "faults-a-inside", id="inside-the-mlflow-run"),
     ],
 )  # fmt: skip
 def test_tracking_server_killed_during_the_tracking_task_is_retried_and_the_run_completes(
@@ -229,22 +222,26 @@ def test_tracking_server_killed_during_the_tracking_task_is_retried_and_the_run_
     pipeline: str,
 ) -> None:
     """At the first call of `kill_at` the server dies (SIGKILL) and is back 3 s plus its start time later.
-    `experiment_id` is the task's first MLflow call; `_dataset` runs inside the MLflow run, after the run's params
-    and metrics were logged."""
+    `experiment_id` is the task's first MLflow call; `lineage.dataset` runs inside the MLflow run, after the run's
+    params and metrics were logged. Each is patched where `runs.log_training_run` looks it up."""
     from mlflow import MlflowClient
 
     from flows.retrain import retrain
-    from tasks import tracking
+    from tasks.tracking import lineage, runs
 
     server = remote_tracking
     spec = write_spec(project, pipeline)
     starts_before = server.starts
     restarted: list[threading.Thread] = []
-    killed_in = getattr(tracking, kill_at)
+    module, name = kill_at.split(".")
+    owner = {"runs": runs, "lineage": lineage}[module]
+    killed_in = getattr(owner, name)
 
     def outage_then_call(*args: Any, **kwargs: Any) -> Any:
         if not restarted:  # the first call: the server dies now, and a thread brings it back 3 s later
             server.kill()
+            # A deliberate sleep, not a wait for a condition: the outage must last (3 s plus the start time) so
+            # that the tracking task's attempt during it really fails and Prefect's retry has to do the work.
             thread = threading.Thread(target=lambda: (time.sleep(3), server.start()), daemon=True)
             thread.start()
             restarted.append(thread)
@@ -257,9 +254,9 @@ def test_tracking_server_killed_during_the_tracking_task_is_retried_and_the_run_
             restarted[0].join(timeout=200)
         return first_call(*args, **kwargs)
 
-    monkeypatch.setattr(tracking, kill_at, outage_then_call)
-    first_call = tracking.experiment_id  # outage_then_call itself when the kill is at experiment_id
-    monkeypatch.setattr(tracking, "experiment_id", each_attempt_starts)
+    monkeypatch.setattr(owner, name, outage_then_call)
+    first_call = runs.experiment_id  # outage_then_call itself when the kill is at experiment_id
+    monkeypatch.setattr(runs, "experiment_id", each_attempt_starts)
     state = retrain(spec, return_state=True)
     assert restarted, f"tracking.{kill_at} was never called: the outage did not happen"
     restarted[0].join(timeout=200)

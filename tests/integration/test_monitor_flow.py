@@ -17,8 +17,8 @@ from flows.monitor import monitor
 from flows.retrain import retrain
 from mlops.errors import DataError, NoChampion
 from mlops.settings import get_settings
-from tasks import tracking
 from tasks.drift import load_snapshot
+from tasks.tracking import champion, store
 from tests.conftest import SUITE, cancer_frame, spec_text
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
@@ -61,13 +61,13 @@ def numeric_features(frame: pd.DataFrame, target: str) -> list[str]:
 
 def monitor_runs(pipeline: str) -> list:
     c = MlflowClient(get_settings().tracking_uri)
-    return c.search_runs([tracking.experiment_id(pipeline)], filter_string="tags.`mlops.kind` = 'monitor'")
+    return c.search_runs([store.experiment_id(pipeline)], filter_string="tags.`mlops.kind` = 'monitor'")
 
 
 def registry(name: str) -> dict:
-    c = tracking.client()
+    c = store.client()
     versions = sorted(int(v.version) for v in c.search_model_versions(f"name = '{name}'"))
-    aliases = {a: tracking._alias_version(c, name, a) for a in ("champion", "challenger", "previous")}
+    aliases = {a: champion.alias_version(c, name, a) for a in ("champion", "challenger", "previous")}
     return {"versions": versions, "aliases": aliases}
 
 
@@ -305,7 +305,7 @@ def test_drifted_batch_is_recorded_on_a_monitor_run_linked_to_the_champion(
     run_id = run_id_of(result.run_url)
     run = c.get_run(run_id)
     assert run.data.tags["mlops.kind"] == "monitor"
-    assert run.data.tags["mlops.champion_version"] == tracking.champion_version(MODEL) == "1"
+    assert run.data.tags["mlops.champion_version"] == champion.champion_version(MODEL) == "1"
     assert run.data.tags["mlops.champion_uri"] == f"models:/{MODEL}/1"
     assert c.get_model_version(MODEL, "1").tags["mlops.last_monitor_run"] == run_id
     artifacts = {a.path for a in c.list_artifacts(run_id, "drift")}

@@ -11,7 +11,9 @@ import pytest
 
 from flows.retrain import retrain
 from mlops.errors import MlopsError, PipelineStopped
-from tasks import tracking
+from tasks.tracking import ledger
+from tasks.tracking.registry import publish, rollback
+from tasks.tracking.runs import TrainingRun
 from tests.integration.test_retrain_flow import registry
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
@@ -56,7 +58,7 @@ def test_dry_run_records_the_decision_and_moves_nothing(project: Path) -> None:
     assert result.decision.promote and result.mode == "dry_run"
     state = registry("cancer-model")
     assert state["versions"] == [1] and set(state["aliases"].values()) == {None}
-    (entry,) = tracking.history("cancer-model")
+    (entry,) = ledger.history("cancer-model")
     assert entry.action == "dry-run" and entry.champion_after == "" and entry.version == "1"
 
 
@@ -70,10 +72,10 @@ def test_ledger_previous_alias_and_rollback(project: Path) -> None:
     retrain(str(spec))  # the same model in effect: rejected
     assert registry("cancer-model")["aliases"] == {"champion": "2", "challenger": "3", "previous": "1"}
 
-    before, after = tracking.rollback("cancer-model", None, "v2 misbehaves on Mondays", actor="user:test")
+    before, after = rollback("cancer-model", None, "v2 misbehaves on Mondays", actor="user:test")
     assert (before, after) == ("2", "1")
     assert registry("cancer-model")["aliases"] == {"champion": "1", "challenger": "3", "previous": "2"}
-    entries = tracking.history("cancer-model")
+    entries = ledger.history("cancer-model")
     assert [e.action for e in entries] == ["promote", "promote", "reject", "rollback"]
     assert [(e.champion_before, e.champion_after) for e in entries] == [
         ("", "1"),
@@ -85,10 +87,10 @@ def test_ledger_previous_alias_and_rollback(project: Path) -> None:
     assert entries[2].actor == "rule:not-improved"
 
     with pytest.raises(MlopsError, match="already the champion"):
-        tracking.rollback("cancer-model", "1", "again", actor="user:test")
+        rollback("cancer-model", "1", "again", actor="user:test")
     with pytest.raises(MlopsError, match="has no version 9"):
-        tracking.rollback("cancer-model", "9", "typo", actor="user:test")
-    assert len(tracking.history("cancer-model")) == 4
+        rollback("cancer-model", "9", "typo", actor="user:test")
+    assert len(ledger.history("cancer-model")) == 4
 
 
 def test_a_failed_smoke_test_puts_the_champion_back_and_is_recorded(project: Path) -> None:
@@ -96,26 +98,24 @@ def test_a_failed_smoke_test_puts_the_champion_back_and_is_recorded(project: Pat
 
     spec = str(project / "deployments" / "cancer.yaml")
     first = retrain(spec)
-    run = tracking.TrainingRun(first.run_id, "1", f"runs:/{first.run_id}/model", first.run_url)
+    run = TrainingRun(first.run_id, "1", f"runs:/{first.run_id}/model", first.run_url)
     from mlops.policy import decide
     from mlops.spec import Promotion
 
     promote = decide({"roc_auc": 1.0}, {"roc_auc": 0.5}, Promotion(metric="roc_auc"))
     broken_sample = pd.DataFrame({"not_a_feature": [1.0, 2.0]})  # the champion cannot predict on this
     with pytest.raises(PipelineStopped, match="failed its smoke test"):
-        tracking.publish.fn(
-            "cancer-model", run, promote, "1", {"roc_auc": 1.0}, {}, smoke_sample=broken_sample
-        )
+        publish("cancer-model", run, promote, "1", {"roc_auc": 1.0}, {}, smoke_sample=broken_sample)
     state = registry("cancer-model")
     assert state["aliases"]["champion"] == "1" and state["aliases"]["previous"] is None
-    assert tracking.history("cancer-model")[-1].action == "smoke-test-rollback"
+    assert ledger.history("cancer-model")[-1].action == "smoke-test-rollback"
 
 
 @pytest.mark.parametrize(
     ("answer", "promoted", "rule"), [(True, True, "first-model"), (False, False, "approval-rejected")]
 )
 def test_manual_approval_from_the_terminal(project: Path, answer: bool, promoted: bool, rule: str) -> None:
-    from mlops.approvals import answer as give_answer
+    from mlops.cli.approvals import answer as give_answer
 
     spec = set_spec(
         project,
@@ -137,7 +137,7 @@ def test_manual_approval_from_the_terminal(project: Path, answer: bool, promoted
     d = result["r"].decision
     assert d.promote is promoted and d.rule == rule and "user:ana" in d.reasons[-1]
     assert registry("cancer-model")["aliases"]["champion"] == ("1" if promoted else None)
-    assert tracking.history("cancer-model")[-1].actor == "approval:user:ana"
+    assert ledger.history("cancer-model")[-1].actor == "approval:user:ana"
 
 
 def test_manual_approval_times_out_to_a_rejection(project: Path) -> None:
@@ -171,7 +171,7 @@ def test_candidates_train_concurrently_and_the_best_on_validation_becomes_the_ch
 
 
 def test_a_bad_candidate_param_is_a_spec_error(project: Path) -> None:
-    from mlops.checks import check_spec
+    from mlops.cli.checks import check_spec
 
     spec = set_spec(
         project,

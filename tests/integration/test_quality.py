@@ -25,7 +25,7 @@ def test_broken_batch_lists_failed_expectations_with_counts(tmp_path: Path) -> N
     frame.loc[:9, "mean_radius"] = None
     frame.loc[10:14, "mean_radius"] = 500.0
     frame.loc[15:16, "target"] = "unknown"
-    out = quality.validate.fn(frame, write_suite(tmp_path, SUITE), tmp_path / "reports")
+    out = quality.validate(frame, write_suite(tmp_path, SUITE), tmp_path / "reports")
     assert not out.success and out.passed == 0
     by_type = {f.type: f for f in out.failed}
     assert by_type["expect_column_values_to_not_be_null"].unexpected_count == 10
@@ -62,7 +62,7 @@ def test_suite_problems_are_named(tmp_path: Path) -> None:
 
 
 def test_shipped_suites_are_valid_and_match_their_data() -> None:
-    from mlops.checks import check_spec
+    from mlops.cli.checks import check_spec
     from tests.conftest import REPO
 
     for spec in sorted((REPO / "deployments").glob("*.yaml")):

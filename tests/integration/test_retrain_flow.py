@@ -11,16 +11,16 @@ from mlflow import MlflowClient
 from flows.retrain import retrain
 from mlops.errors import DataError, QualityGateFailed
 from mlops.settings import get_settings
-from tasks import tracking
+from tasks.tracking import champion, ledger, store
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
 
 
 def registry(name: str) -> dict:
     """Everything promotion could change: versions and the three aliases."""
-    c = tracking.client()
+    c = store.client()
     versions = sorted(v.version for v in c.search_model_versions(f"name = '{name}'"))
-    aliases = {a: tracking._alias_version(c, name, a) for a in ("champion", "challenger", "previous")}
+    aliases = {a: champion.alias_version(c, name, a) for a in ("champion", "challenger", "previous")}
     return {"versions": versions, "aliases": aliases}
 
 
@@ -59,7 +59,7 @@ def test_first_run_promotes_and_second_is_compared_on_the_same_holdout(project: 
     third = retrain(spec)  # the same spec, data and code as v2: compared, recorded, nothing new registered
     assert third.duplicate_of == "2" and third.decision.rule == "not-improved"
     assert registry("cancer-model")["versions"] == [1, 2]
-    last = tracking.history("cancer-model")[-1]
+    last = ledger.history("cancer-model")[-1]
     assert last.action == "duplicate" and "identical to v2" in last.reasons[-1]
     # nothing refitted either: v2's own training run is reused, and it is not marked a duplicate of itself
     assert third.reused_run and third.run_id == second.run_id
@@ -69,9 +69,7 @@ def test_first_run_promotes_and_second_is_compared_on_the_same_holdout(project: 
 
 
 def training_runs(c: MlflowClient) -> list:
-    return c.search_runs(
-        [tracking.experiment_id("cancer")], filter_string="tags.`mlops.idempotency_key` != ''"
-    )
+    return c.search_runs([store.experiment_id("cancer")], filter_string="tags.`mlops.idempotency_key` != ''")
 
 
 def test_a_run_killed_after_training_reuses_the_finished_run(project: Path) -> None:
@@ -147,7 +145,7 @@ def test_broken_batch_stops_the_run_and_leaves_the_registry_as_it_was(project: P
     assert Path(info.value.report_path).is_file()
     assert registry("cancer-model") == before
     failed = MlflowClient(get_settings().tracking_uri).search_runs(
-        [tracking.experiment_id("cancer")], filter_string="tags.`mlops.stopped_by` = 'quality-gate'"
+        [store.experiment_id("cancer")], filter_string="tags.`mlops.stopped_by` = 'quality-gate'"
     )
     assert len(failed) == 1 and failed[0].info.status == "FAILED"
 

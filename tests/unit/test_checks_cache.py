@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops import checks
+from mlops.cli import checks
 
 
 def deep_checks_counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:

@@ -34,7 +34,7 @@ def test_time_split_holds_out_the_latest_rows(tmp_path: Path) -> None:
         "{strategy: time, holdout_fraction: 0.25}\n  time_column: when",
     )
     loaded = loaded_spec(tmp_path, text)
-    parts = data.split.fn(frame(), loaded)
+    parts = data.split(frame(), loaded)
     assert parts.train["when"].max() < parts.holdout["when"].min()
     assert len(parts.holdout) == 50 and len(parts.train) == 150
     assert parts.features.numeric == ["x"] and parts.features.categorical == ["k", "flag"]
@@ -43,7 +43,7 @@ def test_time_split_holds_out_the_latest_rows(tmp_path: Path) -> None:
 def test_stratified_split_is_seeded_and_keeps_class_balance(tmp_path: Path) -> None:
     loaded = loaded_spec(tmp_path)
     f = frame(400)
-    a, b = data.split.fn(f, loaded), data.split.fn(f, loaded)
+    a, b = data.split(f, loaded), data.split(f, loaded)
     assert a.holdout_sha256 == b.holdout_sha256
     share = a.holdout["target"].eq("yes").mean() - f["target"].eq("yes").mean()
     assert abs(share) < 0.02

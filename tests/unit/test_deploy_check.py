@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mlops.deploy import check_project, find_project
+from mlops.cli.project_check import check_project, find_project
 from mlops.errors import Problem
 from mlops.spec import load_spec
 from tests.conftest import REPO
@@ -211,7 +211,7 @@ def test_malformed_files_are_explained(proj: Path, text: str, expected: str) -> 
 
 def test_the_project_is_found_from_a_subfolder(proj: Path) -> None:
     assert find_project(proj / "flows") == proj.resolve()
-    from mlops.deploy import UsageError
+    from mlops.cli.errors import UsageError
 
     with pytest.raises(UsageError, match="no prefect.yaml"):
         find_project(proj.parent)

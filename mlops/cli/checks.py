@@ -1,11 +1,13 @@
-"""`mlops validate`: the schema, then everything a spec points at, with every problem reported at once."""
+"""`mlops validate` and the pre-flight of `mlops run`: the schema, then everything a spec points at (data, suite,
+estimator, params), with every problem reported at once; inputs that passed are remembered (cache/checks.json)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from mlops.errors import MlopsError, Problem, SpecError
-from mlops.spec import LoadedSpec, did_you_mean, load_spec
+from mlops.spec import LoadedSpec, load_spec
+from mlops.text import did_you_mean
 
 HEAD_ROWS = 200
 

@@ -1,7 +1,7 @@
 """`mlops serve`, `mlops deploy [--check]`, `mlops trigger retrain|monitor SPEC`: the Prefect server side.
 
-Registered in mlops/cli.py; also runs on its own (`python -m mlops.cli_deploy ...`). Prefect is imported
-inside the commands (through mlops.deploy's functions), so `mlops --help` stays instant.
+Registered on the `mlops` app in mlops/cli/main.py. Prefect is imported inside the functions these commands call,
+so `mlops --help` stays instant.
 
 Exit codes: 0 done, 1 a server, worker, deploy or run failed, 2 a usage or spec error.
 """
@@ -9,34 +9,20 @@ Exit codes: 0 done, 1 a server, worker, deploy or run failed, 2 a usage or spec 
 from __future__ import annotations
 
 import os
-import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-if TYPE_CHECKING:
-    from mlops.deploy import CheckReport
+from mlops.cli import render
+from mlops.cli.render import out
+from mlops.cli.runtime import deploy_problems, server_errors
 
-app = typer.Typer(
-    help="Prefect server side: run the scheduled system locally, deploy, trigger deployment runs.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-    rich_markup_mode=None,
-)
 trigger_app = typer.Typer(
     help="Start a run of a pipeline's deployment on the Prefect server (needs PREFECT_API_URL).",
     no_args_is_help=True,
 )
-app.add_typer(trigger_app, name="trigger")
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 SpecArg = Annotated[Path, typer.Argument(help="The pipeline spec, e.g. deployments/diabetes.yaml")]
 WaitOpt = Annotated[
@@ -48,7 +34,6 @@ DeploymentOpt = Annotated[
 ]
 
 
-@app.command()
 def serve(
     port: Annotated[int, typer.Option(help="Port of the Prefect server and UI on 127.0.0.1.")] = 4200,
     prefect_home: Annotated[
@@ -65,19 +50,24 @@ def serve(
 
     Exits 0 after a clean stop, 1 when the server, deploy or worker fails, 2 when prefect.yaml has problems.
     """
-    from mlops import deploy as d
+    from mlops.cli import project_check as pc
+    from mlops.cli import server as srv
+    from mlops.cli import supervisor as sv
+    from mlops.cli.errors import ServeError
 
-    with _errors():
-        project = d.find_project()
-        report = d.check_project(project)
+    with server_errors():
+        project = pc.find_project()
+        report = pc.check_project(project)
         if report.problems:
-            _report_problems(report)
-        home = (prefect_home or d.default_home(project) / "prefect").resolve()
-        api_url = d.api_url_for(port)
-        ui_url = d.ui_url_for(api_url)
-        if d.port_in_use(port):
-            what = "a Prefect server answers there" if d.healthy(api_url) else "another program listens there"
-            raise d.ServeError(
+            deploy_problems(report)
+        home = (prefect_home or sv.default_home(project) / "prefect").resolve()
+        api_url = sv.api_url_for(port)
+        ui_url = sv.ui_url_for(api_url)
+        if sv.port_in_use(port):
+            what = (
+                "a Prefect server answers there" if sv.healthy(api_url) else "another program listens there"
+            )
+            raise ServeError(
                 f"port {port} on 127.0.0.1 is in use ({what}). If it is an earlier `mlops serve`, use that one or "
                 f"stop it (Ctrl-C in its terminal); otherwise pick another port with --port."
             )
@@ -86,13 +76,13 @@ def serve(
         pools = sorted({i.pool for i in report.deployments if i.pool})
         log_path = home / "server.log"
         server = worker_procs = None
-        with d.interrupts():
+        with sv.interrupts():
             try:
                 out.print(f"Starting the Prefect server on {ui_url} (state: {home}) ...")
-                server = d.start_server(port, home, log_path)
-                took = d.wait_healthy(api_url, server, log_path)
+                server = sv.start_server(port, home, log_path)
+                took = sv.wait_healthy(api_url, server, log_path)
                 out.print(f"Prefect server ready in {took:.1f} s (log: {log_path})")
-                created, other = d.ensure_process_pools(api_url, pools)
+                created, other = srv.ensure_process_pools(api_url, pools)
                 for name in created:
                     out.print(f"Created work pool '{name}' (process)")
                 for name in other:
@@ -100,40 +90,22 @@ def serve(
                         f"Note: work pool {name} is not a process pool; `mlops serve` starts no worker for it."
                     )
                 t0 = time.monotonic()
-                d.deploy_all(project, api_url)
+                sv.deploy_all(project, api_url)
                 out.print(f"Deployed prefect.yaml in {time.monotonic() - t0:.1f} s:")
-                _print_deployments(d.deployment_rows(api_url))
+                render.print_deployments(srv.deployment_rows(api_url))
                 local = [p for p in pools if all(not o.startswith(f"{p} (") for o in other)]
-                worker_procs = [d.start_worker(project, api_url, p) for p in local] if worker else []
-                for name in d.wait_pools_ready(api_url, local if worker else []):
+                worker_procs = [sv.start_worker(project, api_url, p) for p in local] if worker else []
+                for name in srv.wait_pools_ready(api_url, local if worker else []):
                     out.print(f"Note: the worker for '{name}' has not reported in yet; its output is above.")
-                _print_next(ui_url, api_url, local if worker else [], project)
-                _supervise(server, worker_procs, log_path)
+                render.print_next(ui_url, api_url, local if worker else [], project)
+                sv.supervise(server, worker_procs, log_path)
             except KeyboardInterrupt:
                 out.print("\nStopping the worker and the server ...")
             finally:
-                d.stop_all([*(worker_procs or []), server])
+                sv.stop_all([*(worker_procs or []), server])
         out.print(f"Stopped. The state stays in {home}; `mlops serve` picks it up again.")
 
 
-def _supervise(server: Any, workers: list[Any], log_path: Path) -> None:
-    """Wait for Ctrl-C; a child that dies on its own stops everything with exit 1."""
-    from mlops.deploy import ServeError
-    from mlops.deploy import tail as d_tail
-
-    while True:
-        time.sleep(1)
-        if server.poll() is not None:
-            raise ServeError(
-                f"the Prefect server stopped on its own (exit {server.returncode}); its log, {log_path}, "
-                f"ends with:\n{d_tail(log_path)}"
-            )
-        for w in workers:
-            if w.poll() is not None:
-                raise ServeError(f"the worker stopped on its own (exit {w.returncode}); its output is above.")
-
-
-@app.command()
 def deploy(
     check: Annotated[
         bool, typer.Option("--check", help="Only check prefect.yaml and the specs it runs; deploy nothing.")
@@ -145,28 +117,31 @@ def deploy(
     Exits 0 when deployed (or, with --check, when all is well), 2 on problems (all listed at once), 1 when the
     deploy fails.
     """
-    from mlops import deploy as d
+    from mlops.cli import project_check as pc
+    from mlops.cli import server as srv
+    from mlops.cli import supervisor as sv
+    from mlops.cli import trigger as tr
 
-    with _errors():
-        project = d.find_project()
-        report = d.check_project(project)
+    with server_errors():
+        project = pc.find_project()
+        report = pc.check_project(project)
         if report.problems:
-            _report_problems(report)
-        _print_checked(report)
+            deploy_problems(report)
+        render.print_checked(report)
         if check:
             return
-        api_url = d.require_api_url()
-        missing = d.missing_pools(api_url, sorted({i.pool for i in report.deployments if i.pool}))
+        api_url = tr.require_api_url()
+        missing = srv.missing_pools(api_url, sorted({i.pool for i in report.deployments if i.pool}))
         for name in missing:
             out.print(
                 f"Note: work pool '{name}' does not exist on {api_url}; its runs wait until it does: "
                 f"prefect work-pool create {name} --type process"
             )
         t0 = time.monotonic()
-        d.deploy_all(project, api_url)
+        sv.deploy_all(project, api_url)
         out.print(f"Deployed to {api_url} in {time.monotonic() - t0:.1f} s:")
-        _print_deployments(d.deployment_rows(api_url))
-        out.print(f"Prefect UI: {d.ui_url_for(api_url)}/deployments", markup=False)
+        render.print_deployments(srv.deployment_rows(api_url))
+        out.print(f"Prefect UI: {sv.ui_url_for(api_url)}/deployments", markup=False)
 
 
 @trigger_app.command("retrain")
@@ -213,111 +188,40 @@ def trigger_monitor(
 def _trigger(
     flow: str, spec: Path, params: dict[str, Any], wait: bool, timeout: float, deployment: str | None
 ) -> None:
-    from mlops import deploy as d
+    from mlops.cli import server as srv
+    from mlops.cli import trigger as tr
+    from mlops.cli.errors import ServeError, UsageError
 
-    with _errors():
-        d.require_api_url()
+    with server_errors():
+        tr.require_api_url()
         if not spec.is_file():
-            raise d.UsageError(
+            raise UsageError(
                 f"{spec}: no such spec file; give the path of a spec, e.g. deployments/diabetes.yaml."
             )
-        target = d.find_deployment(flow, spec, deployment)
-        run = d.start_run(target, params)
-        url = d.flow_run_url(run.id)
+        target = tr.find_deployment(flow, spec, deployment)
+        run = tr.start_run(target, params)
+        url = tr.flow_run_url(run.id)
         shown = f" with {params}" if params else ""
         out.print(f"Started flow run '{run.name}' of {target.full_name}{shown}", markup=False)
         out.print(f"  {url}", markup=False)
-        if d.pool_has_worker(target.pool) is False:
+        if srv.pool_has_worker(target.pool) is False:
             out.print(
                 f"Note: no worker has polled work pool '{target.pool}' lately; the run waits for one "
                 f"(`mlops serve`, or `prefect worker start --pool {target.pool}` in the project folder)."
             )
         if not wait:
             return
-        final = d.wait_for(run.id, timeout, lambda state, t: out.print(f"  {t:6.1f} s  {state}"))
+        final = tr.wait_for(run.id, timeout, lambda state, t: out.print(f"  {t:6.1f} s  {state}"))
         state = final.state
         if state is None or not state.is_final():
-            raise d.ServeError(
+            raise ServeError(
                 f"the run is still {state.name if state else 'unknown'} after {timeout:.0f} s; it goes on on the "
                 f"server: {url}"
             )
-        for key, text in d.run_artifacts(run.id):
+        for key, text in tr.run_artifacts(run.id):
             out.print(f"  artifact {key}: {text}", markup=False)
-        if state.type.value != d.FINAL_OK:
-            raise d.ServeError(
+        if state.type.value != tr.FINAL_OK:
+            raise ServeError(
                 f"flow run '{run.name}' ended {state.name}: {state.message or 'no message'}. See {url}"
             )
         out.print(f"Flow run '{run.name}' Completed: {url}", markup=False)
-
-
-# --- output ----------------------------------------------------------------------------------------------
-
-
-def _report_problems(report: CheckReport) -> NoReturn:
-    for p in report.problems:
-        err.print(p.render(), markup=False)
-    _fail(
-        2,
-        f"{len(report.problems)} problem(s) in {report.project / 'prefect.yaml'} or the specs it runs; fix them "
-        f"and check again with `mlops deploy --check`.",
-    )
-
-
-def _print_checked(report: CheckReport) -> None:
-    table = Table("deployment", "flow", "spec", "schedules", "triggers", "work pool", title="prefect.yaml")
-    for i in report.deployments:
-        table.add_row(
-            i.name, i.flow, i.spec_path or "", "\n".join(i.schedules) or "none", "\n".join(i.triggers) or "none",
-            i.pool or "",
-        )  # fmt: skip
-    out.print(table)
-    out.print(f"[green]✓[/green] {len(report.deployments)} deployment(s) checked: no problems.")
-
-
-def _print_deployments(rows: list[tuple[str, str, str, str]]) -> None:
-    table = Table("deployment", "schedules", "next run", "work pool")
-    for row in rows:
-        table.add_row(*row)
-    out.print(table)
-
-
-def _print_next(ui_url: str, api_url: str, workers: list[str], project: Path) -> None:
-    polling = f"a worker polls {', '.join(repr(p) for p in workers)}" if workers else "no worker started"
-    out.print()
-    out.print(f"[bold]Prefect UI: {ui_url}[/bold]  (runs: {ui_url}/runs, deployments: {ui_url}/deployments)")
-    out.print(f"Ready: {polling}; the flow runs' logs follow here. Ctrl-C stops the worker and the server.")
-    out.print("Next, in another terminal in this folder:", markup=False)
-    out.print(f"  export PREFECT_API_URL={api_url}", markup=False)
-    out.print("  mlops trigger retrain deployments/diabetes.yaml --wait", markup=False)
-    out.print(
-        "  mlops trigger retrain deployments/flight_delays.yaml --wait && mlops trigger monitor "
-        "deployments/flight_delays.yaml   # July 2013 drifts: the trigger retrains",
-        markup=False,
-    )
-    sys.stdout.flush()
-
-
-def _fail(code: int, message: str) -> NoReturn:
-    err.print("[red]error:[/red] ", end="")
-    err.print(message, markup=False)
-    raise typer.Exit(code)
-
-
-@contextmanager
-def _errors() -> Iterator[None]:
-    """MlopsError -> its one-paragraph message and exit code; never a traceback for a known failure."""
-    from mlops.errors import MlopsError
-
-    for key, value in (("PREFECT_SERVER_ANALYTICS_ENABLED", "false"), ("DO_NOT_TRACK", "true")):
-        os.environ.setdefault(key, value)
-    try:
-        yield
-    except MlopsError as exc:
-        _fail(int(getattr(exc, "exit_code", 1)), str(exc))
-    except KeyboardInterrupt:
-        err.print("interrupted: nothing on the server was changed by this; runs already started go on.")
-        raise typer.Exit(130) from None
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(app())

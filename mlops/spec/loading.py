@@ -1,4 +1,4 @@
-"""The pipeline spec: one YAML file per pipeline under deployments/, checked by a pydantic schema.
+"""Reading a spec file: YAML (a key given twice is an error), then the schema, then the cross-field rules.
 
 `load_spec` returns a `LoadedSpec` or raises `SpecError` listing every problem at once, each with the file,
 the field path, what was expected and, for a misspelling, the closest valid name.
@@ -6,202 +6,20 @@ the field path, what was expected and, for a misspelling, the closest valid name
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import re
 import types
 import typing
-from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from mlops.catalog import BUILTIN_DATASETS, ESTIMATORS, METRICS, Direction, Task, estimators_for, metrics_for
+from mlops.catalog import BUILTIN_DATASETS, ESTIMATORS, estimators_for, metrics_for
 from mlops.errors import Problem, SpecError
-
-Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
-Fraction = Annotated[float, Field(gt=0, lt=1)]
-ParamValue = str | int | float | bool | None | list[str | int | float | bool | None]
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Source(Strict):
-    """Where the data comes from: a CSV or Parquet file (or a glob of them), or a bundled dataset."""
-
-    kind: Literal["csv", "parquet", "builtin"]
-    path: str | None = Field(None, description="File or glob, relative to the project root (csv, parquet)")
-    name: str | None = Field(None, description=f"Bundled dataset (builtin): {', '.join(BUILTIN_DATASETS)}")
-
-
-class Window(Strict):
-    """Keep rows whose time column falls in [start, end)."""
-
-    start: datetime | None = None
-    end: datetime | None = None
-
-
-class Features(Strict):
-    """Declared feature columns; any list left out is inferred from the data and recorded with the model."""
-
-    numeric: list[str] | None = None
-    categorical: list[str] | None = None
-    exclude: list[str] = Field(default_factory=list, description="Columns never used as features")
-
-
-class Split(Strict):
-    strategy: Literal["stratified", "random", "time"] = "stratified"
-    holdout_fraction: Fraction = 0.2
-    seed: int = 42
-
-
-class Data(Strict):
-    source: Source
-    target: str
-    time_column: str | None = None
-    window: Window | None = None
-    features: Features = Features()
-    split: Split = Split()
-
-
-class Quality(Strict):
-    suite: str = Field(description="Great Expectations suite (GX JSON), relative to the project root")
-    on_failure: Literal["fail", "warn"] = "fail"
-
-
-class NumericPreprocessing(Strict):
-    impute: Literal["median", "mean", "most_frequent", "none"] = "median"
-    scale: bool = False
-
-
-class CategoricalPreprocessing(Strict):
-    impute: Literal["most_frequent", "constant", "none"] = "constant"
-    encoding: Literal["onehot", "ordinal"] = "onehot"
-    max_categories: int | None = Field(20, ge=2)
-
-
-class Preprocessing(Strict):
-    numeric: NumericPreprocessing = NumericPreprocessing()
-    categorical: CategoricalPreprocessing = CategoricalPreprocessing()
-
-
-class Model(Strict):
-    task: Task
-    estimator: str = Field(description="Import path of an allowed scikit-learn estimator")
-    params: dict[str, ParamValue] = Field(default_factory=dict)
-    candidates: list[dict[str, ParamValue]] = Field(
-        default_factory=list,
-        description="Parameter sets to try, each merged onto params; they train concurrently and the best on a "
-        "validation part of the training data becomes the challenger",
-    )
-    preprocessing: Preprocessing = Preprocessing()
-
-
-class Registry(Strict):
-    model_name: Annotated[
-        str,
-        Field(
-            pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-            max_length=128,
-            description="Letters, digits, '.', '_' and '-': it also names files (locks, reports), never a path",
-        ),
-    ]
-
-
-class Guardrail(Strict):
-    """A metric the challenger may not worsen too much (max_drop) or push past an absolute bound."""
-
-    metric: str
-    max_drop: float | None = Field(None, ge=0, description="Largest allowed worsening against the champion")
-    min: float | None = Field(None, description="The challenger's value may not be below this")
-    max: float | None = Field(None, description="The challenger's value may not be above this")
-
-
-class Bootstrap(Strict):
-    """A seeded paired bootstrap of the primary metric's improvement on the holdout: promotion needs the
-    interval's lower bound above min_improvement, so a model better by noise alone is not promoted."""
-
-    resamples: int = Field(1000, ge=100, le=100_000)
-    confidence: float = Field(0.95, gt=0.5, lt=1)
-    seed: int = 0
-
-
-class SliceGuardrail(Strict):
-    """The metric on each value of `column` may not worsen by more than max_drop against the champion."""
-
-    column: str
-    metric: str | None = Field(None, description="Defaults to promotion.metric")
-    max_drop: float = Field(ge=0)
-    min_rows: int = Field(50, ge=1, description="Slices with fewer holdout rows are not judged")
-
-
-class Approval(Strict):
-    """auto: the policy decides; manual: a person approves a promotion in the Prefect UI or with `mlops
-    approve` (the declared timeout rejects); dry_run: decide and record, never move an alias."""
-
-    mode: Literal["auto", "manual", "dry_run"] = "auto"
-    timeout_seconds: int = Field(3600, ge=10)
-
-
-class Promotion(Strict):
-    metric: str
-    direction: Direction | None = Field(None, description="Defaults to the metric's natural direction")
-    min_improvement: float = Field(0.0, ge=0, description="Absolute improvement needed over the champion")
-    min_relative_improvement: float | None = Field(
-        None, ge=0, description="Improvement needed as a fraction of the champion's value (0.01 = 1%)"
-    )
-    min_holdout_rows: int = Field(30, ge=1, description="Fewer holdout rows than this: no promotion")
-    bootstrap: Bootstrap | None = None
-    guardrails: list[Guardrail] = Field(default_factory=list)
-    slice_guardrails: list[SliceGuardrail] = Field(default_factory=list)
-    approval: Approval = Field(default_factory=Approval)
-    on_champion_error: Literal["reject", "promote"] = Field(
-        "reject",
-        description="What to do when the champion cannot score the holdout (e.g. its inputs changed)",
-    )
-
-
-class Monitoring(Strict):
-    """Read by the monitor flow: when a batch counts as drifted and what to do then."""
-
-    drift_share_threshold: Annotated[float, Field(ge=0, le=1)] = 0.3
-    on_drift: Literal["alert", "retrain"] = "alert"
-    max_sample_rows: int = Field(50_000, ge=100, description="Rows per side compared (seeded sample)")
-    max_quality_drop: float | None = Field(
-        None, ge=0, description="Largest allowed worsening of promotion.metric on a labelled batch"
-    )
-    column_methods: dict[str, str] = Field(
-        default_factory=dict, description="Evidently stattest per column, e.g. {distance: psi}"
-    )
-    column_thresholds: dict[str, float] = Field(
-        default_factory=dict, description="Drift threshold per column"
-    )
-    retrain_window_days: int | None = Field(
-        None, ge=1, description="A drift-triggered retrain trains on the last N days before the batch's end"
-    )
-    cooldown_days: float = Field(
-        28, ge=0, description="After a drift-triggered retrain, drift within this many days triggers no other"
-    )
-    seed: int = 0
-
-
-class PipelineSpec(Strict):
-    name: Name
-    description: str = ""
-    data: Data
-    quality: Quality | None = None
-    model: Model
-    registry: Registry
-    promotion: Promotion
-    monitoring: Monitoring = Monitoring()
-
-    @property
-    def direction(self) -> Direction:
-        return self.promotion.direction or METRICS[self.promotion.metric][1]
+from mlops.spec.schema import PipelineSpec, Window
+from mlops.text import did_you_mean, yaml_error
 
 
 class LoadedSpec(BaseModel):
@@ -284,9 +102,7 @@ def load_spec(path: str | Path) -> LoadedSpec:
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        where, what = yaml_error(exc)
         raise SpecError([Problem(shown, where, f"not valid YAML ({what})", "fix the YAML syntax")]) from None
     except UnicodeDecodeError:
         raise SpecError(
@@ -392,11 +208,6 @@ def semantic_problems(file: str, spec: PipelineSpec) -> list[Problem]:
                     _choice(file, f"monitoring.{kind}.{col}", col, sorted(declared), "a declared feature")
                 )
     return out
-
-
-def did_you_mean(value: object, choices: typing.Iterable[str]) -> str | None:
-    match = difflib.get_close_matches(str(value), list(choices), n=1, cutoff=0.5)
-    return match[0] if match else None
 
 
 def _choice(

@@ -1,0 +1,20 @@
+"""The front door: the `mlops` command (commands, rendering, exit codes), the prefect.yaml check, the local
+Prefect stack (`mlops serve`) and the trigger client. The only package that knows about terminals and exit
+codes; nothing below it (mlops/*.py, tasks/, flows/) imports it.
+
+main.py            the typer app and the pipeline commands (validate, schema, run, replay, history, ...)
+deploy_commands.py `mlops serve`, `mlops deploy`, `mlops trigger`
+render.py          what the commands print (rich)
+runtime.py         the quiet environment, Prefect settings for in-process runs, errors -> exit codes
+checks.py          `mlops validate`: the spec and everything it points at, with a cache of inputs that passed
+approvals.py       answering a manual promotion approval
+project_check.py   prefect.yaml checked without a server (flow_source.py: flow signatures read with ast)
+supervisor.py      the local server and worker processes
+server.py          work pools and deployments on the server, through Prefect's client
+trigger.py         find a deployment, start its run, wait for it
+errors.py          UsageError (exit 2), ServeError (exit 1)
+"""
+
+from mlops.cli.main import app
+
+__all__ = ["app"]

@@ -1,0 +1,356 @@
+"""The `mlops` command: the typer app and the pipeline commands. Heavy libraries are imported inside the commands,
+so `mlops --help` answers at once; what they print is in render.py, how they run and fail in runtime.py.
+
+Exit codes: 0 the run finished (promoted or not), 1 the pipeline stopped (quality gate, unusable data, a service
+down), 2 a usage or spec error.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mlops import __version__
+from mlops.cli import deploy_commands, render
+from mlops.cli.render import err, out
+from mlops.cli.runtime import (
+    fail,
+    flow_run,
+    prefect_context,
+    prefect_settings,
+    prefect_where,
+    quiet_environment,
+    spec_problems,
+    user_errors,
+)
+from mlops.errors import SpecError
+
+app = typer.Typer(
+    help="Declarative ML pipelines on Prefect: quality gates, MLflow tracking, champion/challenger promotion.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+run_app = typer.Typer(help="Run a pipeline's flow now, in this process.", no_args_is_help=True)
+app.add_typer(run_app, name="run")
+app.command("serve")(deploy_commands.serve)
+app.command("deploy")(deploy_commands.deploy)
+app.add_typer(deploy_commands.trigger_app, name="trigger")
+SpecArg = Annotated[Path, typer.Argument(help="The pipeline spec, e.g. deployments/flight_delays.yaml")]
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"mlops {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Declare a pipeline in deployments/NAME.yaml, check it with `mlops validate`, run it with `mlops run retrain`."""
+    quiet_environment()
+
+
+@app.command()
+def validate(
+    paths: Annotated[
+        list[Path] | None, typer.Argument(help="Spec files or folders (default: deployments/)")
+    ] = None,
+) -> None:
+    """Check specs and everything they point at (data, suite, estimator, params); report every problem at once.
+
+    Exits 0 when all specs are valid, 2 otherwise.
+    """
+    from mlops.cli.checks import check_spec, spec_files
+
+    files = spec_files(paths or [Path("deployments")])
+    if not files:
+        shown = ", ".join(str(p) for p in paths or [Path("deployments")])
+        fail(2, f"no spec files found in {shown}; specs are *.yaml files.")
+    bad = 0
+    for f in files:
+        _, problems = check_spec(f)
+        if problems:
+            bad += 1
+            err.print(f"[red]✗[/red] {f}: {len(problems)} problem(s)")
+            for p in problems:
+                err.print(f"  {p.render()}", markup=False)
+        else:
+            out.print(f"[green]✓[/green] {f}")
+    if bad:
+        fail(2, f"{bad} of {len(files)} spec(s) have problems; fix them and run `mlops validate` again.")
+    out.print(f"{len(files)} spec(s) valid.")
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema of a pipeline spec (point your editor's YAML plugin at it)."""
+    from mlops.spec import PipelineSpec
+
+    out.print_json(json.dumps(PipelineSpec.model_json_schema()))
+
+
+@run_app.command("retrain")
+def run_retrain(
+    spec: SpecArg,
+    start: Annotated[
+        str | None, typer.Option(help="Train on data from this time on (overrides data.window)")
+    ] = None,
+    end: Annotated[str | None, typer.Option(help="... up to this time, excluded")] = None,
+    param: Annotated[
+        list[str] | None,
+        typer.Option(help="Override a model param for this run, e.g. --param learning_rate=0.05"),
+    ] = None,
+    debug: Annotated[bool, typer.Option(help="Show the full traceback of unexpected errors.")] = False,
+) -> None:
+    """Validate the data, train, track in MLflow, compare with the champion, and promote if the policy allows.
+
+    Exits 0 when the run finished (promoted or not), 1 when the pipeline stopped (e.g. the quality gate failed),
+    2 when the spec is wrong.
+    """
+    overrides = _params(param or [])
+    _dates(start=start, end=end)
+    _preflight(spec, overrides)
+    if start or end:
+        _needs_time_column(spec, "--start/--end")
+    settings = prefect_settings()
+    out.print(
+        f"[bold]retrain[/bold] {spec}  (MLflow: {settings.tracking_uri}; Prefect: {prefect_where(settings)})"
+    )
+    with prefect_context(settings), user_errors(debug):
+        from flows.retrain import retrain
+
+        result, run_id = flow_run(
+            retrain, str(spec), window_start=start, window_end=end, params=overrides or None
+        )
+    render.print_retrain(result, settings)
+    render.print_prefect_link(settings, run_id)
+
+
+@run_app.command("monitor")
+def run_monitor(
+    spec: SpecArg,
+    batch: Annotated[str | None, typer.Option(help="A CSV or Parquet batch file (or a glob of them)")] = None,
+    start: Annotated[
+        str | None, typer.Option(help="Or: a window of the spec's source, from (ISO date)")
+    ] = None,
+    end: Annotated[str | None, typer.Option(help="... up to, excluded (ISO date)")] = None,
+    debug: Annotated[bool, typer.Option(help="Show the full traceback of unexpected errors.")] = False,
+) -> None:
+    """Judge a batch against the champion: quality gate, Evidently drift and quality report, verdict; emits
+    `mlops.drift.detected` on drift and retrains when the spec says `on_drift: retrain`.
+
+    Exits 0 when no drift, 3 when drift was detected, 1 when the pipeline stopped (quality gate, no champion,
+    unusable batch), 2 on a usage or spec error.
+    """
+    if batch is None and start is None and end is None:
+        fail(2, "give the batch to judge: --batch PATH, or --start/--end for a window of the spec's source.")
+    _dates(start=start, end=end)
+    _preflight(spec)
+    if batch is None:
+        _needs_time_column(spec, "--start/--end")
+    settings = prefect_settings()
+    out.print(
+        f"[bold]monitor[/bold] {spec}  (MLflow: {settings.tracking_uri}; Prefect: {prefect_where(settings)})"
+    )
+    with prefect_context(settings), user_errors(debug):
+        from flows.monitor import monitor
+
+        result, run_id = flow_run(monitor, str(spec), batch=batch, start=start, end=end)
+    render.print_monitor(result)
+    render.print_prefect_link(settings, run_id)
+    if result.verdict.drifted or result.verdict.quality_dropped:
+        raise typer.Exit(3)
+
+
+@app.command()
+def replay(
+    spec: SpecArg,
+    start: Annotated[str, typer.Option(help="First period's start (ISO date)")],
+    end: Annotated[str, typer.Option(help="Last period's end, excluded (ISO date)")],
+    every: Annotated[str, typer.Option(help="Period length: day, week or month")] = "month",
+    retrain_every: Annotated[
+        int, typer.Option(help="Also retrain on a schedule every N periods (0: never)")
+    ] = 0,
+    debug: Annotated[bool, typer.Option(help="Show the full traceback of unexpected errors.")] = False,
+) -> None:
+    """Replay production over the spec's source: monitor each period, retrain on drift (and on a schedule), and
+    print the timeline: period, rows, quality gate, drift share, model quality, action, champion version."""
+    if every not in ("day", "week", "month"):
+        fail(2, f"--every must be day, week or month, not '{every}'.")
+    _dates(start=start, end=end)
+    _preflight(spec)
+    _needs_time_column(spec, "replay")
+    settings = prefect_settings()
+    with prefect_context(settings), user_errors(debug):
+        from flows.replay import replay as replay_flow
+
+        timeline, run_id = flow_run(
+            replay_flow, str(spec), start=start, end=end, every=every, retrain_every=retrain_every
+        )
+    render.print_replay(timeline)
+    render.print_prefect_link(settings, run_id)
+
+
+@app.command()
+def history(spec: SpecArg) -> None:
+    """Every promotion decision, rollback and approval of the pipeline's model, oldest first (the ledger)."""
+    loaded = _load(spec)
+    from tasks.tracking import ledger
+
+    name = loaded.spec.registry.model_name
+    with user_errors(False):
+        entries = ledger.history(name)
+    if not entries:
+        out.print(f"No decisions recorded for '{name}' yet. Train one: mlops run retrain {spec}")
+        return
+    render.print_history(name, entries)
+
+
+@app.command()
+def rollback(
+    spec: SpecArg,
+    reason: Annotated[str, typer.Option(help="Why: recorded in the ledger with your name")],
+    to: Annotated[
+        str | None, typer.Option(help="The version to make champion (default: the `previous` alias)")
+    ] = None,
+) -> None:
+    """Move the champion back to the previous one (or --to VERSION) and record who did it and why."""
+    loaded = _load(spec)
+    if not reason.strip():
+        fail(2, "--reason must say why (it is recorded in the ledger).")
+    from tasks.locking import promotion_lock
+    from tasks.tracking import registry
+
+    name = loaded.spec.registry.model_name
+    with user_errors(False), promotion_lock(name):
+        before, after = registry.rollback(
+            name, to.lstrip("v") if to else None, reason, actor=f"user:{_user()}"
+        )
+    out.print(
+        f"{name}: champion moved back from v{before} to v{after}; recorded in the ledger (mlops history {spec})."
+    )
+
+
+@app.command()
+def approve(
+    spec: SpecArg,
+    comment: Annotated[str, typer.Option(help="Recorded with the approval")] = "",
+) -> None:
+    """Approve the promotion a paused retrain run is waiting on (approval mode manual; needs PREFECT_API_URL)."""
+    _answer(spec, True, comment)
+
+
+@app.command()
+def reject(
+    spec: SpecArg,
+    comment: Annotated[str, typer.Option(help="Recorded with the rejection")] = "",
+) -> None:
+    """Reject the promotion a paused retrain run is waiting on (approval mode manual; needs PREFECT_API_URL)."""
+    _answer(spec, False, comment)
+
+
+def _answer(spec: Path, approved: bool, comment: str) -> None:
+    _load(spec)
+    if not os.environ.get("PREFECT_API_URL"):
+        fail(2, "approvals live on a Prefect server: set PREFECT_API_URL (e.g. http://127.0.0.1:4200/api).")
+    from mlops.cli.approvals import answer
+
+    with user_errors(False):
+        run_name = answer(spec, approved, reviewer=f"user:{_user()}", comment=comment)
+    out.print(f"{'Approved' if approved else 'Rejected'}: flow run {run_name} resumes.")
+
+
+def _load(spec: Path) -> Any:
+    from mlops.spec import load_spec
+
+    try:
+        return load_spec(spec)
+    except SpecError as exc:
+        spec_problems(exc.problems)
+
+
+def _user() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:
+        return "unknown"
+
+
+@app.command()
+def status(spec: SpecArg) -> None:
+    """Show the champion, its holdout metrics, the last decision and the recent versions."""
+    from mlops.settings import get_settings
+    from mlops.spec import load_spec
+
+    try:
+        loaded = load_spec(spec)
+    except SpecError as exc:
+        spec_problems(exc.problems)
+    from tasks.tracking import champion
+
+    name = loaded.spec.registry.model_name
+    with user_errors(False):
+        versions = champion.registry_state(name)
+    if not versions:
+        out.print(f"No versions of '{name}' yet. Train one: mlops run retrain {spec}")
+        return
+    render.print_status(name, versions, loaded.spec.promotion.metric, get_settings().mlflow_ui_command())
+
+
+# --- helpers ---------------------------------------------------------------------------------------------
+
+
+def _preflight(spec: Path, params: dict[str, Any] | None = None) -> None:
+    """The same checks as `mlops validate`, before anything runs: a spec error exits 2 with nothing written."""
+    from mlops.cli.checks import check_spec
+
+    _, problems = check_spec(spec, params)
+    if problems:
+        spec_problems(problems)
+
+
+def _dates(**options: str | None) -> None:
+    """--start/--end must be ISO dates or times; say which one is not."""
+    from mlops.timeutil import parse_time
+
+    for name, value in options.items():
+        try:
+            parse_time(value)
+        except ValueError:
+            fail(2, f"--{name} '{value}' is not a date; use ISO format, e.g. 2013-07-01 or 2013-07-01T06:00.")
+
+
+def _needs_time_column(spec: Path, what: str) -> None:
+    if _load(spec).spec.data.time_column is None:
+        fail(
+            2,
+            f"{what} selects rows by time, but {spec} declares no data.time_column; add one, or use --batch.",
+        )
+
+
+def _params(items: list[str]) -> dict[str, Any]:
+    """`--param name=value` pairs; values are read as YAML scalars (0.05 is a number, true a boolean)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            fail(2, f"--param takes name=value (e.g. --param learning_rate=0.05), not '{item}'.")
+        try:
+            out[name.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            fail(2, f"--param {item}: the value is not a plain number, word or list.")
+    return out

@@ -1,0 +1,206 @@
+"""What the commands print: rich tables and lines on the terminal, from the small typed results the flows and the
+server calls return. No decisions and no exit codes here (those are in mlops/cli/runtime.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from rich.console import Console
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from mlops.cli.project_check import CheckReport
+    from tasks.report import RetrainResult
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+# --- pipeline runs -----------------------------------------------------------------------------------------
+
+
+def print_retrain(r: RetrainResult, settings: Any) -> None:
+    from tasks.report import metric_rows
+
+    d = r.decision
+    champ = f"v{r.champion_before}" if r.champion_before else "none"
+    table = Table("metric", f"champion ({champ})", f"challenger (v{r.version})", "difference",
+                  title=f"{r.pipeline}: holdout metrics (same rows for both)")  # fmt: skip
+    for name, old, new, diff in metric_rows(r):
+        style = "bold" if name == r.metric else None
+        table.add_row(name, old, new, diff, style=style)
+    out.print()
+    out.print(
+        f"Data quality: {r.quality}"
+        + ("  [yellow](warning: on_failure=warn)[/yellow]" if r.quality_warning else "")
+    )
+    for note in r.notes:
+        out.print(note, markup=False)
+    if r.reused_run:
+        out.print(f"Split: {r.split}; not refitted: run {r.run_id} already trained this spec, data and code")
+    else:
+        out.print(f"Split: {r.split}; fit in {r.fit_seconds:.1f} s")
+    out.print(table)
+    colour = "green" if d.promote else "yellow"
+    mode = "" if r.mode == "auto" else f", mode {r.mode}"
+    out.print(f"Decision: [{colour}]{d.verdict}[/{colour}] ({d.rule}{mode})")
+    for reason in d.reasons:
+        out.print(f"  - {reason}", markup=False)
+    if (
+        d.evidence is not None
+        and d.evidence.interval is not None
+        and not any("interval" in x for x in d.reasons)
+    ):
+        out.print(f"  - {d.evidence.interval.describe()}", markup=False)
+    if r.duplicate_of:
+        out.print(
+            f"Registry: nothing new registered: this spec, data and code were already trained as v{r.duplicate_of}; "
+            f"champion is v{r.champion_after}"
+        )
+    elif r.mode == "dry_run":
+        out.print(
+            f"Registry: {r.model_name} v{r.version} registered (dry run: no alias moved); champion is v{r.champion_after}"
+        )
+    else:
+        out.print(f"Registry: {r.model_name} v{r.version} is challenger; champion is v{r.champion_after}")
+    out.print(f"MLflow run {r.run_id}: {r.run_url}", markup=False)
+    out.print(f"Model version: {r.version_url}", markup=False)
+    out.print(f"Open the MLflow UI: {settings.mlflow_ui_command()}", markup=False)
+    if not settings.prefect_api_url:
+        out.print(
+            "Prefect UI: this run used a temporary server. Start one with `prefect server start` (or `mlops serve`)"
+            " and the next runs use it: they start sooner and stay in its UI (http://127.0.0.1:4200)."
+        )
+
+
+def pct(value: float | None) -> str:
+    return "" if value is None else f"{value:.0%}"
+
+
+def print_monitor(r: Any) -> None:
+    v, d = r.verdict, r.drift
+    out.print()
+    out.print(f"Data quality: {r.quality}")
+    out.print(f"Champion judged: {r.model_name} v{r.champion_version}; batch: {r.batch} ({r.rows:,} rows)")
+    out.print(f"Drift: {d.headline()}")
+    for c in d.drifted_columns():
+        out.print(f"  - {c.describe()}", markup=False)
+    if d.prediction_drift is not None:
+        out.print(f"Prediction drift: {d.prediction_drift.describe()}", markup=False)
+    if d.quality is not None:
+        ref = (
+            f" (champion's holdout {r.metric}: {r.reference_metric:.4f})"
+            if r.reference_metric is not None
+            else ""
+        )
+        out.print(
+            "Model quality on the batch: " + ", ".join(f"{k} {x:.4f}" for k, x in d.quality.items()) + ref
+        )
+    for note in [*d.notes, *r.notes]:
+        out.print(f"Note: {note}", markup=False)
+    colour = "red" if v.drifted or v.quality_dropped else "green"
+    out.print(f"Verdict: [{colour}]{'drift' if v.drifted else 'quality drop' if v.quality_dropped else 'no drift'}[/{colour}]"
+              f", action: {v.action}")  # fmt: skip
+    for reason in v.reasons:
+        out.print(f"  - {reason}", markup=False)
+    out.print(f"Retrain: {r.retrain_reason}", markup=False)
+    if r.retrain is not None:
+        out.print(
+            f"  challenger v{r.retrain.version} {r.retrain.decision.verdict}; champion is v{r.retrain.champion_after}"
+        )
+    if d.html_path:
+        out.print(f"Evidently report: {d.html_path}", markup=False)
+    out.print(f"MLflow monitor run: {r.run_url}", markup=False)
+
+
+def print_replay(timeline: Any) -> None:
+    table = Table("period", "rows", "quality gate", "drift share", f"batch {timeline.metric}", "action", "champion",
+                  title="Replay timeline")  # fmt: skip
+    for r in timeline.rows:
+        table.add_row(
+            r.period, f"{r.rows:,}", r.quality_gate, pct(r.drift_share),
+            "" if r.model_metric is None else f"{r.model_metric:.4f}", r.action,
+            f"v{r.champion_version}" if r.champion_version else "",
+        )  # fmt: skip
+    out.print(table)
+    out.print(f"Timeline saved: {timeline.csv_path}", markup=False)
+
+
+def print_history(name: str, entries: list[Any]) -> None:
+    table = Table("when (UTC)", "action", "version", "champion", "by", "why", title=f"{name}: ledger")
+    for e in entries:
+        moved = f"v{e.champion_before or '-'} -> v{e.champion_after or '-'}"
+        table.add_row(
+            e.at, e.action, f"v{e.version}" if e.version else "", moved, e.actor, "\n".join(e.reasons)
+        )
+    out.print(table)
+
+
+def print_status(name: str, versions: list[Any], metric: str, mlflow_ui_command: str) -> None:
+    """The champion, its holdout metrics, the last decision and the recent versions (newest first)."""
+    champ = next((v for v in versions if "champion" in v.aliases), None)
+    if champ:
+        out.print(
+            f"[bold]{name}[/bold]: champion v{champ.version} (since {champ.tag('decision.at') or champ.created})"
+        )
+        out.print("  holdout: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(champ.metrics.items())))
+    else:
+        out.print(f"[bold]{name}[/bold]: no champion (no version has been promoted)")
+    last = versions[0]
+    out.print(f"Last decision: v{last.version} {last.tag('decision') or '?'} ({last.tag('decision.rule')})")
+    for reason in last.tag("decision.reasons").splitlines():
+        out.print(f"  - {reason}", markup=False)
+    table = Table("version", "aliases", "created", metric, "decision", "data sha256", title="Recent versions")
+    for v in versions[:10]:
+        value = v.metrics.get(metric)
+        table.add_row(
+            v.version, ", ".join(sorted(v.aliases)), v.created, "" if value is None else f"{value:.4f}",
+            v.tag("decision"), v.tag("data_sha256")[:12],
+        )  # fmt: skip
+    out.print(table)
+    out.print(f"MLflow UI: {mlflow_ui_command}", markup=False)
+
+
+def print_prefect_link(settings: Any, run_id: str | None) -> None:
+    if settings.prefect_api_url and run_id:
+        ui = settings.prefect_api_url.rstrip("/").removesuffix("/api")
+        out.print(f"Prefect flow run: {ui}/runs/flow-run/{run_id}", markup=False)
+
+
+# --- prefect.yaml and the server ----------------------------------------------------------------------------
+
+
+def print_checked(report: CheckReport) -> None:
+    table = Table("deployment", "flow", "spec", "schedules", "triggers", "work pool", title="prefect.yaml")
+    for i in report.deployments:
+        table.add_row(
+            i.name, i.flow, i.spec_path or "", "\n".join(i.schedules) or "none", "\n".join(i.triggers) or "none",
+            i.pool or "",
+        )  # fmt: skip
+    out.print(table)
+    out.print(f"[green]✓[/green] {len(report.deployments)} deployment(s) checked: no problems.")
+
+
+def print_deployments(rows: list[tuple[str, str, str, str]]) -> None:
+    table = Table("deployment", "schedules", "next run", "work pool")
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
+
+
+def print_next(ui_url: str, api_url: str, workers: list[str], project: Path) -> None:
+    polling = f"a worker polls {', '.join(repr(p) for p in workers)}" if workers else "no worker started"
+    out.print()
+    out.print(f"[bold]Prefect UI: {ui_url}[/bold]  (runs: {ui_url}/runs, deployments: {ui_url}/deployments)")
+    out.print(f"Ready: {polling}; the flow runs' logs follow here. Ctrl-C stops the worker and the server.")
+    out.print("Next, in another terminal in this folder:", markup=False)
+    out.print(f"  export PREFECT_API_URL={api_url}", markup=False)
+    out.print("  mlops trigger retrain deployments/diabetes.yaml --wait", markup=False)
+    out.print(
+        "  mlops trigger retrain deployments/flight_delays.yaml --wait && mlops trigger monitor "
+        "deployments/flight_delays.yaml   # July 2013 drifts: the trigger retrains",
+        markup=False,
+    )
+    sys.stdout.flush()

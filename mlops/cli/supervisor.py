@@ -1,0 +1,222 @@
+"""`mlops serve`'s processes: a Prefect server and its workers started as children, watched, and stopped cleanly
+(Ctrl-C or SIGTERM: workers first, then the server, then whatever they left in their process groups), plus
+`prefect deploy --all` run against that server. Only the standard library here; httpx inside `healthy`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+from mlops.cli.errors import ServeError
+
+QUIET_CHILD_ENV = {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",  # no network here, and no reason to phone home
+    "DO_NOT_TRACK": "true",
+    "GX_ANALYTICS_ENABLED": "false",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "TQDM_DISABLE": "1",
+}
+
+
+def api_url_for(port: int) -> str:
+    return f"http://127.0.0.1:{port}/api"
+
+
+def ui_url_for(api_url: str) -> str:
+    return api_url.rstrip("/").removesuffix("/api")
+
+
+def default_home(project: Path) -> Path:
+    """MLOPS_HOME (default `<project>/.mlops`): the local MLflow store, reports, and `prefect/` for the server."""
+    home = os.environ.get("MLOPS_HOME")
+    return Path(home).resolve() if home else project / ".mlops"
+
+
+def child_env(api_url: str | None, prefect_home: Path | None = None) -> dict[str, str]:
+    """The environment of the processes we start: quiet, and pointed at our server (not the caller's)."""
+    env = {**os.environ}
+    for key, value in QUIET_CHILD_ENV.items():
+        env.setdefault(key, value)
+    env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    if prefect_home is not None:
+        env["PREFECT_HOME"] = str(prefect_home)
+    if api_url is None:
+        env.pop("PREFECT_API_URL", None)
+    else:
+        env["PREFECT_API_URL"] = api_url
+    return env
+
+
+def port_in_use(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.settimeout(0.5)
+        return s.connect_ex((host, port)) == 0
+
+
+def healthy(api_url: str, timeout: float = 2.0) -> bool:
+    import httpx
+
+    try:
+        return httpx.get(f"{api_url}/health", timeout=timeout).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def prefect_command(*args: str) -> list[str]:
+    """The `prefect` CLI of this interpreter's environment (not whatever `prefect` is first on PATH)."""
+    return [sys.executable, "-m", "prefect", *args]
+
+
+def start_server(port: int, prefect_home: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    """`prefect server start` on loopback, in its own process group (we decide when it stops), logging to a
+    file so the terminal shows the worker's runs."""
+    prefect_home.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("ab")
+    log.write(f"\n--- mlops serve: prefect server start on 127.0.0.1:{port} at {time.ctime()} ---\n".encode())
+    log.flush()
+    try:
+        return subprocess.Popen(
+            prefect_command("server", "start", "--host", "127.0.0.1", "--port", str(port), "--analytics-off"),
+            env=server_env(port, prefect_home), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )  # fmt: skip
+    finally:
+        log.close()
+
+
+def server_env(port: int, prefect_home: Path) -> dict[str, str]:
+    """The server's environment. `prefect server start --port` does not tell the UI: it would call the API on
+    the default port 4200 ("Can't connect to Server API"), so the UI's API URL is set to match."""
+    env = child_env(None, prefect_home)
+    env.update(
+        PREFECT_SERVER_API_HOST="127.0.0.1",
+        PREFECT_SERVER_API_PORT=str(port),
+        PREFECT_UI_API_URL=api_url_for(port),
+    )
+    return env
+
+
+def wait_healthy(api_url: str, proc: subprocess.Popen[bytes], log_path: Path, timeout: float = 180) -> float:
+    """Seconds until the server answers /api/health; raise with the log's tail if it exits or never answers."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if proc.poll() is not None:
+            raise ServeError(
+                f"the Prefect server exited (code {proc.returncode}) before it was ready. Its log, {log_path}, ends "
+                f"with:\n{tail(log_path)}"
+            )
+        if healthy(api_url):
+            return time.monotonic() - start
+        time.sleep(0.5)
+    raise ServeError(
+        f"the Prefect server did not answer {api_url}/health within {timeout:.0f} s; see its log {log_path}:\n"
+        f"{tail(log_path)}"
+    )
+
+
+def tail(path: Path, lines: int = 15) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return "(no log)"
+    return "\n".join(text[-lines:])
+
+
+def deploy_all(project: Path, api_url: str, timeout: float = 600) -> str:
+    """`prefect --no-prompt deploy --all` in the project folder against `api_url`; its output, or ServeError."""
+    try:
+        done = subprocess.run(
+            prefect_command("--no-prompt", "deploy", "--all"), cwd=project, env=child_env(api_url),
+            capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+        )  # fmt: skip
+    except subprocess.TimeoutExpired:
+        raise ServeError(f"`prefect deploy --all` did not finish within {timeout:.0f} s.") from None
+    output = (done.stdout or "") + (done.stderr or "")
+    if done.returncode != 0:
+        last = "\n".join(output.strip().splitlines()[-20:])
+        raise ServeError(
+            f"`prefect --no-prompt deploy --all` failed (exit {done.returncode}) against {api_url}. Its output "
+            f"ends with:\n{last}"
+        )
+    return output
+
+
+def start_worker(project: Path, api_url: str, pool: str) -> subprocess.Popen[bytes]:
+    """A process worker for `pool`, started in the project folder (the pool's working_dir '.' is this folder).
+    Its output (the flow runs' logs) goes to our terminal."""
+    return subprocess.Popen(
+        prefect_command("worker", "start", "--pool", pool, "--type", "process"),
+        cwd=project, env=child_env(api_url), stdin=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+
+
+def stop(proc: subprocess.Popen[Any] | None, grace: float = 30) -> int | None:
+    """Ask a child to stop (SIGINT, as Ctrl-C would), wait `grace` seconds, then kill its whole process group."""
+    if proc is None:
+        return None
+    if proc.poll() is None:
+        with suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            with suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=10)
+    with suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)  # anything it left behind in its group (uvicorn, flow runs)
+    return proc.returncode
+
+
+def stop_all(procs: list[subprocess.Popen[Any] | None], grace: float = 30) -> None:
+    """Stop the children in order (workers first, so no run starts on a dying server); a second Ctrl-C while
+    waiting kills whatever is left at once rather than leaving it running."""
+    try:
+        for proc in procs:
+            stop(proc, grace)
+    except KeyboardInterrupt:
+        for proc in procs:
+            if proc is not None:
+                with suppress(ProcessLookupError, PermissionError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+
+
+@contextmanager
+def interrupts() -> Iterator[None]:
+    """Ctrl-C and SIGTERM (systemd, docker stop, kill) both stop `mlops serve` the same clean way.
+
+    Installed before the children start: a shell starts background jobs with SIGINT ignored, and children
+    inherit an ignored signal, while a handled one is reset to the default in them, so they stop when asked."""
+
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
+def supervise(server: Any, workers: list[Any], log_path: Path) -> None:
+    """Wait for Ctrl-C; a child that dies on its own stops everything with exit 1."""
+    while True:
+        time.sleep(1)
+        if server.poll() is not None:
+            raise ServeError(
+                f"the Prefect server stopped on its own (exit {server.returncode}); its log, {log_path}, "
+                f"ends with:\n{tail(log_path)}"
+            )
+        for w in workers:
+            if w.poll() is not None:
+                raise ServeError(f"the worker stopped on its own (exit {w.returncode}); its output is above.")

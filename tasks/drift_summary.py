@@ -1,0 +1,154 @@
+"""Drift without Evidently: the small summary a drift report boils down to, the seeded sample both sides are
+cut to, and the checks that the two frames can be compared at all (each failure a ValueError naming the
+columns). Only tasks/drift.py imports evidently; this module is what the rest of the project needs of it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class ColumnDrift:
+    column: str
+    method: str  # the stat test Evidently used, e.g. "K-S p_value", "Jensen-Shannon distance"
+    score: float
+    threshold: float
+    drifted: bool
+
+    def describe(self) -> str:
+        state = "drifted" if self.drifted else "no drift"
+        return f"{self.column}: {state} ({self.method} {self.score:.4g}, threshold {self.threshold:g})"
+
+
+@dataclass(frozen=True)
+class DriftSummary:
+    rows_reference: int  # rows actually compared (after sampling)
+    rows_current: int
+    sampled: bool  # True when either side was sampled down
+    columns: list[ColumnDrift]
+    drifted_share: float  # drifted columns / columns checked
+    prediction_drift: ColumnDrift | None
+    quality: dict[str, float] | None  # model quality on the current batch; None when it has no labels
+    notes: list[str] = field(default_factory=list)
+    html_path: str | None = None
+    snapshot_path: str | None = None
+
+    def drifted_columns(self) -> list[ColumnDrift]:
+        return [c for c in self.columns if c.drifted]
+
+    def headline(self) -> str:
+        drifted = len(self.drifted_columns())
+        rows = f"{self.rows_current:,} current vs {self.rows_reference:,} reference rows"
+        return (
+            f"{drifted} of {len(self.columns)} columns drifted ({self.drifted_share:.0%}); "
+            f"{rows}{' (sampled)' if self.sampled else ''}"
+        )
+
+    def to_markdown(self) -> str:
+        """A table of every column checked (drifted ones first), the prediction drift, quality, and notes."""
+        lines = [f"**Data drift**: {self.headline()}", ""]
+        rows = sorted(self.columns, key=lambda c: not c.drifted)
+        if self.prediction_drift is not None:
+            rows = [*rows, self.prediction_drift]
+        lines += ["| column | method | score | threshold | drifted |", "|---|---|---|---|---|"]
+        for c in rows:
+            name = f"{c.column} (prediction)" if c is self.prediction_drift else c.column
+            flag = "**yes**" if c.drifted else "no"
+            lines.append(f"| {name} | {c.method} | {c.score:.4g} | {c.threshold:g} | {flag} |")
+        lines.append("")
+        if self.quality is not None:
+            shown = (
+                ", ".join(f"{k} {v:.4f}" for k, v in self.quality.items()) or "no metric could be computed"
+            )
+            lines += [f"**Model quality on the batch**: {shown}", ""]
+        if self.notes:
+            lines += ["Notes:", *[f"- {n}" for n in self.notes], ""]
+        if self.html_path:
+            lines.append(f"Report: {self.html_path}")
+        return "\n".join(lines).rstrip() + "\n"
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def sample(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
+    """At most max_rows rows, drawn with the seed, in their original order; the frame itself when small."""
+    if max_rows < 1:
+        raise ValueError(f"max_rows must be at least 1, got {max_rows}")
+    if len(frame) <= max_rows:
+        return frame
+    return frame.sample(n=max_rows, random_state=seed).sort_index(kind="stable")
+
+
+def check_columns(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    numeric: list[str],
+    categorical: list[str],
+    target: str | None,
+    prediction: str | None,
+    proba: str | None,
+) -> list[str]:
+    """The feature columns, once both frames are known to be comparable; ValueError naming what is wrong."""
+    features = [*numeric, *categorical]
+    if not features:
+        raise ValueError("no feature columns given: pass numeric and/or categorical column names")
+    both = sorted(set(numeric) & set(categorical))
+    if both:
+        raise ValueError(f"columns declared both numeric and categorical: {', '.join(both)}")
+    roles = {"target": target, "prediction": prediction, "prediction_proba": proba}
+    for role, col in roles.items():
+        if col is not None and col in features:
+            raise ValueError(
+                f"the {role} column '{col}' is also listed as a feature; list it only as the {role}"
+            )
+    if current.empty:
+        raise ValueError("the current batch has no rows: nothing to compare with the reference")
+    if reference.empty:
+        raise ValueError("the reference data has no rows: nothing to compare the batch with")
+    needed = [*features, *(c for c in (prediction, proba) if c is not None)]
+    for name, frame in (("current batch", current), ("reference data", reference)):
+        missing = [c for c in needed if c not in frame.columns]
+        if missing:
+            other = "reference data" if name == "current batch" else "current batch"
+            raise ValueError(
+                f"columns missing from the {name}: {', '.join(missing)} (expected in both the {other} "
+                f"and the {name}; the {name} has: {_listing(frame.columns)})"
+            )
+    if target is not None and target in current.columns and target not in reference.columns:
+        raise ValueError(
+            f"the target column '{target}' is in the current batch but not in the reference data "
+            f"(the reference data has: {_listing(reference.columns)})"
+        )
+    return features
+
+
+def check_overrides(
+    methods: dict[str, str], thresholds: dict[str, float], features: list[str], prediction: str | None
+) -> None:
+    known = [*features, *([prediction] if prediction else [])]
+    for what, given in (("column_methods", methods), ("column_thresholds", thresholds)):
+        unknown = [c for c in given if c not in known]
+        if unknown:
+            raise ValueError(
+                f"{what} names columns that are not checked: {', '.join(unknown)} "
+                f"(checked: {', '.join(known)})"
+            )
+    bad = [
+        f"{c}={v!r}"
+        for c, v in thresholds.items()
+        if not isinstance(v, int | float) or not math.isfinite(v) or v < 0
+    ]
+    if bad:
+        raise ValueError(f"column_thresholds must be finite non-negative numbers: {', '.join(bad)}")
+
+
+def _listing(columns: Iterable[object], limit: int = 20) -> str:
+    names = [str(c) for c in columns]
+    return ", ".join(names[:limit]) + (f", ... ({len(names)} in all)" if len(names) > limit else "")

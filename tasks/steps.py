@@ -1,0 +1,79 @@
+"""The Prefect tasks the flows call: each a thin wrapper (its name in the UI, its retries) over a plain function
+of the module that owns the work. The functions stay plain, so code and tests call them without Prefect, and
+importing a task module never imports Prefect."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+from prefect import Task, task
+from prefect.cache_policies import NO_CACHE
+
+from tasks import data, drift, evaluate, events, promotion, quality, report, train
+from tasks.tracking import champion, is_transient, registry, runs, state
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
+    """Prefect retry condition: retry connection trouble, never a user error."""
+    try:
+        state.result()
+    except Exception as exc:
+        return is_transient(exc)
+    return False
+
+
+# Tracking calls ride out a tracking server that restarts; every other step fails at once (a user error).
+RETRIES: dict[str, Any] = {
+    "retries": 3,
+    "retry_delay_seconds": [2, 8, 30],
+    "retry_jitter_factor": 0.5,
+    "retry_condition_fn": retry_transient,
+}
+
+
+def step(fn: Callable[P, R], name: str, retried: bool = False) -> Task[P, R]:
+    # NO_CACHE: Prefect's default policy hashes every input (1M-row frames too) for a key nothing uses
+    options: dict[str, Any] = RETRIES if retried else {}
+    return task(name=name, cache_policy=NO_CACHE, **options)(fn)
+
+
+# data
+load_data = step(data.load, "load-data")
+load_batch = step(data.load_batch, "load-batch")
+check_batch = step(data.check_batch, "check-batch")
+split = step(data.split, "split")
+validation_split = step(data.validation_split, "validation-split")
+# quality (Great Expectations)
+validate_data = step(quality.validate, "validate-data")
+# training and scoring (scikit-learn)
+train_model = step(train.train, "train")
+fit_candidate = step(train.fit_candidate, "fit-candidate")
+rescore = step(train.rescore, "score-trained-model")
+predict = step(train.predict, "predict")
+score_champion = step(evaluate.score_champion, "score-champion")
+gather_evidence = step(evaluate.gather_evidence, "gather-evidence")
+decide_promotion = step(promotion.decide_promotion, "decide-promotion")
+# drift (Evidently)
+drift_report = step(drift.drift_report, "drift-report")
+# tracking and registry (MLflow)
+load_champion = step(champion.load_champion, "load-champion", retried=True)
+find_finished_training = step(runs.finished_training, "find-finished-training", retried=True)
+track_training_run = step(runs.log_training_run, "track-training-run", retried=True)
+record_quality_failure = step(runs.log_failed_gate, "record-quality-failure", retried=True)
+track_monitor_run = step(runs.log_monitor_run, "track-monitor-run", retried=True)
+load_reference = step(runs.load_reference, "load-reference", retried=True)
+undo_unpublished = step(registry.undo_unpublished, "undo-unpublished", retried=True)
+register_and_promote = step(registry.publish, "register-and-promote", retried=True)
+champion_version = step(champion.champion_version, "read-champion-version", retried=True)
+last_drift_retrain = step(state.last_retrain_trigger, "read-last-drift-retrain", retried=True)
+record_drift_retrain = step(state.record_retrain_trigger, "record-drift-retrain", retried=True)
+# events and artifacts (Prefect)
+emit_drift = step(events.emit_drift, "emit-drift-event")
+publish_summary = step(report.publish_summary, "publish-summary")
+publish_quality_stop = step(report.publish_quality_stop, "publish-quality-stop")
+publish_monitor = step(report.publish_monitor, "publish-monitor-summary")
+publish_timeline = step(report.publish_timeline, "publish-timeline")

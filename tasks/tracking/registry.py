@@ -1,0 +1,267 @@
+"""Changing what is in production: register a candidate and move the aliases as decided (all or nothing, with a
+smoke test of the new champion), undo what a killed run left half-done, and roll the champion back. Every change
+is tagged on the version and its run and written to the ledger."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from mlops.errors import MlopsError, PipelineStopped
+from tasks.tracking.champion import alias_version
+from tasks.tracking.ledger import LEDGER_PREFIX, decision_evidence, record
+from tasks.tracking.store import CHALLENGER, CHAMPION, PREVIOUS, TAG, client, fmt, is_transient, version_url
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlops.policy import Decision
+    from tasks.tracking.runs import TrainingRun
+
+ALIASES_BEFORE = "aliases_before"
+
+
+@dataclass(frozen=True)
+class Published:
+    version: str
+    champion_version: str | None
+    version_url: str
+    aliases: dict[str, str | None]
+    duplicate_of: str | None = None  # set when this run's work had been done before: nothing new registered
+
+
+def decision_tags(decision: Decision, champion_version: str | None, extra: dict[str, str]) -> dict[str, str]:
+    tags = {
+        "decision": decision.verdict,
+        "decision.rule": decision.rule,
+        "decision.reasons": "\n".join(decision.reasons),
+        "decision.metric": decision.metric,
+        "decision.challenger_value": fmt(decision.challenger_value),
+        "decision.champion_value": fmt(decision.champion_value),
+        "decision.champion_version": champion_version or "",
+        "decision.at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **extra,
+    }
+    return {f"{TAG}{k}": v for k, v in tags.items()}
+
+
+def publish(
+    model_name: str,
+    run: TrainingRun,
+    decision: Decision,
+    champion_version: str | None,
+    metrics: dict[str, float],
+    extra_tags: dict[str, str],
+    mode: str = "auto",
+    actor: str = "",
+    smoke_sample: pd.DataFrame | None = None,
+) -> Published:
+    """Register the candidate, record the decision on it and in the ledger, and move the aliases as decided.
+
+    All or nothing: when any step fails, the aliases are put back and the new version is deleted, so no orphan
+    version and no half-moved alias is left behind. After a move, the champion is loaded by its alias and
+    predicts on a sample; if that fails the aliases go back, the failure is recorded, and the run stops.
+    `mode="dry_run"` registers and records but moves no alias.
+    """
+    import mlflow
+
+    c = client()
+    try:
+        c.create_registered_model(
+            model_name, description="Managed by mlops: aliases champion, challenger, previous"
+        )
+    except Exception as exc:
+        if "RESOURCE_ALREADY_EXISTS" not in str(exc) and "already exists" not in str(exc):
+            raise
+    before = {alias: alias_version(c, model_name, alias) for alias in (CHAMPION, CHALLENGER, PREVIOUS)}
+    tags = decision_tags(decision, champion_version, extra_tags | {"mode": mode})
+    tags |= {f"{TAG}metric.{k}": fmt(v) for k, v in metrics.items()}
+    tags[f"{TAG}{ALIASES_BEFORE}"] = json.dumps(before)  # what undo_unpublished restores after a crash
+    key = extra_tags.get("idempotency_key", "")
+    existing = _version_with_key(c, model_name, key) if key else None
+    if existing is not None and (existing.tags or {}).get(f"{TAG}published") == "true":
+        return _duplicate(c, model_name, run, decision, existing, before, actor)
+    version: str | None = None
+    created = False
+    moved = decision.promote and mode != "dry_run"
+    try:
+        if existing is not None:  # an earlier run with the same key died after registering: finish its work
+            version = str(existing.version)
+            for k, v in tags.items():
+                c.set_model_version_tag(model_name, version, k, v)
+        else:
+            version = str(mlflow.register_model(run.model_uri, model_name, tags=tags).version)
+            created = True
+        for k, v in tags.items():
+            c.set_tag(run.run_id, k, v)
+        c.set_tag(run.run_id, f"{TAG}model_version", version)
+        if mode != "dry_run":
+            c.set_registered_model_alias(model_name, CHALLENGER, version)
+        if moved:
+            if before[CHAMPION] and before[CHAMPION] != version:
+                c.set_registered_model_alias(model_name, PREVIOUS, before[CHAMPION])
+            c.set_registered_model_alias(model_name, CHAMPION, version)
+        action = "dry-run" if mode == "dry_run" else ("promote" if decision.promote else "reject")
+        record(
+            model_name, action, version=version, champion_before=before[CHAMPION],
+            champion_after=version if moved else before[CHAMPION], actor=actor or f"rule:{decision.rule}",
+            rule=decision.rule, reasons=list(decision.reasons), evidence=decision_evidence(decision, run.run_id),
+        )  # fmt: skip
+    except BaseException:
+        _restore(c, model_name, before, version if created else None)
+        raise
+    if moved and smoke_sample is not None:
+        _smoke_test(c, model_name, version, before, smoke_sample)
+    c.set_model_version_tag(model_name, version, f"{TAG}published", "true")
+    after = {alias: alias_version(c, model_name, alias) for alias in (CHAMPION, CHALLENGER, PREVIOUS)}
+    return Published(version, after[CHAMPION], version_url(model_name, version), after)
+
+
+def undo_unpublished(model_name: str, key: str) -> str | None:
+    """Undo what a killed run with the same idempotency key did after registering and before its `published`
+    mark (the commit point): the aliases go back to what that run found, and its ledger entries are deleted
+    (soft: MLflow keeps them as deleted runs). The version itself stays, to be finished by this run, which
+    then compares it with the true champion again. Returns the version, or None when there was nothing to do.
+    The caller holds the promotion lock."""
+    c = client()
+    version = _version_with_key(c, model_name, key)
+    tags = (version.tags or {}) if version is not None else {}
+    if version is None or tags.get(f"{TAG}published") == "true" or f"{TAG}{ALIASES_BEFORE}" not in tags:
+        return None
+    number = str(version.version)
+    before: dict[str, str | None] = json.loads(tags[f"{TAG}{ALIASES_BEFORE}"])
+    for alias in (CHAMPION, CHALLENGER, PREVIOUS):
+        if alias_version(c, model_name, alias) != before.get(alias):
+            if before.get(alias):
+                c.set_registered_model_alias(model_name, alias, before[alias])
+            else:
+                c.delete_registered_model_alias(model_name, alias)
+    exp = c.get_experiment_by_name(f"{LEDGER_PREFIX}{model_name}")
+    if exp is not None:
+        for r in c.search_runs([exp.experiment_id], filter_string=f"tags.`{TAG}ledger.version` = '{number}'"):
+            if r.data.tags.get(f"{TAG}ledger.action") in ("promote", "reject", "dry-run"):
+                c.delete_run(r.info.run_id)
+    return number
+
+
+def _version_with_key(c: Any, model_name: str, key: str) -> Any:
+    try:
+        found = c.search_model_versions(f"name = '{model_name}' and tags.`{TAG}idempotency_key` = '{key}'")
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        return None
+    return min(found, key=lambda v: int(v.version)) if found else None
+
+
+def _duplicate(
+    c: Any,
+    model_name: str,
+    run: TrainingRun,
+    decision: Decision,
+    existing: Any,
+    before: dict[str, str | None],
+    actor: str,
+) -> Published:
+    """The same spec, data and code were already trained, registered and decided: register nothing new, but
+    record that this run found it so."""
+    version = str(existing.version)
+    why = f"identical to v{version}: same spec, data and code (idempotency key), so no new version was registered"
+    if existing.run_id != run.run_id:  # not the version's own (reused) run
+        c.set_tag(run.run_id, f"{TAG}duplicate_of", version)
+    record(
+        model_name, "duplicate", version=version, champion_before=before[CHAMPION], champion_after=before[CHAMPION],
+        actor=actor or "rule:idempotency", rule="duplicate", reasons=[*decision.reasons, why],
+        evidence=decision_evidence(decision, run.run_id),
+    )  # fmt: skip
+    return Published(
+        version, before[CHAMPION], version_url(model_name, version), before, duplicate_of=version
+    )
+
+
+def _smoke_test(
+    c: Any, model_name: str, version: str, before: dict[str, str | None], sample: pd.DataFrame
+) -> None:
+    """Load the champion by its alias, as a consumer would, and predict; on failure put the aliases back."""
+    import mlflow
+
+    try:
+        model = mlflow.sklearn.load_model(f"models:/{model_name}@{CHAMPION}")
+        predicted = model.predict(sample)
+        if len(predicted) != len(sample):
+            raise ValueError(f"{len(predicted)} predictions for {len(sample)} rows")
+    except Exception as exc:
+        for alias in (CHAMPION, PREVIOUS):
+            with contextlib.suppress(Exception):
+                if before[alias]:
+                    c.set_registered_model_alias(model_name, alias, before[alias])
+                else:
+                    c.delete_registered_model_alias(model_name, alias)
+        c.set_model_version_tag(model_name, version, f"{TAG}smoke_test", f"failed: {exc}")
+        record(
+            model_name, "smoke-test-rollback", version=version, champion_before=version,
+            champion_after=before[CHAMPION], actor="rule:smoke-test",
+            rule="smoke-test", reasons=[f"v{version} failed to load and predict by alias: {exc}"], evidence={},
+        )  # fmt: skip
+        raise PipelineStopped(
+            f"v{version} was promoted but failed its smoke test (load by alias and predict: {exc}); "
+            f"the champion is back to v{before[CHAMPION]} and the failure is in the ledger."
+        ) from None
+    c.set_model_version_tag(model_name, version, f"{TAG}smoke_test", "passed")
+
+
+def rollback(model_name: str, to_version: str | None, reason: str, actor: str) -> tuple[str, str]:
+    """Move `champion` back (to `previous`, or to the given version), record it; returns (from, to).
+
+    The caller holds the promotion lock. The target must load and predict on its own input example first."""
+    import mlflow
+
+    c = client()
+    current = alias_version(c, model_name, CHAMPION)
+    if current is None:
+        raise MlopsError(
+            f"'{model_name}' has no champion to roll back; train one with `mlops run retrain SPEC`."
+        )
+    target = to_version or alias_version(c, model_name, PREVIOUS)
+    if target is None:
+        raise MlopsError(
+            f"'{model_name}' has no previous champion to go back to; name one with --to VERSION "
+            "(`mlops history SPEC` lists them)."
+        )
+    if target == current:
+        raise MlopsError(f"v{target} is already the champion of '{model_name}'; nothing to roll back.")
+    try:
+        c.get_model_version(model_name, target)
+    except Exception:
+        raise MlopsError(
+            f"'{model_name}' has no version {target}; `mlops history SPEC` lists them."
+        ) from None
+    try:
+        mlflow.sklearn.load_model(f"models:/{model_name}/{target}")
+    except Exception as exc:
+        raise MlopsError(
+            f"v{target} of '{model_name}' cannot be loaded ({exc}); choose another with --to."
+        ) from None
+    c.set_registered_model_alias(model_name, CHAMPION, target)
+    c.set_registered_model_alias(model_name, PREVIOUS, current)
+    record(
+        model_name, "rollback", version=target, champion_before=current, champion_after=target, actor=actor,
+        rule="manual-rollback", reasons=[reason], evidence={"from": current, "to": target, "reason": reason},
+    )  # fmt: skip
+    return current, target
+
+
+def _restore(c: Any, model_name: str, before: dict[str, str | None], version: str | None) -> None:
+    """Best effort: put every alias back, then delete the new version (each step on its own)."""
+    for alias, old in before.items():
+        with contextlib.suppress(Exception):
+            if old:
+                c.set_registered_model_alias(model_name, alias, old)
+            else:
+                c.delete_registered_model_alias(model_name, alias)
+    if version:
+        with contextlib.suppress(Exception):
+            c.delete_model_version(model_name, version)

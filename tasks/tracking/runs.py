@@ -1,0 +1,220 @@
+"""The MLflow runs of a pipeline: a training run (params, metrics, lineage, the spec, the model and the monitor's
+reference sample), the run a quality gate stopped, and a monitor run. Finding a finished training run again is
+here too, so a resumed or repeated retrain reuses its model instead of fitting again."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from mlops.errors import MlopsError
+from tasks.tracking import lineage
+from tasks.tracking.store import TAG, client, experiment_id, is_transient, param_text, run_url, start_run
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from tasks.quality import ValidationOutcome
+
+REFERENCE_DIR = "reference"
+# What a logged model needs to load again; passing it skips MLflow's slow requirement inference.
+PIP_REQUIREMENTS = ["scikit-learn>=1.9,<2", "pandas>=2.2,<3", "numpy", "skops"]
+
+
+@dataclass(frozen=True)
+class TrainingRun:
+    run_id: str
+    experiment_id: str
+    model_uri: str
+    run_url: str
+
+
+@dataclass(frozen=True)
+class FinishedTraining:
+    run: TrainingRun
+    model: Any
+
+
+def log_training_run(
+    *,
+    pipeline: str,
+    spec_path: Path,
+    tags: dict[str, str],
+    params: dict[str, Any],
+    metrics: dict[str, float],
+    model: Any,
+    train: pd.DataFrame,
+    holdout: pd.DataFrame,
+    features: list[str],
+    target: str,
+    source: str,
+    quality: ValidationOutcome | None,
+    reference: pd.DataFrame | None = None,
+    feature_kinds: dict[str, Any] | None = None,
+) -> TrainingRun:
+    """One MLflow run: params, holdout metrics, dataset lineage, the spec, and the model with its signature."""
+    import warnings
+
+    import mlflow
+    from mlflow.models import infer_signature
+
+    warnings.filterwarnings("ignore", message=".*Integer columns in Python cannot represent missing values.*")
+    warnings.filterwarnings("ignore", message=".*dataset source can be interpreted in multiple ways.*")
+    exp = experiment_id(pipeline)
+    with start_run(exp, f"retrain-{time.strftime('%Y%m%d-%H%M%S')}") as run:
+        mlflow.set_tags({f"{TAG}{k}": v for k, v in tags.items()})
+        mlflow.log_params({k: param_text(v) for k, v in params.items()})
+        mlflow.log_metrics({f"holdout_{k}": v for k, v in metrics.items() if not math.isnan(v)})
+        for context, frame in (("training", train), ("holdout", holdout)):
+            mlflow.log_input(
+                lineage.dataset(frame, lineage.source(source), f"{pipeline}-{context}", target),
+                context=context,
+            )
+        mlflow.log_artifact(str(spec_path), artifact_path="spec")
+        if quality is not None:
+            mlflow.log_dict(quality.to_dict(), "quality/validation.json")
+            mlflow.log_metric("quality_failed_expectations", len(quality.failed))
+        if reference is not None:
+            _log_reference(reference, feature_kinds or {})
+        x = train[features]
+        example = x.head(5)
+        info = mlflow.sklearn.log_model(
+            model,
+            name="model",
+            signature=infer_signature(example, model.predict(example)),
+            input_example=example,
+            pip_requirements=PIP_REQUIREMENTS,
+            skops_trusted_types=_own_types(model),
+        )
+        mlflow.set_tag(f"{TAG}model_uri", info.model_uri)  # last: a FINISHED run with it is complete
+    return TrainingRun(run.info.run_id, exp, info.model_uri, run_url(exp, run.info.run_id))
+
+
+def finished_training(pipeline: str, key: str) -> FinishedTraining | None:
+    """The earliest complete training run of this pipeline with the same idempotency key (spec, data, code and
+    library versions), with its model: what this run would train again, seeded the same. A run resumed after a
+    crash, or repeated on unchanged data, loads it instead of fitting again."""
+    import mlflow
+
+    c = client()
+    exp = c.get_experiment_by_name(pipeline)
+    if exp is None:
+        return None
+    found = c.search_runs(
+        [exp.experiment_id],
+        filter_string=f"tags.`{TAG}idempotency_key` = '{key}' and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time ASC"],
+    )
+    for r in found:
+        uri = r.data.tags.get(f"{TAG}model_uri")
+        if not uri:
+            continue
+        try:
+            model = mlflow.sklearn.load_model(uri)
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            continue  # its model is gone (artifacts deleted): train again
+        exp_id = str(exp.experiment_id)
+        return FinishedTraining(
+            TrainingRun(r.info.run_id, exp_id, uri, run_url(exp_id, r.info.run_id)), model
+        )
+    return None
+
+
+def log_failed_gate(pipeline: str, spec_path: Path, tags: dict[str, str], quality: ValidationOutcome) -> str:
+    """A FAILED run holding the gate's report, so the stop is visible in MLflow next to the successful runs."""
+    import mlflow
+
+    exp = experiment_id(pipeline)
+    with start_run(exp, f"quality-gate-{time.strftime('%Y%m%d-%H%M%S')}") as run:
+        mlflow.set_tags({f"{TAG}{k}": v for k, v in tags.items()} | {f"{TAG}stopped_by": "quality-gate"})
+        mlflow.log_dict(quality.to_dict(), "quality/validation.json")
+        mlflow.log_metric("quality_failed_expectations", len(quality.failed))
+        mlflow.log_artifact(str(spec_path), artifact_path="spec")
+        if quality.report_path:
+            mlflow.log_artifact(quality.report_path, artifact_path="quality")
+        mlflow.end_run(status="FAILED")
+    return run_url(exp, run.info.run_id)
+
+
+def _log_reference(reference: pd.DataFrame, feature_kinds: dict[str, Any]) -> None:
+    """The sample of training rows the monitor compares batches against: it travels with the model."""
+    import tempfile
+
+    import mlflow
+
+    with tempfile.TemporaryDirectory() as tmp:
+        reference.to_parquet(Path(tmp) / "reference.parquet", index=False)
+        (Path(tmp) / "features.json").write_text(json.dumps(feature_kinds, indent=2))
+        mlflow.log_artifacts(tmp, artifact_path=REFERENCE_DIR)
+
+
+def load_reference(run_id: str | None) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The champion's reference sample and its feature kinds, from its training run."""
+    import tempfile
+
+    import mlflow
+    import pandas as pd
+
+    if run_id is None:
+        raise MlopsError(
+            "the champion has no training run, so it has no reference data; retrain once with this version of "
+            "mlops so the reference travels with the model."
+        )
+    client()
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            local = Path(
+                mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path=REFERENCE_DIR, dst_path=tmp)
+            )
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            raise MlopsError(
+                f"the champion's training run {run_id} has no reference data ({exc}); "
+                "retrain once with this version of mlops so the reference travels with the model."
+            ) from None
+        return pd.read_parquet(local / "reference.parquet"), json.loads((local / "features.json").read_text())
+
+
+def log_monitor_run(
+    *,
+    pipeline: str,
+    model_name: str,
+    champion_version: str,
+    tags: dict[str, str],
+    metrics: dict[str, float],
+    files: list[str],
+    summary: dict[str, Any],
+) -> str:
+    """An MLflow run of the monitor: the verdict, the drift figures, the HTML report and the snapshot, tagged
+    with the champion version it judged (and linked from that version)."""
+    import mlflow
+
+    exp = experiment_id(pipeline)
+    with start_run(exp, f"monitor-{time.strftime('%Y%m%d-%H%M%S')}") as run:
+        mlflow.set_tags(
+            {f"{TAG}{k}": v for k, v in tags.items()}
+            | {f"{TAG}kind": "monitor", f"{TAG}model_name": model_name, f"{TAG}champion_version": champion_version,
+               f"{TAG}champion_uri": f"models:/{model_name}/{champion_version}"}
+        )  # fmt: skip
+        mlflow.log_metrics({k: v for k, v in metrics.items() if not math.isnan(v)})
+        mlflow.log_dict(summary, "drift/summary.json")
+        for f in files:
+            mlflow.log_artifact(f, artifact_path="drift")
+    c = client()
+    c.set_model_version_tag(model_name, champion_version, f"{TAG}last_monitor_run", run.info.run_id)
+    return run_url(exp, run.info.run_id)
+
+
+def _own_types(model: Any) -> list[str]:
+    """Types skops will not load without being told. The model was built here from an allowlisted estimator,
+    and models are loaded only from the configured registry, so its own types are trusted, and nothing else."""
+    import skops.io
+
+    return list(skops.io.get_untrusted_types(data=skops.io.dumps(model)))

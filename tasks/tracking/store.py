@@ -1,0 +1,152 @@
+"""The connection to MLflow and what every tracking module shares: the client (creating the embedded store once),
+the experiment of a pipeline, the runs we start, their URLs, and what counts as a transient error.
+
+Kept apart so that runs, lineage, registry and ledger each deal with their own concern, not with connecting."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from typing import Any
+
+from mlops.errors import MlopsError
+from mlops.settings import Settings, get_settings
+
+CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
+TAG = "mlops."
+
+
+class TrackingUnavailable(MlopsError):
+    exit_code = 1
+
+
+def is_transient(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return isinstance(exc, ConnectionError | TimeoutError) or any(
+        s in text
+        for s in (
+            "connection refused",
+            "max retries exceeded",
+            "database is locked",
+            "temporarily unavailable",
+        )
+    )
+
+
+def unreachable(exc: BaseException) -> TrackingUnavailable | None:
+    """The user's message for a tracking store that could not be reached, even after retrying; None otherwise."""
+    if not is_transient(exc):
+        return None
+    uri = get_settings().tracking_uri
+    return TrackingUnavailable(
+        f"cannot reach the MLflow tracking store at {uri}, even after retrying ({type(exc).__name__}: "
+        f"{str(exc)[:300]}); start it (or correct MLFLOW_TRACKING_URI), or unset MLFLOW_TRACKING_URI to use the "
+        "embedded store, then rerun."
+    )
+
+
+# MLflow retries each HTTP request itself: 7 times with backoff factor 2, about 4 minutes per failing call when the
+# server is down (and 4 times that under the tasks' RETRIES). The tasks' retries ride out outages, so MLflow's own
+# are kept short unless the user set them.
+HTTP_DEFAULTS = {
+    "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "2",
+    "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "1",
+    "MLFLOW_HTTP_REQUEST_TIMEOUT": "60",
+}
+
+
+def client(settings: Settings | None = None) -> Any:
+    """Point MLflow at the configured store (creating the embedded SQLite store on first use)."""
+    import os
+
+    import mlflow
+    from mlflow import MlflowClient
+
+    settings = settings or get_settings()
+    if not settings.embedded_mlflow:
+        for key, value in HTTP_DEFAULTS.items():
+            os.environ.setdefault(key, value)
+    if settings.embedded_mlflow and settings.tracking_uri not in _READY:
+        _create_store_once(settings)
+    mlflow.set_tracking_uri(settings.tracking_uri)
+    mlflow.set_registry_uri(settings.tracking_uri)
+    return MlflowClient(settings.tracking_uri, settings.tracking_uri)
+
+
+_READY: set[str] = set()
+
+
+def _create_store_once(settings: Settings) -> None:
+    """Create (migrate) the embedded SQLite store under a file lock: two processes starting on a new store at
+    once would otherwise race through MLflow's migrations and one of them fails."""
+    from filelock import FileLock
+    from mlflow import MlflowClient
+
+    settings.home.mkdir(parents=True, exist_ok=True)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    locks = settings.home / "locks"
+    locks.mkdir(exist_ok=True)
+    with FileLock(locks / "store-init.lock"):
+        MlflowClient(settings.tracking_uri, settings.tracking_uri).search_experiments(max_results=1)
+    _READY.add(settings.tracking_uri)
+
+
+def experiment_id(pipeline: str, settings: Settings | None = None) -> str:
+    settings = settings or get_settings()
+    c = client(settings)
+    exp = c.get_experiment_by_name(pipeline)
+    if exp is not None and exp.lifecycle_stage == "deleted":
+        raise MlopsError(
+            f"the MLflow experiment '{pipeline}' (id {exp.experiment_id}) at {settings.tracking_uri} was deleted, "
+            "so no run can be recorded in it; restore it (MLflow UI, or `mlflow experiments restore "
+            f"--experiment-id {exp.experiment_id}`) and rerun."
+        )
+    if exp is not None:
+        return str(exp.experiment_id)
+    location = (settings.artifact_root / pipeline).as_uri() if settings.embedded_mlflow else None
+    try:
+        return str(c.create_experiment(pipeline, artifact_location=location))
+    except Exception:  # created meanwhile by a concurrent run
+        exp = c.get_experiment_by_name(pipeline)
+        if exp is None:
+            raise
+        return str(exp.experiment_id)
+
+
+def start_run(experiment: str, run_name: str) -> Any:
+    """`mlflow.start_run`, tagged with the Prefect task run it belongs to. On a retry, the runs that earlier attempts
+    of this task run left RUNNING (the tracking server went away mid-run, so they could not be ended) are marked
+    FAILED first: a half-written run never looks alive next to the finished one."""
+    import mlflow
+    from prefect.runtime import task_run
+
+    attempt_of = task_run.id  # None outside a task run
+    if attempt_of and task_run.run_count > 1:
+        c = client()
+        abandoned = c.search_runs(
+            [experiment],
+            filter_string=f"tags.`{TAG}prefect_task_run_id` = '{attempt_of}' and attributes.status = 'RUNNING'",
+        )
+        for r in abandoned:
+            c.set_tag(r.info.run_id, f"{TAG}abandoned", "tracking server lost mid-run; the task was retried")
+            c.set_terminated(r.info.run_id, "FAILED")
+    tags = {f"{TAG}prefect_task_run_id": attempt_of} if attempt_of else None
+    return mlflow.start_run(experiment_id=experiment, run_name=run_name, tags=tags)
+
+
+def run_url(experiment: str, run_id: str) -> str:
+    return f"{get_settings().mlflow_ui_url}/#/experiments/{experiment}/runs/{run_id}"
+
+
+def version_url(model_name: str, version: str) -> str:
+    return f"{get_settings().mlflow_ui_url}/#/models/{model_name}/versions/{version}"
+
+
+def param_text(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return text[:6000]
+
+
+def fmt(value: float | None) -> str:
+    return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.6g}"
