@@ -6,12 +6,24 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.retrain import retrain
-from mlops.drift_policy import retrain_trigger, verdict
-from mlops.errors import NoChampion, QualityGateFailed
+from mlops.drift_policy import (
+    Episode,
+    after_attempt,
+    after_quiet,
+    reconcile,
+    retrain_outcome,
+    retrain_trigger,
+    unjudgeable,
+    unjudgeable_stop_message,
+    verdict,
+    window_label,
+)
+from mlops.errors import DataError, NoChampion, QualityGateFailed
+from mlops.ownership import check_ownership, owner_of
 from mlops.policy import gate
 from mlops.settings import get_settings
 from mlops.spec import load_spec
-from mlops.timeutil import parse_time, window_before
+from mlops.timeutil import window_before
 from tasks import data, drift, report, steps, train
 
 
@@ -29,6 +41,10 @@ def monitor(
     deployment's trigger in prefect.yaml starts the retrain."""
     loaded = load_spec(spec_path)
     spec, settings = loaded.spec, get_settings()
+    # a model belongs to one pipeline: never judge (or retrain into) another pipeline's model
+    check_ownership(
+        spec.registry.model_name, owner_of(loaded), steps.read_model_owner(spec.registry.model_name)
+    )
     frame = steps.load_batch(loaded, batch, start, end)
     label = batch or f"{start or '...'} to {end or '...'}"
     tags = {
@@ -65,15 +81,21 @@ def monitor(
     notes = steps.check_batch(frame, reference, features)
     # score only the seeded sample the report compares (the same rows it would draw from the whole batch)
     current = drift.sample(frame, spec.monitoring.max_sample_rows, spec.monitoring.seed)
+    unjudged = unjudgeable(steps.profile_columns(reference, current, features.all))
+    if unjudged and spec.monitoring.on_unjudgeable == "stop":
+        raise DataError(unjudgeable_stop_message(unjudged))
     scored = steps.predict(champion.model, current, features.all, spec.model.task)
     scored_reference = steps.predict(champion.model, reference, features.all, spec.model.task)
+    # quality by the metric function that scored the champion's holdout, for every metric of the task
+    quality = steps.batch_quality(champion.model, current, features.all, spec.data.target, spec.model.task)
+    # a classifier's prediction drift is watched on its probabilities when it gives them, not on its labels
+    prediction = train.PROBA if train.PROBA in scored.columns else train.PREDICTION
 
     stamp = data.run_stamp()
     folder = settings.reports_dir(spec.name) / f"monitor-{stamp}"
     summary = steps.drift_report(
         scored_reference, scored, numeric=features.numeric, categorical=features.categorical,
-        target=spec.data.target, prediction=train.PREDICTION,
-        prediction_proba=train.PROBA if train.PROBA in scored.columns else None, task=spec.model.task,
+        prediction=prediction, task=spec.model.task,
         column_methods=spec.monitoring.column_methods, column_thresholds=spec.monitoring.column_thresholds,
         max_rows=spec.monitoring.max_sample_rows, seed=spec.monitoring.seed,
         html_path=folder / "drift.html", snapshot_path=folder / "snapshot.json",
@@ -81,44 +103,72 @@ def monitor(
     metric = spec.promotion.metric
     judged = verdict(
         summary.drifted_share, spec.monitoring.drift_share_threshold, spec.monitoring.on_drift,
-        quality=(summary.quality or {}).get(metric), reference_quality=champion.metrics.get(metric),
+        quality=(quality.metrics or {}).get(metric), reference_quality=champion.metrics.get(metric),
         max_quality_drop=spec.monitoring.max_quality_drop, higher_is_better=spec.direction == "maximize",
+        unjudgeable=summary.unjudgeable, quality_unavailable=quality.unavailable.get(metric),
     )  # fmt: skip
     batch_end = data.batch_end(frame, spec.data.time_column, end)
+    window_start, window_end = window_before(batch_end, spec.monitoring.retrain_window_days, spec.data.window)
+    model_name = spec.registry.model_name
+    # the cooldown starts when a drift retrain PROMOTES; a rejected or failed one leaves the episode open
+    stored = Episode.from_tags(steps.read_drift_episode(model_name))
+    episode = reconcile(stored, champion.version)
     trigger = retrain_trigger(
-        judged.action, batch_end, parse_time(steps.last_drift_retrain(spec.registry.model_name)),
-        spec.monitoring.cooldown_days,
+        judged.action, batch_end, episode, spec.monitoring.cooldown_days,
+        spec.monitoring.max_retries_per_episode, window_label(window_start, window_end),
     )  # fmt: skip
     run_url = steps.track_monitor_run(
         pipeline=spec.name, model_name=spec.registry.model_name, champion_version=champion.version,
-        tags=tags | {"drift.action": judged.action, "drift.retrain": trigger.reason},
-        metrics={"drift_share": summary.drifted_share, **{f"batch_{k}": v for k, v in (summary.quality or {}).items()}},
+        tags=tags | {"drift.action": judged.action, "drift.retrain": trigger.reason,
+                     "drift.unjudgeable": ", ".join(summary.unjudgeable)},
+        metrics={"drift_share": summary.drifted_share, "unjudgeable_columns": len(summary.unjudgeable),
+                 **{f"batch_{k}": v for k, v in (quality.metrics or {}).items()}},
         files=[p for p in (summary.html_path, summary.snapshot_path) if p], summary=summary.to_dict(),
     )  # fmt: skip
 
-    window_start, window_end = window_before(batch_end, spec.monitoring.retrain_window_days, spec.data.window)
+    started = "started" if retrain_in_process else "requested by the mlops.drift.detected event"
     if trigger.retrain:
-        steps.record_drift_retrain(spec.registry.model_name, batch_end.isoformat())
+        episode = after_attempt(episode, batch_end, champion.version, started)
+    elif not judged.acts:
+        episode = after_quiet(episode)
+    if episode != stored:
+        steps.record_drift_episode(model_name, episode.to_tags())
     event_id = None
     if judged.acts:
         event_id = steps.emit_drift(
             spec.name, str(loaded.path),
             {"drifted_share": summary.drifted_share, "action": judged.action, "reasons": list(judged.reasons),
              "champion_version": champion.version, "batch_end": batch_end.isoformat(), "retrain": trigger.retrain,
+             "retrain_reason": trigger.reason, "unjudgeable": summary.unjudgeable,
              "window_start": window_start if trigger.retrain else None,
              "window_end": window_end if trigger.retrain else None},
             retrain=trigger.retrain and not retrain_in_process,
         )  # fmt: skip
     retrained = None
     if trigger.retrain and retrain_in_process:
-        retrained = retrain(str(loaded.path), window_start=window_start, window_end=window_end)
+        try:
+            retrained = retrain(str(loaded.path), window_start=window_start, window_end=window_end)
+        except Exception as exc:  # recorded as this attempt's outcome, then raised: a failed retrain is loud
+            failed = after_attempt(
+                episode, batch_end, champion.version, f"failed: {exc}"[:500], new_attempt=False
+            )
+            steps.record_drift_episode(model_name, failed.to_tags())
+            raise
+        outcome, promoted = retrain_outcome(
+            champion.version, retrained.champion_after, retrained.version, retrained.decision.reasons
+        )
+        answered = after_attempt(
+            episode, batch_end, champion.version, outcome, promoted=promoted, new_attempt=False
+        )
+        steps.record_drift_episode(model_name, answered.to_tags())
 
     result = report.MonitorResult(
         pipeline=spec.name, model_name=spec.registry.model_name, batch=label, rows=len(frame),
         quality=checked.headline() if checked else "no suite declared", champion_version=champion.version,
         drift=summary, verdict=judged, metric=metric, reference_metric=champion.metrics.get(metric),
         batch_end=batch_end.isoformat(), run_url=run_url, retrain_reason=trigger.reason, retrain=retrained,
-        event_id=event_id, notes=notes,
+        event_id=event_id, notes=[*notes, *quality.notes], model_quality=quality.metrics,
+        retrain_window=window_label(window_start, window_end) if trigger.retrain else None,
     )  # fmt: skip
     steps.publish_monitor(result)
     return result

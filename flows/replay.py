@@ -40,8 +40,8 @@ def replay(
                         action=result.verdict.action if result.verdict.acts else "none")  # fmt: skip
             if result.retrain is not None:
                 row["action"] = f"retrain: v{result.retrain.version} {result.retrain.decision.verdict}"
-            elif result.verdict.action == "retrain":
-                row["action"] = "drift (same episode: no retrain)"
+            elif result.verdict.action == "retrain":  # a cooldown, or the episode's retries used up
+                row["action"] = f"drift (no retrain: {result.retrain_reason.split(':')[0]})"
         except QualityGateFailed:
             row |= dict(quality_gate="FAILED", action="stopped")
         except DataError as exc:

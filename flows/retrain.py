@@ -3,17 +3,19 @@
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any
 
 from prefect import flow
 
 from mlops.errors import QualityGateFailed
 from mlops.fingerprint import code_sha256, idempotency_key
-from mlops.policy import apply_approval, best_candidate, gate
+from mlops.ownership import check_ownership, note_feature_changes, owner_of
+from mlops.policy import apply_approval, best_candidate, gate, recheck_after_approval
 from mlops.settings import get_settings
 from mlops.spec import LoadedSpec, load_spec
 from tasks import data, promotion, report, steps, train
-from tasks.locking import promotion_lock
+from tasks.locking import check_promotion_lock, promotion_lock
 from tasks.tracking.runs import TrainingRun
 
 
@@ -31,6 +33,11 @@ def retrain(
     loaded = load_spec(spec_path).with_window(window_start, window_end).with_params(params)
     spec = loaded.spec
     promotion.check_approval_possible(spec.promotion)
+    check_promotion_lock(spec.registry.model_name)  # refused before any work when no lock covers every writer
+    # a model belongs to one pipeline: another pipeline's (or task's, target's) is refused before any work
+    check_ownership(
+        spec.registry.model_name, owner_of(loaded), steps.read_model_owner(spec.registry.model_name)
+    )
     frame = steps.load_data(loaded)
     tags = {
         "pipeline": spec.name,
@@ -55,6 +62,7 @@ def retrain(
 
     parts = steps.split(frame, loaded)
     tags["holdout_sha256"] = parts.holdout_sha256
+    tags |= parts.tags  # what the split left out: excluded_features, missing_target_rows
     tags["code_sha256"] = code_sha256()
     tags["idempotency_key"] = idempotency_key(tags["spec_sha256"], tags["data_sha256"], tags["code_sha256"])
     if spec.data.window:
@@ -65,21 +73,36 @@ def retrain(
     else:
         run, fitted = _train_and_track(loaded, parts, tags, checked)
     policy, mode = spec.promotion, spec.promotion.approval.mode
-    with promotion_lock(spec.registry.model_name):  # read champion, compare, move aliases: one at a time
-        # a killed run with the same key may have moved aliases without committing: put them back first
-        steps.undo_unpublished(spec.registry.model_name, tags["idempotency_key"])
+    with ExitStack() as held:  # read champion, compare, move aliases: one at a time, under the promotion lock
+        held.enter_context(promotion_lock(spec.registry.model_name))
+        # killed runs (any data, any key) may have moved aliases without committing: put them back first
+        steps.undo_unpublished(spec.registry.model_name)
         champion = steps.load_champion(spec.registry.model_name)
-        champion_score = steps.score_champion(champion, parts.holdout, spec.data.target, spec.model.task)
-        evidence = steps.gather_evidence(
-            fitted.predictions, champion_score, parts.holdout, policy, parts.holdout_sha256
+        # compare on the holdout minus the rows the champion trained on (both models on the same rows)
+        trained_rows = steps.load_trained_rows(champion.run_id if champion else None)
+        compared = steps.comparison_set(
+            parts, fitted, trained_rows, spec.data.target, spec.model.task, champion is not None
         )
-        decision = steps.decide_promotion(fitted.metrics, champion_score, policy, evidence)
+        champion_score = steps.score_champion(champion, compared.holdout, spec.data.target, spec.model.task)
+        evidence = steps.gather_evidence(
+            compared.predictions, champion_score, compared.holdout, policy, parts.holdout_sha256,
+            compared.excluded_rows, compared.champion_rows_known,
+        )  # fmt: skip
+        decision = steps.decide_promotion(compared.metrics, champion_score, policy, evidence)
+        decision = note_feature_changes(decision, champion.features if champion else None, parts.features.all)
         approval = None
-        if mode == "manual":
+        if mode == "manual":  # a person answers with the lock released: a rollback is never blocked by it...
+            held.close()
             approval = promotion.await_approval(
                 decision, report.evidence_markdown(decision), policy.approval.timeout_seconds
             )
             decision = apply_approval(decision, approval)
+            held.enter_context(promotion_lock(spec.registry.model_name))  # ...then the champion is read again
+            steps.undo_unpublished(spec.registry.model_name)  # (a run killed meanwhile is undone first)
+            champion_now = steps.champion_version(spec.registry.model_name)
+            decision = recheck_after_approval(decision, champion_score.version, champion_now)
+        # record (or check again, under the lock) that this pipeline owns the model, then register in it
+        claimed = steps.claim_model(spec.registry.model_name, owner_of(loaded, parts.features.all))
         published = steps.register_and_promote(
             spec.registry.model_name, run, decision, champion_score.version, fitted.metrics, tags, mode=mode,
             actor=f"approval:{approval.by}" if approval else "", smoke_sample=parts.holdout[parts.features.all].head(100),
@@ -88,12 +111,12 @@ def retrain(
         pipeline=spec.name, model_name=spec.registry.model_name,
         quality=checked.headline() if checked else "no suite declared", quality_warning=verdict == "warn",
         split=parts.description, metric=spec.promotion.metric,
-        challenger_metrics=fitted.metrics, champion_metrics=champion_score.metrics,
+        challenger_metrics=compared.metrics, champion_metrics=champion_score.metrics,
         champion_before=champion_score.version, decision=decision, version=published.version,
         champion_after=published.champion_version, run_url=run.run_url, version_url=published.version_url,
         run_id=run.run_id, fit_seconds=fitted.fit_seconds, mode=mode, reused_run=finished is not None,
         duplicate_of=published.duplicate_of,
-        notes=[checked.message()] if checked and verdict == "warn" else [],
+        notes=[*parts.notes, *claimed, *([checked.message()] if checked and verdict == "warn" else [])],
     )  # fmt: skip
     steps.publish_summary(result)
     return result
@@ -122,6 +145,7 @@ def _train_and_track(
         target=spec.data.target, source=data.source_label(loaded), quality=checked,
         reference=data.reference_sample(parts, spec.data.target, spec.data.time_column,
                                         spec.monitoring.max_sample_rows, spec.monitoring.seed),
+        trained_rows=data.training_rows(parts),
         feature_kinds={"numeric": parts.features.numeric, "categorical": parts.features.categorical,
                        "target": spec.data.target, "time_column": spec.data.time_column},
     )  # fmt: skip

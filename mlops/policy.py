@@ -42,10 +42,24 @@ class SliceResult:
 class Evidence:
     """What the decision rests on besides the two metric dicts; recorded with it."""
 
-    holdout_rows: int
+    holdout_rows: int  # the rows both models were compared on
     holdout_sha256: str = ""
     interval: Interval | None = None
     slices: tuple[SliceResult, ...] = ()
+    excluded_rows: int = 0  # holdout rows left out because the champion trained on them
+    champion_rows_known: bool = True  # False: the champion's training rows are not recorded, none excluded
+
+    def compared_text(self) -> str:
+        """One line for people: how many rows the comparison rests on, and what was left out."""
+        if not self.champion_rows_known:
+            return (
+                f"compared on {self.holdout_rows:,} holdout rows (which rows the champion trained on is unknown: "
+                "not recorded with its run, or their key columns are gone; none could be excluded)"
+            )
+        return (
+            f"compared on {self.holdout_rows:,} holdout rows "
+            f"({self.excluded_rows:,} rows the champion trained on excluded)"
+        )
 
 
 @dataclass(frozen=True)
@@ -84,11 +98,13 @@ def decide(
     value = float(challenger.get(metric, math.nan))
     base = Decision(False, "invalid", (), metric, direction, value, evidence=evidence)
 
-    if math.isnan(value):
-        return replace(base, reasons=(f"the challenger has no valid {metric}",))
     if evidence is not None and evidence.holdout_rows < policy.min_holdout_rows:
         why = f"the holdout has {evidence.holdout_rows} rows, fewer than min_holdout_rows {policy.min_holdout_rows}"
+        if evidence.excluded_rows:
+            why += f" (after excluding {evidence.excluded_rows} rows the champion trained on)"
         return replace(base, rule="holdout-too-small", reasons=(why,))
+    if math.isnan(value):
+        return replace(base, reasons=(f"the challenger has no valid {metric}",))
 
     breaches = tuple(_bound_breaches(challenger, policy))
     if champion_error is not None:
@@ -238,6 +254,28 @@ def apply_approval(decision: Decision, outcome: ApprovalOutcome | None) -> Decis
                        reasons=(*decision.reasons, "no answer before the approval timeout: rejected"))  # fmt: skip
     return replace(decision, promote=False, rule="approval-rejected",
                    reasons=(*decision.reasons, f"rejected by {outcome.by}{said}"))  # fmt: skip
+
+
+def recheck_after_approval(
+    decision: Decision, champion_before: str | None, champion_now: str | None
+) -> Decision:
+    """The champion read again, under the promotion lock, after a manual approval was awaited outside it.
+
+    Unchanged: the decision stands. Changed (another promotion or a rollback meanwhile): a promotion is
+    rejected, because both the comparison and the person's approval were about the champion seen before;
+    deciding again against the new one would promote on evidence nobody reviewed."""
+    if champion_now == champion_before:
+        return decision
+    old = f"v{champion_before}" if champion_before else "none"
+    new = f"v{champion_now}" if champion_now else "none"
+    why = f"the champion changed from {old} to {new} while waiting for approval"
+    if not decision.promote:
+        return replace(decision, reasons=(*decision.reasons, f"{why} (the challenger was rejected anyway)"))
+    why += (
+        f"; the evidence and the approval were about {old}, so nothing was promoted: run the retrain again "
+        f"to compare the challenger with {new}"
+    )
+    return replace(decision, promote=False, rule="champion-changed", reasons=(*decision.reasons, why))
 
 
 def best_candidate(values: list[float], direction: Direction) -> int:

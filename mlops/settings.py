@@ -9,9 +9,14 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from mlops.errors import MlopsError
 
 
 @dataclass(frozen=True)
@@ -69,3 +74,54 @@ def find_local_prefect(timeout: float = 0.5) -> str | None:
             return url if response.status == 200 else None
     except (OSError, ValueError):
         return None
+
+
+class NoPromotionLock(MlopsError):
+    """No lock covers every writer of this tracking store: moving aliases could lose an update."""
+
+    exit_code = 1
+
+
+def is_loopback(host: str | None) -> bool:
+    """`localhost` (and `*.localhost`) or a loopback address literal (127.0.0.0/8, ::1), by the text alone: no name
+    is ever resolved."""
+    if not host:
+        return False
+    host = host.strip("[]").lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def promotion_lock_kind(
+    tracking_uri: str, prefect_api_url: str | None, model_name: str = ""
+) -> Literal["file", "prefect"]:
+    """Which lock serialises "read champion, compare, move aliases" (MLflow has no compare-and-set).
+
+    "file" for a store on this machine (SQLite, a folder, or a server on a loopback address: every writer is
+    here, so an OS file lock covers them all) unless a Prefect server is set for a server store; "prefect" (a
+    strict concurrency limit on the Prefect server, cross-host) when PREFECT_API_URL is set; else NoPromotionLock:
+    a file lock on one host of many would let two promotions interleave silently."""
+    parts = urlsplit(tracking_uri)
+    scheme = parts.scheme.lower()
+    local = scheme in ("", "file", "sqlite") or (len(scheme) == 1 and tracking_uri[1:3] in (":\\", ":/"))
+    if local and tracking_uri.strip().lower() != "databricks":  # MLflow reads the bare word as Databricks
+        return "file"  # an embedded store (a Windows drive letter parses as a one-letter scheme)
+    if prefect_api_url:
+        return "prefect"
+    try:
+        host = parts.hostname
+    except ValueError:
+        host = None
+    if is_loopback(host):
+        return "file"
+    of = f" of '{model_name}'" if model_name else ""
+    raise NoPromotionLock(
+        f"the MLflow tracking store {tracking_uri} is not on this machine, so other machines may move the same "
+        f"aliases and a file lock here cannot serialise promotions{of}; set PREFECT_API_URL to your Prefect server "
+        "(e.g. http://prefect.example:4200/api) so its concurrency limit serialises them across hosts, or use a "
+        "tracking store on this machine (a loopback server or the embedded SQLite store). Nothing was run or moved."
+    )

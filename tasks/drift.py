@@ -1,37 +1,46 @@
-"""Drift and model-quality reports. The only module that imports evidently.
+"""Drift reports. The only module that imports evidently.
 
-One Evidently Report compares a (sampled) batch with the reference data: per-column data drift, drift of the
-model's predictions, and the model's quality on the batch when it carries labels. The result is boiled down
-to a small `DriftSummary`; the full report is kept as HTML for people and as a snapshot JSON that reloads.
-What needs no Evidently (the summary types, the seeded sample, the input checks) is in tasks/drift_summary.py.
+One Evidently Report compares a (sampled) batch with the reference data: per-column data drift and drift of the
+model's predictions. The model's quality on a labelled batch is not Evidently's: the monitor scores it with the
+metric functions that scored the champion's holdout (tasks.train.batch_quality), one definition of each metric.
+The result is boiled down to a small `DriftSummary`; the full report is kept as HTML for people and as a
+snapshot JSON that reloads. What needs no Evidently (the summary types, the seeded sample, the input checks) is
+in tasks/drift_summary.py.
 """
 
 from __future__ import annotations
 
 import json
-import math
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from tasks.drift_summary import ColumnDrift, DriftSummary, check_columns, check_overrides, sample
+from mlops.drift_policy import counted_share, unjudgeable
+from tasks.drift_summary import (
+    ColumnDrift,
+    DriftSummary,
+    check_columns,
+    check_overrides,
+    column_facts,
+    sample,
+)
 
-__all__ = ["TASKS", "ColumnDrift", "DriftSummary", "drift_report", "load_snapshot", "sample", "stattest_name"]
+__all__ = [
+    "TASKS",
+    "ColumnDrift",
+    "DriftSummary",
+    "column_facts",
+    "drift_report",
+    "load_snapshot",
+    "sample",
+    "stattest_name",
+]
 
 TASKS = ("classification", "regression")
 
-# Evidently metric type -> our quality key. MAE's value is a {"mean", "std"} pair; the others are numbers.
-_QUALITY_METRICS = {
-    "evidently:metric_v2:Accuracy": "accuracy",
-    "evidently:metric_v2:F1Score": "f1",
-    "evidently:metric_v2:RocAuc": "roc_auc",
-    "evidently:metric_v2:RMSE": "rmse",
-    "evidently:metric_v2:MAE": "mae",
-    "evidently:metric_v2:R2Score": "r2",
-}
 _VALUE_DRIFT = "evidently:metric_v2:ValueDrift"
 # Our facts (rows, sampling, notes) ride in the snapshot's metadata: a reloaded snapshot summarizes alike.
 _META = "mlops"
@@ -43,9 +52,7 @@ def drift_report(
     *,
     numeric: list[str],
     categorical: list[str],
-    target: str | None = None,
     prediction: str | None = None,
-    prediction_proba: str | None = None,
     task: str = "classification",
     column_methods: dict[str, str] | None = None,
     column_thresholds: dict[str, float] | None = None,
@@ -58,14 +65,12 @@ def drift_report(
 
     Both frames are sampled to max_rows (seeded). Drift is checked per feature column with Evidently's default
     test for its type and size, or the stattest named in column_methods (e.g. {"distance": "psi"}) and the
-    threshold in column_thresholds; prediction drift when `prediction` is given; the model's quality when the
-    batch has labels in `target` (classification: accuracy, f1, and roc_auc from `prediction_proba`, the
-    positive class's probability; regression: rmse, mae, r2). ValueError, naming the columns, when the frames
-    cannot be compared.
+    threshold in column_thresholds; prediction drift when `prediction` is given (a regressor's values, or a
+    classifier's labels or probabilities). ValueError, naming the columns, when the frames cannot be compared.
     """
     if task not in TASKS:
         raise ValueError(f"task must be one of {', '.join(TASKS)}, got '{task}'")
-    features = check_columns(reference, current, numeric, categorical, target, prediction, prediction_proba)
+    features = check_columns(reference, current, numeric, categorical, prediction)
     methods, thresholds = dict(column_methods or {}), dict(column_thresholds or {})
     check_overrides(methods, thresholds, features, prediction)
 
@@ -75,22 +80,30 @@ def drift_report(
         if len(part) < len(full):
             notes.append(f"{side}: sampled {len(part):,} of {len(full):,} rows (seed {seed})")
 
-    empty = [c for c in features if ref[c].isna().all() or cur[c].isna().all()]
-    if empty:
-        notes.append(f"no values on one side, drift not checked: {', '.join(empty)}")
-    checked = [c for c in features if c not in empty]
-    if not checked:
-        raise ValueError(f"no feature column has values in both frames (checked: {', '.join(features)})")
+    # a column no test can judge (no values, another kind of value, one value where there were several) is a
+    # finding: it counts as drifted and is named, never silently left out of the share
+    unjudged = unjudgeable(column_facts(reference, current, features))
+    checked = [c for c in features if c not in unjudged]
     if prediction is not None and (ref[prediction].isna().all() or cur[prediction].isna().all()):
         notes.append(
             f"the prediction column '{prediction}' has no values on one side: prediction drift skipped"
         )
         prediction = None
 
-    plan = _quality_plan(ref, cur, target, prediction, prediction_proba, task, notes)
     sampled = len(ref) < len(reference) or len(cur) < len(current)
     snapshot = _run(
-        ref, cur, checked, numeric, prediction, task, plan, methods, thresholds, seed, sampled, notes
+        ref,
+        cur,
+        checked,
+        numeric,
+        prediction,
+        task,
+        methods,
+        thresholds,
+        seed,
+        sampled,
+        notes,
+        unjudged,
     )
 
     if html_path is not None:
@@ -124,72 +137,6 @@ def load_snapshot(path: Path) -> DriftSummary:
 # --- the report ---------------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _QualityPlan:
-    target: str
-    prediction: str
-    proba: str | None  # binary classification with roc_auc only
-    binary: bool
-    pos_label: Any
-
-
-def _quality_plan(
-    ref: pd.DataFrame,
-    cur: pd.DataFrame,
-    target: str | None,
-    prediction: str | None,
-    proba: str | None,
-    task: str,
-    notes: list[str],
-) -> _QualityPlan | None:
-    """Whether (and how) the report scores the model on the batch; every skip leaves a note saying why."""
-    if target is None or target not in cur.columns or cur[target].isna().all():
-        notes.append("no labels in the batch: model quality skipped")
-        return None
-    if prediction is None:
-        notes.append(
-            f"the batch has labels in '{target}' but no prediction column was given: model quality skipped"
-        )
-        return None
-    if ref[target].isna().all():
-        notes.append(f"the reference data has no values in '{target}': model quality skipped")
-        return None
-    labelled = int(cur[target].notna().sum())
-    if labelled < len(cur):
-        notes.append(f"model quality on the {labelled:,} labelled rows of {len(cur):,}")
-    if task == "regression":
-        return _QualityPlan(target, prediction, None, binary=False, pos_label=None)
-    labels = _sorted_labels([ref[target], cur[target], cur[prediction], ref[prediction]])
-    binary = len(labels) <= 2
-    pos_label = labels[-1] if labels else 1  # as scikit-learn's classes_[1]: the larger of the two labels
-    use_proba = proba
-    if proba is None:
-        notes.append("no probability column given: roc_auc skipped")
-    elif not binary:
-        notes.append(f"roc_auc skipped: {len(labels)} classes, and '{proba}' is a single probability column")
-        use_proba = None
-    elif ref[target].isna().any() or cur[target].isna().any():
-        # Evidently 0.7.23 scores probabilities on the unlabelled rows too and fails; labels are fine.
-        notes.append(
-            "roc_auc skipped: some rows have no label, and Evidently cannot score probabilities then"
-        )
-        use_proba = None
-    elif cur[target].nunique() < 2:
-        notes.append("roc_auc skipped: the batch's labels have a single class")
-        use_proba = None
-    return _QualityPlan(target, prediction, use_proba, binary=binary, pos_label=pos_label)
-
-
-def _sorted_labels(series: list[pd.Series]) -> list[Any]:
-    values: set[Any] = set()
-    for s in series:
-        values.update(v.item() if hasattr(v, "item") else v for v in s.dropna().unique())
-    try:
-        return sorted(values)
-    except TypeError:
-        return sorted(values, key=str)
-
-
 def _run(
     ref: pd.DataFrame,
     cur: pd.DataFrame,
@@ -197,79 +144,48 @@ def _run(
     numeric: list[str],
     prediction: str | None,
     task: str,
-    plan: _QualityPlan | None,
     methods: dict[str, str],
     thresholds: dict[str, float],
     seed: int,
     sampled: bool,
     notes: list[str],
+    unjudged: dict[str, str],
 ) -> Any:
     """Build and run the one Evidently report; the columns it sees are exactly the ones it needs."""
-    from evidently import (
-        BinaryClassification,
-        DataDefinition,
-        Dataset,
-        MulticlassClassification,
-        Regression,
-        Report,
-    )
-    from evidently.metrics import MAE, RMSE, Accuracy, F1Score, R2Score, RocAuc, ValueDrift
+    from evidently import DataDefinition, Dataset, Report
+    from evidently.metrics import ValueDrift
     from evidently.presets import DataDriftPreset
 
     num = [c for c in checked if c in numeric]
     cat = [c for c in checked if c not in numeric]
     feature_methods = {c: m for c, m in methods.items() if c in checked}
     feature_thresholds = {c: t for c, t in thresholds.items() if c in checked}
-    metrics: list[Any] = [
-        DataDriftPreset(
-            columns=checked,
-            per_column_method=feature_methods or None,
-            per_column_threshold=feature_thresholds or None,
-        )
-    ]
+    metrics: list[Any] = (
+        [
+            DataDriftPreset(
+                columns=checked,
+                per_column_method=feature_methods or None,
+                per_column_threshold=feature_thresholds or None,
+            )
+        ]
+        if checked
+        else []
+    )
     if prediction is not None:
         metrics.append(
             ValueDrift(
                 column=prediction, method=methods.get(prediction), threshold=thresholds.get(prediction)
             )
         )
-        (num if task == "regression" else cat).append(prediction)
+        # a regressor's values and a classifier's probabilities are numbers; a classifier's labels are categories
+        score = task == "regression" or pd.api.types.is_float_dtype(ref[prediction])
+        (num if score else cat).append(prediction)
+        if score and task != "regression":
+            # probabilities of a batch far from the reference crowd at 0 or 1 within float noise, and Evidently's
+            # histogram fails on a range that small ("Too many bins"): 6 decimals keep every real difference
+            ref, cur = (f.assign(**{prediction: f[prediction].round(6)}) for f in (ref, cur))
 
-    classification: list[Any] | None = None
-    regression: list[Any] | None = None
-    if plan is not None and task == "regression":
-        num.append(plan.target)
-        regression = [Regression(target=plan.target, prediction=plan.prediction)]
-        metrics += [RMSE(), MAE(), R2Score()]
-    elif plan is not None:
-        cat.append(plan.target)
-        if plan.binary:
-            classification = [
-                BinaryClassification(
-                    name="labels",
-                    target=plan.target,
-                    prediction_labels=plan.prediction,
-                    pos_label=plan.pos_label,
-                )
-            ]
-        else:
-            classification = [
-                MulticlassClassification(name="labels", target=plan.target, prediction_labels=plan.prediction)
-            ]
-        # Accuracy and F1 from the model's own labels; given probabilities, Evidently would re-threshold them.
-        metrics += [Accuracy(classification_name="labels"), F1Score(classification_name="labels")]
-        if plan.proba is not None:
-            num.append(plan.proba)
-            classification.append(
-                BinaryClassification(
-                    name="probas", target=plan.target, prediction_probas=plan.proba, pos_label=plan.pos_label
-                )
-            )
-            metrics.append(RocAuc(classification_name="probas"))
-
-    definition = DataDefinition(
-        numerical_columns=num, categorical_columns=cat, classification=classification, regression=regression
-    )
+    definition = DataDefinition(numerical_columns=num, categorical_columns=cat)
     used = [*num, *cat]
     metadata = {
         _META: json.dumps(
@@ -280,6 +196,7 @@ def _run(
                 "prediction": prediction,
                 "notes": notes,
                 "seed": seed,
+                "unjudgeable": unjudged,
             }
         )
     }
@@ -316,7 +233,6 @@ def _summarize(result: dict[str, Any], metadata: dict[str, Any]) -> DriftSummary
 
     columns: list[ColumnDrift] = []
     prediction_drift: ColumnDrift | None = None
-    quality: dict[str, float] = {}
     for metric in result.get("metrics", []):
         config = metric.get("config", {})
         kind = config.get("type")
@@ -329,24 +245,20 @@ def _summarize(result: dict[str, Any], metadata: dict[str, Any]) -> DriftSummary
                 prediction_drift = drift
             else:
                 columns.append(drift)
-        elif kind in _QUALITY_METRICS:
-            value = metric.get("value")
-            value = value.get("mean") if isinstance(value, dict) else value
-            if value is not None and math.isfinite(float(value)):
-                quality[_QUALITY_METRICS[kind]] = float(value)
-            else:
-                notes.append(f"{_QUALITY_METRICS[kind]} could not be computed on this batch")
 
-    has_quality = any(m.get("config", {}).get("type") in _QUALITY_METRICS for m in result.get("metrics", []))
-    n_drifted = sum(c.drifted for c in columns)
+    n_drifted, judged = sum(c.drifted for c in columns), len(columns)
+    unjudged = {str(k): str(v) for k, v in facts.get("unjudgeable", {}).items()}
+    nan = float("nan")
+    columns += [
+        ColumnDrift(c, "cannot be judged", nan, nan, True, unjudgeable=why) for c, why in unjudged.items()
+    ]
     return DriftSummary(
         rows_reference=int(facts.get("rows_reference", 0)),
         rows_current=int(facts.get("rows_current", 0)),
         sampled=bool(facts.get("sampled", False)),
         columns=columns,
-        drifted_share=n_drifted / len(columns) if columns else 0.0,
+        drifted_share=counted_share(n_drifted, judged, len(unjudged)),
         prediction_drift=prediction_drift,
-        quality=quality if has_quality else None,
         notes=notes,
     )
 

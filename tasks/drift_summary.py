@@ -12,6 +12,8 @@ from typing import Any
 
 import pandas as pd
 
+from mlops.drift_policy import ColumnFacts
+
 
 @dataclass(frozen=True)
 class ColumnDrift:
@@ -20,8 +22,11 @@ class ColumnDrift:
     score: float
     threshold: float
     drifted: bool
+    unjudgeable: str | None = None  # why no test could judge it (then it counts as drifted)
 
     def describe(self) -> str:
+        if self.unjudgeable:
+            return f"{self.column}: counted as drifted, cannot be judged ({self.unjudgeable})"
         state = "drifted" if self.drifted else "no drift"
         return f"{self.column}: {state} ({self.method} {self.score:.4g}, threshold {self.threshold:g})"
 
@@ -34,7 +39,6 @@ class DriftSummary:
     columns: list[ColumnDrift]
     drifted_share: float  # drifted columns / columns checked
     prediction_drift: ColumnDrift | None
-    quality: dict[str, float] | None  # model quality on the current batch; None when it has no labels
     notes: list[str] = field(default_factory=list)
     html_path: str | None = None
     snapshot_path: str | None = None
@@ -42,16 +46,23 @@ class DriftSummary:
     def drifted_columns(self) -> list[ColumnDrift]:
         return [c for c in self.columns if c.drifted]
 
+    @property
+    def unjudgeable(self) -> dict[str, str]:
+        """Columns no test could judge (column -> why): counted as drifted in drifted_share."""
+        return {c.column: c.unjudgeable for c in self.columns if c.unjudgeable}
+
     def headline(self) -> str:
         drifted = len(self.drifted_columns())
         rows = f"{self.rows_current:,} current vs {self.rows_reference:,} reference rows"
+        unjudged = len(self.unjudgeable)
+        counted = f", {unjudged} of them because they cannot be judged" if unjudged else ""
         return (
-            f"{drifted} of {len(self.columns)} columns drifted ({self.drifted_share:.0%}); "
+            f"{drifted} of {len(self.columns)} columns drifted ({self.drifted_share:.0%}{counted}); "
             f"{rows}{' (sampled)' if self.sampled else ''}"
         )
 
     def to_markdown(self) -> str:
-        """A table of every column checked (drifted ones first), the prediction drift, quality, and notes."""
+        """A table of every column checked (drifted ones first), the prediction drift, and the notes."""
         lines = [f"**Data drift**: {self.headline()}", ""]
         rows = sorted(self.columns, key=lambda c: not c.drifted)
         if self.prediction_drift is not None:
@@ -60,13 +71,11 @@ class DriftSummary:
         for c in rows:
             name = f"{c.column} (prediction)" if c is self.prediction_drift else c.column
             flag = "**yes**" if c.drifted else "no"
+            if c.unjudgeable:
+                lines.append(f"| {name} | cannot be judged: {c.unjudgeable} | | | **yes** (counted) |")
+                continue
             lines.append(f"| {name} | {c.method} | {c.score:.4g} | {c.threshold:g} | {flag} |")
         lines.append("")
-        if self.quality is not None:
-            shown = (
-                ", ".join(f"{k} {v:.4f}" for k, v in self.quality.items()) or "no metric could be computed"
-            )
-            lines += [f"**Model quality on the batch**: {shown}", ""]
         if self.notes:
             lines += ["Notes:", *[f"- {n}" for n in self.notes], ""]
         if self.html_path:
@@ -86,14 +95,53 @@ def sample(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
     return frame.sample(n=max_rows, random_state=seed).sort_index(kind="stable")
 
 
+def value_kind(series: pd.Series) -> str:
+    """A column's coarse kind of values ("" when it has none): numbers, text, booleans, times or other."""
+    values = series.dropna()
+    if values.empty:
+        return ""
+    if pd.api.types.is_bool_dtype(values) or values.map(lambda v: isinstance(v, bool)).all():
+        return "bool"
+    if pd.api.types.is_numeric_dtype(values):
+        return "numeric"
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return "time"
+    if values.map(lambda v: isinstance(v, int | float)).all():
+        return "numeric"  # numbers in an object column (e.g. a mixed-type feed)
+    if values.map(lambda v: isinstance(v, str)).all() or isinstance(values.dtype, pd.CategoricalDtype):
+        return "text"
+    return "other"
+
+
+def column_facts(reference: pd.DataFrame, current: pd.DataFrame, features: list[str]) -> list[ColumnFacts]:
+    """The profile the unjudgeable-column policy needs (mlops.drift_policy.unjudgeable), one entry per feature."""
+    out = []
+    for col in features:
+        ref = reference[col] if col in reference.columns else pd.Series(dtype=object)
+        if col not in current.columns:
+            out.append(ColumnFacts(col, missing=True, reference_kind=value_kind(ref)))
+            continue
+        cur = current[col]
+        out.append(
+            ColumnFacts(
+                col,
+                all_null=bool(cur.isna().all()),
+                reference_all_null=bool(ref.isna().all()),
+                constant=cur.nunique(dropna=True) == 1,
+                reference_constant=ref.nunique(dropna=True) <= 1,
+                kind=value_kind(cur),
+                reference_kind=value_kind(ref),
+            )
+        )
+    return out
+
+
 def check_columns(
     reference: pd.DataFrame,
     current: pd.DataFrame,
     numeric: list[str],
     categorical: list[str],
-    target: str | None,
     prediction: str | None,
-    proba: str | None,
 ) -> list[str]:
     """The feature columns, once both frames are known to be comparable; ValueError naming what is wrong."""
     features = [*numeric, *categorical]
@@ -102,17 +150,15 @@ def check_columns(
     both = sorted(set(numeric) & set(categorical))
     if both:
         raise ValueError(f"columns declared both numeric and categorical: {', '.join(both)}")
-    roles = {"target": target, "prediction": prediction, "prediction_proba": proba}
-    for role, col in roles.items():
-        if col is not None and col in features:
-            raise ValueError(
-                f"the {role} column '{col}' is also listed as a feature; list it only as the {role}"
-            )
+    if prediction is not None and prediction in features:
+        raise ValueError(
+            f"the prediction column '{prediction}' is also listed as a feature; list it only as the prediction"
+        )
     if current.empty:
         raise ValueError("the current batch has no rows: nothing to compare with the reference")
     if reference.empty:
         raise ValueError("the reference data has no rows: nothing to compare the batch with")
-    needed = [*features, *(c for c in (prediction, proba) if c is not None)]
+    needed = [*features, *([prediction] if prediction is not None else [])]
     for name, frame in (("current batch", current), ("reference data", reference)):
         missing = [c for c in needed if c not in frame.columns]
         if missing:
@@ -121,11 +167,6 @@ def check_columns(
                 f"columns missing from the {name}: {', '.join(missing)} (expected in both the {other} "
                 f"and the {name}; the {name} has: {_listing(frame.columns)})"
             )
-    if target is not None and target in current.columns and target not in reference.columns:
-        raise ValueError(
-            f"the target column '{target}' is in the current batch but not in the reference data "
-            f"(the reference data has: {_listing(reference.columns)})"
-        )
     return features
 
 

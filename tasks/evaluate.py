@@ -8,7 +8,7 @@ second instead of half a minute.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -17,7 +17,8 @@ import pandas as pd
 from mlops.catalog import METRICS, Task
 from mlops.policy import Evidence, Interval, SliceResult
 from mlops.spec import Promotion
-from tasks.train import Predictions, evaluate_on
+from tasks.data.splits import SplitData, TrainedRows, row_hashes
+from tasks.train import Predictions, Trained, evaluate_on
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,50 @@ class ChampionScore:
     metrics: dict[str, float] | None
     error: str | None = None
     predictions: Predictions | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """The holdout rows champion and challenger are compared on (the holdout minus the rows the champion trained
+    on), with the challenger's metrics and outputs on exactly those rows."""
+
+    holdout: pd.DataFrame = field(repr=False)
+    metrics: dict[str, float]
+    predictions: Predictions | None = field(repr=False)
+    excluded_rows: int = 0
+    champion_rows_known: bool = True
+
+    @property
+    def compared_rows(self) -> int:
+        return len(self.holdout)
+
+
+def comparison_set(
+    parts: SplitData,
+    challenger: Trained,
+    trained: TrainedRows | None,
+    target: str,
+    task_kind: Task,
+    has_champion: bool = True,
+) -> Comparison:
+    """Leave out of the holdout the rows the champion trained on (`trained`, recorded with its run): a changed
+    seed or fraction, or a window moved back, would otherwise judge it partly on rows it learnt. The challenger
+    is scored again on the remaining rows only when some were left out. `trained` None with a champion: its rows
+    were not recorded (trained before mlops recorded them), so none can be excluded, and the evidence says so."""
+    full = Comparison(parts.holdout, challenger.metrics, challenger.predictions)
+    if not has_champion:
+        return full
+    if trained is None or any(c not in parts.holdout.columns for c in trained.key):
+        return replace(full, champion_rows_known=False)
+    seen = np.isin(row_hashes(parts.holdout, trained.key), trained.hashes)
+    excluded = int(seen.sum())
+    if excluded == 0:
+        return full
+    kept = parts.holdout[~seen]
+    if kept.empty:  # nothing left to compare on: the decision says so (holdout-too-small)
+        return Comparison(kept, {k: math.nan for k in challenger.metrics}, None, excluded)
+    metrics, predictions = evaluate_on(challenger.model, kept, parts.features.all, target, task_kind)
+    return Comparison(kept, metrics, predictions, excluded)
 
 
 def score_champion(champion: Any, holdout: pd.DataFrame, target: str, task_kind: Task) -> ChampionScore:
@@ -51,10 +96,12 @@ def gather_evidence(
     holdout: pd.DataFrame,
     policy: Promotion,
     holdout_sha256: str,
+    excluded_rows: int = 0,
+    champion_rows_known: bool = True,
 ) -> Evidence:
-    """Everything the decision needs beyond the two metric dicts: holdout size and hash, the bootstrap interval
-    of the primary metric's improvement, and the per-slice comparison. `challenger` holds the challenger's
-    outputs on the same holdout rows (computed once, when it was scored)."""
+    """Everything the decision needs beyond the two metric dicts: the compared rows' count (and how many the
+    champion trained on were left out), the holdout's hash, the bootstrap interval of the primary metric's
+    improvement, and the per-slice comparison. `challenger` holds the challenger's outputs on the same rows."""
     interval = None
     slices: list[SliceResult] = []
     if champion.predictions is not None and challenger is not None:
@@ -67,8 +114,9 @@ def gather_evidence(
                 guard.column, guard.metric or policy.metric, holdout, new, old, guard.min_rows
             )
     return Evidence(
-        holdout_rows=len(holdout), holdout_sha256=holdout_sha256, interval=interval, slices=tuple(slices)
-    )
+        holdout_rows=len(holdout), holdout_sha256=holdout_sha256, interval=interval, slices=tuple(slices),
+        excluded_rows=excluded_rows, champion_rows_known=champion_rows_known,
+    )  # fmt: skip
 
 
 def paired_bootstrap(

@@ -1,8 +1,10 @@
 """Serialising the read-compare-move of a model's aliases, so two concurrent promotions cannot lose an update.
 
-MLflow has no compare-and-set on aliases. With the embedded SQLite store every writer is on this machine, so an
-OS file lock beside the store is exact and free. With a remote tracking server, writers may be anywhere: a strict
-Prefect global concurrency limit (one slot per model) on the Prefect server serialises them.
+MLflow has no compare-and-set on aliases. With the embedded SQLite store (or a tracking server on a loopback
+address) every writer is on this machine, so an OS file lock beside the store is exact and free. With a remote
+tracking server, writers may be anywhere: a strict Prefect global concurrency limit (one slot per model) on the
+Prefect server serialises them, and without a Prefect server promotions are refused (mlops.settings.
+promotion_lock_kind) rather than guarded by a lock that covers one host only.
 """
 
 from __future__ import annotations
@@ -11,16 +13,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from mlops.errors import MlopsError
-from mlops.settings import get_settings
+from mlops.settings import get_settings, promotion_lock_kind
 
 WAIT_SECONDS = 900
 
 
 @contextmanager
 def promotion_lock(model_name: str, timeout: float = WAIT_SECONDS) -> Iterator[str]:
-    """Hold the model's promotion lock; yields a description of the lock used."""
-    settings = get_settings()
-    if settings.embedded_mlflow or not _prefect_server():
+    """Hold the model's promotion lock; yields a description of the lock used. Raises NoPromotionLock (before
+    touching anything) when no lock covers every writer of the tracking store."""
+    if check_promotion_lock(model_name) == "file":
         with _file_lock(model_name, timeout) as where:
             yield where
         return
@@ -53,10 +55,16 @@ def _file_lock(model_name: str, timeout: float) -> Iterator[str]:
         lock.release()
 
 
-def _prefect_server() -> bool:
+def check_promotion_lock(model_name: str) -> str:
+    """The kind of promotion lock this run will use ("file" or "prefect"), or NoPromotionLock: called at the start
+    of a retrain (before any data or MLflow call) and again when taking the lock. Reads no network."""
+    return promotion_lock_kind(get_settings().tracking_uri, _prefect_api_url(), model_name)
+
+
+def _prefect_api_url() -> str | None:
     from prefect.settings import PREFECT_API_URL
 
-    return bool(PREFECT_API_URL.value())
+    return PREFECT_API_URL.value() or None
 
 
 def _ensure_limit(name: str) -> None:

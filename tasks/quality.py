@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -126,9 +127,13 @@ def check_suite(spec_file: str, field_path: str, path: Path, columns: list[str] 
         raw = read_suite(path)
     except ValueError as exc:
         return [Problem(spec_file, field_path, f"{path}: {exc}")]
-    problems = []
+    problems = [
+        Problem(spec_file, field_path, f"{path}: {message}", NON_FINITE_HINT)
+        for message in non_finite_values(raw)
+    ]
     try:
-        _build_suite(raw)
+        if not problems:
+            _build_suite(raw)
     except Exception as exc:
         problems.append(Problem(spec_file, field_path, f"{path}: GX rejects the suite: {exc}"))
     if columns is not None:
@@ -141,6 +146,36 @@ def check_suite(spec_file: str, field_path: str, path: Path, columns: list[str] 
                 Problem(spec_file, field_path, f"{path}: column '{col}' is not in the data", hint)
             )
     return problems
+
+
+NON_FINITE_HINT = "give a number, or null (or leave the key out) where no bound is meant"
+
+
+def non_finite_values(raw: dict[str, Any]) -> list[str]:
+    """Each NaN or infinite number in an expectation's kwargs (JSON NaN/Infinity, which Python's json reads): a
+    NaN bound makes every comparison false and GX quietly passes or skips the check, so it is refused."""
+    found = []
+    for i, exp in enumerate(raw.get("expectations", [])):
+        if not isinstance(exp, dict):
+            continue
+        for where, value in _numbers(exp.get("kwargs", {}), ""):
+            text = "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+            found.append(
+                f"expectation #{i + 1} '{exp.get('type')}': {where or 'kwargs'} is {text}, which would disable the "
+                "check without a word"
+            )
+    return found
+
+
+def _numbers(value: Any, where: str) -> list[tuple[str, float]]:
+    """(path, value) of every non-finite float in a JSON value."""
+    if isinstance(value, float):
+        return [] if math.isfinite(value) else [(where, value)]
+    if isinstance(value, dict):
+        return [hit for k, v in value.items() for hit in _numbers(v, f"{where}.{k}" if where else str(k))]
+    if isinstance(value, list):
+        return [hit for n, v in enumerate(value) for hit in _numbers(v, f"{where}[{n}]")]
+    return []
 
 
 def _gx_reason(exc: Exception) -> str:
@@ -157,6 +192,9 @@ def _build_suite(raw: dict[str, Any]) -> Any:
 
     warnings.filterwarnings("ignore", module="great_expectations")
     logging.getLogger("great_expectations").setLevel(logging.CRITICAL)
+    non_finite = non_finite_values(raw)
+    if non_finite:
+        raise ValueError(f"{non_finite[0]}; {NON_FINITE_HINT}")
     for i, exp in enumerate(raw["expectations"]):
         if not isinstance(exp, dict) or "type" not in exp:
             raise ValueError(f'expectation #{i + 1} needs a "type" and "kwargs"')

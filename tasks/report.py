@@ -50,13 +50,23 @@ def metric_rows(result: RetrainResult) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def comparison_line(result: RetrainResult) -> str | None:
+    """The line 'Compared on N holdout rows (K rows the champion trained on excluded)', when there was a
+    champion to compare with."""
+    ev = result.decision.evidence
+    if result.champion_before is None or ev is None:
+        return None
+    text = ev.compared_text()
+    return text[0].upper() + text[1:]
+
+
 def evidence_markdown(decision: Decision) -> str:
     """The evidence of a decision for a person: the metric, the interval, the slices, the holdout."""
     lines = [f"**Decision by the policy**: {decision.verdict} ({decision.rule})", ""]
     lines += [f"- {r}" for r in decision.reasons]
     ev = decision.evidence
     if ev is not None:
-        lines.append(f"- holdout: {ev.holdout_rows:,} rows, sha256 {ev.holdout_sha256[:16]}")
+        lines.append(f"- holdout: {ev.compared_text()}; sha256 {ev.holdout_sha256[:16]}")
         if ev.interval is not None:
             lines.append(f"- {ev.interval.describe()}")
         if ev.slices:
@@ -84,6 +94,7 @@ def summary_markdown(result: RetrainResult) -> str:
             else ""
         ),
         f"- **MLflow**: [run]({result.run_url}) · [model version v{result.version}]({result.version_url})",
+        *([f"- **Comparison**: {line}"] if (line := comparison_line(result)) else []),
         "",
         f"| metric | champion ({champ}) | challenger (v{result.version}) | difference |",
         "|---|---|---|---|",
@@ -147,10 +158,14 @@ class MonitorResult:
     retrain: RetrainResult | None = None
     event_id: str | None = None
     notes: list[str] = field(default_factory=list)
+    # the champion's quality on the batch's labelled rows, by the metric function that scored its holdout
+    model_quality: dict[str, float] | None = None
+    retrain_window: str | None = None  # the training window of the drift retrain, when one was started
 
     @property
     def batch_metric(self) -> float | None:
-        return (self.drift.quality or {}).get(self.metric)
+        value = (self.model_quality or {}).get(self.metric)
+        return None if value is None or math.isnan(value) else value
 
 
 def monitor_markdown(result: MonitorResult) -> str:
@@ -167,6 +182,19 @@ def monitor_markdown(result: MonitorResult) -> str:
         "- **Reasons**: " + "; ".join(v.reasons),
         f"- **MLflow**: [monitor run]({result.run_url})",
     ]
+    if result.drift.unjudgeable:
+        lines.append(
+            "- **Counted as drifted, cannot be judged**: "
+            + ", ".join(f"{c} ({why})" for c, why in result.drift.unjudgeable.items())
+        )
+    if result.model_quality is not None:
+        ref = (
+            ""
+            if result.reference_metric is None
+            else f" (champion's holdout {result.metric}: {_num(result.reference_metric)})"
+        )
+        shown = ", ".join(f"{k} {_num(x) or 'not computed'}" for k, x in result.model_quality.items())
+        lines.append(f"- **Model quality on the batch**: {shown}{ref}")
     if result.drift.html_path:
         lines.append(f"- **Evidently report**: `{result.drift.html_path}`")
     if result.retrain is not None:

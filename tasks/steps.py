@@ -11,7 +11,7 @@ from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import data, drift, evaluate, events, promotion, quality, report, train
-from tasks.tracking import champion, is_transient, registry, runs, state
+from tasks.tracking import champion, is_transient, owner, registry, runs, state, trained_rows
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -54,13 +54,17 @@ train_model = step(train.train, "train")
 fit_candidate = step(train.fit_candidate, "fit-candidate")
 rescore = step(train.rescore, "score-trained-model")
 predict = step(train.predict, "predict")
+batch_quality = step(train.batch_quality, "batch-quality")
 score_champion = step(evaluate.score_champion, "score-champion")
+comparison_set = step(evaluate.comparison_set, "comparison-set")
 gather_evidence = step(evaluate.gather_evidence, "gather-evidence")
 decide_promotion = step(promotion.decide_promotion, "decide-promotion")
 # drift (Evidently)
 drift_report = step(drift.drift_report, "drift-report")
+profile_columns = step(drift.column_facts, "profile-columns")
 # tracking and registry (MLflow)
 load_champion = step(champion.load_champion, "load-champion", retried=True)
+load_trained_rows = step(trained_rows.load_trained_rows, "load-champion-training-rows", retried=True)
 find_finished_training = step(runs.finished_training, "find-finished-training", retried=True)
 track_training_run = step(runs.log_training_run, "track-training-run", retried=True)
 record_quality_failure = step(runs.log_failed_gate, "record-quality-failure", retried=True)
@@ -68,9 +72,11 @@ track_monitor_run = step(runs.log_monitor_run, "track-monitor-run", retried=True
 load_reference = step(runs.load_reference, "load-reference", retried=True)
 undo_unpublished = step(registry.undo_unpublished, "undo-unpublished", retried=True)
 register_and_promote = step(registry.publish, "register-and-promote", retried=True)
+read_model_owner = step(owner.read_owner_tags, "read-model-owner", retried=True)
+claim_model = step(owner.claim, "claim-model", retried=True)
 champion_version = step(champion.champion_version, "read-champion-version", retried=True)
-last_drift_retrain = step(state.last_retrain_trigger, "read-last-drift-retrain", retried=True)
-record_drift_retrain = step(state.record_retrain_trigger, "record-drift-retrain", retried=True)
+read_drift_episode = step(state.read_drift_episode, "read-drift-episode", retried=True)
+record_drift_episode = step(state.record_drift_episode, "record-drift-episode", retried=True)
 # events and artifacts (Prefect)
 emit_drift = step(events.emit_drift, "emit-drift-event")
 publish_summary = step(report.publish_summary, "publish-summary")

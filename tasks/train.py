@@ -13,6 +13,8 @@ import pandas as pd
 
 from mlops.catalog import ESTIMATORS, Task, metrics_for
 from mlops.errors import DataError, Problem
+from mlops.memory import EncodingEstimate, estimate_encoding, memory_refusal
+from mlops.memory import memory_budget as machine_budget
 from mlops.spec import Model
 from mlops.text import did_you_mean
 from tasks.data import Features, SplitData
@@ -45,6 +47,37 @@ def estimator_class(path: str) -> type:
     return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
 
 
+def accepts_sparse(path: str) -> bool:
+    """Whether the estimator fits on a sparse matrix (scikit-learn's own estimator tags say so: linear models and
+    trees do, HistGradientBoosting and GaussianNB do not)."""
+    from sklearn.utils import get_tags
+
+    return bool(get_tags(estimator_class(path)()).input_tags.sparse)
+
+
+def memory_estimate(frame: pd.DataFrame, model: Model, features: Features) -> EncodingEstimate:
+    """What the preprocessing of `frame` will build, from its category counts (nulls count as one: imputation
+    makes them a category)."""
+    cat = model.preprocessing.categorical
+    categories = {c: int(frame[c].nunique(dropna=False)) for c in features.categorical}
+    return estimate_encoding(len(frame), len(features.numeric), categories, cat.encoding, cat.max_categories,
+                             sparse=accepts_sparse(model.estimator))  # fmt: skip
+
+
+def check_memory(
+    frame: pd.DataFrame, model: Model, features: Features, budget_bytes: int | None = None
+) -> None:
+    """DataError, before anything is fitted, when the preprocessing would take more memory than the budget
+    (default: half the memory available now); a one-hot column with a category per row would otherwise build a
+    dense matrix of tens of GB and the kernel would kill the process without a message."""
+    budget = machine_budget() if budget_bytes is None else budget_bytes
+    if budget is None:
+        return
+    refusal = memory_refusal(memory_estimate(frame, model, features), budget)
+    if refusal:
+        raise DataError(refusal)
+
+
 def build_pipeline(model: Model, features: Features, seed: int) -> Any:
     from sklearn.compose import ColumnTransformer
     from sklearn.impute import SimpleImputer
@@ -61,8 +94,10 @@ def build_pipeline(model: Model, features: Features, seed: int) -> Any:
     if cat.impute != "none":
         cat_steps.append(("impute", SimpleImputer(strategy=cat.impute, fill_value="missing")))
     if cat.encoding == "onehot":
+        # sparse where the estimator takes it: a column of many categories then costs one value a row, not one
+        # per category (ColumnTransformer still makes a mostly non-zero output dense)
         encoder: Any = OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=cat.max_categories,
-                                     sparse_output=False)  # fmt: skip
+                                     sparse_output=accepts_sparse(model.estimator))  # fmt: skip
     else:
         encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1,
                                  max_categories=cat.max_categories)  # fmt: skip
@@ -83,8 +118,10 @@ def build_pipeline(model: Model, features: Features, seed: int) -> Any:
                      ("model", estimator)])  # fmt: skip
 
 
-def train(data: SplitData, model: Model, target: str, seed: int) -> Trained:
-    """Fit the declared pipeline on the training part and score it on the holdout."""
+def train(data: SplitData, model: Model, target: str, seed: int, memory_budget: int | None = None) -> Trained:
+    """Fit the declared pipeline on the training part and score it on the holdout; `memory_budget` (bytes) bounds
+    the preprocessing (default: half the memory available)."""
+    check_memory(data.train, model, data.features, memory_budget)
     pipeline = build_pipeline(model, data.features, seed)
     x, y = data.train[data.features.all], data.train[target]
     start = time.perf_counter()
@@ -281,6 +318,7 @@ def fit_candidate(
 ) -> CandidateResult:
     """Fit one candidate on the fitting part and score it on the validation part (never on the holdout, which
     stays untouched for the champion/challenger comparison)."""
+    check_memory(fit, model, features)
     pipeline = build_pipeline(model, features, seed)
     start = time.perf_counter()
     try:
@@ -290,3 +328,42 @@ def fit_candidate(
     seconds = time.perf_counter() - start
     value = score(pipeline, validation, features.all, target, model.task).get(metric, math.nan)
     return CandidateResult(dict(model.params), metric, value, seconds)
+
+
+@dataclass(frozen=True)
+class BatchQuality:
+    """The champion's quality on a monitored batch, by the very metric function that scored its holdout."""
+
+    metrics: dict[str, float] | None  # None: no labelled row
+    rows: int  # labelled rows scored
+    unavailable: dict[str, str]  # metric -> why it could not be computed on this batch (its value is NaN)
+    notes: list[str]
+
+
+def batch_quality(
+    model: Any, batch: pd.DataFrame, columns: list[str], target: str, task_kind: Task
+) -> BatchQuality:
+    """Every metric of the task on the batch's labelled rows (the same _metrics as training and promotion, so
+    the monitor judges promotion.metric, whatever it is, on the figure the champion was promoted with)."""
+    if target not in batch.columns or batch[target].isna().all():
+        return BatchQuality(None, 0, {}, ["no labels in the batch: model quality skipped"])
+    labelled = batch[batch[target].notna()]
+    notes = []
+    if len(labelled) < len(batch):
+        notes.append(f"model quality on the {len(labelled):,} labelled rows of {len(batch):,}")
+    metrics, _ = evaluate_on(model, labelled, columns, target, task_kind)
+    unavailable: dict[str, str] = {}
+    classes = labelled[target].nunique()
+    for name, value in metrics.items():
+        if not math.isnan(value):
+            continue
+        if task_kind == "classification" and classes < 2:
+            why = f"the batch's {len(labelled):,} labelled rows hold a single class"
+        elif task_kind == "classification" and not hasattr(model, "predict_proba"):
+            why = "the model gives no probabilities"
+        else:
+            why = "it cannot be computed on this batch (e.g. a label the model never saw)"
+        unavailable[name] = f"{name}: {why}"
+    if unavailable:
+        notes.append("not computed on this batch: " + "; ".join(unavailable.values()))
+    return BatchQuality(metrics, len(labelled), unavailable, notes)

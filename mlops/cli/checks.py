@@ -33,11 +33,12 @@ def check_spec(
         return None, exc.problems
     key = _inputs_key(loaded)
     if key is not None and key in _passed():
-        return loaded, []  # these exact inputs passed before: skip GX, scikit-learn and the data read
+        # these exact inputs passed before: skip GX, scikit-learn and the data read (not the sibling specs)
+        return loaded, _shared_with_siblings(loaded)
     problems = _references(loaded)
     if key is not None and not problems:
         _remember(key)
-    return loaded, problems
+    return loaded, problems + _shared_with_siblings(loaded)
 
 
 CACHE_FILE = "cache/checks.json"
@@ -154,3 +155,38 @@ def _columns_present(file: str, spec, columns: list[str]) -> list[Problem]:  # t
             hint = f"did you mean '{guess}'?" if guess else "the data has: " + ", ".join(columns[:20])
             out.append(Problem(file, field_path, f"column '{col}' is not in the data", hint))
     return out
+
+
+def check_specs(files: list[Path]) -> list[tuple[Path, list[Problem]]]:
+    """`check_spec` for each file, then what no single file shows: two specs declaring the same
+    registry.model_name (a model belongs to one pipeline)."""
+    from mlops.ownership import owner_of, shared_model_names
+
+    checked = [(f, *check_spec(f)) for f in files]
+    owners = {
+        str(f): (loaded.spec.registry.model_name, owner_of(loaded)) for f, loaded, _ in checked if loaded
+    }
+    shared = shared_model_names(owners)
+    out = []
+    for f, _, problems in checked:
+        seen = {p.render() for p in problems}  # a sibling in the same folder is already reported
+        out.append((f, [*problems, *(p for p in shared.get(str(f), []) if p.render() not in seen)]))
+    return out
+
+
+def _shared_with_siblings(loaded: LoadedSpec) -> list[Problem]:
+    """Other specs in the spec's folder that declare the same registry.model_name (schema read only)."""
+    from mlops.ownership import owner_of, shared_model_names
+
+    me = loaded.path
+    owners = {str(me): (loaded.spec.registry.model_name, owner_of(loaded))}
+    for other in spec_files([me.parent]):
+        if other.resolve() == me.resolve():
+            continue
+        try:
+            sibling = load_spec(other)
+        except SpecError:
+            continue  # its own problems are reported when it is checked
+        if sibling.spec.registry.model_name == loaded.spec.registry.model_name:
+            owners[str(other)] = (sibling.spec.registry.model_name, owner_of(sibling))
+    return shared_model_names(owners).get(str(me), [])

@@ -70,15 +70,14 @@ def validate(
 
     Exits 0 when all specs are valid, 2 otherwise.
     """
-    from mlops.cli.checks import check_spec, spec_files
+    from mlops.cli.checks import check_specs, spec_files
 
     files = spec_files(paths or [Path("deployments")])
     if not files:
         shown = ", ".join(str(p) for p in paths or [Path("deployments")])
         fail(2, f"no spec files found in {shown}; specs are *.yaml files.")
     bad = 0
-    for f in files:
-        _, problems = check_spec(f)
+    for f, problems in check_specs(files):
         if problems:
             bad += 1
             err.print(f"[red]✗[/red] {f}: {len(problems)} problem(s)")

@@ -22,7 +22,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def print_retrain(r: RetrainResult, settings: Any) -> None:
-    from tasks.report import metric_rows
+    from tasks.report import comparison_line, metric_rows
 
     d = r.decision
     champ = f"v{r.champion_before}" if r.champion_before else "none"
@@ -42,6 +42,8 @@ def print_retrain(r: RetrainResult, settings: Any) -> None:
         out.print(f"Split: {r.split}; not refitted: run {r.run_id} already trained this spec, data and code")
     else:
         out.print(f"Split: {r.split}; fit in {r.fit_seconds:.1f} s")
+    if compared := comparison_line(r):
+        out.print(compared, markup=False)
     out.print(table)
     colour = "green" if d.promote else "yellow"
     mode = "" if r.mode == "auto" else f", mode {r.mode}"
@@ -89,15 +91,15 @@ def print_monitor(r: Any) -> None:
         out.print(f"  - {c.describe()}", markup=False)
     if d.prediction_drift is not None:
         out.print(f"Prediction drift: {d.prediction_drift.describe()}", markup=False)
-    if d.quality is not None:
+    quality = getattr(r, "model_quality", None)
+    if quality is not None:
         ref = (
             f" (champion's holdout {r.metric}: {r.reference_metric:.4f})"
             if r.reference_metric is not None
             else ""
         )
-        out.print(
-            "Model quality on the batch: " + ", ".join(f"{k} {x:.4f}" for k, x in d.quality.items()) + ref
-        )
+        shown = ", ".join(f"{k} {'not computed' if x != x else f'{x:.4f}'}" for k, x in quality.items())
+        out.print(f"Model quality on the batch: {shown}{ref}", markup=False)
     for note in [*d.notes, *r.notes]:
         out.print(f"Note: {note}", markup=False)
     colour = "red" if v.drifted or v.quality_dropped else "green"

@@ -45,9 +45,18 @@ class Features(Strict):
 
 
 class Split(Strict):
+    """Each row's side is drawn from a seeded hash of its key, so it stays put when the data grows or the window
+    moves: a row trained on never lands in a later holdout (a time split holds out the latest timestamps)."""
+
     strategy: Literal["stratified", "random", "time"] = "stratified"
     holdout_fraction: Fraction = 0.2
     seed: int = 42
+    key: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="Columns that identify a row (or a group kept on one side); default: data.time_column when "
+        "declared (rows sharing a timestamp stay together), else the row's whole content",
+    )
 
 
 class Data(Strict):
@@ -57,6 +66,12 @@ class Data(Strict):
     window: Window | None = None
     features: Features = Features()
     split: Split = Split()
+    max_missing_target_share: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.1,
+        description="Largest share of rows without a target value (they are left out, counted and reported); "
+        "more stops the retrain: a broken join, the wrong target column or labels not yet arrived leave a "
+        "biased sample. 0 = every row needs a target, 1 = no limit",
+    )
 
 
 class Quality(Strict):
@@ -175,7 +190,21 @@ class Monitoring(Strict):
         None, ge=1, description="A drift-triggered retrain trains on the last N days before the batch's end"
     )
     cooldown_days: float = Field(
-        28, ge=0, description="After a drift-triggered retrain, drift within this many days triggers no other"
+        28,
+        ge=0,
+        description="After a drift-triggered retrain PROMOTED a new champion, drift within this many days (data "
+        "time) triggers no other; a rejected or failed one starts no cooldown",
+    )
+    max_retries_per_episode: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description="Drift retrains tried per drift episode while none is promoted; then the monitor only alerts",
+    )
+    on_unjudgeable: Literal["drift", "stop"] = Field(
+        "drift",
+        description="A feature column no drift test can judge (all null, a single value, another type): count "
+        "it as drifted (drift) or stop the batch with an error naming it (stop)",
     )
     seed: int = 0
 

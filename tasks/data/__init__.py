@@ -20,10 +20,13 @@ from tasks.data.readers import (
 from tasks.data.splits import (
     Features,
     SplitData,
+    TrainedRows,
     frame_sha256,
     reference_sample,
     resolve_features,
+    row_hashes,
     split,
+    training_rows,
     validation_split,
 )
 
@@ -31,6 +34,7 @@ __all__ = [
     "FLIGHT_COLUMNS",
     "Features",
     "SplitData",
+    "TrainedRows",
     "as_time",
     "batch_end",
     "batch_problems",
@@ -46,8 +50,10 @@ __all__ = [
     "read_frame",
     "reference_sample",
     "resolve_features",
+    "row_hashes",
     "run_stamp",
     "source_label",
     "split",
+    "training_rows",
     "validation_split",
 ]

@@ -9,7 +9,7 @@ import pandas as pd
 from mlops.errors import DataError
 from mlops.spec import LoadedSpec
 from tasks.data.readers import as_time, in_window, read_frame, source_label
-from tasks.data.splits import Features
+from tasks.data.splits import Features, empty_declared
 
 
 def load(loaded: LoadedSpec) -> pd.DataFrame:
@@ -42,6 +42,7 @@ def check_trainable(frame: pd.DataFrame, loaded: LoadedSpec) -> None:
         raise DataError(
             f"{name}: declared feature columns not in the data: {', '.join(missing)}; fix data.features."
         )
+    empty_declared(frame, data, name)
     for col in data.features.numeric or []:
         if not pd.api.types.is_numeric_dtype(frame[col]):
             bad = pd.to_numeric(frame[col], errors="coerce").isna() & frame[col].notna()

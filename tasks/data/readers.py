@@ -44,6 +44,8 @@ def read_frame(loaded: LoadedSpec, nrows: int | None = None) -> pd.DataFrame:
     for f in files:
         if src.kind == "csv":
             _check_csv_shape(f)
+        else:
+            _check_parquet_names(f)
         try:
             if src.kind == "csv":
                 frames.append(pd.read_csv(f, nrows=nrows))
@@ -72,11 +74,7 @@ def _check_csv_shape(path: Path) -> None:
             tail = fh.read().splitlines()
     except OSError:
         return
-    dupes = sorted({c for c in header if header.count(c) > 1})
-    if dupes:
-        raise DataError(
-            f"{path}: duplicate column names: {', '.join(dupes)}; every column needs its own name."
-        )
+    _refuse_duplicates(path, header)
     last = next((line for line in reversed(tail) if line.strip()), "")
     if last and len(tail) > 1:
         fields = next(csv.reader([last]), [])
@@ -85,6 +83,26 @@ def _check_csv_shape(path: Path) -> None:
                 f"{path}: the last row has {len(fields)} of {len(header)} fields; the file looks truncated "
                 "(an interrupted copy or download?). Restore the whole file."
             )
+
+
+def _refuse_duplicates(path: Path, names: list[str]) -> None:
+    dupes = sorted({c for c in names if names.count(c) > 1})
+    if dupes:
+        raise DataError(
+            f"{path}: duplicate column names: {', '.join(dupes)}; every column needs its own name (which copy "
+            "would be used is a guess)."
+        )
+
+
+def _check_parquet_names(path: Path) -> None:
+    """Parquet may hold two columns of one name; pyarrow then fails with an obscure message."""
+    import pyarrow.parquet as pq
+
+    try:
+        names = list(pq.read_schema(path).names)
+    except Exception:  # not parquet at all: the read that follows says so
+        return
+    _refuse_duplicates(path, names)
 
 
 def _parquet_head(path: Path, nrows: int) -> pd.DataFrame:
@@ -173,8 +191,13 @@ def read_batch_file(path: Path) -> pd.DataFrame:
     """A batch file for the monitor: CSV or Parquet by its extension."""
     if not path.is_file():
         raise DataError(f"{path}: no such batch file; give a CSV or Parquet file.")
+    parquet = path.suffix.lower() in (".parquet", ".pq")
+    if parquet:
+        _check_parquet_names(path)
+    else:
+        _check_csv_shape(path)  # duplicate names (pandas would rename one 'x.1'), a truncated last row
     try:
-        if path.suffix.lower() in (".parquet", ".pq"):
+        if parquet:
             return pd.read_parquet(path)
         return pd.read_csv(path)
     except pd.errors.EmptyDataError:

@@ -1,21 +1,35 @@
-"""Splitting the data into train and holdout (seeded; a time split holds out the latest rows), the features
-the model trains on, the data snapshot's hash, and the reference sample the monitor compares batches with."""
+"""Splitting the data into train and holdout, the features the model trains on, the data snapshot's hash, and the
+reference sample the monitor compares batches with.
+
+A row's side is drawn from a seeded hash of its key (declared columns, else the time column, else its whole
+content), never from its position: when the data grows or the window moves, a row that was trained on stays in
+training and never lands in a later holdout, where it would flatter the champion that learnt it. Rows sharing a
+key (a timestamp) always fall on the same side. A time split holds out the latest timestamps instead."""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from mlops.data_policy import missing_target_refusal, missing_target_text
 from mlops.errors import DataError
 from mlops.spec import Data, LoadedSpec
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# A row is held out when its seeded hash, modulo this, falls below holdout_fraction times it.
+DRAW_SCALE = 1_000_000
 
 
 @dataclass(frozen=True)
 class Features:
     numeric: list[str]
     categorical: list[str]
+    excluded: list[str] = field(default_factory=list)  # inferred columns left out: they hold no value at all
 
     @property
     def all(self) -> list[str]:
@@ -29,6 +43,18 @@ class SplitData:
     features: Features
     holdout_sha256: str
     description: str
+    key: tuple[str, ...] = ()  # the columns a row's identity (and its side of the split) is hashed from
+    notes: list[str] = field(default_factory=list)  # what the split left out, for the run's summary
+    tags: dict[str, str] = field(default_factory=dict)  # the same for the MLflow run: excluded_features, ...
+
+
+@dataclass(frozen=True)
+class TrainedRows:
+    """Which rows a model trained on: the distinct hashes of their key columns (recorded with its run), so a
+    later comparison can leave them out of the holdout."""
+
+    key: tuple[str, ...]
+    hashes: np.ndarray  # sorted, distinct uint64
 
 
 def resolve_features(frame: pd.DataFrame, data: Data) -> Features:
@@ -52,51 +78,177 @@ def resolve_features(frame: pd.DataFrame, data: Data) -> Features:
             and (pd.api.types.is_object_dtype(frame[c]) or isinstance(frame[c].dtype, pd.CategoricalDtype)
                  or pd.api.types.is_bool_dtype(frame[c]) or pd.api.types.is_string_dtype(frame[c]))
         ]  # fmt: skip
+    # an inferred column with no value at all would be dropped by the imputer with a warning: leave it out, said
+    excluded = [
+        str(c) for c in [*(numeric if data.features.numeric is None else []),
+                         *(categorical if data.features.categorical is None else [])]
+        if frame[c].isna().all()
+    ]  # fmt: skip
+    numeric = [c for c in numeric if c not in excluded]
+    categorical = [c for c in categorical if c not in excluded]
     if not numeric and not categorical:
         raise DataError(
-            "no feature columns: declare data.features or give the data columns besides the target."
+            "no feature columns: declare data.features or give the data columns besides the target"
+            + (f" (left out for holding no value: {', '.join(excluded)})" if excluded else "")
+            + "."
         )
-    return Features(numeric=list(numeric), categorical=list(categorical))
+    return Features(numeric=list(numeric), categorical=list(categorical), excluded=excluded)
+
+
+def empty_declared(frame: pd.DataFrame, data: Data, where: str = "") -> None:
+    """Raise DataError naming the declared feature columns that hold no value at all (the imputer would drop
+    them with a warning and the model would train without them)."""
+    declared = [*(data.features.numeric or []), *(data.features.categorical or [])]
+    empty = [c for c in declared if c in frame.columns and frame[c].isna().all()]
+    if empty:
+        names = ", ".join(f"'{c}'" for c in empty)
+        raise DataError(
+            f"{where + ': ' if where else ''}the declared feature column{'s' if len(empty) > 1 else ''} {names} "
+            f"{'hold' if len(empty) > 1 else 'holds'} no values (every row is null"
+            + (
+                " among the rows with a target"
+                if data.target in frame.columns and frame[data.target].isna().any()
+                else ""
+            )
+            + "); fill the column in the source, or remove it from data.features."
+        )
+
+
+def drop_unlabelled(frame: pd.DataFrame, data: Data) -> tuple[pd.DataFrame, int]:
+    """The rows with a target, and how many were left out; DataError when more than
+    data.max_missing_target_share of the rows have none."""
+    missing = int(frame[data.target].isna().sum())
+    refusal = missing_target_refusal(missing, len(frame), data.max_missing_target_share, data.target)
+    if refusal:
+        raise DataError(refusal)
+    return (frame.dropna(subset=[data.target]) if missing else frame), missing
+
+
+def _left_out(features: Features, missing: int, rows: int, data: Data) -> tuple[list[str], dict[str, str]]:
+    """The notes and MLflow tags of what the split left out: empty inferred columns, unlabelled rows."""
+    notes = []
+    if features.excluded:
+        notes.append(
+            f"feature columns left out because they hold no values (every row is null): "
+            f"{', '.join(features.excluded)}; fill them, or list them in data.features.exclude to silence this."
+        )
+    if missing:
+        notes.append(
+            f"{missing_target_text(missing, rows)} have no value in the target '{data.target}' and were left out "
+            f"of training and the holdout (data.max_missing_target_share allows {data.max_missing_target_share:.1%})."
+        )
+    tags = {"excluded_features": ",".join(features.excluded), "missing_target_rows": str(missing)}
+    return notes, tags
 
 
 def split(frame: pd.DataFrame, loaded: LoadedSpec) -> SplitData:
-    """Split into train and holdout, seeded; a time split holds out the latest rows."""
+    """Split into train and holdout: a stable seeded draw per row key, or, for a time split, the latest
+    timestamps held out (rows sharing the cut's timestamp all go to the holdout)."""
     data, task_kind = loaded.spec.data, loaded.spec.model.task
-    frame = frame.dropna(subset=[data.target])
+    rows = len(frame)
+    frame, missing = drop_unlabelled(frame, data)
+    empty_declared(frame, data)
     features = resolve_features(frame, data)
     cfg = data.split
+    key = row_key(frame, data)
     if cfg.strategy == "time":
-        ordered = frame.sort_values(data.time_column or "", kind="stable")
-        cut_at = min(len(ordered) - 1, round(len(ordered) * (1 - cfg.holdout_fraction)))
-        cut_time = ordered[data.time_column].iloc[
-            cut_at
-        ]  # rows sharing the cut's timestamp all go to holdout
-        train, holdout = (
-            ordered[ordered[data.time_column] < cut_time],
-            ordered[ordered[data.time_column] >= cut_time],
-        )
+        train, holdout, cut_time = _time_cut(frame, data.time_column or "", cfg.holdout_fraction)
         text = f"time split at {cut_time}"
     else:
-        from sklearn.model_selection import train_test_split
-
-        stratify = frame[data.target] if cfg.strategy == "stratified" else None
-        try:
-            train, holdout = train_test_split(
-                frame, test_size=cfg.holdout_fraction, random_state=cfg.seed, stratify=stratify
-            )
-        except ValueError as exc:
-            raise DataError(
-                f"cannot split the data ({exc}); use more rows or split.strategy: random."
-            ) from None
-        text = f"{cfg.strategy} split, seed {cfg.seed}"
+        held = in_holdout(row_hashes(frame, key), cfg.seed, cfg.holdout_fraction, "holdout")
+        train, holdout = frame[~held], frame[held]
+        text = f"{cfg.strategy} split, seed {cfg.seed}, stable per {_key_text(key, data)}"
     if len(train) < 2 or len(holdout) < 2:
         raise DataError(
             f"the split leaves {len(train)} training and {len(holdout)} holdout rows; more data is needed."
         )
     if task_kind == "classification" and train[data.target].nunique() < 2:
         raise DataError("the training part has a single class; widen data.window or change data.split.")
+    if cfg.strategy == "stratified" and task_kind == "classification":
+        absent = sorted(map(str, set(frame[data.target]) - set(holdout[data.target])))
+        if absent:
+            raise DataError(
+                f"cannot split the data: no row of class {', '.join(absent)} was drawn into the holdout; "
+                "use more rows or split.strategy: random."
+            )
     text += f": {len(train):,} train rows, {len(holdout):,} holdout rows"
-    return SplitData(train, holdout, features, frame_sha256(holdout), text)
+    if missing:
+        text += f" ({missing:,} rows without a target left out)"
+    notes, tags = _left_out(features, missing, rows, data)
+    return SplitData(train, holdout, features, frame_sha256(holdout), text, tuple(key), notes, tags)
+
+
+def row_key(frame: pd.DataFrame, data: Data) -> list[str]:
+    """The columns a row's identity is hashed from: data.split.key, else the time column (rows sharing a
+    timestamp stay together), else every column (the row's content)."""
+    if data.split.key:
+        missing = [c for c in data.split.key if c not in frame.columns]
+        if missing:
+            raise DataError(
+                f"data.split.key names columns the data does not have: {', '.join(missing)}; name columns that "
+                f"identify a row (the data has {', '.join(map(str, frame.columns))})."
+            )
+        return list(data.split.key)
+    if data.time_column and data.time_column in frame.columns:
+        return [data.time_column]
+    return sorted(map(str, frame.columns))
+
+
+def row_hashes(frame: pd.DataFrame, key: list[str] | tuple[str, ...]) -> np.ndarray:
+    """A uint64 per row from its key columns' values only (not the index, not the row's position). Numbers are
+    hashed as float64 and times as UTC nanoseconds, so an int column read back as float (a NaN appeared) or a
+    timestamp read at another precision still names the same row."""
+    columns = {c: _comparable(frame[c]) for c in key}
+    return pd.util.hash_pandas_object(pd.DataFrame(columns), index=False).to_numpy()
+
+
+def _comparable(col: pd.Series) -> pd.Series:
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return col.astype(object)
+    if pd.api.types.is_datetime64_any_dtype(col):
+        if getattr(col.dt, "tz", None) is not None:
+            col = col.dt.tz_convert("UTC").dt.tz_localize(None)
+        return col.dt.as_unit("ns")
+    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        return col.astype("float64")
+    return col
+
+
+def in_holdout(hashes: np.ndarray, seed: int, fraction: float, salt: str) -> np.ndarray:
+    """The seeded per-row draw: True for the rows held out. A row's draw depends on its hash, the seed and the
+    salt only, so adding or dropping other rows never moves it."""
+    import numpy as np
+
+    mix = int.from_bytes(hashlib.sha256(f"mlops-split:{salt}:{seed}".encode()).digest()[:8], "little")
+    drawn = pd.util.hash_array(np.asarray(hashes, dtype=np.uint64) ^ np.uint64(mix))
+    return np.asarray(drawn % DRAW_SCALE < round(fraction * DRAW_SCALE))
+
+
+def training_rows(parts: SplitData) -> TrainedRows:
+    """The rows the model of this split trains on, as their distinct key hashes (recorded with its run)."""
+    import numpy as np
+
+    return TrainedRows(parts.key, np.unique(row_hashes(parts.train, parts.key)))
+
+
+def _time_cut(
+    frame: pd.DataFrame, time_column: str, fraction: float
+) -> tuple[pd.DataFrame, pd.DataFrame, object]:
+    """The latest `fraction` of the rows by time, cut on a timestamp: rows sharing the cut's timestamp all go to
+    the later part, so a timestamp is never on both sides."""
+    ordered = frame.sort_values(time_column, kind="stable")
+    cut_at = min(len(ordered) - 1, round(len(ordered) * (1 - fraction)))
+    cut_time = ordered[time_column].iloc[cut_at]
+    later = ordered[time_column] >= cut_time
+    return ordered[~later], ordered[later], cut_time
+
+
+def _key_text(key: list[str], data: Data) -> str:
+    if data.split.key:
+        return f"row key {', '.join(key)}"
+    if key == [data.time_column]:
+        return f"timestamp ({data.time_column})"
+    return "row content"
 
 
 def frame_sha256(frame: pd.DataFrame) -> str:
@@ -110,9 +262,11 @@ def frame_sha256(frame: pd.DataFrame) -> str:
 def reference_sample(
     parts: SplitData, target: str, time_column: str | None, max_rows: int, seed: int
 ) -> pd.DataFrame:
-    """The training rows the monitor will compare new batches against (seeded sample, features and target)."""
+    """The rows the monitor will compare new batches against (seeded sample, features and target): the HOLDOUT's,
+    never the training rows, so the reference predictions and quality are the champion's on data it did not
+    learn (the same rows its holdout metrics, the monitor's reference quality, come from)."""
     columns = [*parts.features.all, target, *([time_column] if time_column else [])]
-    frame = parts.train[columns]
+    frame = parts.holdout[columns]
     if len(frame) > max_rows:
         frame = frame.sample(n=max_rows, random_state=seed).sort_index(kind="stable")
     return frame.reset_index(drop=True)
@@ -120,17 +274,21 @@ def reference_sample(
 
 def validation_split(parts: SplitData, loaded: LoadedSpec) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Carve a validation part out of the training part, the same way the holdout was carved (for choosing
-    among candidates without looking at the holdout)."""
+    among candidates without looking at the holdout): a stable draw per row key with its own salt, or a cut on a
+    timestamp, so rows sharing a timestamp are never on both sides."""
     data, cfg = loaded.spec.data, loaded.spec.data.split
     train = parts.train
     if cfg.strategy == "time":
-        ordered = train.sort_values(data.time_column or "", kind="stable")
-        cut = round(len(ordered) * (1 - cfg.holdout_fraction))
-        return ordered.iloc[:cut], ordered.iloc[cut:]
-    from sklearn.model_selection import train_test_split
-
-    stratify = train[data.target] if cfg.strategy == "stratified" else None
-    fit, validation = train_test_split(
-        train, test_size=cfg.holdout_fraction, random_state=cfg.seed, stratify=stratify
-    )
+        fit, validation, cut_time = _time_cut(train, data.time_column or "", cfg.holdout_fraction)
+        what = f"every training row shares the timestamp {cut_time}"
+    else:
+        key = list(parts.key) or row_key(train, data)
+        held = in_holdout(row_hashes(train, key), cfg.seed, cfg.holdout_fraction, "validation")
+        fit, validation = train[~held], train[held]
+        what = f"the draw per {_key_text(key, data)} left {len(fit)} fitting and {len(validation)} validation rows"
+    if len(fit) < 2 or len(validation) < 1:
+        raise DataError(
+            f"cannot carve a validation part out of the {len(train)} training rows to choose among "
+            f"model.candidates: {what}; use more data or declare no candidates."
+        )
     return fit, validation

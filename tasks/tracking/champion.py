@@ -16,7 +16,10 @@ from tasks.tracking.store import (
     TAG,
     TrackingUnavailable,
     client,
+    is_not_found,
     is_transient,
+    read_or_none,
+    registry_error,
 )
 
 
@@ -30,15 +33,16 @@ class Champion:
 
 
 def load_champion(model_name: str) -> Champion | None:
-    """The current champion and its model, or None when there is none yet."""
+    """The current champion and its model, or None when there is none yet (MLflow says so: any other error
+    reading the alias stops the run with RegistryError, never "no champion")."""
     import mlflow
 
     c = client()
-    try:
-        mv = c.get_model_version_by_alias(model_name, CHAMPION)
-    except Exception as exc:
-        if is_transient(exc):
-            raise
+    mv = read_or_none(
+        lambda: c.get_model_version_by_alias(model_name, CHAMPION),
+        f"read the '{CHAMPION}' alias of '{model_name}'",
+    )
+    if mv is None:
         return None
     model = mlflow.sklearn.load_model(f"models:/{model_name}@{CHAMPION}")
     features = [str(x) for x in getattr(model, "feature_names_in_", [])]
@@ -50,12 +54,11 @@ def load_champion(model_name: str) -> Champion | None:
 
 
 def alias_version(c: Any, model_name: str, alias: str) -> str | None:
-    try:
-        return str(c.get_model_version_by_alias(model_name, alias).version)
-    except Exception as exc:
-        if is_transient(exc):
-            raise
-        return None
+    """The version holding `alias`, or None when MLflow says there is none (else RegistryError)."""
+    mv = read_or_none(
+        lambda: c.get_model_version_by_alias(model_name, alias), f"read the '{alias}' alias of '{model_name}'"
+    )
+    return None if mv is None else str(mv.version)
 
 
 def champion_version(model_name: str) -> str | None:
@@ -90,7 +93,9 @@ def registry_state(model_name: str) -> list[VersionInfo]:
                 f"cannot reach the MLflow tracking store at {get_settings().tracking_uri} ({exc}); "
                 "start it or unset MLFLOW_TRACKING_URI to use the embedded store."
             ) from None
-        return []
+        if is_not_found(exc):
+            return []
+        raise registry_error(exc, f"list the versions of '{model_name}'") from exc
     holders = {alias: alias_version(c, model_name, alias) for alias in (CHAMPION, CHALLENGER, PREVIOUS)}
     out = [
         VersionInfo(

@@ -13,7 +13,20 @@ from typing import TYPE_CHECKING, Any
 from mlops.errors import MlopsError, PipelineStopped
 from tasks.tracking.champion import alias_version
 from tasks.tracking.ledger import LEDGER_PREFIX, decision_evidence, record
-from tasks.tracking.store import CHALLENGER, CHAMPION, PREVIOUS, TAG, client, fmt, is_transient, version_url
+from tasks.tracking.store import (
+    CHALLENGER,
+    CHAMPION,
+    PREVIOUS,
+    TAG,
+    client,
+    fmt,
+    is_already_exists,
+    is_not_found,
+    is_transient,
+    read_or_none,
+    registry_error,
+    version_url,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -22,6 +35,7 @@ if TYPE_CHECKING:
     from tasks.tracking.runs import TrainingRun
 
 ALIASES_BEFORE = "aliases_before"
+PUBLISHED = "published"  # "true": committed; "abandoned"/"superseded": undone or overridden
 
 
 @dataclass(frozen=True)
@@ -74,7 +88,7 @@ def publish(
             model_name, description="Managed by mlops: aliases champion, challenger, previous"
         )
     except Exception as exc:
-        if "RESOURCE_ALREADY_EXISTS" not in str(exc) and "already exists" not in str(exc):
+        if not is_already_exists(exc):
             raise
     before = {alias: alias_version(c, model_name, alias) for alias in (CHAMPION, CHALLENGER, PREVIOUS)}
     tags = decision_tags(decision, champion_version, extra_tags | {"mode": mode})
@@ -82,7 +96,7 @@ def publish(
     tags[f"{TAG}{ALIASES_BEFORE}"] = json.dumps(before)  # what undo_unpublished restores after a crash
     key = extra_tags.get("idempotency_key", "")
     existing = _version_with_key(c, model_name, key) if key else None
-    if existing is not None and (existing.tags or {}).get(f"{TAG}published") == "true":
+    if existing is not None and (existing.tags or {}).get(f"{TAG}{PUBLISHED}") == "true":
         return _duplicate(c, model_name, run, decision, existing, before, actor)
     version: str | None = None
     created = False
@@ -92,6 +106,8 @@ def publish(
             version = str(existing.version)
             for k, v in tags.items():
                 c.set_model_version_tag(model_name, version, k, v)
+            if (existing.tags or {}).get(f"{TAG}{PUBLISHED}"):  # undone before: pending again until committed
+                c.delete_model_version_tag(model_name, version, f"{TAG}{PUBLISHED}")
         else:
             version = str(mlflow.register_model(run.model_uri, model_name, tags=tags).version)
             created = True
@@ -115,45 +131,90 @@ def publish(
         raise
     if moved and smoke_sample is not None:
         _smoke_test(c, model_name, version, before, smoke_sample)
-    c.set_model_version_tag(model_name, version, f"{TAG}published", "true")
+    c.set_model_version_tag(model_name, version, f"{TAG}{PUBLISHED}", "true")
     after = {alias: alias_version(c, model_name, alias) for alias in (CHAMPION, CHALLENGER, PREVIOUS)}
     return Published(version, after[CHAMPION], version_url(model_name, version), after)
 
 
-def undo_unpublished(model_name: str, key: str) -> str | None:
-    """Undo what a killed run with the same idempotency key did after registering and before its `published`
-    mark (the commit point): the aliases go back to what that run found, and its ledger entries are deleted
-    (soft: MLflow keeps them as deleted runs). The version itself stays, to be finished by this run, which
-    then compares it with the true champion again. Returns the version, or None when there was nothing to do.
-    The caller holds the promotion lock."""
+@dataclass(frozen=True)
+class Unwind:
+    """What undo_unpublished does, decided from the versions' tags alone (a pure function: plan_unwind)."""
+
+    # the aliases as the earliest killed run found them; None: nothing to do
+    restore: dict[str, str | None] | None
+    undone: list[str]  # versions left by killed runs, newest first: their moves are undone
+    superseded: list[str]  # unpublished versions a later commit already overrode: marked, nothing restored
+
+
+def plan_unwind(versions: dict[str, dict[str, str]]) -> Unwind:
+    """Which unpublished moves to undo, from each version's tags.
+
+    A version with `aliases_before` and no `published` mark was left by a run that moved aliases (or may have)
+    and died before its commit: a live run holds the promotion lock from its read to its commit, so under the lock
+    every such version is a dead run's. The aliases go back to what the EARLIEST of them found, so a chain of
+    killed runs unwinds fully. One older than the newest committed decision was overridden by that commit (a run
+    of an older mlops that undid only its own key, or a failure that put the aliases back itself): it is marked,
+    never restored, so a commit is never undone."""
+
+    def at(number: str) -> str:
+        return versions[number].get(f"{TAG}decision.at", "")
+
+    pending = [
+        v for v, t in versions.items() if f"{TAG}{ALIASES_BEFORE}" in t and not t.get(f"{TAG}{PUBLISHED}")
+    ]
+    committed = [at(v) for v, t in versions.items() if t.get(f"{TAG}{PUBLISHED}") == "true"]
+    latest = max(committed, default="")
+    superseded = sorted((v for v in pending if at(v) < latest), key=lambda v: (at(v), int(v)), reverse=True)
+    undone = sorted((v for v in pending if at(v) >= latest), key=lambda v: (at(v), int(v)), reverse=True)
+    if not undone:
+        return Unwind(None, [], superseded)
+    before = json.loads(versions[undone[-1]][f"{TAG}{ALIASES_BEFORE}"])
+    return Unwind({a: before.get(a) for a in (CHAMPION, CHALLENGER, PREVIOUS)}, undone, superseded)
+
+
+def undo_unpublished(model_name: str) -> list[str]:
+    """Undo what killed runs did after registering and before their `published` mark (the commit point), whatever
+    their data or key: the aliases go back to what the earliest of them found, their ledger entries are deleted
+    (soft: MLflow keeps them as deleted runs), and each is marked `published=abandoned` so it is not undone twice
+    (a run with the same key still finishes it: publish() treats only "true" as done). Returns the versions
+    undone, newest first. The caller holds the promotion lock."""
     c = client()
-    version = _version_with_key(c, model_name, key)
-    tags = (version.tags or {}) if version is not None else {}
-    if version is None or tags.get(f"{TAG}published") == "true" or f"{TAG}{ALIASES_BEFORE}" not in tags:
-        return None
-    number = str(version.version)
-    before: dict[str, str | None] = json.loads(tags[f"{TAG}{ALIASES_BEFORE}"])
-    for alias in (CHAMPION, CHALLENGER, PREVIOUS):
-        if alias_version(c, model_name, alias) != before.get(alias):
-            if before.get(alias):
-                c.set_registered_model_alias(model_name, alias, before[alias])
+    found = read_or_none(
+        lambda: c.search_model_versions(f"name = '{model_name}'"), f"list the versions of '{model_name}'"
+    )
+    plan = plan_unwind({str(v.version): dict(v.tags or {}) for v in found or []})
+    for number in plan.superseded:
+        c.set_model_version_tag(model_name, number, f"{TAG}{PUBLISHED}", "superseded")
+    if plan.restore is None:
+        return []
+    for alias, old in plan.restore.items():
+        if alias_version(c, model_name, alias) != old:
+            if old:
+                c.set_registered_model_alias(model_name, alias, old)
             else:
                 c.delete_registered_model_alias(model_name, alias)
     exp = c.get_experiment_by_name(f"{LEDGER_PREFIX}{model_name}")
-    if exp is not None:
-        for r in c.search_runs([exp.experiment_id], filter_string=f"tags.`{TAG}ledger.version` = '{number}'"):
-            if r.data.tags.get(f"{TAG}ledger.action") in ("promote", "reject", "dry-run"):
-                c.delete_run(r.info.run_id)
-    return number
+    # newest first: killed midway, the earliest is still unmarked, and the next run restores from it again
+    for number in plan.undone:
+        if exp is not None:
+            for r in c.search_runs(
+                [exp.experiment_id], filter_string=f"tags.`{TAG}ledger.version` = '{number}'"
+            ):
+                if r.data.tags.get(f"{TAG}ledger.action") in ("promote", "reject", "dry-run"):
+                    c.delete_run(r.info.run_id)
+        c.set_model_version_tag(model_name, number, f"{TAG}{PUBLISHED}", "abandoned")
+        why = "its run died before committing; its alias moves were undone"
+        c.set_model_version_tag(model_name, number, f"{TAG}abandoned", why)
+    return plan.undone
 
 
 def _version_with_key(c: Any, model_name: str, key: str) -> Any:
-    try:
-        found = c.search_model_versions(f"name = '{model_name}' and tags.`{TAG}idempotency_key` = '{key}'")
-    except Exception as exc:
-        if is_transient(exc):
-            raise
-        return None
+    """The earliest version registered with this idempotency key, or None. A failed search is not a miss (a miss
+    registers a duplicate): it raises RegistryError."""
+    found = read_or_none(
+        lambda: c.search_model_versions(f"name = '{model_name}' and tags.`{TAG}idempotency_key` = '{key}'"),
+        f"look up the version of '{model_name}' with idempotency key {key[:12]}",
+    )
     return min(found, key=lambda v: int(v.version)) if found else None
 
 
@@ -235,7 +296,11 @@ def rollback(model_name: str, to_version: str | None, reason: str, actor: str) -
         raise MlopsError(f"v{target} is already the champion of '{model_name}'; nothing to roll back.")
     try:
         c.get_model_version(model_name, target)
-    except Exception:
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        if not is_not_found(exc):
+            raise registry_error(exc, f"read version {target} of '{model_name}'") from exc
         raise MlopsError(
             f"'{model_name}' has no version {target}; `mlops history SPEC` lists them."
         ) from None
@@ -251,7 +316,17 @@ def rollback(model_name: str, to_version: str | None, reason: str, actor: str) -
         model_name, "rollback", version=target, champion_before=current, champion_after=target, actor=actor,
         rule="manual-rollback", reasons=[reason], evidence={"from": current, "to": target, "reason": reason},
     )  # fmt: skip
+    _supersede_unpublished(c, model_name)
     return current, target
+
+
+def _supersede_unpublished(c: Any, model_name: str) -> None:
+    """A rollback sets the champion by hand: what killed runs left is now overridden, and the next retrain must not
+    undo the rollback by restoring what they found."""
+    for v in c.search_model_versions(f"name = '{model_name}'"):
+        tags = v.tags or {}
+        if f"{TAG}{ALIASES_BEFORE}" in tags and not tags.get(f"{TAG}{PUBLISHED}"):
+            c.set_model_version_tag(model_name, str(v.version), f"{TAG}{PUBLISHED}", "superseded")
 
 
 def _restore(c: Any, model_name: str, before: dict[str, str | None], version: str | None) -> None:

@@ -5,6 +5,7 @@ here too, so a resumed or repeated retrain reuses its model instead of fitting a
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from dataclasses import dataclass
@@ -13,11 +14,23 @@ from typing import TYPE_CHECKING, Any
 
 from mlops.errors import MlopsError
 from tasks.tracking import lineage
-from tasks.tracking.store import TAG, client, experiment_id, is_transient, param_text, run_url, start_run
+from tasks.tracking.store import (
+    TAG,
+    client,
+    experiment_id,
+    is_not_found,
+    is_transient,
+    param_text,
+    registry_error,
+    run_url,
+    start_run,
+)
+from tasks.tracking.trained_rows import log_trained_rows
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from tasks.data.splits import TrainedRows
     from tasks.quality import ValidationOutcome
 
 REFERENCE_DIR = "reference"
@@ -54,6 +67,7 @@ def log_training_run(
     source: str,
     quality: ValidationOutcome | None,
     reference: pd.DataFrame | None = None,
+    trained_rows: TrainedRows | None = None,
     feature_kinds: dict[str, Any] | None = None,
 ) -> TrainingRun:
     """One MLflow run: params, holdout metrics, dataset lineage, the spec, and the model with its signature."""
@@ -80,6 +94,8 @@ def log_training_run(
             mlflow.log_metric("quality_failed_expectations", len(quality.failed))
         if reference is not None:
             _log_reference(reference, feature_kinds or {})
+        if trained_rows is not None:  # so a later retrain never judges this model on rows it trained on
+            log_trained_rows(trained_rows)
         x = train[features]
         example = x.head(5)
         info = mlflow.sklearn.log_model(
@@ -118,7 +134,15 @@ def finished_training(pipeline: str, key: str) -> FinishedTraining | None:
         except Exception as exc:
             if is_transient(exc):
                 raise
-            continue  # its model is gone (artifacts deleted): train again
+            if not is_not_found(exc):  # the store failed to answer: not a reason to fit and register again
+                raise registry_error(
+                    exc, f"load the model of the finished training run {r.info.run_id}"
+                ) from exc
+            # its model is gone (artifacts deleted): train again, and say so on the run that cannot be reused
+            why = f"not reused: its model {uri} is gone ({str(exc)[:200]}); a later run trained again"
+            c.set_tag(r.info.run_id, f"{TAG}reuse_skipped", why)
+            logging.getLogger(__name__).warning("training run %s %s", r.info.run_id, why)
+            continue
         exp_id = str(exp.experiment_id)
         return FinishedTraining(
             TrainingRun(r.info.run_id, exp_id, uri, run_url(exp_id, r.info.run_id)), model
@@ -175,6 +199,10 @@ def load_reference(run_id: str | None) -> tuple[pd.DataFrame, dict[str, Any]]:
         except Exception as exc:
             if is_transient(exc):
                 raise
+            if not is_not_found(exc):  # a failed read is not "no reference data"
+                raise registry_error(
+                    exc, f"download the reference data of the champion's run {run_id}"
+                ) from exc
             raise MlopsError(
                 f"the champion's training run {run_id} has no reference data ({exc}); "
                 "retrain once with this version of mlops so the reference travels with the model."

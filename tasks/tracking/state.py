@@ -1,21 +1,26 @@
-"""The monitor's memory between runs, kept on the registered model: when drift last started a retrain, so the
-retrain policy's cooldown holds across runs, processes and machines."""
+"""The monitor's memory between runs, kept on the registered model: the drift episode (when it started, the
+retrain attempts and their outcome, the last drift retrain that promoted), so the retrain policy's cooldown and
+retry limit hold across runs, processes and machines."""
 
 from __future__ import annotations
 
-from tasks.tracking.store import TAG, client, is_transient
+from tasks.tracking.store import TAG, client, read_or_none
 
 
-def last_retrain_trigger(model_name: str) -> str | None:
-    """When (data time, ISO) drift last started a retrain of this model; None when it never did."""
+def read_drift_episode(model_name: str) -> dict[str, str]:
+    """The registered model's tags of the drift episode (mlops.drift_policy.Episode.from_tags reads them, prefix
+    removed); {} when the model does not exist yet. A failed read raises: it must not bypass the episode's limits."""
     c = client()
-    try:
-        return c.get_registered_model(model_name).tags.get(f"{TAG}last_drift_retrain") or None
-    except Exception as exc:
-        if is_transient(exc):
-            raise
-        return None
+    model = read_or_none(
+        lambda: c.get_registered_model(model_name), f"read the drift episode of '{model_name}'"
+    )
+    if model is None:
+        return {}
+    return {k.removeprefix(TAG): v for k, v in (model.tags or {}).items() if k.startswith(TAG)}
 
 
-def record_retrain_trigger(model_name: str, when: str) -> None:
-    client().set_registered_model_tag(model_name, f"{TAG}last_drift_retrain", when)
+def record_drift_episode(model_name: str, tags: dict[str, str]) -> None:
+    """Write the episode's tags (Episode.to_tags: every key, "" for none, so nothing of an earlier episode stays)."""
+    c = client()
+    for key, value in tags.items():
+        c.set_registered_model_tag(model_name, f"{TAG}{key}", value)

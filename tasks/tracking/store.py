@@ -8,13 +8,15 @@ from __future__ import annotations
 import json
 import logging
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from mlops.errors import MlopsError
 from mlops.settings import Settings, get_settings
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
 TAG = "mlops."
+T = TypeVar("T")
 
 
 class TrackingUnavailable(MlopsError):
@@ -46,6 +48,58 @@ def unreachable(exc: BaseException) -> TrackingUnavailable | None:
     )
 
 
+class RegistryError(MlopsError):
+    """A registry read that decides something failed for another reason than "not there": the run stops."""
+
+    exit_code = 1
+
+
+def is_not_found(exc: BaseException) -> bool:
+    """MLflow's own answer that the thing read does not exist: a missing registered model or version
+    (RESOURCE_DOES_NOT_EXIST), or a missing alias on an existing model (INVALID_PARAMETER_VALUE, "Registered model
+    alias ... not found."). Only this may read as "none"; any other error is a failure to read."""
+    from mlflow.exceptions import MlflowException
+
+    if not isinstance(exc, MlflowException):
+        return False
+    if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+        return True
+    text = exc.message.lower()
+    return exc.error_code == "INVALID_PARAMETER_VALUE" and "alias" in text and "not found" in text
+
+
+def is_already_exists(exc: BaseException) -> bool:
+    from mlflow.exceptions import MlflowException
+
+    return isinstance(exc, MlflowException) and exc.error_code == "RESOURCE_ALREADY_EXISTS"
+
+
+def registry_error(exc: BaseException, operation: str) -> RegistryError:
+    """The user's message for a registry read that failed (not transient, not "not found")."""
+    uri = get_settings().tracking_uri
+    # SQL errors go on with the statement: the first line says it
+    said = (str(exc).strip().splitlines() or [""])[0][:300]
+    return RegistryError(
+        f"could not {operation} in the MLflow registry at {uri} ({type(exc).__name__}: {said}); this "
+        "is not MLflow's 'not found' answer, so nothing was decided from it: this step registered no version "
+        "and moved no alias. Check the store (after an MLflow upgrade run `mlflow db upgrade URI`; on a shared "
+        "server check your credentials and permissions), then rerun."
+    )
+
+
+def read_or_none(read: Callable[[], T], operation: str) -> T | None:
+    """`read()`, or None when MLflow answers that the thing does not exist. Transient errors are raised as they
+    are (the tasks' retries ride them out); any other error raises RegistryError."""
+    try:
+        return read()
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        if is_not_found(exc):
+            return None
+        raise registry_error(exc, operation) from exc
+
+
 # MLflow retries each HTTP request itself: 7 times with backoff factor 2, about 4 minutes per failing call when the
 # server is down (and 4 times that under the tasks' RETRIES). The tasks' retries ride out outages, so MLflow's own
 # are kept short unless the user set them.
@@ -64,6 +118,9 @@ def client(settings: Settings | None = None) -> Any:
     from mlflow import MlflowClient
 
     settings = settings or get_settings()
+    # MLflow logs each SQL error with its traceback before raising it; the error reaches the user once, in our
+    # one-paragraph message (RegistryError, TrackingUnavailable), or with its traceback under --debug
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     if not settings.embedded_mlflow:
         for key, value in HTTP_DEFAULTS.items():
             os.environ.setdefault(key, value)

