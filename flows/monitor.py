@@ -69,7 +69,7 @@ def monitor(
                 spec.name, loaded.path, tags | {"kind": "monitor"}, checked
             )
             steps.publish_quality_stop(spec.name, checked.to_markdown(), run_url)
-            raise QualityGateFailed(checked.message(), checked.report_path)
+            raise QualityGateFailed(checked.message(), checked.report_path, checked.rows, checked.failures())
 
     champion = steps.load_champion(spec.registry.model_name)
     if champion is None:
@@ -141,7 +141,7 @@ def monitor(
              "champion_version": champion.version, "batch_end": batch_end.isoformat(), "retrain": trigger.retrain,
              "retrain_reason": trigger.reason, "unjudgeable": summary.unjudgeable,
              "window_start": window_start if trigger.retrain else None,
-             "window_end": window_end if trigger.retrain else None},
+             "window_end": window_end if trigger.retrain else None, "mlflow_run_url": run_url},
             retrain=trigger.retrain and not retrain_in_process,
         )  # fmt: skip
     retrained = None

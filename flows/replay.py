@@ -42,10 +42,12 @@ def replay(
                 row["action"] = f"retrain: v{result.retrain.version} {result.retrain.decision.verdict}"
             elif result.verdict.action == "retrain":  # a cooldown, or the episode's retries used up
                 row["action"] = f"drift (no retrain: {result.retrain_reason.split(':')[0]})"
-        except QualityGateFailed:
-            row |= dict(quality_gate="FAILED", action="stopped")
+        except QualityGateFailed as exc:
+            row |= dict(
+                rows=exc.rows or 0, quality_gate="FAILED", action="stopped: " + "; ".join(exc.failures)
+            )
         except DataError as exc:
-            row |= dict(action=f"skipped: {exc}"[:80])
+            row |= dict(action=f"skipped: {exc}")
         if retrain_every and (i + 1) % retrain_every == 0 and "retrain:" not in str(row["action"]):
             window_start, window_end = window_before(
                 p1, spec.monitoring.retrain_window_days, spec.data.window

@@ -68,10 +68,11 @@ def retrain(
     if spec.data.window:
         tags["window"] = f"{spec.data.window.start or ''}..{spec.data.window.end or ''}"
     finished = steps.find_finished_training(spec.name, tags["idempotency_key"])
+    tried: list[train.CandidateResult] = []  # each candidate's validation score, for the summary
     if finished is not None:  # the same work finished before (resumed or repeated run): reuse it, no refit
         run, fitted = finished.run, steps.rescore(finished.model, parts, spec.data.target, spec.model.task)
     else:
-        run, fitted = _train_and_track(loaded, parts, tags, checked)
+        run, fitted, tried = _train_and_track(loaded, parts, tags, checked)
     policy, mode = spec.promotion, spec.promotion.approval.mode
     with ExitStack() as held:  # read champion, compare, move aliases: one at a time, under the promotion lock
         held.enter_context(promotion_lock(spec.registry.model_name))
@@ -115,7 +116,7 @@ def retrain(
         champion_before=champion_score.version, decision=decision, version=published.version,
         champion_after=published.champion_version, run_url=run.run_url, version_url=published.version_url,
         run_id=run.run_id, fit_seconds=fitted.fit_seconds, mode=mode, reused_run=finished is not None,
-        duplicate_of=published.duplicate_of,
+        duplicate_of=published.duplicate_of, candidates=report.candidate_scores(tried, spec.direction),
         notes=[*parts.notes, *claimed, *([checked.message()] if checked and verdict == "warn" else [])],
     )  # fmt: skip
     steps.publish_summary(result)
@@ -124,7 +125,7 @@ def retrain(
 
 def _train_and_track(
     loaded: LoadedSpec, parts: data.SplitData, tags: dict[str, str], checked: Any
-) -> tuple[TrainingRun, train.Trained]:
+) -> tuple[TrainingRun, train.Trained, list[train.CandidateResult]]:
     """Train (the candidates concurrently, when declared; the best on validation becomes the challenger), then
     record the MLflow run."""
     spec = loaded.spec
@@ -149,4 +150,4 @@ def _train_and_track(
         feature_kinds={"numeric": parts.features.numeric, "categorical": parts.features.categorical,
                        "target": spec.data.target, "time_column": spec.data.time_column},
     )  # fmt: skip
-    return run, fitted
+    return run, fitted, tried

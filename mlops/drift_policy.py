@@ -323,19 +323,31 @@ def after_quiet(episode: Episode) -> Episode:
     return Episode(last_promotion=episode.last_promotion, last_outcome="ended: a batch without drift")
 
 
+PERIODS = ("day", "week", "month", "quarter", "year")
+
+
 def periods(start: datetime, end: datetime, every: str) -> list[tuple[datetime, datetime]]:
-    """Consecutive [start, end) periods covering [start, end): every 'day', 'week' or 'month'."""
-    if every not in ("day", "week", "month"):
-        raise ValueError(f"every must be day, week or month, got {every!r}")
+    """Consecutive [start, end) periods covering [start, end): every 'day', 'week', 'month', 'quarter' or
+    'year'. Months, quarters and years end on calendar boundaries (a replay from 2013-02-15 by quarter: 15 Feb to
+    1 Apr, then whole quarters)."""
+    if every not in PERIODS:
+        raise ValueError(f"every must be one of {', '.join(PERIODS)}, got {every!r}")
     if end <= start:
         raise ValueError(f"end {end} must be after start {start}")
     out, cur = [], start
     while cur < end:
-        if every == "month":
-            nxt = cur.replace(year=cur.year + cur.month // 12, month=cur.month % 12 + 1, day=1)
-            nxt = nxt.replace(hour=0, minute=0, second=0, microsecond=0)
+        if every in ("month", "quarter", "year"):
+            nxt = _next_boundary(cur, {"month": 1, "quarter": 3, "year": 12}[every])
         else:
             nxt = cur + timedelta(days=1 if every == "day" else 7)
         out.append((cur, min(nxt, end)))
         cur = nxt
     return out
+
+
+def _next_boundary(ts: datetime, months: int) -> datetime:
+    """The first instant of the next calendar block of `months` months (1: month, 3: quarter, 12: year)."""
+    index = ts.year * 12 + ts.month - 1  # months since year 0
+    following = (index // months + 1) * months
+    return ts.replace(year=following // 12, month=following % 12 + 1, day=1, hour=0, minute=0, second=0,
+                      microsecond=0)  # fmt: skip

@@ -28,8 +28,16 @@ class PipelineStopped(MlopsError):
 
 
 class QualityGateFailed(PipelineStopped):
-    def __init__(self, message: str, report_path: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        report_path: str | None = None,
+        rows: int | None = None,
+        failures: list[str] | None = None,
+    ):
         self.report_path = report_path
+        self.rows = rows  # the rows the suite was checked on
+        self.failures = failures or []  # one line per failed expectation
         super().__init__(message)
 
 

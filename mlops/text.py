@@ -5,6 +5,7 @@ The ground floor of the ground floor: the standard library only, so any module m
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 from collections.abc import Iterable
 
@@ -22,3 +23,28 @@ def yaml_error(exc: Exception) -> tuple[str, str]:
     where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
     what = getattr(exc, "problem", None) or str(exc).splitlines()[0]
     return where, what
+
+
+def shown(value: object) -> str:
+    """A value as a person reads it: text in quotes, numbers plain (numpy's np.int64(0) is 0, a float keeps at
+    most 6 significant digits), a list as its items; never a library's repr."""
+    # numpy scalars (np.int64, np.float64, np.bool_) as Python's, without importing numpy
+    if type(value).__module__ == "numpy" and callable(getattr(value, "item", None)):
+        with contextlib.suppress(TypeError, ValueError):
+            value = value.item()  # type: ignore[attr-defined]
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return f"'{value}'"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, list | tuple | set | frozenset):
+        items = sorted(value, key=str) if isinstance(value, set | frozenset) else list(value)
+        return "[" + ", ".join(shown(v) for v in items) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {shown(v)}" for k, v in value.items()) + "}"
+    return str(value)

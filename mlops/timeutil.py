@@ -2,16 +2,43 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+_YEAR = re.compile(r"\d{4}")
+_MONTH = re.compile(r"(\d{4})-(\d{1,2})")
+
 
 def parse_time(value: str | datetime | None) -> datetime | None:
-    """An aware UTC datetime from ISO text (a date alone means midnight); None stays None."""
+    """An aware UTC datetime from what people type: ISO text (`2013-07-01`, `2013-07-01T06:00`, a date alone
+    means midnight), a month (`2013-07`: its first day) or a year (`2013`: 1 January); None stays None.
+    Raises ValueError for anything else."""
     if value is None or value == "":
         return None
-    ts = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    if isinstance(value, datetime):
+        ts = value
+    else:
+        text = str(value).strip()
+        if _YEAR.fullmatch(text):
+            ts = datetime(int(text), 1, 1)
+        elif month := _MONTH.fullmatch(text):
+            ts = datetime(int(month[1]), int(month[2]), 1)
+        else:
+            ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+def as_iso(value: str | None) -> str | None:
+    """What people type (`2013`, `2013-07`, ISO dates and times) as ISO text that pydantic and pandas read the
+    same way (`2013` alone would be read as 2013 seconds after 1970); other text is left for the caller's check."""
+    if value is None:
+        return None
+    text = str(value).strip()
+    if _YEAR.fullmatch(text) or _MONTH.fullmatch(text):
+        parsed = parse_time(text)
+        return parsed.date().isoformat() if parsed else None
+    return text
 
 
 def window_before(end: datetime, days: int | None, spec_window: Any = None) -> tuple[str | None, str]:

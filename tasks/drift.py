@@ -281,3 +281,12 @@ def stattest_name(method: str) -> str:
         except ValueError:  # not an id (so already a display name), or not for this column type
             continue
     return method
+
+
+def known_stattests() -> list[str]:
+    """The stattest ids `monitoring.column_methods` may name (Evidently's registry: "ks", "psi", "wasserstein", ...),
+    for `mlops validate`: an unknown one would otherwise stop the first monitor run."""
+    import evidently.legacy.calculations.stattests  # noqa: F401 (importing it registers every stattest)
+    from evidently.legacy.calculations.stattests import registry
+
+    return sorted(str(name) for name in getattr(registry, "_registered_stat_tests", {}))

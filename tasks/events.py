@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 DRIFT_EVENT = "mlops.drift.detected"
+ROLLBACK_EVENT = "mlops.rollback"
 
 
 def resource_id(pipeline: str) -> str:
@@ -27,4 +28,19 @@ def emit_drift(pipeline: str, spec_path: str, payload: dict[str, Any], retrain: 
         },
         payload={"spec_path": spec_path, **payload},
     )
+    return str(event.id) if event else None
+
+
+def emit_rollback(pipeline: str, payload: dict[str, Any]) -> str | None:
+    """Emit `mlops.rollback` for the pipeline after a rollback is recorded (notifications.yaml rules listen for
+    it); waits up to a few seconds for the event to leave this process, as the CLI exits right after."""
+    from prefect.events import emit_event
+    from prefect.events.worker import EventsWorker
+
+    event = emit_event(
+        event=ROLLBACK_EVENT,
+        resource={"prefect.resource.id": resource_id(pipeline), "prefect.resource.name": pipeline},
+        payload=payload,
+    )
+    EventsWorker.drain_all(timeout=10)
     return str(event.id) if event else None

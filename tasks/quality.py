@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from mlops.errors import Problem
+from mlops.text import did_you_mean, shown
 
 COLUMN_KWARGS = ("column", "column_A", "column_B")
 LIST_KWARGS = ("column_list", "column_set")
@@ -32,16 +33,19 @@ class FailedExpectation:
     examples: list[Any]
     observed: Any = None
     kwargs: dict[str, Any] = field(default_factory=dict)
+    why: str = ""  # what is wrong and the fix, in words, when GX's observed value alone does not say it
 
     def describe(self) -> str:
         where = f" on '{self.column}'" if self.column else ""
-        if self.unexpected_count is not None:
+        if self.why:
+            got = self.why
+        elif self.unexpected_count is not None:
             pct = f" ({self.unexpected_percent:.2f}%)" if self.unexpected_percent is not None else ""
             got = f"{self.unexpected_count:,} unexpected rows{pct}"
             if self.examples:
-                got += f", e.g. {', '.join(map(repr, self.examples[:3]))}"
+                got += f", e.g. {', '.join(map(shown, self.examples[:3]))}"
         else:
-            got = f"observed {self.observed!r}"
+            got = f"observed {shown(self.observed)}"
         return f"{self.type}{where}: {got}"
 
 
@@ -62,6 +66,10 @@ class ValidationOutcome:
         status = "passed" if self.success else f"FAILED {len(self.failed)} of {self.evaluated} expectations"
         return f"suite '{self.suite}' on {self.rows:,} rows: {status}"
 
+    def failures(self) -> list[str]:
+        """One line per failed expectation (a replay's timeline shows them)."""
+        return [f.describe() for f in self.failed]
+
     def message(self) -> str:
         """The plain-text account for the terminal: the headline, each failed expectation, the report's path."""
         lines = [f"Data quality gate: {self.headline()}."]
@@ -80,7 +88,9 @@ class ValidationOutcome:
                     if f.unexpected_count is None
                     else f"{f.unexpected_count:,} ({f.unexpected_percent or 0:.2f}%)"
                 )
-                examples = ", ".join(map(repr, f.examples[:3])) if f.examples else repr(f.observed)
+                examples = f.why or (
+                    ", ".join(map(shown, f.examples[:3])) if f.examples else shown(f.observed)
+                )
                 lines.append(f"| {f.type} | {f.column or ''} | {count} | {examples} |")
         return "\n".join(lines)
 
@@ -215,7 +225,9 @@ def _expectation(kind: object, kwargs: object) -> Any:
         raise TypeError("expectation configuration kwargs must be a dict.")
     cls = expectation_classes().get(kind)
     if cls is None:
-        raise LookupError(f"{kind} not found")
+        guess = did_you_mean(kind, expectation_classes())
+        near = f"did you mean '{guess}'?" if guess else "see the expectation types of Great Expectations 1.x"
+        raise LookupError(f"not an expectation type of Great Expectations ({near})")
     return cls(**kwargs)
 
 
@@ -269,6 +281,7 @@ def run_suite(frame: pd.DataFrame, suite_path: Path, skip_columns: tuple[str, ..
                 examples=list(res.get("partial_unexpected_list") or [])[:5],
                 observed=observed,
                 kwargs=kwargs,
+                why=explain_failure(cfg["type"], kwargs, observed, frame),
             )
         )
     stats = result["statistics"]
@@ -279,6 +292,43 @@ def run_suite(frame: pd.DataFrame, suite_path: Path, skip_columns: tuple[str, ..
         evaluated=int(stats["evaluated_expectations"]),
         failed=failed,
     )
+
+
+TYPE_EXPECTATIONS = ("expect_column_values_to_be_of_type", "expect_column_values_to_be_in_type_list")
+
+
+def explain_failure(kind: str, kwargs: dict[str, Any], observed: Any, frame: pd.DataFrame) -> str:
+    """What a failure means when GX reports only an observed value: a column the batch lacks, the columns a
+    column-set expectation misses or did not expect, a column of another type; each with the fix. "" otherwise."""
+    present = [str(c) for c in frame.columns]
+    for key in COLUMN_KWARGS:
+        col = kwargs.get(key)
+        if isinstance(col, str) and col not in present:
+            guess = did_you_mean(col, present)
+            near = f" (did you mean '{guess}'?)" if guess else ""
+            return (
+                f"column '{col}' is not in the data{near}; add it to the data, or fix or remove this expectation "
+                "in the suite"
+            )
+    wanted = kwargs.get("column_set") or kwargs.get("column_list")
+    if isinstance(wanted, list) and kind.startswith("expect_table_columns_to_match"):
+        missing = [str(c) for c in wanted if str(c) not in present]
+        exact = kind.endswith("ordered_list") or kwargs.get("exact_match", True) is not False
+        extra = [c for c in present if c not in map(str, wanted)] if exact else []
+        parts = [f"missing column(s): {', '.join(missing)}"] if missing else []
+        if extra:
+            parts.append(f"column(s) the suite does not list: {', '.join(extra)}")
+        if not parts and kind.endswith("ordered_list"):
+            parts.append(f"the columns are in another order: {', '.join(present)}")
+        if parts:
+            return "; ".join(parts) + "; fix the data, or the expectation's column list in the suite"
+    if kind in TYPE_EXPECTATIONS and observed is not None and not str(observed).startswith("error:"):
+        expected = kwargs.get("type_") or " or ".join(map(str, kwargs.get("type_list") or []))
+        return (
+            f"column '{kwargs.get('column')}' holds {observed}, expected {expected}; convert the column in the data "
+            "(e.g. numbers stored as text), or change the expected type in the suite"
+        )
+    return ""
 
 
 def quiet_progress_bars(context: Any) -> None:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from mlops.policy import Decision
 
 if TYPE_CHECKING:
+    from mlops.catalog import Direction
     from mlops.drift_policy import DriftVerdict
     from tasks.drift import DriftSummary
 
@@ -36,6 +37,59 @@ class RetrainResult:
     duplicate_of: str | None = None
     notes: list[str] = field(default_factory=list)
     reused_run: bool = False  # the model of an earlier, finished run with the same idempotency key
+    candidates: list[CandidateScore] = field(default_factory=list)  # model.candidates, when declared
+
+
+@dataclass(frozen=True)
+class CandidateScore:
+    """One of model.candidates: its parameters, its score on the validation part of the training data, and
+    whether it won (became the challenger)."""
+
+    params: dict[str, Any]
+    metric: str
+    value: float
+    chosen: bool
+
+    def describe(self) -> str:
+        params = ", ".join(f"{k}={v}" for k, v in self.params.items()) or "model.params as declared"
+        score = "not computed" if math.isnan(self.value) else f"{self.value:.4f}"
+        return f"{params}: validation {self.metric} {score}" + ("  <- chosen" if self.chosen else "")
+
+
+def candidate_scores(tried: list[Any], direction: Direction) -> list[CandidateScore]:
+    """The candidates' validation scores (tasks.train.CandidateResult), the winner marked as the flow chose it."""
+    if not tried:
+        return []
+    from mlops.policy import best_candidate
+
+    values = [t.value for t in tried]
+    try:
+        best = best_candidate(values, direction)
+    except ValueError:
+        best = -1
+    # what tells the candidates apart (model.params they all share would only repeat on every line)
+    keys = {k for t in tried for k in t.params}
+    varying = {k for k in keys if len({repr(t.params.get(k)) for t in tried}) > 1}
+    return [
+        CandidateScore(
+            {k: v for k, v in t.params.items() if k in varying or not varying}, t.metric, t.value, i == best
+        )
+        for i, t in enumerate(tried)
+    ]
+
+
+def candidate_lines(result: RetrainResult) -> list[str]:
+    """'Candidates: ...' then one line per candidate, numbered as in model.candidates."""
+    if not result.candidates:
+        return []
+    chosen = next((i for i, c in enumerate(result.candidates) if c.chosen), None)
+    head = (
+        f"Candidates: {len(result.candidates)} trained; candidate #{chosen + 1} won on validation and is the "
+        "challenger (scored on a validation part of the training data, never on the holdout)"
+        if chosen is not None
+        else f"Candidates: {len(result.candidates)} trained"
+    )
+    return [head] + [f"  #{i + 1} {c.describe()}" for i, c in enumerate(result.candidates)]
 
 
 def metric_rows(result: RetrainResult) -> list[tuple[str, str, str, str]]:
@@ -103,6 +157,8 @@ def summary_markdown(result: RetrainResult) -> str:
         f"| {'**' + m + '**' if m == result.metric else m} | {a} | {b} | {c} |"
         for m, a, b, c in metric_rows(result)
     ]
+    if cands := candidate_lines(result):
+        lines += ["", f"**{cands[0]}**", "", *[f"- {c.strip()}" for c in cands[1:]]]
     lines += [f"\n> {n}" for n in result.notes]
     return "\n".join(lines)
 
@@ -138,6 +194,11 @@ def publish_quality_stop(pipeline: str, markdown: str, run_url: str | None) -> N
 
 def _num(value: float | None) -> str:
     return "" if value is None or math.isnan(value) else f"{value:.4f}"
+
+
+def _whole(value: float | None) -> str:
+    """A number at full precision (for files scripts read back), '' when missing."""
+    return "" if value is None or math.isnan(value) else repr(float(value))
 
 
 @dataclass(frozen=True)
@@ -252,8 +313,8 @@ def publish_timeline(pipeline: str, metric: str, rows: list[TimelineRow], folder
             ["period", "rows", "quality_gate", "drift_share", metric, "action", "champion_version"]
         )
         for r in rows:
-            writer.writerow([r.period, r.rows, r.quality_gate, _num(r.drift_share), _num(r.model_metric), r.action,
-                             r.champion_version or ""])  # fmt: skip
+            writer.writerow([r.period, r.rows, r.quality_gate, _whole(r.drift_share), _whole(r.model_metric),
+                             r.action, r.champion_version or ""])  # fmt: skip
     table = [
         {"period": r.period, "rows": r.rows, "quality gate": r.quality_gate, "drift share": _num(r.drift_share),
          metric: _num(r.model_metric), "action": r.action, "champion": r.champion_version or ""}

@@ -11,7 +11,8 @@ from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import data, drift, evaluate, events, promotion, quality, report, train
-from tasks.tracking import champion, is_transient, owner, registry, runs, state, trained_rows
+from tasks import predict as batch_predict
+from tasks.tracking import champion, is_transient, owner, predictions, registry, runs, state, trained_rows
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -55,6 +56,7 @@ fit_candidate = step(train.fit_candidate, "fit-candidate")
 rescore = step(train.rescore, "score-trained-model")
 predict = step(train.predict, "predict")
 batch_quality = step(train.batch_quality, "batch-quality")
+score_batch = step(batch_predict.score_batch, "score-batch")
 score_champion = step(evaluate.score_champion, "score-champion")
 comparison_set = step(evaluate.comparison_set, "comparison-set")
 gather_evidence = step(evaluate.gather_evidence, "gather-evidence")
@@ -64,6 +66,8 @@ drift_report = step(drift.drift_report, "drift-report")
 profile_columns = step(drift.column_facts, "profile-columns")
 # tracking and registry (MLflow)
 load_champion = step(champion.load_champion, "load-champion", retried=True)
+load_model = step(predictions.load_model, "load-model", retried=True)
+track_predict_run = step(predictions.log_predict_run, "track-predict-run", retried=True)
 load_trained_rows = step(trained_rows.load_trained_rows, "load-champion-training-rows", retried=True)
 find_finished_training = step(runs.finished_training, "find-finished-training", retried=True)
 track_training_run = step(runs.log_training_run, "track-training-run", retried=True)

@@ -8,6 +8,7 @@ render.py          what the commands print (rich)
 runtime.py         the quiet environment, Prefect settings for in-process runs, errors -> exit codes
 checks.py          `mlops validate`: the spec and everything it points at, with a cache of inputs that passed
 approvals.py       answering a manual promotion approval
+init_command.py    `mlops init`: a spec and a suite written from a data file's profile
 project_check.py   prefect.yaml checked without a server (flow_source.py: flow signatures read with ast)
 supervisor.py      the local server and worker processes
 server.py          work pools and deployments on the server, through Prefect's client

@@ -26,11 +26,19 @@ def spec_files(paths: list[Path]) -> list[Path]:
 def check_spec(
     path: Path, params: dict[str, object] | None = None
 ) -> tuple[LoadedSpec | None, list[Problem]]:
-    """Schema problems first; when the schema holds, the data, the suite and the estimator too."""
+    """Every problem at once: the schema's and the cross-field rules', and the data, the suite and the params of
+    the spec as far as it could be read (an unknown field or a disallowed estimator hides nothing behind it)."""
     try:
         loaded = load_spec(path).with_params(params)
     except SpecError as exc:
-        return None, exc.problems
+        partial = getattr(exc, "partial", None)
+        if partial is None:
+            return None, exc.problems
+        found = [p.render() for p in exc.problems]
+        # a source problem is said once, not again by the attempt to read it
+        bad_source = any(p.path.startswith("data.source") for p in exc.problems)
+        more = [p for p in _references(partial) if not (bad_source and p.path.startswith("data.source"))]
+        return partial, exc.problems + [p for p in more if p.render() not in found]
     key = _inputs_key(loaded)
     if key is not None and key in _passed():
         # these exact inputs passed before: skip GX, scikit-learn and the data read (not the sibling specs)
@@ -123,10 +131,17 @@ def _references(loaded: LoadedSpec) -> list[Problem]:
                 Problem(file, "data.source", "the data has no rows", "point the source at a file with data")
             )
         problems += _columns_present(file, spec, columns)
+        problems += _target_problems(file, spec, head)
+        from mlops.cli.time_column import time_problems
+
+        problems += time_problems(file, spec, head)
     if spec.quality:
         from tasks.quality import check_suite
 
         problems += check_suite(file, "quality.suite", loaded.resolve(spec.quality.suite), columns)
+    from mlops.cli.stattest_check import stattest_problems
+
+    problems += stattest_problems(file, spec)
     from tasks.train import param_problems
 
     problems += param_problems(file, spec.model.estimator, dict(spec.model.params))
@@ -136,6 +151,19 @@ def _references(loaded: LoadedSpec) -> list[Problem]:
                 Problem(p.file, p.path.replace("model.params", f"model.candidates[{i}]"), p.message, p.hint)
             )
     return problems
+
+
+def _target_problems(file: str, spec, head) -> list[Problem]:  # type: ignore[no-untyped-def]
+    """A classification target that holds measurements (fractions): say so before scikit-learn does."""
+    from tasks.data.checks import continuous_target, continuous_target_message
+
+    target = spec.data.target
+    if spec.model.task != "classification" or target not in head.columns:
+        return []
+    why = continuous_target(head[target].dropna())
+    if why is None:
+        return []
+    return [Problem(file, "data.target", continuous_target_message(target, why))]
 
 
 def _columns_present(file: str, spec, columns: list[str]) -> list[Problem]:  # type: ignore[no-untyped-def]

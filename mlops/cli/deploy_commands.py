@@ -16,6 +16,7 @@ from typing import Annotated, Any
 import typer
 
 from mlops.cli import render
+from mlops.cli.notifications import check_notifications, deploy_notifications
 from mlops.cli.render import out
 from mlops.cli.runtime import deploy_problems, server_errors
 
@@ -60,6 +61,7 @@ def serve(
         report = pc.check_project(project)
         if report.problems:
             deploy_problems(report)
+        check_notifications(project)
         home = (prefect_home or sv.default_home(project) / "prefect").resolve()
         api_url = sv.api_url_for(port)
         ui_url = sv.ui_url_for(api_url)
@@ -93,6 +95,7 @@ def serve(
                 sv.deploy_all(project, api_url)
                 out.print(f"Deployed prefect.yaml in {time.monotonic() - t0:.1f} s:")
                 render.print_deployments(srv.deployment_rows(api_url))
+                deploy_notifications(project, api_url)
                 local = [p for p in pools if all(not o.startswith(f"{p} (") for o in other)]
                 worker_procs = [sv.start_worker(project, api_url, p) for p in local] if worker else []
                 for name in srv.wait_pools_ready(api_url, local if worker else []):
@@ -127,6 +130,7 @@ def deploy(
         report = pc.check_project(project)
         if report.problems:
             deploy_problems(report)
+        check_notifications(project)
         render.print_checked(report)
         if check:
             return
@@ -141,6 +145,7 @@ def deploy(
         sv.deploy_all(project, api_url)
         out.print(f"Deployed to {api_url} in {time.monotonic() - t0:.1f} s:")
         render.print_deployments(srv.deployment_rows(api_url))
+        deploy_notifications(project, api_url)
         out.print(f"Prefect UI: {sv.ui_url_for(api_url)}/deployments", markup=False)
 
 

@@ -15,7 +15,9 @@ from typing import Annotated, Any
 import typer
 
 from mlops import __version__
-from mlops.cli import deploy_commands, render
+from mlops.cli import deploy_commands, init_command, listings, render
+from mlops.cli.params import check_overrides
+from mlops.cli.predict_command import run_predict
 from mlops.cli.render import err, out
 from mlops.cli.runtime import (
     fail,
@@ -38,9 +40,13 @@ app = typer.Typer(
 )
 run_app = typer.Typer(help="Run a pipeline's flow now, in this process.", no_args_is_help=True)
 app.add_typer(run_app, name="run")
+run_app.command("predict")(run_predict)
 app.command("serve")(deploy_commands.serve)
 app.command("deploy")(deploy_commands.deploy)
 app.add_typer(deploy_commands.trigger_app, name="trigger")
+app.command("status")(listings.status)
+app.command("history")(listings.history)
+app.command("init")(init_command.init)
 SpecArg = Annotated[Path, typer.Argument(help="The pipeline spec, e.g. deployments/flight_delays.yaml")]
 
 
@@ -71,6 +77,8 @@ def validate(
     Exits 0 when all specs are valid, 2 otherwise.
     """
     from mlops.cli.checks import check_specs, spec_files
+    from mlops.cli.spec_warnings import spec_warnings
+    from mlops.cli.time_column import time_note
 
     files = spec_files(paths or [Path("deployments")])
     if not files:
@@ -84,7 +92,9 @@ def validate(
             for p in problems:
                 err.print(f"  {p.render()}", markup=False)
         else:
-            out.print(f"[green]✓[/green] {f}")
+            out.print(f"[green]✓[/green] {f}{time_note(f)}")
+            for warning in spec_warnings(f):
+                err.print(f"  warning: {warning}", markup=False)
     if bad:
         fail(2, f"{bad} of {len(files)} spec(s) have problems; fix them and run `mlops validate` again.")
     out.print(f"{len(files)} spec(s) valid.")
@@ -118,7 +128,8 @@ def run_retrain(
     """
     overrides = _params(param or [])
     _dates(start=start, end=end)
-    _preflight(spec, overrides)
+    _preflight(spec)
+    check_overrides(spec, overrides)  # blamed on the option, not on the spec
     if start or end:
         _needs_time_column(spec, "--start/--end")
     settings = prefect_settings()
@@ -154,6 +165,9 @@ def run_monitor(
     if batch is None and start is None and end is None:
         fail(2, "give the batch to judge: --batch PATH, or --start/--end for a window of the spec's source.")
     _dates(start=start, end=end)
+    from mlops.cli.arguments import check_batch
+
+    check_batch(batch, start, end)
     _preflight(spec)
     if batch is None:
         _needs_time_column(spec, "--start/--end")
@@ -176,16 +190,19 @@ def replay(
     spec: SpecArg,
     start: Annotated[str, typer.Option(help="First period's start (ISO date)")],
     end: Annotated[str, typer.Option(help="Last period's end, excluded (ISO date)")],
-    every: Annotated[str, typer.Option(help="Period length: day, week or month")] = "month",
+    every: Annotated[str, typer.Option(help="Period length: day, week, month, quarter or year")] = "month",
     retrain_every: Annotated[
-        int, typer.Option(help="Also retrain on a schedule every N periods (0: never)")
+        int, typer.Option(min=0, help="Also retrain on a schedule every N periods (0: never)")
     ] = 0,
     debug: Annotated[bool, typer.Option(help="Show the full traceback of unexpected errors.")] = False,
+    as_json: listings.JsonOption = False,
 ) -> None:
     """Replay production over the spec's source: monitor each period, retrain on drift (and on a schedule), and
     print the timeline: period, rows, quality gate, drift share, model quality, action, champion version."""
-    if every not in ("day", "week", "month"):
-        fail(2, f"--every must be day, week or month, not '{every}'.")
+    from mlops.drift_policy import PERIODS
+
+    if every not in PERIODS:
+        fail(2, f"--every must be one of {', '.join(PERIODS)}, not '{every}'.")
     _dates(start=start, end=end)
     _preflight(spec)
     _needs_time_column(spec, "replay")
@@ -196,23 +213,9 @@ def replay(
         timeline, run_id = flow_run(
             replay_flow, str(spec), start=start, end=end, every=every, retrain_every=retrain_every
         )
-    render.print_replay(timeline)
-    render.print_prefect_link(settings, run_id)
-
-
-@app.command()
-def history(spec: SpecArg) -> None:
-    """Every promotion decision, rollback and approval of the pipeline's model, oldest first (the ledger)."""
-    loaded = _load(spec)
-    from tasks.tracking import ledger
-
-    name = loaded.spec.registry.model_name
-    with user_errors(False):
-        entries = ledger.history(name)
-    if not entries:
-        out.print(f"No decisions recorded for '{name}' yet. Train one: mlops run retrain {spec}")
-        return
-    render.print_history(name, entries)
+    listings.print_replay(timeline, as_json)
+    if not as_json:
+        render.print_prefect_link(settings, run_id)
 
 
 @app.command()
@@ -228,16 +231,18 @@ def rollback(
     if not reason.strip():
         fail(2, "--reason must say why (it is recorded in the ledger).")
     from tasks.locking import promotion_lock
-    from tasks.tracking import registry
+    from tasks.tracking import champion, registry
 
     name = loaded.spec.registry.model_name
     with user_errors(False), promotion_lock(name):
         before, after = registry.rollback(
             name, to.lstrip("v") if to else None, reason, actor=f"user:{_user()}"
         )
-    out.print(
-        f"{name}: champion moved back from v{before} to v{after}; recorded in the ledger (mlops history {spec})."
-    )
+        target = next((v for v in champion.registry_state(name) if v.version == after), None)
+    out.print(listings.rollback_message(name, before, after, target, spec), markup=False)
+    from mlops.cli.notifications import announce_rollback
+
+    announce_rollback(loaded.spec.name, name, before, after, reason, actor=f"user:{_user()}")
 
 
 @app.command()
@@ -287,27 +292,6 @@ def _user() -> str:
         return "unknown"
 
 
-@app.command()
-def status(spec: SpecArg) -> None:
-    """Show the champion, its holdout metrics, the last decision and the recent versions."""
-    from mlops.settings import get_settings
-    from mlops.spec import load_spec
-
-    try:
-        loaded = load_spec(spec)
-    except SpecError as exc:
-        spec_problems(exc.problems)
-    from tasks.tracking import champion
-
-    name = loaded.spec.registry.model_name
-    with user_errors(False):
-        versions = champion.registry_state(name)
-    if not versions:
-        out.print(f"No versions of '{name}' yet. Train one: mlops run retrain {spec}")
-        return
-    render.print_status(name, versions, loaded.spec.promotion.metric, get_settings().mlflow_ui_command())
-
-
 # --- helpers ---------------------------------------------------------------------------------------------
 
 
@@ -328,7 +312,10 @@ def _dates(**options: str | None) -> None:
         try:
             parse_time(value)
         except ValueError:
-            fail(2, f"--{name} '{value}' is not a date; use ISO format, e.g. 2013-07-01 or 2013-07-01T06:00.")
+            fail(2, f"--{name} '{value}' is not a date; write 2013, 2013-07, 2013-07-01 or 2013-07-01T06:00.")
+    from mlops.cli.arguments import check_window
+
+    check_window(options.get("start"), options.get("end"))
 
 
 def _needs_time_column(spec: Path, what: str) -> None:

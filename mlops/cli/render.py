@@ -22,7 +22,7 @@ err = Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def print_retrain(r: RetrainResult, settings: Any) -> None:
-    from tasks.report import comparison_line, metric_rows
+    from tasks.report import candidate_lines, comparison_line, metric_rows
 
     d = r.decision
     champ = f"v{r.champion_before}" if r.champion_before else "none"
@@ -42,6 +42,8 @@ def print_retrain(r: RetrainResult, settings: Any) -> None:
         out.print(f"Split: {r.split}; not refitted: run {r.run_id} already trained this spec, data and code")
     else:
         out.print(f"Split: {r.split}; fit in {r.fit_seconds:.1f} s")
+    for line in candidate_lines(r):
+        out.print(line, markup=False)
     if compared := comparison_line(r):
         out.print(compared, markup=False)
     out.print(table)
@@ -115,54 +117,6 @@ def print_monitor(r: Any) -> None:
     if d.html_path:
         out.print(f"Evidently report: {d.html_path}", markup=False)
     out.print(f"MLflow monitor run: {r.run_url}", markup=False)
-
-
-def print_replay(timeline: Any) -> None:
-    table = Table("period", "rows", "quality gate", "drift share", f"batch {timeline.metric}", "action", "champion",
-                  title="Replay timeline")  # fmt: skip
-    for r in timeline.rows:
-        table.add_row(
-            r.period, f"{r.rows:,}", r.quality_gate, pct(r.drift_share),
-            "" if r.model_metric is None else f"{r.model_metric:.4f}", r.action,
-            f"v{r.champion_version}" if r.champion_version else "",
-        )  # fmt: skip
-    out.print(table)
-    out.print(f"Timeline saved: {timeline.csv_path}", markup=False)
-
-
-def print_history(name: str, entries: list[Any]) -> None:
-    table = Table("when (UTC)", "action", "version", "champion", "by", "why", title=f"{name}: ledger")
-    for e in entries:
-        moved = f"v{e.champion_before or '-'} -> v{e.champion_after or '-'}"
-        table.add_row(
-            e.at, e.action, f"v{e.version}" if e.version else "", moved, e.actor, "\n".join(e.reasons)
-        )
-    out.print(table)
-
-
-def print_status(name: str, versions: list[Any], metric: str, mlflow_ui_command: str) -> None:
-    """The champion, its holdout metrics, the last decision and the recent versions (newest first)."""
-    champ = next((v for v in versions if "champion" in v.aliases), None)
-    if champ:
-        out.print(
-            f"[bold]{name}[/bold]: champion v{champ.version} (since {champ.tag('decision.at') or champ.created})"
-        )
-        out.print("  holdout: " + ", ".join(f"{k} {v:.4f}" for k, v in sorted(champ.metrics.items())))
-    else:
-        out.print(f"[bold]{name}[/bold]: no champion (no version has been promoted)")
-    last = versions[0]
-    out.print(f"Last decision: v{last.version} {last.tag('decision') or '?'} ({last.tag('decision.rule')})")
-    for reason in last.tag("decision.reasons").splitlines():
-        out.print(f"  - {reason}", markup=False)
-    table = Table("version", "aliases", "created", metric, "decision", "data sha256", title="Recent versions")
-    for v in versions[:10]:
-        value = v.metrics.get(metric)
-        table.add_row(
-            v.version, ", ".join(sorted(v.aliases)), v.created, "" if value is None else f"{value:.4f}",
-            v.tag("decision"), v.tag("data_sha256")[:12],
-        )  # fmt: skip
-    out.print(table)
-    out.print(f"MLflow UI: {mlflow_ui_command}", markup=False)
 
 
 def print_prefect_link(settings: Any, run_id: str | None) -> None:

@@ -131,6 +131,8 @@ def prefect_settings() -> Any:
     from mlops.settings import find_local_prefect, get_settings
 
     if not os.environ.get("PREFECT_API_URL"):
+        # set but empty (`PREFECT_API_URL= mlops ...`) reads as unset here; Prefect's events worker would fail on it
+        os.environ.pop("PREFECT_API_URL", None)
         found = find_local_prefect()
         if found:
             os.environ["PREFECT_API_URL"] = found
@@ -139,7 +141,11 @@ def prefect_settings() -> Any:
 
 @contextmanager
 def prefect_context(settings: Any) -> Iterator[None]:
-    """Quiet, fast embedded Prefect: no analytics, no heartbeat thread (it costs ~1 s a run) when no server is set."""
+    """Quiet, fast embedded Prefect: no analytics, no heartbeat thread (it costs ~1 s a run) when no server is set.
+    First, the Prefect server and the MLflow store it is configured for must be usable (mlops/cli/preflight.py)."""
+    from mlops.cli.preflight import check_services
+
+    check_services(settings)
     from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
     updates: dict[Any, Any] = (
@@ -151,8 +157,10 @@ def prefect_context(settings: Any) -> Iterator[None]:
     loggers = [logging.getLogger(name) for name in ("prefect.flow_runs", "prefect.task_runs")]
     for logger in loggers:
         logger.addFilter(quiet)
+    from mlops.cli.run_logs import console_once
+
     try:
-        with temporary_settings(updates=updates):
+        with temporary_settings(updates=updates), console_once():
             yield
     finally:
         for logger in loggers:
@@ -164,5 +172,6 @@ class NoTracebackForUserErrors(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if record.exc_info and isinstance(record.exc_info[1], MlopsError):
+            record.mlops_error = record.exc_info[1]  # for the terminal's filter (run_logs.ConsoleOnce)
             record.exc_info, record.exc_text = None, None
         return True

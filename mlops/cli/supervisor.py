@@ -95,13 +95,15 @@ def start_server(port: int, prefect_home: Path, log_path: Path) -> subprocess.Po
 
 def server_env(port: int, prefect_home: Path) -> dict[str, str]:
     """The server's environment. `prefect server start --port` does not tell the UI: it would call the API on
-    the default port 4200 ("Can't connect to Server API"), so the UI's API URL is set to match."""
+    the default port 4200 ("Can't connect to Server API"), so the UI's API URL is set to match. PREFECT_UI_URL
+    is what the server's automations put in their messages' links to runs (`{{ flow_run|ui_url }}`)."""
     env = child_env(None, prefect_home)
     env.update(
         PREFECT_SERVER_API_HOST="127.0.0.1",
         PREFECT_SERVER_API_PORT=str(port),
         PREFECT_UI_API_URL=api_url_for(port),
     )
+    env.setdefault("PREFECT_UI_URL", ui_url_for(api_url_for(port)))
     return env
 
 

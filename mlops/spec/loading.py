@@ -16,10 +16,15 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from mlops import text
 from mlops.catalog import BUILTIN_DATASETS, ESTIMATORS, estimators_for, metrics_for
 from mlops.errors import Problem, SpecError
+from mlops.spec.allowlist import unknown_estimator
+from mlops.spec.partial import without_bad_fields
+from mlops.spec.sanity import feature_and_window_problems, too_deep
 from mlops.spec.schema import PipelineSpec, Window
 from mlops.text import did_you_mean, yaml_error
+from mlops.timeutil import as_iso
 
 
 class LoadedSpec(BaseModel):
@@ -39,7 +44,7 @@ class LoadedSpec(BaseModel):
         """The same spec with data.window replaced (a drift-triggered retrain, a replay period)."""
         if start is None and end is None:
             return self
-        window = Window.model_validate({"start": start, "end": end})
+        window = Window.model_validate({"start": as_iso(start), "end": as_iso(end)})
         data = self.spec.data.model_copy(update={"window": window})
         return self.model_copy(update={"spec": self.spec.model_copy(update={"data": data})})
 
@@ -75,12 +80,27 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         seen: set[object] = set()
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if isinstance(key, list | dict | set):  # `? [a, b]`: unhashable, and never a field name
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"a key must be a plain name, not a {type(key).__name__}", key_node.start_mark
+                )
             if key in seen:
                 raise yaml.constructor.ConstructorError(
                     None, None, f"duplicate key '{key}': it is given twice", key_node.start_mark
                 )
             seen.add(key)
         return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> object:  # type: ignore[override]
+        """A date that looks right but does not exist (2013-02-30) stays text, for the schema to refuse at its field
+        path like any other bad date (PyYAML would raise a bare ValueError)."""
+        try:
+            return super().construct_yaml_timestamp(node)  # type: ignore[no-untyped-call]
+        except ValueError:
+            return str(node.value)
+
+
+_UniqueKeyLoader.add_constructor("tag:yaml.org,2002:timestamp", _UniqueKeyLoader.construct_yaml_timestamp)
 
 
 def project_root(spec_path: Path) -> Path:
@@ -108,6 +128,8 @@ def load_spec(path: str | Path) -> LoadedSpec:
         raise SpecError(
             [Problem(shown, "", "not a UTF-8 text file", "save the spec as UTF-8 YAML")]
         ) from None
+    except RecursionError:
+        raise SpecError([too_deep(shown)]) from None
     if not isinstance(raw, dict):
         raise SpecError(
             [Problem(shown, "", "expected a mapping of fields at the top level", "see `mlops schema`")]
@@ -115,11 +137,42 @@ def load_spec(path: str | Path) -> LoadedSpec:
     try:
         spec = PipelineSpec.model_validate(raw)
     except ValidationError as exc:
-        raise SpecError([_problem_from_pydantic(shown, e) for e in exc.errors()]) from None
+        problems = [_problem_from_pydantic(shown, e) for e in exc.errors()]
+        partial = without_bad_fields(raw, exc.errors())
+        if partial is not None:  # what the refused fields hid: checked too, reported at once
+            # a default now stands where a value was refused: no second word on it, or on what holds it
+            refused = [p.path for p in problems if p.message != "unknown field"]
+            problems += [
+                p
+                for p in semantic_problems(shown, partial)
+                if p not in problems and not any(_related(p.path, r) for r in refused)
+            ]
+        raise PartialSpecError(problems, _loaded(partial, path)) from None
+    except RecursionError:
+        raise SpecError([too_deep(shown)]) from None
     problems = semantic_problems(shown, spec)
     if problems:
-        raise SpecError(problems)
+        raise PartialSpecError(problems, _loaded(spec, path))
     return LoadedSpec(spec=spec, path=path, root=project_root(path))
+
+
+class PartialSpecError(SpecError):
+    """A spec with problems, and the spec as far as it could be read (`partial`, None when not at all): `mlops
+    validate` checks the data, suite and params of `partial` too, so one problem does not hide the others."""
+
+    def __init__(self, problems: list[Problem], partial: LoadedSpec | None):
+        self.partial = partial
+        super().__init__(problems)
+
+
+def _related(path: str, refused: str) -> bool:
+    """Whether a field path is the refused one, inside it, or holds it."""
+    inner, outer = sorted((path, refused), key=len, reverse=True)
+    return inner == outer or inner.startswith((f"{outer}.", f"{outer}["))
+
+
+def _loaded(spec: PipelineSpec | None, path: Path) -> LoadedSpec | None:
+    return None if spec is None else LoadedSpec(spec=spec, path=path, root=project_root(path))
 
 
 def semantic_problems(file: str, spec: PipelineSpec) -> list[Problem]:
@@ -137,9 +190,7 @@ def semantic_problems(file: str, spec: PipelineSpec) -> list[Problem]:
             Problem(file, "data.source.path", f"a {src.kind} source needs a path", "add `path: data/x.csv`")
         )
     if spec.model.estimator not in ESTIMATORS:
-        out.append(
-            _choice(file, "model.estimator", spec.model.estimator, list(ESTIMATORS), "an allowed estimator")
-        )
+        out.append(unknown_estimator(file, spec.model.estimator, task))
     elif ESTIMATORS[spec.model.estimator] != task:
         out.append(
             _choice(
@@ -207,7 +258,7 @@ def semantic_problems(file: str, spec: PipelineSpec) -> list[Problem]:
                 out.append(
                     _choice(file, f"monitoring.{kind}.{col}", col, sorted(declared), "a declared feature")
                 )
-    return out
+    return out + feature_and_window_problems(file, spec)
 
 
 def _choice(
@@ -266,5 +317,5 @@ def _problem_from_pydantic(file: str, err: Any) -> Problem:
         hint = f"did you mean '{guess}'?" if guess else f"expected {err['ctx']['expected']}"
         return Problem(file, path, f"'{err.get('input')}' is not allowed", hint)
     got = err.get("input")
-    shown = repr(got) if not isinstance(got, dict | list) else type(got).__name__
-    return Problem(file, path, f"{err['msg'].lower()} (got {shown})")
+    given = text.shown(got) if not isinstance(got, dict | list) else f"a {type(got).__name__}"
+    return Problem(file, path, f"{err['msg'].lower()} (got {given})")

@@ -8,12 +8,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from mlops.catalog import BUILTIN_DATASETS, METRICS, Direction, Task
+from mlops.timeutil import as_iso
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
 Fraction = Annotated[float, Field(gt=0, lt=1)]
+# numpy and pandas take seeds in [0, 2**32): a seed outside is refused here, not mid-run
+Seed = Annotated[int, Field(ge=0, le=2**32 - 1)]
 ParamValue = str | int | float | bool | None | list[str | int | float | bool | None]
 
 
@@ -35,6 +38,15 @@ class Window(Strict):
     start: datetime | None = None
     end: datetime | None = None
 
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _as_people_write_it(cls, value: object) -> object:
+        """`2013` or `2013-07` mean that year or month, as on the command line (YAML reads a bare year as a
+        number, which pydantic would take as seconds after 1970)."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        return as_iso(value) if isinstance(value, str) else value
+
 
 class Features(Strict):
     """Declared feature columns; any list left out is inferred from the data and recorded with the model."""
@@ -50,7 +62,7 @@ class Split(Strict):
 
     strategy: Literal["stratified", "random", "time"] = "stratified"
     holdout_fraction: Fraction = 0.2
-    seed: int = 42
+    seed: Seed = 42
     key: list[str] | None = Field(
         None,
         min_length=1,
@@ -133,7 +145,7 @@ class Bootstrap(Strict):
 
     resamples: int = Field(1000, ge=100, le=100_000)
     confidence: float = Field(0.95, gt=0.5, lt=1)
-    seed: int = 0
+    seed: Seed = 0
 
 
 class SliceGuardrail(Strict):
@@ -183,7 +195,7 @@ class Monitoring(Strict):
     column_methods: dict[str, str] = Field(
         default_factory=dict, description="Evidently stattest per column, e.g. {distance: psi}"
     )
-    column_thresholds: dict[str, float] = Field(
+    column_thresholds: dict[str, Annotated[float, Field(ge=0)]] = Field(
         default_factory=dict, description="Drift threshold per column"
     )
     retrain_window_days: int | None = Field(
@@ -206,7 +218,7 @@ class Monitoring(Strict):
         description="A feature column no drift test can judge (all null, a single value, another type): count "
         "it as drifted (drift) or stop the batch with an error naming it (stop)",
     )
-    seed: int = 0
+    seed: Seed = 0
 
 
 class PipelineSpec(Strict):

@@ -8,6 +8,7 @@ import pandas as pd
 
 from mlops.errors import DataError
 from mlops.spec import LoadedSpec
+from mlops.text import shown
 from tasks.data.readers import as_time, in_window, read_frame, source_label
 from tasks.data.splits import Features, empty_declared
 
@@ -49,7 +50,7 @@ def check_trainable(frame: pd.DataFrame, loaded: LoadedSpec) -> None:
             example = frame.loc[bad, col].head(1).tolist()
             raise DataError(
                 f"{name}: column '{col}' is declared numeric but holds text"
-                + (f" (e.g. {example[0]!r})" if example else "")
+                + (f" (e.g. {shown(example[0])})" if example else "")
                 + "; fix the data, or declare the column under data.features.categorical."
             )
     numeric = frame.select_dtypes("number")
@@ -68,9 +69,11 @@ def check_trainable(frame: pd.DataFrame, loaded: LoadedSpec) -> None:
         raise DataError(f"{name}: the target '{data.target}' has no values; every row is null.")
     if task_kind == "classification" and y.nunique() < 2:
         raise DataError(
-            f"{name}: the target '{data.target}' has a single class ({y.iloc[0]!r}); a classifier needs at least two. "
-            "Widen data.window or check the source."
+            f"{name}: the target '{data.target}' has a single class ({shown(y.iloc[0])}); a classifier needs at least "
+            "two. Widen data.window or check the source."
         )
+    if task_kind == "classification" and (why := continuous_target(y)):
+        raise DataError(f"{name}: {continuous_target_message(data.target, why)}")
     if task_kind == "regression" and not pd.api.types.is_numeric_dtype(y):
         raise DataError(
             f"{name}: the target '{data.target}' is not numeric ({y.dtype}); use task: classification?"
@@ -91,7 +94,7 @@ def batch_problems(
             example = batch[col].dropna().astype(str).head(1).tolist()
             errors.append(
                 f"column '{col}' should be numeric (as in training) but holds {batch[col].dtype}"
-                + (f", e.g. {example[0]!r}" if example else "")
+                + (f", e.g. {shown(example[0])}" if example else "")
             )
     extra = [str(c) for c in batch.columns if c not in reference.columns]
     if extra:
@@ -110,3 +113,25 @@ def check_batch(batch: pd.DataFrame, reference: pd.DataFrame, features: Features
 def has_labels(frame: pd.DataFrame, target: str) -> bool:
     """Whether a batch carries labels (the monitor then also judges model quality and checks the target)."""
     return target in frame.columns and bool(frame[target].notna().any())
+
+
+def continuous_target(y: pd.Series) -> str | None:
+    """Why a classification target looks like a measurement rather than classes (numbers with fractions, e.g. a
+    price), or None: scikit-learn would refuse it with its own message and hundreds of values."""
+    if not pd.api.types.is_float_dtype(y) or y.empty:
+        return None
+    values = y.to_numpy(dtype=float)
+    fractional = values[np.isfinite(values) & (values != np.round(values))]
+    if fractional.size == 0:
+        return None
+    examples = ", ".join(shown(v) for v in pd.unique(fractional)[:3])
+    return f"{y.nunique():,} distinct values, with fractions (e.g. {examples})"
+
+
+def continuous_target_message(target: str, why: str) -> str:
+    return (
+        f"the target '{target}' looks continuous ({why}), but model.task is classification; a classifier needs "
+        "a few classes. If the target is a quantity, set `model.task: regression` with a regression estimator "
+        "and metric (e.g. sklearn.ensemble.HistGradientBoostingRegressor, promotion.metric: rmse); if it holds "
+        "classes, give them as whole numbers or text."
+    )

@@ -125,11 +125,17 @@ def in_window(frame: pd.DataFrame, column: str, start: object, end: object) -> p
 
 
 def as_time(col: pd.Series) -> pd.Series:
-    return col if pd.api.types.is_datetime64_any_dtype(col) else pd.to_datetime(col, utc=True, format="mixed")
+    """The time column as datetimes (integer years, epoch seconds and text too: see tasks/data/timecol.py)."""
+    from tasks.data.timecol import read_time
+
+    return read_time(col)[0]
 
 
 def _as_bound(value: object, times: pd.Series) -> pd.Timestamp:
-    ts = pd.Timestamp(value)  # type: ignore[arg-type]  # a date, datetime or ISO text from the spec or CLI
+    from mlops.timeutil import as_iso
+
+    text = as_iso(value) if isinstance(value, str) else value  # `2013`, `2013-07` as typed
+    ts = pd.Timestamp(text)  # type: ignore[arg-type]  # a date, datetime or ISO text from the spec or CLI
     tz = getattr(times.dt, "tz", None)
     if tz is not None and ts.tzinfo is None:
         return ts.tz_localize(tz)

@@ -153,7 +153,7 @@ def split(frame: pd.DataFrame, loaded: LoadedSpec) -> SplitData:
     key = row_key(frame, data)
     if cfg.strategy == "time":
         train, holdout, cut_time = _time_cut(frame, data.time_column or "", cfg.holdout_fraction)
-        text = f"time split at {cut_time}"
+        text = f"time split at {cut_time}" + tie_note(len(holdout), len(frame), cfg.holdout_fraction)
     else:
         held = in_holdout(row_hashes(frame, key), cfg.seed, cfg.holdout_fraction, "holdout")
         train, holdout = frame[~held], frame[held]
@@ -241,6 +241,17 @@ def _time_cut(
     cut_time = ordered[time_column].iloc[cut_at]
     later = ordered[time_column] >= cut_time
     return ordered[~later], ordered[later], cut_time
+
+
+def tie_note(held: int, rows: int, asked: float) -> str:
+    """What a time split says when the rows sharing the cut's timestamp (all held out) moved the holdout off the
+    fraction asked by a whole percentage point or more."""
+    if not rows or abs(held / rows - asked) < 0.01:
+        return ""
+    return (
+        f" (holdout {held / rows:.0%} of the rows, not the {asked:.0%} asked: rows sharing a timestamp stay on one "
+        "side, so the cut moves to a timestamp boundary)"
+    )
 
 
 def _key_text(key: list[str], data: Data) -> str:

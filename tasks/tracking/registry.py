@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -109,8 +110,11 @@ def publish(
             if (existing.tags or {}).get(f"{TAG}{PUBLISHED}"):  # undone before: pending again until committed
                 c.delete_model_version_tag(model_name, version, f"{TAG}{PUBLISHED}")
         else:
-            version = str(mlflow.register_model(run.model_uri, model_name, tags=tags).version)
+            with _quiet_mlflow_prints():
+                version = str(mlflow.register_model(run.model_uri, model_name, tags=tags).version)
             created = True
+        description = version_description(decision, before[CHAMPION], mode, actor)
+        c.update_model_version(model_name, version, description=description)
         for k, v in tags.items():
             c.set_tag(run.run_id, k, v)
         c.set_tag(run.run_id, f"{TAG}model_version", version)
@@ -134,6 +138,37 @@ def publish(
     c.set_model_version_tag(model_name, version, f"{TAG}{PUBLISHED}", "true")
     after = {alias: alias_version(c, model_name, alias) for alias in (CHAMPION, CHALLENGER, PREVIOUS)}
     return Published(version, after[CHAMPION], version_url(model_name, version), after)
+
+
+def version_description(decision: Decision, champion_version: str | None, mode: str, actor: str) -> str:
+    """The decision in one sentence, for the model version's description in the MLflow UI (the tags stay the
+    machine-readable record): promoted or rejected, by which rule or person, why, against which champion."""
+    if actor.startswith("approval:"):
+        who = f"by {actor.removeprefix('approval:')} (manual approval; policy rule '{decision.rule}')"
+    else:
+        who = f"by the promotion policy (rule '{decision.rule}')"
+    against = f"against champion v{champion_version}" if champion_version else "with no champion before it"
+    why = "; ".join(decision.reasons) or decision.rule
+    if mode == "dry_run":
+        return f"Dry run, no alias moved: would have been {decision.verdict} {who} {against}, because {why}."
+    return f"{decision.verdict.capitalize()} {who} {against}, because {why}."
+
+
+@contextlib.contextmanager
+def _quiet_mlflow_prints() -> Iterator[None]:
+    """`mlflow.register_model` prints "Registered model 'x' already exists. Creating a new version..." on every
+    call (publish creates the model first, so always, the first-ever retrain included). Silence MLflow's own
+    output stream meanwhile: a private API, held here alone; tests/integration/test_time_and_listings.py fails
+    if the line comes back."""
+    from mlflow.utils import logging_utils
+
+    stream = logging_utils.MLFLOW_LOGGING_STREAM
+    enabled = stream.enabled
+    stream.enabled = False
+    try:
+        yield
+    finally:
+        stream.enabled = enabled
 
 
 @dataclass(frozen=True)
@@ -262,6 +297,12 @@ def _smoke_test(
                 else:
                     c.delete_registered_model_alias(model_name, alias)
         c.set_model_version_tag(model_name, version, f"{TAG}smoke_test", f"failed: {exc}")
+        with contextlib.suppress(Exception):
+            champion = f"v{before[CHAMPION]}" if before[CHAMPION] else "none"
+            c.update_model_version(model_name, version, description=(
+                f"Promoted by the policy, then rolled back by the smoke test (the champion is {champion} again), "
+                f"because it failed to load and predict by alias: {exc}."
+            ))  # fmt: skip
         record(
             model_name, "smoke-test-rollback", version=version, champion_before=version,
             champion_after=before[CHAMPION], actor="rule:smoke-test",
@@ -316,6 +357,12 @@ def rollback(model_name: str, to_version: str | None, reason: str, actor: str) -
         model_name, "rollback", version=target, champion_before=current, champion_after=target, actor=actor,
         rule="manual-rollback", reasons=[reason], evidence={"from": current, "to": target, "reason": reason},
     )  # fmt: skip
+    with contextlib.suppress(Exception):  # the description is for people; the ledger holds the record
+        earlier = (c.get_model_version(model_name, target).description or "").strip()
+        c.update_model_version(model_name, target, description=(
+            f"Made champion by {actor.removeprefix('user:')} (a rollback from v{current}), because {reason.strip()}."
+            + (f" Earlier: {earlier}" if earlier else "")
+        ))  # fmt: skip
     _supersede_unpublished(c, model_name)
     return current, target
 

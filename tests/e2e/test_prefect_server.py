@@ -388,7 +388,7 @@ def test_mlops_run_finds_a_running_local_server_and_links_the_run(served: Served
 def test_deploy_check_deploy_and_a_second_start_find_the_same_state(served: Served) -> None:
     r = cli("deploy", "--check", served=served)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "4 deployment(s) checked: no problems" in r.stdout
+    assert "6 deployment(s) checked: no problems" in r.stdout
 
     with client(served) as c:
         before = {d.name: d.id for d in c.read_deployments()}

@@ -133,7 +133,7 @@ def test_a_partly_labelled_batch_is_scored_on_its_labelled_rows(
 
     batch = sample(months[7], 2000, seed=0).copy()
     batch["delayed"] = batch["delayed"].astype("float64")
-    batch.iloc[:500, batch.columns.get_loc("delayed")] = np.nan
+    batch.loc[batch.index[:500], "delayed"] = np.nan
     quality = batch_quality(delay_model, batch, NUMERIC, "delayed", "classification")
     labelled = batch.dropna(subset=["delayed"])
     assert quality.metrics is not None and quality.rows == 1500

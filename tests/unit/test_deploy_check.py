@@ -113,7 +113,9 @@ def test_the_projects_own_prefect_yaml_passes(tmp_path: Path) -> None:
     assert [p.render() for p in report.problems] == []
     by_name = {d.name: d for d in report.deployments}
     assert {"flight-delays-retrain", "flight-delays-monitor", "diabetes-progression-retrain",
-            "diabetes-progression-monitor"} <= set(by_name)  # fmt: skip
+            "diabetes-progression-monitor", "flight-delays-predict",
+            "diabetes-progression-predict"} <= set(by_name)  # fmt: skip
+    assert {by_name[n].flow for n in ("flight-delays-predict", "diabetes-progression-predict")} == {"predict"}
     for d in report.deployments:
         assert d.pool and d.schedules, d
         if d.flow == "retrain":

@@ -1,0 +1,91 @@
+"""predict: load a batch -> quality gate -> the champion (or a pinned version, for shadow scoring) -> predictions
+scored in chunks, written atomically as Parquet with the model's lineage, rows that cannot be scored listed in a
+rejects file -> a `predict` MLflow run with a seeded sample of the predictions."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from mlops.errors import NoChampion, QualityGateFailed
+from mlops.ownership import check_ownership, owner_of
+from mlops.policy import gate
+from mlops.settings import get_settings
+from mlops.spec import load_spec
+from tasks import data, steps
+from tasks.predict import ModelRef, PredictResult
+
+
+@flow(name="predict", flow_run_name="predict-{spec_path}", validate_parameters=True)
+def predict(
+    spec_path: str,
+    out: str,
+    batch: str | None = None,
+    start: str | None = None,
+    end: str | None = None,
+    version: str | None = None,
+    alias: str | None = None,
+    chunk_rows: int = 100_000,
+) -> PredictResult:
+    """Score a batch (a file, or the [start, end) window of the source) with the champion, or with the model
+    `version` or `alias` names (shadow scoring), and write the predictions to `out`."""
+    loaded = load_spec(spec_path)
+    spec, settings = loaded.spec, get_settings()
+    model_name = spec.registry.model_name
+    check_ownership(model_name, owner_of(loaded), steps.read_model_owner(model_name))
+    frame = steps.load_batch(loaded, batch, start, end)
+    label = batch or f"{start or '...'} to {end or '...'}"
+    tags = {
+        "pipeline": spec.name,
+        "batch": label,
+        "batch_rows": str(len(frame)),
+        "spec_sha256": loaded.sha256,
+    }
+
+    checked = None
+    if spec.quality:
+        unlabelled = () if data.has_labels(frame, spec.data.target) else (spec.data.target,)
+        checked = steps.validate_data(
+            frame,
+            loaded.resolve(spec.quality.suite),
+            settings.reports_dir(spec.name),
+            skip_columns=unlabelled,
+        )
+        tags["quality"] = gate(checked.success, spec.quality.on_failure)
+        if tags["quality"] == "stop":
+            run_url = steps.record_quality_failure(
+                spec.name, loaded.path, tags | {"kind": "predict"}, checked
+            )
+            steps.publish_quality_stop(spec.name, checked.to_markdown(), run_url)
+            raise QualityGateFailed(checked.message(), checked.report_path)
+
+    model = steps.load_model(model_name, version=version, alias=alias)
+    if model is None:
+        raise NoChampion(
+            f"'{model_name}' has no champion yet: train one first with `mlops run retrain {spec_path}`, "
+            "or pin a version with --version N."
+        )
+    selected_by = f"version {version}" if version is not None else f"alias {alias or 'champion'}"
+    _, kinds = steps.load_reference(model.run_id)
+    features = data.Features(kinds["numeric"], kinds["categorical"])
+    ref = ModelRef(model_name, model.version, model.run_id or "")
+    scored = steps.score_batch(
+        model.model, frame, features, spec.model.task, ref, out,
+        metadata={"pipeline": spec.name, "spec_sha256": loaded.sha256, "batch": label,
+                  "selected_by": selected_by, "scored_at": data.run_stamp()},
+        chunk_rows=chunk_rows, sample_rows=spec.monitoring.max_sample_rows, seed=spec.monitoring.seed,
+    )  # fmt: skip
+    run_id, run_url = steps.track_predict_run(
+        pipeline=spec.name, model_name=model_name, model_version=model.version,
+        tags=tags | {"selected_by": selected_by, "out": scored.out, "rejects": scored.rejects,
+                     "model_run_id": ref.run_id, "sample_seed": str(spec.monitoring.seed)},
+        metrics={"rows": scored.rows, "scored": scored.scored, "rejected": scored.rejected,
+                 "sample_rows": len(scored.sample)},
+        sample=scored.sample,
+    )  # fmt: skip
+    return PredictResult(
+        pipeline=spec.name, model_name=model_name, model_version=model.version, model_run_id=ref.run_id,
+        selected_by=selected_by, batch=label, rows=scored.rows, scored=scored.scored, rejected=scored.rejected,
+        reasons=scored.reasons, out=scored.out, rejects=scored.rejects,
+        quality=checked.headline() if checked else "no suite declared", run_url=run_url, run_id=run_id,
+        chunks=scored.chunks,
+    )  # fmt: skip

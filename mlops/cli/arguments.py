@@ -1,0 +1,53 @@
+"""Checks of the command line that need no spec and no library: a window that ends before it starts, a batch given
+twice over, a batch file that is not there. Each is a usage error (exit 2) said before Prefect starts."""
+
+from __future__ import annotations
+
+import glob
+from pathlib import Path
+
+from mlops.cli.runtime import fail
+
+
+def check_window(start: str | None, end: str | None) -> None:
+    """--start must come before --end (the end is excluded); call after each was checked to be a date."""
+    from mlops.timeutil import parse_time
+
+    try:
+        first, last = parse_time(start), parse_time(end)
+    except ValueError:
+        return  # the caller's date check names the option
+    if first is not None and last is not None and first >= last:
+        same = "is the same time as" if first == last else "is after"
+        fail(
+            2,
+            f"--start {start} {same} --end {end}: the window [start, end) holds no time at all; give a start "
+            "earlier than the end (the end is excluded, e.g. --start 2013-07-01 --end 2013-08-01 for July).",
+        )
+
+
+def check_batch(batch: str | None, start: str | None, end: str | None) -> None:
+    """One way to name the batch: a file (or glob) with --batch, or a window of the spec's source; the file must
+    exist now, not be found missing after Prefect has started."""
+    if batch is None:
+        return
+    if start is not None or end is not None:
+        fail(
+            2,
+            "give the batch one way: --batch PATH judges that file as a whole, --start/--end a window of the spec's "
+            "source; use one or the other (to judge part of a file, filter it first).",
+        )
+    if glob.has_magic(batch):
+        if not any(Path(p).is_file() for p in glob.glob(batch)):
+            fail(
+                2, f"--batch {batch}: no batch file matches it; check the pattern (relative to {Path.cwd()})."
+            )
+        return
+    path = Path(batch)
+    if path.is_dir():
+        fail(
+            2,
+            f"--batch {batch}: is a folder; give a CSV or Parquet file, or a glob such as {batch}/*.parquet.",
+        )
+    if not path.is_file():
+        fail(2, f"--batch {batch}: no such batch file (looked in {Path.cwd()}); give a CSV or Parquet file.")

@@ -1,0 +1,166 @@
+"""`mlops init DATA --target y`: from a data file to a pipeline that `mlops validate` accepts and `mlops run
+retrain` trains at once. It profiles the data (tasks/profile.py), lets the pure decisions choose the task, split,
+metric and model and write the suite (mlops/init_policy.py), prints each choice with its reason, and writes
+deployments/<name>.yaml and expectations/<name>.json. It never overwrites a file, and leaves nothing behind when
+it fails (a file it created is removed)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from mlops.cli.render import out
+from mlops.cli.runtime import fail, spec_problems
+
+
+def init(
+    data: Annotated[Path, typer.Argument(help="A CSV or Parquet file with the target and the features")],
+    target: Annotated[str, typer.Option(help="The column to predict")],
+    time_column: Annotated[
+        str | None, typer.Option(help="A column of dates or times: enables a time split and batch windows")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="The pipeline's name (default: from the file name); names the files")
+    ] = None,
+) -> None:
+    """Profile a data file and write a pipeline spec (deployments/NAME.yaml) and its quality suite
+    (expectations/NAME.json), printing what it chose and why. Refuses to overwrite either file.
+
+    Exits 0 when both files were written, 2 when the data, an option or an existing file is in the way.
+    """
+    from mlops.init_policy import InitRefused, plan, spec_document, spec_name, suite_document
+    from mlops.spec.loading import project_root
+
+    # the project root: the nearest folder at or above this one holding prefect.yaml or pyproject.toml
+    root = project_root(Path.cwd() / "_")
+    pipeline = name if name is not None else spec_name(data.stem)
+    if not pipeline or spec_name(pipeline) != pipeline:
+        fail(
+            2,
+            f"'{pipeline}' cannot name a pipeline: use lowercase letters, digits, '-' and '_', starting with a "
+            f"letter or digit (e.g. --name {spec_name(pipeline) or 'my-pipeline'}).",
+        )
+    spec_file = root / "deployments" / f"{pipeline}.yaml"
+    suite_file = root / "expectations" / f"{pipeline}.json"
+    for existing in (spec_file, suite_file):
+        if existing.exists():
+            fail(
+                2,
+                f"{existing} already exists; `mlops init` never overwrites a file. Give another --name, or move "
+                "the file away first.",
+            )
+    if not data.is_file():
+        fail(2, f"{data}: no such data file; give a CSV or Parquet file.")
+    from mlops.errors import MlopsError
+
+    try:
+        from tasks.profile import profile, read
+
+        columns = profile(read(data), time_column)
+        choices = plan(columns, target, time_column)
+    except InitRefused as exc:
+        fail(2, f"{data}: {exc}")
+    except MlopsError as exc:  # unreadable, empty, duplicate columns, truncated
+        fail(2, str(exc))
+    loader_root = project_root(spec_file)  # the folder `mlops validate` resolves the spec's paths against
+    by_name = {c.name: c for c in columns}
+    kind = "parquet" if data.suffix.lower() in (".parquet", ".pq") else "csv"
+    spec = spec_document(
+        pipeline, _relative(data, loader_root), kind, _relative(suite_file, loader_root), by_name[target],
+        time_column, choices,
+    )  # fmt: skip
+    suite = suite_document(pipeline, columns, target, time_column, choices)
+
+    rows = columns[0].rows
+    out.print(f"Profiled {data}: {rows:,} rows, {len(columns)} columns", markup=False)
+    for label, choice in (("Task", choices.task), ("Split", choices.split), ("Metric", choices.metric),
+                          ("Model", choices.estimator)):  # fmt: skip
+        out.print(f"{label}: {choice.value}: {choice.why}", markup=False)
+    for left in choices.left_out:
+        out.print(f"Left out: '{left.value}': {left.why}", markup=False)
+    _write_both(spec_file, _yaml(spec, choices), suite_file, json.dumps(suite, indent=2) + "\n")
+    _check_written(spec_file, suite_file)
+    out.print(
+        f"Wrote {spec_file} and {suite_file} ({len(suite['expectations'])} expectations).\n"
+        f"Next: mlops validate {_shown(spec_file)} && mlops run retrain {_shown(spec_file)}",
+        markup=False,
+    )
+
+
+def _relative(path: Path, root: Path) -> str:
+    """`path` relative to the project root when it is inside it (the spec then moves with the project)."""
+    resolved = path.resolve()
+    try:
+        return resolved.relative_to(root).as_posix()
+    except ValueError:
+        return str(resolved)
+
+
+def _shown(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def _yaml(spec: dict[str, Any], choices: Any) -> str:
+    import yaml
+
+    header = [
+        f"# Written by `mlops init`. {choices.task.value}: {choices.task.why}.",
+        f"# split {choices.split.value}: {choices.split.why}.",
+        f"# metric {choices.metric.value}: {choices.metric.why}.",
+        "# Edit freely; `mlops schema` lists every field, `mlops validate` checks it.",
+    ]
+    header = [" ".join(line.split()) for line in header]  # a column name cannot break out of the comment
+    body = yaml.safe_dump(spec, sort_keys=False, default_flow_style=None, allow_unicode=True, width=110)
+    return "\n".join(header) + "\n" + body
+
+
+def _write_both(spec_file: Path, spec_text: str, suite_file: Path, suite_text: str) -> None:
+    """Both files or neither: each is created exclusively (a file that appeared meanwhile is not overwritten),
+    and the first is removed again when the second cannot be written."""
+    written: list[Path] = []
+    try:
+        for path, text in ((suite_file, suite_text), (spec_file, spec_text)):
+            path.parent.mkdir(parents=True, exist_ok=True)
+            _create(path, text)
+            written.append(path)
+    except FileExistsError as exc:
+        _remove(written)
+        fail(2, f"{exc.filename} already exists; `mlops init` never overwrites a file. Give another --name.")
+    except OSError as exc:
+        _remove(written)
+        fail(
+            2, f"cannot write {exc.filename or spec_file.parent}: {exc.strerror or exc}; nothing was written."
+        )
+
+
+def _create(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+
+
+def _remove(paths: list[Path]) -> None:
+    for p in paths:
+        p.unlink(missing_ok=True)
+
+
+def _check_written(spec_file: Path, suite_file: Path) -> None:
+    """What `mlops validate` checks, on what was just written; on a problem (another spec in the folder naming
+    the same model, ...) both files are removed and the problems shown."""
+    from mlops.cli.checks import check_spec
+
+    _, problems = check_spec(spec_file)
+    if problems:
+        _remove([spec_file, suite_file])
+        spec_problems(problems)

@@ -1,0 +1,84 @@
+"""What `mlops validate` says about a spec's time column: a problem when it cannot be read as time (naming the
+column and the accepted forms), else how it was read (dates, datetimes, integer years, epoch seconds), which the
+✓ line shows. The reading is remembered with the checks' cache key, so a spec checked before costs no read."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from mlops.errors import MlopsError, Problem, SpecError
+
+NOTES_FILE = "cache/time_columns.json"
+
+
+def time_problems(file: str, spec: Any, head: Any) -> list[Problem]:
+    """A problem when the time column is in the data but cannot be read as time (none when it is absent: the
+    column check says that)."""
+    from tasks.data.timecol import read_time
+
+    column = spec.data.time_column
+    if not column or column not in head.columns:
+        return []
+    try:
+        read_time(head[column])
+    except MlopsError as exc:
+        return [Problem(file, "data.time_column", str(exc))]
+    return []
+
+
+def time_note(path: Path) -> str:
+    """' (time column 'year': integer years)' for a valid spec with a time column, else ''."""
+    from mlops.cli.checks import HEAD_ROWS, _inputs_key
+    from mlops.spec import load_spec
+
+    try:
+        loaded = load_spec(path)
+    except SpecError:
+        return ""
+    column = loaded.spec.data.time_column
+    if not column:
+        return ""
+    key = _inputs_key(loaded)
+    notes = _notes()
+    if key is not None and key in notes:
+        return notes[key]
+    from tasks.data import read_frame
+    from tasks.data.timecol import read_time
+
+    try:
+        how = read_time(read_frame(loaded, nrows=HEAD_ROWS)[column])[1]
+    except (MlopsError, KeyError):
+        return ""
+    note = f" (time column '{column}': {how})"
+    if key is not None:
+        _save({**dict(list(notes.items())[-199:]), key: note})
+    return note
+
+
+def _path() -> Path:
+    from mlops.settings import get_settings
+
+    return get_settings().home / NOTES_FILE
+
+
+def _notes() -> dict[str, str]:
+    try:
+        notes = json.loads(_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    return {str(k): str(v) for k, v in notes.items()} if isinstance(notes, dict) else {}
+
+
+def _save(notes: dict[str, str]) -> None:
+    """A cache that cannot be written is only a slower next check."""
+    path = _path()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(notes))
+        tmp.replace(path)
+    except OSError:
+        pass

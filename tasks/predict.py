@@ -1,0 +1,305 @@
+"""Batch scoring (pandas, pyarrow): a model scores a batch chunk by chunk, rows it cannot score go to a rejects
+file with the reason, and the predictions are written as Parquet with the model's lineage on every row and in
+the file's metadata. Both files are written atomically: a temporary file in the target folder, renamed when
+complete, so a failed run leaves no partial file (and an earlier file of the same name untouched)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from mlops.errors import DataError
+from tasks.data.splits import Features
+from tasks.drift_summary import sample
+
+PREDICTION, PROBA = "prediction", "prediction_proba"  # the names tasks.train.predict gives them
+LINEAGE = ("model_name", "model_version", "model_run_id")
+ROW, REASON = "row", "reject_reason"
+META_PREFIX = "mlops."
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """Which model scored the rows: written on every row and into the file's metadata."""
+
+    name: str
+    version: str
+    run_id: str
+
+    def columns(self) -> dict[str, str]:
+        return dict(zip(LINEAGE, (self.name, self.version, self.run_id), strict=True))
+
+
+@dataclass(frozen=True)
+class Scored:
+    """What a batch scoring wrote: counts, the files, why rows were rejected, and a seeded sample of the scored
+    rows (the rows the monitor's own seeded sample of this batch would draw) for the tracking run."""
+
+    rows: int
+    scored: int
+    rejected: int
+    out: str
+    rejects: str
+    reasons: dict[str, int]
+    chunks: int
+    sample: pd.DataFrame = field(repr=False)
+    columns: list[str] = field(default_factory=list)
+
+
+def rejects_path(out: Path) -> Path:
+    """Where the rejected rows of `out` go: beside it, `NAME.rejects.csv` (CSV holds any value, even the text
+    that made a row unscorable)."""
+    return out.with_name(f"{out.stem}.rejects.csv")
+
+
+def unscorable(chunk: pd.DataFrame, features: Features, takes_nulls: dict[str, bool]) -> pd.Series:
+    """The reason each row cannot be scored ("" when it can): a numeric feature holding text that is not a
+    number, an infinite number, or a null where the model cannot take one. The first reason of a row is given."""
+    reasons = pd.Series("", index=chunk.index, dtype=object)
+
+    def mark(mask: pd.Series, text: Callable[[pd.DataFrame], pd.Series] | str) -> None:
+        new = mask & (reasons == "")
+        if new.any():
+            reasons[new] = text(chunk.loc[new]) if callable(text) else text
+
+    for col in features.numeric:
+        raw = chunk[col]
+        values = raw if pd.api.types.is_numeric_dtype(raw) else pd.to_numeric(raw, errors="coerce")
+        mark(raw.notna() & values.isna(), _not_a_number(col))
+        mark(pd.Series(np.isinf(values.to_numpy(dtype=float)), index=chunk.index), f"'{col}' is infinite")
+    for col in features.all:
+        if not takes_nulls.get(col, True):
+            mark(chunk[col].isna(), f"'{col}' is empty and the model cannot take an empty value")
+    return reasons
+
+
+def _not_a_number(col: str) -> Callable[[pd.DataFrame], pd.Series]:
+    return lambda rows: f"'{col}' is not a number: " + rows[col].astype(str).str.slice(0, 60)
+
+
+def null_tolerance(model: Any, example: pd.DataFrame, features: Features) -> dict[str, bool]:
+    """Per feature: whether the model scores a row whose value there is null (a pipeline that imputes does; one
+    declared with `impute: none` before an estimator that refuses NaN does not). Found by scoring one row of the
+    batch with that value blanked, so it holds whatever the pipeline is."""
+    rows = example.head(1000)[features.all].copy()
+    for col in features.numeric:
+        rows[col] = pd.to_numeric(rows[col], errors="coerce")
+    row = rows.dropna().head(1)
+    if row.empty:  # no complete row to probe with: the chunks' own scoring says when a null cannot be taken
+        return {}
+    out: dict[str, bool] = {}
+    for col in features.all:
+        probe = row.copy()
+        probe[col] = np.nan if col in features.numeric else None
+        try:
+            model.predict(probe)
+            out[col] = True
+        except (ValueError, TypeError):
+            out[col] = False
+    return out
+
+
+def score_chunk(model: Any, chunk: pd.DataFrame, features: Features, task_kind: str) -> pd.DataFrame:
+    """The model's outputs for the rows of `chunk`: the prediction and, for a classifier, P(class) (binary:
+    `prediction_proba`, P(positive class), as the monitor has it; multiclass: `proba_<class>` per class)."""
+    x = chunk[features.all].copy()
+    for col in features.numeric:
+        if not pd.api.types.is_numeric_dtype(x[col]):
+            x[col] = pd.to_numeric(x[col], errors="coerce")
+    try:
+        out = pd.DataFrame({PREDICTION: model.predict(x)}, index=chunk.index)
+        if task_kind == "classification" and hasattr(model, "predict_proba"):
+            proba = model.predict_proba(x)
+            classes = list(model.classes_)
+            if len(classes) == 2:
+                out[PROBA] = proba[:, 1]
+            else:
+                for i, cls in enumerate(classes):
+                    out[f"proba_{cls}"] = proba[:, i]
+    except (ValueError, TypeError) as exc:
+        raise DataError(
+            f"the model could not score rows {chunk.index[0]}-{chunk.index[-1]} of the batch ({exc}); check "
+            "those rows against the data the model was trained on."
+        ) from None
+    return out
+
+
+def chunks(frame: pd.DataFrame, rows: int) -> Iterator[pd.DataFrame]:
+    if rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, got {rows}")
+    for start in range(0, len(frame), rows):
+        yield frame.iloc[start : start + rows]
+
+
+def score_batch(
+    model: Any,
+    frame: pd.DataFrame,
+    features: Features,
+    task_kind: str,
+    ref: ModelRef,
+    out: str,
+    *,
+    metadata: dict[str, str] | None = None,
+    chunk_rows: int = 100_000,
+    sample_rows: int = 50_000,
+    seed: int = 0,
+) -> Scored:
+    """Score `frame` in chunks of `chunk_rows` and write the predictions to `out` (Parquet: the batch's own
+    columns, the outputs, the model's name, version and run id) and the rows that cannot be scored to
+    `rejects_path(out)` with the reason. The memory beyond the batch itself is one chunk's worth."""
+    missing_columns(frame, features)
+    target = Path(out)
+    if target.is_dir():
+        raise DataError(f"--out {out} is a folder; give a file name, e.g. {target / 'predictions.parquet'}.")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if not frame.index.equals(pd.RangeIndex(len(frame))):  # row numbers are positions (no copy when they are)
+        frame = frame.reset_index(drop=True)
+    wanted = set(sample(frame[[]], sample_rows, seed).index)  # the rows the monitor's sample would draw
+    takes_nulls = null_tolerance(model, frame, features)
+    lineage = ref.columns()
+    meta = {f"{META_PREFIX}{k}": v for k, v in lineage.items()} | {
+        f"{META_PREFIX}{k}": v for k, v in (metadata or {}).items()
+    }
+    reasons: dict[str, int] = {}
+    sampled: list[pd.DataFrame] = []
+    scored = rejected = n_chunks = 0
+    reject_file = rejects_path(target)
+    with atomic(target) as tmp_out, atomic(reject_file) as tmp_rejects:
+        writer: Any = None
+        schema: Any = None
+        first_reject = True
+        try:
+            for chunk in chunks(frame, chunk_rows):
+                n_chunks += 1
+                why = unscorable(chunk, features, takes_nulls)
+                bad = why != ""
+                if bad.any():
+                    rows = chunk.loc[bad].copy()
+                    rows.insert(0, REASON, why[bad])
+                    rows.insert(0, ROW, rows.index)
+                    rows.to_csv(
+                        tmp_rejects, mode="w" if first_reject else "a", header=first_reject, index=False
+                    )
+                    first_reject = False
+                    rejected += int(bad.sum())
+                    for reason in why[bad]:
+                        key = reason.split(":")[0]
+                        reasons[key] = reasons.get(key, 0) + 1
+                good = chunk.loc[~bad]
+                if good.empty:
+                    continue
+                result = pd.concat([good, score_chunk(model, good, features, task_kind)], axis=1)
+                for k, v in lineage.items():
+                    result[k] = v
+                if schema is None:
+                    schema = arrow_schema(result, meta)
+                writer = write_chunk(writer, tmp_out, result, schema)
+                scored += len(good)
+                picked = result[result.index.isin(wanted)]
+                if not picked.empty:
+                    sampled.append(picked)
+            if first_reject:  # no rejects: an empty file with the header says so (and replaces an old one)
+                pd.DataFrame(columns=[ROW, REASON, *frame.columns]).to_csv(tmp_rejects, index=False)
+            if writer is None:  # every row rejected: still a valid (empty) predictions file
+                empty = frame.head(0).assign(**{PREDICTION: pd.Series(dtype=object)})
+                for k in lineage:
+                    empty[k] = pd.Series(dtype=object)
+                schema = arrow_schema(empty, meta)
+                writer = write_chunk(None, tmp_out, empty, schema)
+        finally:
+            if writer is not None:
+                writer.close()
+    columns = [str(n) for n in schema.names] if schema is not None else []
+    return Scored(
+        rows=len(frame), scored=scored, rejected=rejected, out=str(target), rejects=str(reject_file),
+        reasons=reasons, chunks=n_chunks,
+        sample=pd.concat(sampled) if sampled else frame.head(0), columns=columns,
+    )  # fmt: skip
+
+
+def arrow_schema(first: pd.DataFrame, metadata: dict[str, str]) -> Any:
+    """The file's schema, from the first chunk; a column of only nulls there is typed from the data (as text
+    when nothing says otherwise), so a later chunk with values fits it."""
+    import pyarrow as pa
+
+    schema = pa.Schema.from_pandas(first, preserve_index=False)
+    for i, f in enumerate(schema):
+        if pa.types.is_null(f.type):
+            schema = schema.set(i, pa.field(f.name, pa.string()))
+    merged = dict(schema.metadata or {}) | {k.encode(): v.encode() for k, v in metadata.items()}
+    return schema.with_metadata(merged)
+
+
+def write_chunk(writer: Any, path: Path, chunk: pd.DataFrame, schema: Any) -> Any:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(chunk, schema=schema, preserve_index=False)
+    if writer is None:
+        writer = pq.ParquetWriter(path, schema)
+    writer.write_table(table)
+    return writer
+
+
+@contextlib.contextmanager
+def atomic(path: Path) -> Iterator[Path]:
+    """A temporary file beside `path`, renamed to it when the block ends without an error and removed when it
+    raises: readers see the old file or the complete new one, never a part."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
+
+
+def read_metadata(path: str | Path) -> dict[str, str]:
+    """The mlops lineage a predictions file carries in its Parquet schema metadata."""
+    import pyarrow.parquet as pq
+
+    raw = pq.read_schema(path).metadata or {}
+    return {
+        k.decode()[len(META_PREFIX) :]: v.decode()
+        for k, v in raw.items()
+        if k.decode().startswith(META_PREFIX)
+    }
+
+
+@dataclass(frozen=True)
+class PredictResult:
+    """What a predict run did, for the CLI and the flow's return value."""
+
+    pipeline: str
+    model_name: str
+    model_version: str
+    model_run_id: str
+    selected_by: str  # "alias champion", "alias challenger", "version 3"
+    batch: str
+    rows: int
+    scored: int
+    rejected: int
+    reasons: dict[str, int]
+    out: str
+    rejects: str
+    quality: str
+    run_url: str
+    run_id: str
+    chunks: int
+
+
+def missing_columns(frame: pd.DataFrame, features: Features) -> None:
+    """DataError when the batch lacks a column the model reads: no row of it could be scored."""
+    missing = [c for c in features.all if c not in frame.columns]
+    if missing:
+        raise DataError(
+            f"the batch lacks the model's columns: {', '.join(missing)}; give a batch with every column the "
+            "model was trained on."
+        )

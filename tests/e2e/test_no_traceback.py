@@ -1,0 +1,40 @@
+"""Issue #13: a stopped run says why once. Prefect logs a failed flow run with the error's text at each level it
+passes; the terminal shows the CLI's closing message alone (a real process: Prefect's console handler writes to the
+process's own stderr, which an in-process runner does not capture)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+
+def test_a_run_stopped_by_the_quality_gate_says_why_once(project: Path, isolated_home: Path) -> None:
+    """Also with PREFECT_API_URL set but empty (`PREFECT_API_URL= mlops ...`): read as unset, it once left
+    Prefect's events worker failing with a traceback per event."""
+    suite = json.loads((project / "expectations" / "cancer.json").read_text())
+    # most mean_radius values are above 10: the gate stops
+    suite["expectations"][1]["kwargs"]["max_value"] = 10
+    (project / "expectations" / "cancer.json").write_text(json.dumps(suite))
+    env = {**os.environ, "MLOPS_HOME": str(isolated_home), "COLUMNS": "200", "PREFECT_API_URL": ""}
+    r = subprocess.run(
+        [sys.executable, "-m", "mlops.cli", "run", "retrain", "deployments/cancer.yaml"],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    shown = r.stdout + r.stderr
+    assert r.returncode == 1, shown
+    assert shown.count("expect_column_values_to_be_between on 'mean_radius'") == 1, shown
+    assert shown.count("Data quality gate: suite 'cancer' on 569 rows: FAILED") == 1, shown
+    assert "stopped: Data quality gate" in r.stderr
+    assert "Finished in state Failed: stopped (the message is below)" in r.stderr
+    assert "Traceback" not in shown

@@ -1,0 +1,170 @@
+"""`mlops init` on real data files (scikit-learn's bundled data written as CSV and Parquet): the spec and suite it
+writes pass `mlops validate`'s checks, the suite passes on the data it was made from and on an unlabelled copy
+(as the monitor runs it), the retrain flow trains and promotes a first model at once, and no file is ever
+overwritten."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from mlops.cli import app
+from mlops.cli.checks import check_spec
+from mlops.spec import load_spec
+from tasks.data import builtin_frame, has_labels, load
+from tasks.quality import run_suite
+
+pytestmark = pytest.mark.integration
+
+
+def init(project: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> tuple[int, str, str]:
+    """`mlops init ARGS` run from the project folder, in this process: (exit code, stdout, stderr)."""
+    monkeypatch.chdir(project)
+    result = CliRunner().invoke(app, ["init", *args])
+    return result.exit_code, result.stdout, " ".join(result.stderr.split())
+
+
+def suite_passes(spec_file: Path) -> None:
+    """The suite passes on the data as a retrain reads it, and on an unlabelled copy as the monitor checks one."""
+    loaded = load_spec(spec_file)
+    suite = loaded.resolve(loaded.spec.quality.suite)  # type: ignore[union-attr]
+    frame = load(loaded)
+    outcome = run_suite(frame, suite)
+    assert outcome.success, outcome.message()
+    target = loaded.spec.data.target
+    unlabelled = frame.drop(columns=[target])
+    skip = () if has_labels(unlabelled, target) else (target,)  # the monitor's rule (flows/monitor.py)
+    outcome = run_suite(unlabelled, suite, skip_columns=skip)
+    assert outcome.success and outcome.evaluated > 10, outcome.message()
+
+
+def trains_and_promotes(spec_file: Path) -> None:
+    from flows.retrain import retrain
+
+    result = retrain(str(spec_file))
+    assert result.decision.promote and result.decision.rule == "first-model"
+
+
+def test_init_writes_a_classification_pipeline_that_validates_and_trains(
+    project: Path, monkeypatch: pytest.MonkeyPatch, prefect_harness: None
+) -> None:
+    builtin_frame("breast_cancer").to_csv(project / "data" / "tumours.csv", index=False)
+    code, out, err = init(project, monkeypatch, "data/tumours.csv", "--target", "target")
+    assert code == 0, err
+    assert "Task: classification: the target 'target' holds text with 2 distinct values" in out
+    assert "Split: stratified: no time column" in out
+    assert "Metric: roc_auc: two classes" in out
+    spec_file = project / "deployments" / "tumours.yaml"
+    spec = load_spec(spec_file).spec
+    assert spec.data.source.path == "data/tumours.csv" and spec.registry.model_name == "tumours"
+    assert (spec.model.task, spec.data.split.strategy, spec.promotion.metric) == (
+        "classification",
+        "stratified",
+        "roc_auc",
+    )
+    assert len(spec.data.features.numeric or []) == 30
+    assert check_spec(spec_file)[1] == []
+    suite_passes(spec_file)
+    trains_and_promotes(spec_file)
+
+
+def test_init_on_parquet_with_a_numeric_target_is_regression(
+    project: Path, monkeypatch: pytest.MonkeyPatch, prefect_harness: None
+) -> None:
+    builtin_frame("diabetes").to_parquet(project / "data" / "patients.parquet")
+    code, out, err = init(
+        project, monkeypatch, "data/patients.parquet", "--target", "target", "--name", "prog"
+    )
+    assert code == 0, err
+    assert "Task: regression: the target 'target' is a number with 214 distinct values" in out
+    assert "Split: random" in out and "Metric: rmse" in out
+    spec_file = project / "deployments" / "prog.yaml"
+    spec = load_spec(spec_file).spec
+    assert spec.data.source.kind == "parquet" and spec.model.task == "regression"
+    assert check_spec(spec_file)[1] == []
+    suite_passes(spec_file)
+    suite = json.loads((project / "expectations" / "prog.json").read_text())
+    by = {(e["type"], e["kwargs"].get("column")): e["kwargs"] for e in suite["expectations"]}
+    assert by[("expect_column_values_to_be_in_set", "sex")]["value_set"] == [1, 2]  # a code, not a range
+    age = by[("expect_column_values_to_be_between", "age")]
+    assert age["min_value"] < 19 and age["max_value"] > 79  # seen 19 to 79: widened by a margin
+    trains_and_promotes(spec_file)
+
+
+def test_init_with_a_time_column_splits_by_time_and_trains(
+    project: Path, monkeypatch: pytest.MonkeyPatch, prefect_harness: None
+) -> None:
+    frame = builtin_frame("breast_cancer")
+    frame.insert(0, "day", pd.date_range("2024-01-01", periods=len(frame), freq="D").strftime("%Y-%m-%d"))
+    frame.insert(1, "Unnamed: 0", range(len(frame)))  # an index written with the data
+    frame.to_csv(project / "data" / "daily.csv", index=False)
+    code, out, err = init(
+        project, monkeypatch, "data/daily.csv", "--target", "target", "--time-column", "day"
+    )
+    assert code == 0, err
+    assert "Split: time: --time-column 'day'" in out
+    assert "Left out: 'Unnamed: 0': an identifier" in out
+    spec_file = project / "deployments" / "daily.yaml"
+    spec = load_spec(spec_file).spec
+    assert spec.data.time_column == "day" and spec.data.split.strategy == "time"
+    assert "day" not in (spec.data.features.numeric or []) and "Unnamed: 0" not in (
+        spec.data.features.numeric or []
+    )
+    assert check_spec(spec_file)[1] == []
+    suite_passes(spec_file)
+    trains_and_promotes(spec_file)
+
+
+def test_init_refuses_to_overwrite_and_writes_nothing(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec_file, suite_file = project / "deployments" / "cancer.yaml", project / "expectations" / "cancer.json"
+    before = spec_file.read_text(), suite_file.read_text()
+    code, out, err = init(project, monkeypatch, "data/cancer.csv", "--target", "target")
+    assert code == 2
+    assert f"{spec_file} already exists; `mlops init` never overwrites a file" in err
+    assert (spec_file.read_text(), suite_file.read_text()) == before
+
+    (project / "expectations" / "other.json").write_text("{}")  # only the suite of 'other' is there
+    code, out, err = init(project, monkeypatch, "data/cancer.csv", "--target", "target", "--name", "other")
+    assert code == 2 and f"{project / 'expectations' / 'other.json'} already exists" in err
+    assert not (project / "deployments" / "other.yaml").exists()
+    assert (project / "expectations" / "other.json").read_text() == "{}"
+
+
+def test_init_says_what_is_wrong_with_the_options(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, _, err = init(project, monkeypatch, "data/cancer.csv", "--target", "targt", "--name", "x")
+    assert code == 2 and "--target 'targt' is not a column of the data; did you mean 'target'?" in err
+    code, _, err = init(project, monkeypatch, "data/cancer.csv", "--target", "target", "--time-column", "mean_radius", "--name", "x")  # fmt: skip
+    assert code == 2 and "--time-column 'mean_radius' does not hold dates or times" in err
+    code, _, err = init(project, monkeypatch, "data/nothing.csv", "--target", "target")
+    assert code == 2 and "data/nothing.csv: no such data file" in err
+    code, _, err = init(project, monkeypatch, "data/cancer.csv", "--target", "target", "--name", "Bad Name")
+    assert code == 2 and "'Bad Name' cannot name a pipeline" in err and "--name bad-name" in err
+    assert sorted(p.name for p in (project / "deployments").iterdir()) == ["cancer.yaml"]
+    assert sorted(p.name for p in (project / "expectations").iterdir()) == ["cancer.json"]
+
+
+def test_init_removes_what_it_wrote_when_validate_would_refuse_it(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the project's cancer.yaml already registers 'cancer-model': a second pipeline may not name it
+    code, _, err = init(
+        project, monkeypatch, "data/cancer.csv", "--target", "target", "--name", "cancer-model"
+    )
+    assert code == 2
+    assert "registry.model_name: 'cancer-model' is also the model of pipeline 'cancer'" in err
+    assert not (project / "deployments" / "cancer-model.yaml").exists()
+    assert not (project / "expectations" / "cancer-model.json").exists()
+
+
+def test_profile_counts_the_rarest_class_of_a_target_with_many_classes() -> None:
+    from tasks.profile import profile
+
+    frame = pd.DataFrame({"x": range(1000), "y": [f"class-{i % 25}" for i in range(1000)]})
+    frame.loc[:4, "y"] = "rare"
+    x, y = profile(frame)
+    assert (y.kind, y.distinct, y.values, y.smallest) == ("text", 26, None, 5)  # too many values for a set
+    assert x.identifier and x.integer  # 0..999 in order: a row number

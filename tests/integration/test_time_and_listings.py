@@ -1,0 +1,133 @@
+"""Issue #13 on real Prefect, MLflow (SQLite), GX, Evidently and scikit-learn: a pipeline whose time column holds
+integer years retrains on a window given as years; the version's description holds the decision in one sentence
+and the first retrain prints no MLflow noise; `mlops status` follows a rollback to a rejected, newer version,
+worded as what it is; a replay period stopped by the quality gate shows its rows and why, and the CSV keeps
+whole values; a replay without a champion stops (exit 1) as the README's table says."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from mlflow import MlflowClient
+from typer.testing import CliRunner
+
+from flows.replay import replay
+from flows.retrain import retrain
+from mlops.cli import app
+from mlops.errors import NoChampion
+from tests.conftest import REPO, cancer_frame
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
+
+
+def year_project(project: Path, broken_year: int | None = None) -> Path:
+    """The cancer data with a `year` column (1990..2009, about 28 rows a year) as the time column."""
+    frame = cancer_frame()
+    frame["year"] = 1990 + np.arange(len(frame)) * 20 // len(frame)
+    if broken_year is not None:  # the suite wants mean_radius in [0, 50]
+        frame.loc[frame["year"] == broken_year, "mean_radius"] = 99.0
+    frame.to_csv(project / "data" / "cancer.csv", index=False)
+    spec = project / "deployments" / "cancer.yaml"
+    text = spec.read_text().replace("  target: target\n", "  target: target\n  time_column: year\n")
+    spec.write_text(
+        text.replace(
+            "{strategy: stratified, holdout_fraction: 0.3, seed: 3}",
+            "{strategy: time, holdout_fraction: 0.3}",
+        )
+    )
+    return spec
+
+
+def test_a_retrain_on_integer_years_trains_and_describes_its_decision(
+    project: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    spec = year_project(project)
+    capfd.readouterr()
+    result = retrain(str(spec), window_start="1991", window_end="2010")
+    printed = "".join(capfd.readouterr())
+    assert result.decision.promote and result.version == "1"
+    assert result.split.startswith("time split at 2004-01-01 00:00:00+00:00")  # the years, read as years
+    assert "Registered model" not in printed and "already exists" not in printed
+    description = MlflowClient().get_model_version("cancer-model", "1").description
+    assert description.startswith(
+        "Promoted by the promotion policy (rule 'first-model') with no champion before it, because no champion"
+    )
+    tags = MlflowClient().get_model_version("cancer-model", "1").tags
+    assert tags["mlops.decision"] == "promoted" and tags["mlops.decision.rule"] == "first-model"
+
+
+def test_status_follows_a_rollback_to_a_rejected_newer_version(project: Path) -> None:
+    spec = project / "deployments" / "cancer.yaml"
+    assert retrain(str(spec)).decision.promote
+    weak = retrain(str(spec), params={"C": 0.0001})
+    assert not weak.decision.promote and weak.version == "2"
+    description = MlflowClient().get_model_version("cancer-model", "2").description
+    assert description.startswith(
+        f"Rejected by the promotion policy (rule '{weak.decision.rule}') against champion v1"
+    )
+
+    runner = CliRunner()
+    rolled = runner.invoke(app, ["rollback", str(spec), "--to", "2", "--reason", "try the simpler one"])
+    assert rolled.exit_code == 0, rolled.output
+    said = " ".join(rolled.output.split())
+    assert "cancer-model: champion moved forward from v1 to v2 (v2 is newer than v1)" in said
+    assert (
+        f"v2 had been rejected by the policy ({weak.decision.rule}) and is now champion by your decision"
+        in said
+    )
+
+    rolled_to = MlflowClient().get_model_version("cancer-model", "2").description
+    assert re.match(
+        r"Made champion by \S+ \(a rollback from v1\), because try the simpler one\. Earlier: Rejected",
+        rolled_to,
+    )
+
+    status = runner.invoke(app, ["status", str(spec), "--json"])
+    assert status.exit_code == 0, status.output
+    doc = json.loads(status.stdout)
+    champion = doc["champion"]
+    assert champion["version"] == "2" and champion["changed_by"]["action"] == "rollback"
+    assert champion["changed_by"]["reasons"] == ["try the simpler one"]
+    assert champion["since"] == champion["changed_by"]["at"]
+    assert [v["version"] for v in doc["versions"]] == ["2", "1"]
+
+    text = runner.invoke(app, ["status", str(spec)]).output
+    assert "champion v2 (since " in text
+    assert re.search(
+        r"made champion by: rollback \(manual-rollback\) by user:\S+ at \S+, v1 -> v2: try the", text
+    )
+
+    history = runner.invoke(app, ["history", str(spec), "--json"])
+    assert [e["action"] for e in json.loads(history.stdout)["entries"]] == ["promote", "reject", "rollback"]
+
+
+def test_a_replay_period_stopped_by_the_gate_shows_its_rows_and_why(project: Path) -> None:
+    spec = year_project(project, broken_year=2008)
+    retrain(str(spec), window_start="1990", window_end="2008")
+    timeline = replay(str(spec), start="2008", end="2010", every="year")
+    stopped, judged = timeline.rows
+    assert (stopped.period, stopped.quality_gate) == ("2008-01-01", "FAILED")
+    years = 1990 + np.arange(len(cancer_frame())) * 20 // len(cancer_frame())
+    assert stopped.rows == int((years == 2008).sum())  # the rows the gate checked, not 0
+    assert stopped.action.startswith("stopped: expect_column_values_to_be_between on 'mean_radius': ")
+    assert judged.quality_gate == "passed" and judged.drift_share is not None
+    with open(timeline.csv_path, newline="") as fh:
+        saved = list(csv.DictReader(fh))
+    assert saved[0]["rows"] == str(stopped.rows) and saved[0]["action"] == stopped.action
+    assert float(saved[1]["drift_share"]) == judged.drift_share  # whole, not rounded to 4 places
+    assert saved[1]["roc_auc"] == ("" if judged.model_metric is None else repr(judged.model_metric))
+
+
+def test_a_replay_without_a_champion_stops_as_the_readme_says(project: Path) -> None:
+    spec = year_project(project)
+    with pytest.raises(NoChampion) as caught:
+        replay(str(spec), start="2008", end="2010", every="year")
+    assert caught.value.exit_code == 1 and "has no champion yet" in str(caught.value)
+    readme = (REPO / "README.md").read_text()
+    row = next(line for line in readme.splitlines() if line.startswith("| `mlops replay"))
+    assert "1 stopped (no champion yet" in row
