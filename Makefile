@@ -38,7 +38,7 @@ test: install lint
 ## check: the quick tier while working: install, lint, and the unit and integration tests only (not tests/e2e,
 ## the CLI in subprocesses against real servers); `make test` stays the full suite, and CI runs that
 check: install lint
-	$(BIN)/pytest -q -p no:cacheprovider tests/unit tests/integration; rc=$$?; \
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile tests/unit tests/integration; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 ## serve: a local Prefect server + UI (127.0.0.1:4200), the work pool, every deployment, a worker; Ctrl-C stops it
