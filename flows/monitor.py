@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from prefect import flow
 
+from flows.gates import gate_batch
 from flows.retrain import retrain
 from mlops.drift_policy import (
     Episode,
@@ -18,9 +19,8 @@ from mlops.drift_policy import (
     verdict,
     window_label,
 )
-from mlops.errors import DataError, NoChampion, QualityGateFailed
+from mlops.errors import DataError, NoChampion
 from mlops.ownership import check_ownership, owner_of
-from mlops.policy import gate
 from mlops.settings import get_settings
 from mlops.spec import load_spec
 from mlops.timeutil import window_before
@@ -54,22 +54,7 @@ def monitor(
         "spec_sha256": loaded.sha256,
     }
 
-    checked = None
-    if spec.quality:
-        unlabelled = () if data.has_labels(frame, spec.data.target) else (spec.data.target,)
-        checked = steps.validate_data(
-            frame,
-            loaded.resolve(spec.quality.suite),
-            settings.reports_dir(spec.name),
-            skip_columns=unlabelled,
-        )
-        tags["quality"] = gate(checked.success, spec.quality.on_failure)
-        if tags["quality"] == "stop":
-            run_url = steps.record_quality_failure(
-                spec.name, loaded.path, tags | {"kind": "monitor"}, checked
-            )
-            steps.publish_quality_stop(spec.name, checked.to_markdown(), run_url)
-            raise QualityGateFailed(checked.message(), checked.report_path, checked.rows, checked.failures())
+    checked = gate_batch(loaded, frame, tags, "monitor")
 
     champion = steps.load_champion(spec.registry.model_name)
     if champion is None:

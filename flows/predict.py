@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from prefect import flow
 
-from mlops.errors import NoChampion, QualityGateFailed
+from flows.gates import gate_batch
+from mlops.errors import NoChampion
 from mlops.ownership import check_ownership, owner_of
-from mlops.policy import gate
-from mlops.settings import get_settings
 from mlops.spec import load_spec
 from tasks import data, steps
 from tasks.predict import ModelRef, PredictResult
@@ -29,7 +28,7 @@ def predict(
     """Score a batch (a file, or the [start, end) window of the source) with the champion, or with the model
     `version` or `alias` names (shadow scoring), and write the predictions to `out`."""
     loaded = load_spec(spec_path)
-    spec, settings = loaded.spec, get_settings()
+    spec = loaded.spec
     model_name = spec.registry.model_name
     check_ownership(model_name, owner_of(loaded), steps.read_model_owner(model_name))
     frame = steps.load_batch(loaded, batch, start, end)
@@ -41,22 +40,7 @@ def predict(
         "spec_sha256": loaded.sha256,
     }
 
-    checked = None
-    if spec.quality:
-        unlabelled = () if data.has_labels(frame, spec.data.target) else (spec.data.target,)
-        checked = steps.validate_data(
-            frame,
-            loaded.resolve(spec.quality.suite),
-            settings.reports_dir(spec.name),
-            skip_columns=unlabelled,
-        )
-        tags["quality"] = gate(checked.success, spec.quality.on_failure)
-        if tags["quality"] == "stop":
-            run_url = steps.record_quality_failure(
-                spec.name, loaded.path, tags | {"kind": "predict"}, checked
-            )
-            steps.publish_quality_stop(spec.name, checked.to_markdown(), run_url)
-            raise QualityGateFailed(checked.message(), checked.report_path)
+    checked = gate_batch(loaded, frame, tags, "predict")
 
     model = steps.load_model(model_name, version=version, alias=alias)
     if model is None:
