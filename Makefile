@@ -7,7 +7,7 @@ export GX_ANALYTICS_ENABLED ?= false
 export DO_NOT_TRACK ?= true
 export MLFLOW_DISABLE_TELEMETRY ?= true
 
-.PHONY: install demo demo-replay serve bench test check lint format clean
+.PHONY: install demo demo-replay serve stack bench test check lint format clean
 
 install: $(VENV)/.installed
 
@@ -44,6 +44,12 @@ check: install lint
 ## serve: a local Prefect server + UI (127.0.0.1:4200), the work pool, every deployment, a worker; Ctrl-C stops it
 serve: install
 	$(BIN)/mlops serve
+
+## stack: the shared setup of a team on this machine (docs/scale-out.md): PostgreSQL, a Prefect server and an MLflow
+## server on it with authentication, one worker in this folder; prints the URLs and credentials; Ctrl-C stops all
+stack: install
+	bash .ci/install-postgres.sh
+	$(BIN)/python -m tests.stack
 
 ## bench: benchmarks (ratios against the bare libraries, same run); writes docs/benchmarks.md
 bench: install

@@ -73,6 +73,8 @@ def quiet_env(**extra: str) -> dict[str, str]:
             env.pop(key, None)
     if "MLOPS_LOCAL_PREFECT" not in extra:
         env["MLOPS_LOCAL_PREFECT"] = "off"
+    if "MLOPS_KEEP_SERVER" not in extra:  # a temporary Prefect server per command unless asked (commands.py)
+        env["MLOPS_KEEP_SERVER"] = "0"
     return env
 
 

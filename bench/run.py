@@ -34,7 +34,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import cli  # noqa: E402
+import commands  # noqa: E402
+import dask_parquet  # noqa: E402
 import first_run  # noqa: E402
+import predict as predict_bench  # noqa: E402
 import scale  # noqa: E402
 from common import BENCH, PYTHON, REPO, SAMPLE_ROWS, log, make_project, median, quiet_env  # noqa: E402
 
@@ -587,6 +590,12 @@ def document(results: dict[str, Any], rows: list[Row], cfg: Config, flags: str, 
             f"- {k}: `{v.strip().splitlines()[-1][:300] if v.strip() else ''}`" for k, v in errors.items()
         ]
         parts.append("")
+    if "commands" in results:  # bench/commands.py: whole commands, fresh processes, vs bare fresh processes
+        parts.append(commands.section(results["commands"]))
+    if "dask_parquet" in results:  # bench/dask_parquet.py: Dask candidates, a month of a Parquet dataset
+        parts.append(dask_parquet.section(results["dask_parquet"]))
+    if "predict" in results:  # bench/predict.py: `mlops run predict` on a large batch vs bare scoring loops
+        parts.append(predict_bench.section(results["predict"]))
     parts += [what_costs(results, cfg), "## Details", ""]
     over = results.get("overhead")
     if over:
@@ -685,7 +694,9 @@ def main() -> None:
         help="keep libgomp's default (spinning) wait policy in the bench's own processes, not PASSIVE",
     )
     parser.add_argument(
-        "--only", default="first_run,cli,scale,overhead,monitor,candidates", help="comma-separated steps"
+        "--only",
+        default="first_run,cli,commands,scale,overhead,monitor,candidates,dask_parquet,predict",
+        help="comma-separated steps",
     )
     args = parser.parse_args()
     cfg = QUICK if args.quick else FULL
@@ -730,6 +741,8 @@ def main() -> None:
         step("first_run", lambda: first_run.measure(work / "first", cfg.first_runs))
         home = results.get("first_run", {}).get("mlops_home")
         step("cli", lambda: cli.measure(work / "cli", cfg.cli_repeats, home))
+        step("commands", lambda: commands.measure(
+            work / "commands", min(3, cfg.cli_repeats), 20_000 if args.quick else 300_000, 1 if args.quick else 2))  # fmt: skip
         step("scale", lambda: scale.measure(large_project, work / "scale"))
         # before the overhead step, whose further repeats take whatever time is left
         if "candidates" in steps and time.time() + 60 < deadline:
@@ -738,6 +751,18 @@ def main() -> None:
                  "--repeats", "1"], work / "candidates.log"))  # fmt: skip
         elif "candidates" in steps:
             log("candidates: skipped, it would end after the time budget (run bench/candidates.py alone)")
+        if "dask_parquet" in steps and time.time() + 240 < deadline:
+            step("dask_parquet", lambda: worker(
+                [str(BENCH / "dask_parquet.py"), "--rows", str(1_000_000 if args.quick else 10_000_000),
+                 "--repeats", "1"], work / "dask_parquet.log"))  # fmt: skip
+        elif "dask_parquet" in steps:
+            log("dask_parquet: skipped, it would end after the time budget (run bench/dask_parquet.py alone)")
+        if "predict" in steps and time.time() + 300 < deadline:
+            step("predict", lambda: worker(
+                [str(BENCH / "predict.py"), "--rows", str(100_000 if args.quick else 1_000_000),
+                 "--chunk-rows", str(10_000 if args.quick else 100_000)], work / "predict.log"))  # fmt: skip
+        elif "predict" in steps:
+            log("predict: skipped, it would end after the time budget (run bench/predict.py alone)")
         monitor = (
             [
                 "--monitor",

@@ -7,6 +7,7 @@ from prefect import flow
 
 from flows.gates import gate_batch
 from flows.retrain import retrain
+from mlops import verdict_policy
 from mlops.drift_policy import (
     Episode,
     after_attempt,
@@ -16,7 +17,6 @@ from mlops.drift_policy import (
     retrain_trigger,
     unjudgeable,
     unjudgeable_stop_message,
-    verdict,
     window_label,
 )
 from mlops.errors import DataError, NoChampion
@@ -25,6 +25,7 @@ from mlops.settings import get_settings
 from mlops.spec import load_spec
 from mlops.timeutil import window_before
 from tasks import data, drift, report, steps, train
+from tasks.predict import predictions_note
 
 
 @flow(name="monitor", flow_run_name="monitor-{spec_path}", validate_parameters=True)
@@ -46,15 +47,7 @@ def monitor(
         spec.registry.model_name, owner_of(loaded), steps.read_model_owner(spec.registry.model_name)
     )
     frame = steps.load_batch(loaded, batch, start, end)
-    label = batch or f"{start or '...'} to {end or '...'}"
-    tags = {
-        "pipeline": spec.name,
-        "batch": label,
-        "batch_rows": str(len(frame)),
-        "spec_sha256": loaded.sha256,
-    }
-
-    checked = gate_batch(loaded, frame, tags, "monitor")
+    checked, tags = gate_batch(loaded, frame, batch, start, end, "monitor")
 
     champion = steps.load_champion(spec.registry.model_name)
     if champion is None:
@@ -62,6 +55,8 @@ def monitor(
             f"'{spec.registry.model_name}' has no champion yet: train one first with `mlops run retrain {spec_path}`."
         )
     reference, kinds = steps.load_reference(champion.run_id)
+    # its quality estimator and importance weights (a note when it predates them; a corrupt record stops here)
+    estimator = steps.load_monitoring(champion.run_id, champion.version)
     features = data.Features(kinds["numeric"], kinds["categorical"])
     notes = steps.check_batch(frame, reference, features)
     # score only the seeded sample the report compares (the same rows it would draw from the whole batch)
@@ -69,7 +64,16 @@ def monitor(
     unjudged = unjudgeable(steps.profile_columns(reference, current, features.all))
     if unjudged and spec.monitoring.on_unjudgeable == "stop":
         raise DataError(unjudgeable_stop_message(unjudged))
-    scored = steps.predict(champion.model, current, features.all, spec.model.task)
+    # the predictions a `predict` run of this very batch by this champion logged, else predicted here
+    logged = steps.find_logged_predictions(
+        spec.name, spec.registry.model_name, champion.version, steps.fingerprint_batch(frame),
+        spec.monitoring.seed, spec.monitoring.max_sample_rows,
+    )  # fmt: skip
+    scored = steps.reuse_predictions(current, logged[1]) if logged else None
+    reused_run = logged[0] if logged and scored is not None else None
+    notes = [*notes, predictions_note(reused_run, champion.version)]
+    if scored is None:
+        scored = steps.predict(champion.model, current, features.all, spec.model.task)
     scored_reference = steps.predict(champion.model, reference, features.all, spec.model.task)
     # quality by the metric function that scored the champion's holdout, for every metric of the task
     quality = steps.batch_quality(champion.model, current, features.all, spec.data.target, spec.model.task)
@@ -85,12 +89,19 @@ def monitor(
         max_rows=spec.monitoring.max_sample_rows, seed=spec.monitoring.seed,
         html_path=folder / "drift.html", snapshot_path=folder / "snapshot.json",
     )  # fmt: skip
+    # estimated quality (no labels needed) and importance-weighted drift, next to the realised quality
+    signals = steps.quality_signals(
+        estimator, champion.model, current, features.all, summary.drifted_share,
+        [c.column for c in summary.drifted_columns()], quality.metrics, champion.metrics,
+    )  # fmt: skip
     metric = spec.promotion.metric
-    judged = verdict(
-        summary.drifted_share, spec.monitoring.drift_share_threshold, spec.monitoring.on_drift,
-        quality=(quality.metrics or {}).get(metric), reference_quality=champion.metrics.get(metric),
-        max_quality_drop=spec.monitoring.max_quality_drop, higher_is_better=spec.direction == "maximize",
-        unjudgeable=summary.unjudgeable, quality_unavailable=quality.unavailable.get(metric),
+    # look (alert on drift) apart from act (retrain on a quality drop): mlops.verdict_policy
+    judged = verdict_policy.verdict(
+        verdict_policy.Signals.of(
+            metric, signals.drift_share, signals.weighted_drift_share, signals.estimated, signals.realised,
+            signals.reference, unjudgeable=summary.unjudgeable, realised_unavailable=quality.unavailable.get(metric),
+        ),
+        verdict_policy.policy_of(spec.monitoring, higher_is_better=spec.direction == "maximize"),
     )  # fmt: skip
     batch_end = data.batch_end(frame, spec.data.time_column, end)
     window_start, window_end = window_before(batch_end, spec.monitoring.retrain_window_days, spec.data.window)
@@ -107,7 +118,7 @@ def monitor(
         tags=tags | {"drift.action": judged.action, "drift.retrain": trigger.reason,
                      "drift.unjudgeable": ", ".join(summary.unjudgeable)},
         metrics={"drift_share": summary.drifted_share, "unjudgeable_columns": len(summary.unjudgeable),
-                 **{f"batch_{k}": v for k, v in (quality.metrics or {}).items()}},
+                 **{f"batch_{k}": v for k, v in (quality.metrics or {}).items()}, **signals.metrics()},
         files=[p for p in (summary.html_path, summary.snapshot_path) if p], summary=summary.to_dict(),
     )  # fmt: skip
 
@@ -148,12 +159,12 @@ def monitor(
         steps.record_drift_episode(model_name, answered.to_tags())
 
     result = report.MonitorResult(
-        pipeline=spec.name, model_name=spec.registry.model_name, batch=label, rows=len(frame),
+        pipeline=spec.name, model_name=spec.registry.model_name, batch=tags["batch"], rows=len(frame),
         quality=checked.headline() if checked else "no suite declared", champion_version=champion.version,
         drift=summary, verdict=judged, metric=metric, reference_metric=champion.metrics.get(metric),
         batch_end=batch_end.isoformat(), run_url=run_url, retrain_reason=trigger.reason, retrain=retrained,
         event_id=event_id, notes=[*notes, *quality.notes], model_quality=quality.metrics,
-        retrain_window=window_label(window_start, window_end) if trigger.retrain else None,
+        retrain_window=window_label(window_start, window_end) if trigger.retrain else None, signals=signals,
     )  # fmt: skip
     steps.publish_monitor(result)
     return result

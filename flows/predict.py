@@ -1,12 +1,13 @@
-"""predict: load a batch -> quality gate -> the champion (or a pinned version, for shadow scoring) -> predictions
-scored in chunks, written atomically as Parquet with the model's lineage, rows that cannot be scored listed in a
-rejects file -> a `predict` MLflow run with a seeded sample of the predictions."""
+"""predict: open a batch -> quality gate, chunk by chunk -> the champion (or a pinned version, for shadow
+scoring) -> predictions scored in chunks (the batch is never held whole), written atomically as Parquet with the
+model's lineage, rows that cannot be scored listed in a rejects file -> a `predict` MLflow run with a seeded
+sample of the predictions."""
 
 from __future__ import annotations
 
 from prefect import flow
 
-from flows.gates import gate_batch
+from flows.gates import gate_source
 from mlops.errors import NoChampion
 from mlops.ownership import check_ownership, owner_of
 from mlops.spec import load_spec
@@ -31,16 +32,10 @@ def predict(
     spec = loaded.spec
     model_name = spec.registry.model_name
     check_ownership(model_name, owner_of(loaded), steps.read_model_owner(model_name))
-    frame = steps.load_batch(loaded, batch, start, end)
-    label = batch or f"{start or '...'} to {end or '...'}"
-    tags = {
-        "pipeline": spec.name,
-        "batch": label,
-        "batch_rows": str(len(frame)),
-        "spec_sha256": loaded.sha256,
-    }
-
-    checked = gate_batch(loaded, frame, tags, "predict")
+    # read chunk by chunk, twice (the gate, then the scoring): the memory is bounded by chunk_rows, not the batch
+    source = steps.open_batch(loaded, batch, start, end, chunk_rows)
+    checked, tags = gate_source(loaded, source, "predict", chunk_rows)
+    label = tags["batch"]
 
     model = steps.load_model(model_name, version=version, alias=alias)
     if model is None:
@@ -53,7 +48,7 @@ def predict(
     features = data.Features(kinds["numeric"], kinds["categorical"])
     ref = ModelRef(model_name, model.version, model.run_id or "")
     scored = steps.score_batch(
-        model.model, frame, features, spec.model.task, ref, out,
+        model.model, source, features, spec.model.task, ref, out, rows=checked.rows,
         metadata={"pipeline": spec.name, "spec_sha256": loaded.sha256, "batch": label,
                   "selected_by": selected_by, "scored_at": data.run_stamp()},
         chunk_rows=chunk_rows, sample_rows=spec.monitoring.max_sample_rows, seed=spec.monitoring.seed,
@@ -61,7 +56,8 @@ def predict(
     run_id, run_url = steps.track_predict_run(
         pipeline=spec.name, model_name=model_name, model_version=model.version,
         tags=tags | {"selected_by": selected_by, "out": scored.out, "rejects": scored.rejects,
-                     "model_run_id": ref.run_id, "sample_seed": str(spec.monitoring.seed)},
+                     "model_run_id": ref.run_id, "sample_seed": str(spec.monitoring.seed),
+                     "sample_max_rows": str(spec.monitoring.max_sample_rows), "batch_fingerprint": checked.fingerprint},
         metrics={"rows": scored.rows, "scored": scored.scored, "rejected": scored.rejected,
                  "sample_rows": len(scored.sample)},
         sample=scored.sample,
@@ -70,6 +66,6 @@ def predict(
         pipeline=spec.name, model_name=model_name, model_version=model.version, model_run_id=ref.run_id,
         selected_by=selected_by, batch=label, rows=scored.rows, scored=scored.scored, rejected=scored.rejected,
         reasons=scored.reasons, out=scored.out, rejects=scored.rejects,
-        quality=checked.headline() if checked else "no suite declared", run_url=run_url, run_id=run_id,
-        chunks=scored.chunks,
+        quality=checked.outcome.headline() if checked.outcome else "no suite declared", run_url=run_url,
+        run_id=run_id, chunks=scored.chunks,
     )  # fmt: skip

@@ -38,6 +38,7 @@ def replay(
             row |= dict(rows=result.rows, quality_gate="passed" if spec.quality else "none",
                         drift_share=result.drift.drifted_share, model_metric=result.batch_metric,
                         action=result.verdict.action if result.verdict.acts else "none")  # fmt: skip
+            row |= report.timeline_signals(result)  # weighted drift, estimated and reference quality
             if result.retrain is not None:
                 row["action"] = f"retrain: v{result.retrain.version} {result.retrain.decision.verdict}"
             elif result.verdict.action == "retrain":  # a cooldown, or the episode's retries used up
@@ -61,4 +62,5 @@ def replay(
         )
     folder = get_settings().reports_dir(spec.name) / f"replay-{data.run_stamp()}"
     path = steps.publish_timeline(spec.name, spec.promotion.metric, rows, folder)
+    steps.draw_replay_chart(path, spec.promotion.metric, f"{spec.name}: replay {start} to {end} by {every}")
     return report.Timeline(rows=rows, csv_path=str(path), metric=spec.promotion.metric)

@@ -14,7 +14,7 @@ from mlops.ownership import check_ownership, note_feature_changes, owner_of
 from mlops.policy import apply_approval, best_candidate, gate, recheck_after_approval
 from mlops.settings import get_settings
 from mlops.spec import LoadedSpec, load_spec
-from tasks import data, promotion, report, steps, train
+from tasks import data, parallel, promotion, report, steps, train
 from tasks.locking import check_promotion_lock, promotion_lock
 from tasks.tracking.runs import TrainingRun
 
@@ -34,6 +34,8 @@ def retrain(
     spec = loaded.spec
     promotion.check_approval_possible(spec.promotion)
     check_promotion_lock(spec.registry.model_name)  # refused before any work when no lock covers every writer
+    if spec.model.candidates:
+        parallel.check_cluster()  # MLOPS_DASK_ADDRESS set: its scheduler must answer before any work
     # a model belongs to one pipeline: another pipeline's (or task's, target's) is refused before any work
     check_ownership(
         spec.registry.model_name, owner_of(loaded), steps.read_model_owner(spec.registry.model_name)
@@ -69,10 +71,11 @@ def retrain(
         tags["window"] = f"{spec.data.window.start or ''}..{spec.data.window.end or ''}"
     finished = steps.find_finished_training(spec.name, tags["idempotency_key"])
     tried: list[train.CandidateResult] = []  # each candidate's validation score, for the summary
+    ran_on = ""  # where the candidates were fitted: "3 fits on Dask tcp://..." or "... on 3 threads"
     if finished is not None:  # the same work finished before (resumed or repeated run): reuse it, no refit
         run, fitted = finished.run, steps.rescore(finished.model, parts, spec.data.target, spec.model.task)
     else:
-        run, fitted, tried = _train_and_track(loaded, parts, tags, checked)
+        run, fitted, tried, ran_on = _train_and_track(loaded, parts, tags, checked)
     policy, mode = spec.promotion, spec.promotion.approval.mode
     with ExitStack() as held:  # read champion, compare, move aliases: one at a time, under the promotion lock
         held.enter_context(promotion_lock(spec.registry.model_name))
@@ -116,7 +119,7 @@ def retrain(
         champion_before=champion_score.version, decision=decision, version=published.version,
         champion_after=published.champion_version, run_url=run.run_url, version_url=published.version_url,
         run_id=run.run_id, fit_seconds=fitted.fit_seconds, mode=mode, reused_run=finished is not None,
-        duplicate_of=published.duplicate_of, candidates=report.candidate_scores(tried, spec.direction),
+        duplicate_of=published.duplicate_of, candidates=report.candidate_scores(tried, spec.direction), candidates_ran_on=ran_on,
         notes=[*parts.notes, *claimed, *([checked.message()] if checked and verdict == "warn" else [])],
     )  # fmt: skip
     steps.publish_summary(result)
@@ -125,20 +128,24 @@ def retrain(
 
 def _train_and_track(
     loaded: LoadedSpec, parts: data.SplitData, tags: dict[str, str], checked: Any
-) -> tuple[TrainingRun, train.Trained, list[train.CandidateResult]]:
+) -> tuple[TrainingRun, train.Trained, list[train.CandidateResult], str]:
     """Train (the candidates concurrently, when declared; the best on validation becomes the challenger), then
     record the MLflow run."""
     spec = loaded.spec
-    model, tried = spec.model, []
+    model, tried, ran_on = spec.model, [], ""
     if spec.model.candidates:
         fit, validation = steps.validation_split(parts, loaded)
-        futures = [
-            steps.fit_candidate.submit(fit, validation, parts.features, m, spec.data.target, spec.data.split.seed, spec.promotion.metric)
-            for m in train.candidate_models(spec.model)
-        ]  # fmt: skip
-        tried = [f.result() for f in futures]
+        fanned = parallel.fit_candidates(  # on threads, or on the Dask cluster at MLOPS_DASK_ADDRESS
+            steps.fit_candidate, fit, validation, parts.features, train.candidate_models(spec.model),
+            spec.data.target, spec.data.split.seed, spec.promotion.metric,
+        )  # fmt: skip
+        tried, ran_on = fanned.results, fanned.where
         model = train.candidate_models(spec.model)[best_candidate([t.value for t in tried], spec.direction)]
     fitted = steps.train_model(parts, model, spec.data.target, spec.data.split.seed)
+    # what the monitor needs to estimate quality without labels and to weigh drift: fitted on the holdout
+    monitoring = steps.fit_monitoring(fitted.model, parts.holdout, parts.features.numeric,
+                                      parts.features.categorical, spec.data.target, spec.model.task,
+                                      spec.data.split.seed)  # fmt: skip
     run = steps.track_training_run(
         pipeline=spec.name, spec_path=loaded.path, tags=tags,
         params=train.run_params(spec, parts.features, tried) | fitted.params, metrics=fitted.metrics, model=fitted.model,
@@ -149,5 +156,6 @@ def _train_and_track(
         trained_rows=data.training_rows(parts),
         feature_kinds={"numeric": parts.features.numeric, "categorical": parts.features.categorical,
                        "target": spec.data.target, "time_column": spec.data.time_column},
+        monitoring=monitoring,
     )  # fmt: skip
-    return run, fitted, tried
+    return run, fitted, tried, ran_on

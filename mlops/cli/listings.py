@@ -26,12 +26,11 @@ def status(spec: SpecArg, as_json: JsonOption = False) -> None:
     from mlops.settings import get_settings
 
     loaded = _load(spec)
-    from tasks.tracking import champion, ledger
+    from tasks.tracking.snapshot import registry_view
 
     name = loaded.spec.registry.model_name
     with user_errors(False):
-        versions = champion.registry_state(name)
-        entries = ledger.history(name) if versions else []
+        versions, entries = registry_view(name)
     metric = loaded.spec.promotion.metric
     if as_json:
         emit_json(status_document(name, versions, entries, metric))
@@ -45,11 +44,11 @@ def status(spec: SpecArg, as_json: JsonOption = False) -> None:
 def history(spec: SpecArg, as_json: JsonOption = False) -> None:
     """Every promotion decision, rollback and approval of the pipeline's model, oldest first (the ledger)."""
     loaded = _load(spec)
-    from tasks.tracking import ledger
+    from tasks.tracking.snapshot import registry_view
 
     name = loaded.spec.registry.model_name
     with user_errors(False):
-        entries = ledger.history(name)
+        entries = registry_view(name)[1]
     if as_json:
         emit_json({"model": name, "entries": [asdict(e) for e in entries]})
         return
@@ -208,6 +207,9 @@ def print_replay(timeline: Any, as_json: bool = False) -> None:
         )  # fmt: skip
     out.print(t)
     out.print(f"Timeline saved: {timeline.csv_path}", markup=False)
+    chart = Path(timeline.csv_path).with_suffix(".png")
+    if chart.is_file():
+        out.print(f"Chart: {chart} (with the timeline: {chart.with_suffix('.html')})", markup=False)
 
 
 def _load(spec: Path) -> Any:

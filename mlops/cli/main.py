@@ -15,7 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from mlops import __version__
-from mlops.cli import deploy_commands, init_command, listings, render
+from mlops.cli import deploy_commands, init_command, listings, render, server_commands
 from mlops.cli.params import check_overrides
 from mlops.cli.predict_command import run_predict
 from mlops.cli.render import err, out
@@ -47,6 +47,7 @@ app.add_typer(deploy_commands.trigger_app, name="trigger")
 app.command("status")(listings.status)
 app.command("history")(listings.history)
 app.command("init")(init_command.init)
+app.add_typer(server_commands.server_app, name="server")
 SpecArg = Annotated[Path, typer.Argument(help="The pipeline spec, e.g. deployments/flight_delays.yaml")]
 
 

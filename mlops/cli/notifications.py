@@ -248,7 +248,7 @@ def announce_rollback(pipeline: str, model: str, before: str, after: str, reason
     machine); False when there is none. Never fails the rollback, which is already recorded."""
     from mlops.cli.runtime import prefect_settings
 
-    settings = prefect_settings()
+    settings = prefect_settings(start=False)  # a kept local server if one runs; never start one for this
     if not settings.prefect_api_url:
         return False
     from prefect.settings import PREFECT_API_URL, temporary_settings

@@ -52,10 +52,12 @@ def run_predict(
     Exits 0 when the predictions were written, 1 when the pipeline stopped (quality gate, no champion, unusable
     batch), 2 on a usage or spec error.
     """
+    from mlops.cli.arguments import check_batch
     from mlops.cli.main import _dates, _needs_time_column, _preflight
 
     usage_problems(batch, start, end, version, alias, chunk_rows, out_path)
-    _dates(start=start, end=end)
+    _dates(start=start, end=end)  # and check_window: --start before --end
+    check_batch(batch, start, end)
     _preflight(spec)
     if batch is None:
         _needs_time_column(spec, "--start/--end")
@@ -83,11 +85,10 @@ def usage_problems(
     chunk_rows: int,
     out_path: Path,
 ) -> None:
-    """Exit 2, with nothing run, on options that cannot make sense together."""
+    """Exit 2, with nothing run, on options that cannot make sense together (the batch and the window are checked
+    as for the monitor: mlops/cli/arguments.py)."""
     if batch is None and start is None and end is None:
         fail(2, "give the batch to score: --batch PATH, or --start/--end for a window of the spec's source.")
-    if batch is not None and (start is not None or end is not None):
-        fail(2, "give either --batch or --start/--end, not both.")
     if version is not None and alias is not None:
         fail(2, "pin the model with --version N or with --alias NAME, not both.")
     if version is not None and not re.fullmatch(r"v?\d+", version):

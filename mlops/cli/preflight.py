@@ -14,13 +14,19 @@ UNSET = "unset it to run on a temporary local Prefect server"
 
 
 def check_services(settings: Any) -> None:
+    from mlops.cli.access import Refused, check_mlflow_access, check_prefect_auth
+
     if settings.prefect_api_url:
         check_prefect_api(settings.prefect_api_url)
     from tasks.tracking.preflight import StoreUnusable, check_store
+    from tasks.tracking.store import AccessDenied
 
     try:
+        if settings.prefect_api_url:
+            check_prefect_auth(settings.prefect_api_url)
         check_store(settings)
-    except StoreUnusable as exc:
+        check_mlflow_access(settings)
+    except (StoreUnusable, Refused, AccessDenied) as exc:
         fail(exc.exit_code, str(exc))
 
 

@@ -74,8 +74,8 @@ def print_retrain(r: RetrainResult, settings: Any) -> None:
     out.print(f"Open the MLflow UI: {settings.mlflow_ui_command()}", markup=False)
     if not settings.prefect_api_url:
         out.print(
-            "Prefect UI: this run used a temporary server. Start one with `prefect server start` (or `mlops serve`)"
-            " and the next runs use it: they start sooner and stay in its UI (http://127.0.0.1:4200)."
+            "Prefect UI: this run used a temporary server (MLOPS_KEEP_SERVER=0). Unset it, or start one with "
+            "`prefect server start` (or `mlops serve`), and the next runs start sooner and stay in its UI."
         )
 
 
@@ -102,6 +102,9 @@ def print_monitor(r: Any) -> None:
         )
         shown = ", ".join(f"{k} {'not computed' if x != x else f'{x:.4f}'}" for k, x in quality.items())
         out.print(f"Model quality on the batch: {shown}{ref}", markup=False)
+    signals = getattr(r, "signals", None)  # estimated next to realised quality, weighted drift (issue 14)
+    for line in signals.lines(r.metric) if signals is not None else []:
+        out.print(line, markup=False)
     for note in [*d.notes, *r.notes]:
         out.print(f"Note: {note}", markup=False)
     colour = "red" if v.drifted or v.quality_dropped else "green"

@@ -81,9 +81,10 @@ def user_errors(debug: bool) -> Iterator[None]:
     except Exception as exc:
         if debug:
             raise
+        from mlops.cli.access import refused
         from tasks.tracking.store import unreachable
 
-        down = unreachable(exc)
+        down = unreachable(exc) or refused(exc)
         if down is not None:
             err.print("[red]stopped:[/red] ", end="")
             err.print(str(down), markup=False)
@@ -122,18 +123,27 @@ def flow_run(flow: Any, *args: Any, **kwargs: Any) -> tuple[Any, str | None]:
 
 
 def prefect_where(settings: Any) -> str:
+    from mlops.cli.local_server import describe, kept_url
+
+    if settings.prefect_api_url and settings.prefect_api_url == kept_url():
+        return describe(settings.prefect_api_url)
     return settings.prefect_api_url or "temporary local server"
 
 
-def prefect_settings() -> Any:
+def prefect_settings(start: bool = True) -> Any:
     """Settings for a run; with no PREFECT_API_URL, a Prefect server already running on this machine is used
-    (set before Prefect is imported), else the run starts a temporary one."""
+    (set before Prefect is imported), else this MLOPS_HOME's kept local server (started now if `start`;
+    mlops/cli/local_server.py), else, with MLOPS_KEEP_SERVER=0, the run starts a temporary one."""
     from mlops.settings import find_local_prefect, get_settings
 
     if not os.environ.get("PREFECT_API_URL"):
         # set but empty (`PREFECT_API_URL= mlops ...`) reads as unset here; Prefect's events worker would fail on it
         os.environ.pop("PREFECT_API_URL", None)
         found = find_local_prefect()
+        if not found:
+            from mlops.cli.local_server import keep_enabled, use_server
+
+            found = use_server(start=start) if keep_enabled() else None
         if found:
             os.environ["PREFECT_API_URL"] = found
     return get_settings()
@@ -148,11 +158,16 @@ def prefect_context(settings: Any) -> Iterator[None]:
     check_services(settings)
     from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
 
+    from mlops.cli.local_server import kept_url
+
     updates: dict[Any, Any] = (
         {PREFECT_API_URL: settings.prefect_api_url}
         if settings.prefect_api_url
         else {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
     )
+    if settings.prefect_api_url and settings.prefect_api_url == kept_url():
+        # our own local server (no automations watch heartbeats there): no ~1 s heartbeat wait at a run's end
+        updates[PREFECT_FLOWS_HEARTBEAT_FREQUENCY] = None
     quiet = NoTracebackForUserErrors()
     loggers = [logging.getLogger(name) for name in ("prefect.flow_runs", "prefect.task_runs")]
     for logger in loggers:

@@ -5,10 +5,10 @@ column and the accepted forms), else how it was read (dates, datetimes, integer 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
+from mlops.cache import save_quietly
 from mlops.errors import MlopsError, Problem, SpecError
 
 NOTES_FILE = "cache/time_columns.json"
@@ -31,7 +31,8 @@ def time_problems(file: str, spec: Any, head: Any) -> list[Problem]:
 
 def time_note(path: Path) -> str:
     """' (time column 'year': integer years)' for a valid spec with a time column, else ''."""
-    from mlops.cli.checks import HEAD_ROWS, _inputs_key
+    from mlops.cli.check_memo import data_key, part_key
+    from mlops.cli.checks import HEAD_ROWS
     from mlops.spec import load_spec
 
     try:
@@ -41,7 +42,8 @@ def time_note(path: Path) -> str:
     column = loaded.spec.data.time_column
     if not column:
         return ""
-    key = _inputs_key(loaded)
+    source = data_key(loaded)  # the data and the column alone: an edit elsewhere in the spec reads no data
+    key = None if source is None else part_key("time-note", source, column)
     notes = _notes()
     if key is not None and key in notes:
         return notes[key]
@@ -74,11 +76,4 @@ def _notes() -> dict[str, str]:
 
 def _save(notes: dict[str, str]) -> None:
     """A cache that cannot be written is only a slower next check."""
-    path = _path()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(notes))
-        tmp.replace(path)
-    except OSError:
-        pass
+    save_quietly(_path(), notes)

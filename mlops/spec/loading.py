@@ -53,8 +53,10 @@ class LoadedSpec(BaseModel):
         overridden spec is what gets hashed and recorded."""
         if not params:
             return self
-        raw = self.spec.model_dump(mode="json")
-        raw["model"]["params"] = {**raw["model"]["params"], **params}
+        raw = self.spec.model_dump(
+            mode="json", exclude_unset=True
+        )  # what the file said: defaults stay defaults
+        raw["model"]["params"] = {**raw["model"].get("params", {}), **params}
         try:
             spec = PipelineSpec.model_validate(raw)
         except ValidationError as exc:
@@ -70,6 +72,9 @@ class LoadedSpec(BaseModel):
         import glob
 
         pattern = str(self.resolve(self.spec.data.source.path or ""))
+        folder = Path(pattern)
+        if self.spec.data.source.kind == "parquet" and folder.is_dir():  # a dataset: its files, at any depth
+            return sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
         return sorted(Path(p) for p in glob.glob(pattern)) if glob.has_magic(pattern) else [Path(pattern)]
 
 
@@ -316,6 +321,8 @@ def _problem_from_pydantic(file: str, err: Any) -> Problem:
         guess = did_you_mean(err.get("input"), options)
         hint = f"did you mean '{guess}'?" if guess else f"expected {err['ctx']['expected']}"
         return Problem(file, path, f"'{err.get('input')}' is not allowed", hint)
+    if kind == "conflict":  # fields that contradict each other: the message names them and the fix
+        return Problem(file, path, err["msg"])
     got = err.get("input")
     given = text.shown(got) if not isinstance(got, dict | list) else f"a {type(got).__name__}"
     return Problem(file, path, f"{err['msg'].lower()} (got {given})")

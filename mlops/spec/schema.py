@@ -8,7 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
 from mlops.catalog import BUILTIN_DATASETS, METRICS, Direction, Task
 from mlops.timeutil import as_iso
@@ -190,7 +191,25 @@ class Monitoring(Strict):
     on_drift: Literal["alert", "retrain"] = "alert"
     max_sample_rows: int = Field(50_000, ge=100, description="Rows per side compared (seeded sample)")
     max_quality_drop: float | None = Field(
-        None, ge=0, description="Largest allowed worsening of promotion.metric on a labelled batch"
+        None,
+        ge=0,
+        description="Largest allowed worsening of promotion.metric (realised on a labelled batch, else estimated) "
+        "below the champion's holdout figure; more asks for a retrain (the 'act' of the verdict)",
+    )
+    drift_measure: Literal["share", "weighted"] = Field(
+        "weighted",
+        description="What alert_drift_share measures: the raw share of drifted features, or the share weighted by "
+        "each feature's importance to the champion",
+    )
+    alert_drift_share: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        None,
+        description="Alert (the 'look' of the verdict) when drift_measure reaches this; default: "
+        "drift_share_threshold on the raw share",
+    )
+    retrain_on: Literal["quality", "drift", "both"] = Field(
+        "quality",
+        description="What makes on_drift: retrain retrain: a quality drop beyond max_quality_drop (quality; "
+        "without a quality figure the drift rule decides), drift alone (drift), or either (both)",
     )
     column_methods: dict[str, str] = Field(
         default_factory=dict, description="Evidently stattest per column, e.g. {distance: psi}"
@@ -219,6 +238,31 @@ class Monitoring(Strict):
         "it as drifted (drift) or stop the batch with an error naming it (stop)",
     )
     seed: Seed = 0
+
+    @model_validator(mode="after")
+    def _no_conflict(self) -> Monitoring:
+        """Fields that contradict each other are refused, each with the fix (mlops.verdict_policy reads them)."""
+        given = self.model_fields_set
+        if "retrain_on" in given and self.on_drift == "alert":
+            default = "" if "on_drift" in given else " (the default)"
+            raise PydanticCustomError(
+                "conflict",
+                f"retrain_on: {self.retrain_on} says when to retrain, but on_drift is alert{default}, which never "
+                "retrains: set on_drift: retrain, or remove retrain_on",
+            )
+        if "retrain_on" in given and self.retrain_on == "quality" and self.max_quality_drop is None:
+            raise PydanticCustomError(
+                "conflict",
+                "retrain_on: quality needs max_quality_drop (how far the metric may fall below the champion's "
+                "holdout figure), e.g. max_quality_drop: 0.03",
+            )
+        if "drift_measure" in given and self.alert_drift_share is None:
+            raise PydanticCustomError(
+                "conflict",
+                f"drift_measure: {self.drift_measure} chooses what alert_drift_share measures, but "
+                "alert_drift_share is not set: add it (e.g. alert_drift_share: 0.3), or remove drift_measure",
+            )
+        return self
 
 
 class PipelineSpec(Strict):

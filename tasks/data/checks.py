@@ -16,7 +16,8 @@ from tasks.data.splits import Features, empty_declared
 def load(loaded: LoadedSpec) -> pd.DataFrame:
     """Read the source, restrict it to the declared window, and check it can train this spec."""
     data = loaded.spec.data
-    frame = read_frame(loaded)
+    window = (data.window.start, data.window.end) if data.window else (None, None)
+    frame = read_frame(loaded, start=window[0], end=window[1])  # pushed down into a Parquet dataset
     if data.time_column and data.time_column in frame.columns:
         frame[data.time_column] = as_time(frame[data.time_column])
         if data.window:

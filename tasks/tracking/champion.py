@@ -20,6 +20,7 @@ from tasks.tracking.store import (
     is_transient,
     read_or_none,
     registry_error,
+    version_by_alias,
 )
 
 
@@ -38,10 +39,7 @@ def load_champion(model_name: str) -> Champion | None:
     import mlflow
 
     c = client()
-    mv = read_or_none(
-        lambda: c.get_model_version_by_alias(model_name, CHAMPION),
-        f"read the '{CHAMPION}' alias of '{model_name}'",
-    )
+    mv = version_by_alias(c, model_name, CHAMPION)
     if mv is None:
         return None
     model = mlflow.sklearn.load_model(f"models:/{model_name}@{CHAMPION}")
@@ -55,10 +53,16 @@ def load_champion(model_name: str) -> Champion | None:
 
 def alias_version(c: Any, model_name: str, alias: str) -> str | None:
     """The version holding `alias`, or None when MLflow says there is none (else RegistryError)."""
-    mv = read_or_none(
-        lambda: c.get_model_version_by_alias(model_name, alias), f"read the '{alias}' alias of '{model_name}'"
-    )
+    mv = version_by_alias(c, model_name, alias)
     return None if mv is None else str(mv.version)
+
+
+def model_tags(model_name: str, what: str = "the tags") -> dict[str, str] | None:
+    """The registered model's tags; None when there is no such model yet. A failed read raises RegistryError,
+    saying it was reading `what` (e.g. "the owner")."""
+    c = client()
+    model = read_or_none(lambda: c.get_registered_model(model_name), f"read {what} of '{model_name}'")
+    return None if model is None else dict(model.tags or {})
 
 
 def champion_version(model_name: str) -> str | None:

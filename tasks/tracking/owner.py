@@ -8,16 +8,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from mlops.ownership import Owner, check_ownership
-from tasks.tracking.store import client, is_already_exists, read_or_none
+from tasks.tracking.champion import model_tags
+from tasks.tracking.store import client, is_already_exists
 
 DESCRIPTION = "Managed by mlops: aliases champion, challenger, previous"
 
 
 def read_owner_tags(model_name: str) -> dict[str, str] | None:
     """The registered model's tags, or None when there is no such model yet."""
-    c = client()
-    model = read_or_none(lambda: c.get_registered_model(model_name), f"read the owner of '{model_name}'")
-    return None if model is None else dict(model.tags or {})
+    return model_tags(model_name, "the owner")
 
 
 def claim(model_name: str, owner: Owner) -> list[str]:

@@ -4,20 +4,28 @@ model version that made them, so the monitor can read them instead of predicting
 
 from __future__ import annotations
 
-import math
+import logging
 import tempfile
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops.errors import MlopsError
 from tasks.tracking.champion import Champion
-from tasks.tracking.store import CHAMPION, TAG, client, experiment_id, read_or_none, run_url, start_run
+from tasks.tracking.runs import log_kind_run
+from tasks.tracking.store import (
+    CHAMPION,
+    TAG,
+    client,
+    experiment_id,
+    read_or_none,
+    version_by_alias,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
 
 SAMPLE_ARTIFACT = "predictions/sample.parquet"
+log = logging.getLogger(__name__)
 
 
 class NoSuchModelVersion(MlopsError):
@@ -40,10 +48,7 @@ def load_model(model_name: str, version: str | None = None, alias: str | None = 
         what, uri = f"version {version}", f"models:/{model_name}/{version}"
     else:
         name = alias or CHAMPION
-        mv = read_or_none(
-            lambda: c.get_model_version_by_alias(model_name, name),
-            f"read the '{name}' alias of '{model_name}'",
-        )
+        mv = version_by_alias(c, model_name, name)
         what, uri = f"alias '{name}'", f"models:/{model_name}@{name}"
     if mv is None:
         if not pinned:
@@ -72,20 +77,16 @@ def log_predict_run(
     version that scored them (and linked from that version as its last predict run). Returns (run id, URL)."""
     import mlflow
 
-    exp = experiment_id(pipeline)
-    with start_run(exp, f"predict-{time.strftime('%Y%m%d-%H%M%S')}") as run:
-        mlflow.set_tags(
-            {f"{TAG}{k}": v for k, v in tags.items()}
-            | {f"{TAG}kind": "predict", f"{TAG}model_name": model_name, f"{TAG}model_version": model_version,
-               f"{TAG}model_uri": f"models:/{model_name}/{model_version}"}
-        )  # fmt: skip
-        mlflow.log_metrics({k: v for k, v in metrics.items() if not math.isnan(v)})
+    def artifacts() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / Path(SAMPLE_ARTIFACT).name
             sample.to_parquet(path, index=True)  # the index is the row's position in the batch
             mlflow.log_artifact(str(path), artifact_path=str(Path(SAMPLE_ARTIFACT).parent))
-    client().set_model_version_tag(model_name, model_version, f"{TAG}last_predict_run", run.info.run_id)
-    return run.info.run_id, run_url(exp, run.info.run_id)
+
+    model_tags = {"model_version": model_version, "model_uri": f"models:/{model_name}/{model_version}"}
+    return log_kind_run(
+        pipeline, "predict", tags | model_tags, metrics, (model_name, model_version), artifacts
+    )
 
 
 def load_predictions_sample(run_id: str) -> Any:
@@ -99,3 +100,33 @@ def load_predictions_sample(run_id: str) -> Any:
             run_id=run_id, artifact_path=SAMPLE_ARTIFACT, dst_path=tmp
         )
         return pd.read_parquet(local)
+
+
+def logged_predictions(
+    pipeline: str, model_name: str, version: str, fingerprint: str, seed: int, max_rows: int
+) -> tuple[str, Any] | None:
+    """(run id, logged sample) of the latest finished `predict` run that scored the batch with this fingerprint with
+    model `version`, its sample drawn with this seed and size (so its rows are the monitor's sample of the batch);
+    None when there is none, or the sample cannot be read (the monitor then predicts, as without one)."""
+    filters = [
+        f"tags.`{TAG}kind` = 'predict'", f"tags.`{TAG}model_name` = '{model_name}'",
+        f"tags.`{TAG}model_version` = '{version}'", f"tags.`{TAG}batch_fingerprint` = '{fingerprint}'",
+        f"tags.`{TAG}sample_seed` = '{seed}'", f"tags.`{TAG}sample_max_rows` = '{max_rows}'",
+        "attributes.status = 'FINISHED'",
+    ]  # fmt: skip
+    if not fingerprint:
+        return None
+    runs = client().search_runs(
+        [experiment_id(pipeline)],
+        " and ".join(filters),
+        order_by=["attributes.start_time DESC"],
+        max_results=1,
+    )
+    if not runs:
+        return None
+    run_id = runs[0].info.run_id
+    try:
+        return run_id, load_predictions_sample(run_id)
+    except Exception as exc:  # an artifact store that lost the file: predicting again is the honest fallback
+        log.warning("the predictions of predict run %s cannot be read (%s); predicting again", run_id, exc)
+        return None

@@ -8,12 +8,14 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops.errors import MlopsError
 from tasks.tracking import lineage
+from tasks.tracking.monitoring import log_monitoring
 from tasks.tracking.store import (
     TAG,
     client,
@@ -31,6 +33,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from tasks.data.splits import TrainedRows
+    from tasks.estimate_fit import MonitoringFit
     from tasks.quality import ValidationOutcome
 
 REFERENCE_DIR = "reference"
@@ -69,6 +72,7 @@ def log_training_run(
     reference: pd.DataFrame | None = None,
     trained_rows: TrainedRows | None = None,
     feature_kinds: dict[str, Any] | None = None,
+    monitoring: MonitoringFit | None = None,
 ) -> TrainingRun:
     """One MLflow run: params, holdout metrics, dataset lineage, the spec, and the model with its signature."""
     import warnings
@@ -96,6 +100,8 @@ def log_training_run(
             _log_reference(reference, feature_kinds or {})
         if trained_rows is not None:  # so a later retrain never judges this model on rows it trained on
             log_trained_rows(trained_rows)
+        if monitoring is not None:  # the quality estimator and importance weights travel with the model too
+            log_monitoring(monitoring)
         x = train[features]
         example = x.head(5)
         info = mlflow.sklearn.log_model(
@@ -224,20 +230,43 @@ def log_monitor_run(
     with the champion version it judged (and linked from that version)."""
     import mlflow
 
-    exp = experiment_id(pipeline)
-    with start_run(exp, f"monitor-{time.strftime('%Y%m%d-%H%M%S')}") as run:
-        mlflow.set_tags(
-            {f"{TAG}{k}": v for k, v in tags.items()}
-            | {f"{TAG}kind": "monitor", f"{TAG}model_name": model_name, f"{TAG}champion_version": champion_version,
-               f"{TAG}champion_uri": f"models:/{model_name}/{champion_version}"}
-        )  # fmt: skip
-        mlflow.log_metrics({k: v for k, v in metrics.items() if not math.isnan(v)})
+    def artifacts() -> None:
         mlflow.log_dict(summary, "drift/summary.json")
         for f in files:
             mlflow.log_artifact(f, artifact_path="drift")
-    c = client()
-    c.set_model_version_tag(model_name, champion_version, f"{TAG}last_monitor_run", run.info.run_id)
-    return run_url(exp, run.info.run_id)
+
+    model_tags = {
+        "champion_version": champion_version,
+        "champion_uri": f"models:/{model_name}/{champion_version}",
+    }
+    return log_kind_run(
+        pipeline, "monitor", tags | model_tags, metrics, (model_name, champion_version), artifacts
+    )[1]
+
+
+def log_kind_run(
+    pipeline: str,
+    kind: str,
+    tags: dict[str, str],
+    metrics: dict[str, float],
+    model: tuple[str, str],
+    artifacts: Callable[[], None],
+) -> tuple[str, str]:
+    """A `kind` run (monitor, predict) of a pipeline on a model version: named `kind-<time>`, the tags (prefixed,
+    with `kind` and `model_name`), the metrics (NaN left out), the artifacts `artifacts()` logs inside the run; and
+    the version (name, version) tagged with it as its last `kind` run. Returns (run id, run URL)."""
+    import mlflow
+
+    model_name, version = model
+    exp = experiment_id(pipeline)
+    with start_run(exp, f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}") as run:
+        mlflow.set_tags(
+            {f"{TAG}{k}": v for k, v in tags.items()} | {f"{TAG}kind": kind, f"{TAG}model_name": model_name}
+        )
+        mlflow.log_metrics({k: v for k, v in metrics.items() if not math.isnan(v)})
+        artifacts()
+    client().set_model_version_tag(model_name, version, f"{TAG}last_{kind}_run", run.info.run_id)
+    return run.info.run_id, run_url(exp, run.info.run_id)
 
 
 def _own_types(model: Any) -> list[str]:

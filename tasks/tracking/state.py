@@ -4,19 +4,15 @@ retry limit hold across runs, processes and machines."""
 
 from __future__ import annotations
 
-from tasks.tracking.store import TAG, client, read_or_none
+from tasks.tracking.champion import model_tags
+from tasks.tracking.store import TAG, client
 
 
 def read_drift_episode(model_name: str) -> dict[str, str]:
     """The registered model's tags of the drift episode (mlops.drift_policy.Episode.from_tags reads them, prefix
     removed); {} when the model does not exist yet. A failed read raises: it must not bypass the episode's limits."""
-    c = client()
-    model = read_or_none(
-        lambda: c.get_registered_model(model_name), f"read the drift episode of '{model_name}'"
-    )
-    if model is None:
-        return {}
-    return {k.removeprefix(TAG): v for k, v in (model.tags or {}).items() if k.startswith(TAG)}
+    tags = model_tags(model_name, "the drift episode") or {}
+    return {k.removeprefix(TAG): v for k, v in tags.items() if k.startswith(TAG)}
 
 
 def record_drift_episode(model_name: str, tags: dict[str, str]) -> None:

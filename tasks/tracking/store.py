@@ -74,8 +74,52 @@ def is_already_exists(exc: BaseException) -> bool:
     return isinstance(exc, MlflowException) and exc.error_code == "RESOURCE_ALREADY_EXISTS"
 
 
+class AccessDenied(RegistryError):
+    """The tracking server refused the credentials (401) or this user's permission (403): never "none", never
+    retried."""
+
+    def __init__(self, message: str, status: int):
+        self.status = status
+        super().__init__(message)
+
+
+def access_denied(exc: BaseException) -> AccessDenied | None:
+    """The user's message when the MLflow server answered 401 (no or wrong credentials) or 403 (this user may not
+    do that, e.g. a read-only user writing); None for any other error. Names the server and the variables to set;
+    never the password."""
+    import os
+
+    from mlflow.exceptions import MlflowException
+
+    if not isinstance(exc, MlflowException) or exc.error_code not in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
+        return None
+    uri = get_settings().tracking_uri
+    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    if exc.error_code == "UNAUTHENTICATED":
+        who = (
+            f"the user '{user}' (wrong password, or no such user)" if user else "a client without credentials"
+        )
+        return AccessDenied(
+            f"the MLflow tracking server at {uri} refused {who} (401 unauthenticated); set "
+            "MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD to your team's user on that server (ask its "
+            "admin for one), then rerun. The run stopped at the first refused request: nothing was recorded by it.",
+            401,
+        )
+    return AccessDenied(
+        f"the MLflow tracking server at {uri} refused the user '{user or '(none)'}' (403 permission denied: "
+        "this user may not do this, e.g. it may only read); set MLFLOW_TRACKING_USERNAME and "
+        "MLFLOW_TRACKING_PASSWORD to a user with EDIT or MANAGE on the pipeline's experiment and registered "
+        "model (your team's user), or ask the server's admin to grant it, then rerun. The run stopped at the "
+        "refused request: no run, version or alias was written by it.",
+        403,
+    )
+
+
 def registry_error(exc: BaseException, operation: str) -> RegistryError:
     """The user's message for a registry read that failed (not transient, not "not found")."""
+    denied = access_denied(exc)
+    if denied is not None:
+        return denied
     uri = get_settings().tracking_uri
     # SQL errors go on with the statement: the first line says it
     said = (str(exc).strip().splitlines() or [""])[0][:300]
@@ -98,6 +142,24 @@ def read_or_none(read: Callable[[], T], operation: str) -> T | None:
         if is_not_found(exc):
             return None
         raise registry_error(exc, operation) from exc
+
+
+def version_by_alias(c: Any, model_name: str, alias: str) -> Any:
+    """The model version holding `alias`, or None when MLflow says there is none (else RegistryError).
+
+    MLflow's basic-auth app answers 403, not "not found", to a non-admin reading an alias of a model that does not
+    exist (yet): then the model itself is read (a 403 there is a real refusal) and its alias list decides."""
+    operation = f"read the '{alias}' alias of '{model_name}'"
+    try:
+        return read_or_none(lambda: c.get_model_version_by_alias(model_name, alias), operation)
+    except AccessDenied as exc:
+        if exc.status != 403:
+            raise
+    model = read_or_none(lambda: c.get_registered_model(model_name), operation)
+    held = None if model is None else (model.aliases or {}).get(alias)
+    if held is None:
+        return None
+    return read_or_none(lambda: c.get_model_version(model_name, str(held)), operation)
 
 
 # MLflow retries each HTTP request itself: 7 times with backoff factor 2, about 4 minutes per failing call when the
@@ -189,7 +251,15 @@ def start_run(experiment: str, run_name: str) -> Any:
             c.set_tag(r.info.run_id, f"{TAG}abandoned", "tracking server lost mid-run; the task was retried")
             c.set_terminated(r.info.run_id, "FAILED")
     tags = {f"{TAG}prefect_task_run_id": attempt_of} if attempt_of else None
-    return mlflow.start_run(experiment_id=experiment, run_name=run_name, tags=tags)
+    try:
+        return mlflow.start_run(experiment_id=experiment, run_name=run_name, tags=tags)
+    except (
+        Exception
+    ) as exc:  # a refused create (e.g. a read-only user) is the user's message, not a traceback
+        refused = access_denied(exc)
+        if refused is None:
+            raise
+        raise refused from None
 
 
 def run_url(experiment: str, run_id: str) -> str:

@@ -19,7 +19,9 @@ SPEC = "deployments/cancer.yaml"
 
 @pytest.mark.parametrize(("args", "expected"), [
     ([], "give the batch to score: --batch PATH, or --start/--end"),
-    (["--batch", "b.csv", "--start", "2020-01-01"], "either --batch or --start/--end, not both"),
+    (["--batch", "b.csv", "--start", "2020-01-01"], "give the batch one way: --batch PATH judges that file"),
+    (["--batch", "missing.csv"], "--batch missing.csv: no such batch file"),
+    (["--start", "2014-01-01", "--end", "2013-01-01"], "--start 2014-01-01 is after --end 2013-01-01"),
     (["--batch", "b.csv", "--version", "2", "--alias", "challenger"], "--version N or with --alias NAME, not both"),
     (["--batch", "b.csv", "--version", "two"], "--version 'two' is not a version number"),
     (["--batch", "b.csv", "--out", "p.csv"], "is not a Parquet file name; end it with .parquet"),

