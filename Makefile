@@ -30,9 +30,10 @@ demo-replay: install
 	$(BIN)/mlops replay deployments/flight_delays.yaml --start 2013-07-01 --end 2014-01-01 --every month
 	$(BIN)/mlops history deployments/flight_delays.yaml
 
-## test: install, lint, and run every test (pytest's exit 5, "no tests ran", is a failure)
+## test: install, lint, and run every test on two workers, one test file per worker (pytest's exit 5, "no tests
+## ran", is a failure)
 test: install lint
-	$(BIN)/pytest -q -p no:cacheprovider; rc=$$?; \
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 ## check: the quick tier while working: install, lint, and the unit and integration tests only (not tests/e2e,

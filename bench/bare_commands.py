@@ -27,8 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import Project, Stopwatch, apply_quiet_env  # noqa: E402
 
-PIP = ["scikit-learn>=1.9,<2", "pandas>=2.2,<3", "numpy", "skops"]
-
 
 def registry(home: Path, model: str) -> None:
     from mlflow import MlflowClient
@@ -68,10 +66,9 @@ def _small_metrics(model: Any, x: Any, y: Any) -> dict[str, float]:
 
 
 def retrain_small(home: Path, suite_path: Path) -> None:
-    import great_expectations as gx
     import mlflow
     import skops.io
-    from mlflow import MlflowClient
+    from bare import PIP_REQUIREMENTS, _client, _experiment, _gx_validate
     from mlflow.models import infer_signature
     from sklearn import datasets
     from sklearn.impute import SimpleImputer
@@ -82,17 +79,7 @@ def retrain_small(home: Path, suite_path: Path) -> None:
 
     name = "diabetes-bare"
     frame = datasets.load_diabetes(as_frame=True, scaled=False).frame.copy()
-    raw = json.loads(suite_path.read_text())
-    context = gx.get_context(mode="ephemeral")
-    suite = context.suites.add(gx.ExpectationSuite(name=raw["name"], expectations=raw["expectations"]))
-    batch = (
-        context.data_sources.add_pandas("bare")
-        .add_dataframe_asset("batch")
-        .add_batch_definition_whole_dataframe("all")
-        .get_batch(batch_parameters={"dataframe": frame})
-    )
-    if not batch.validate(suite, result_format="SUMMARY").success:
-        raise SystemExit("bare: the data failed its suite")
+    _gx_validate(frame, suite_path)
     features = [c for c in frame.columns if c != "target"]
     train, holdout = train_test_split(frame, test_size=0.25, random_state=11)
     model = Pipeline(
@@ -103,17 +90,8 @@ def retrain_small(home: Path, suite_path: Path) -> None:
         ]
     ).fit(train[features], train["target"])
     metrics = _small_metrics(model, holdout[features], holdout["target"])
-    home.mkdir(parents=True, exist_ok=True)
-    uri = f"sqlite:///{home / 'mlflow.db'}"
-    mlflow.set_tracking_uri(uri)
-    mlflow.set_registry_uri(uri)
-    client = MlflowClient(uri, uri)
-    exp = client.get_experiment_by_name(name)
-    exp_id = (
-        exp.experiment_id
-        if exp
-        else client.create_experiment(name, artifact_location=(home / "mlartifacts" / name).as_uri())
-    )
+    client = _client(home)
+    exp_id = _experiment(client, name, home)
     with mlflow.start_run(experiment_id=exp_id):
         mlflow.log_params({"estimator": "sklearn.linear_model.Ridge", "alpha": 0.1})
         mlflow.log_metrics({f"holdout_{k}": v for k, v in metrics.items()})
@@ -123,7 +101,7 @@ def retrain_small(home: Path, suite_path: Path) -> None:
             name="model",
             signature=infer_signature(example, model.predict(example)),
             input_example=example,
-            pip_requirements=PIP,
+            pip_requirements=PIP_REQUIREMENTS,
             skops_trusted_types=list(skops.io.get_untrusted_types(data=skops.io.dumps(model))),
         )
     version = str(mlflow.register_model(info.model_uri, name).version)

@@ -24,7 +24,7 @@ SPEC = "deployments/flight_delays.yaml"
 
 def _fit(args: tuple) -> float:
     fit, validation, features, model, target = args
-    return train.fit_candidate.fn(fit, validation, features, model, target, 7, "roc_auc").value
+    return train.fit_candidate(fit, validation, features, model, target, 7, "roc_auc").value
 
 
 def main() -> None:
@@ -36,9 +36,9 @@ def main() -> None:
     args = parser.parse_args()
 
     loaded = load_spec(SPEC)
-    frame = data.load.fn(loaded).head(args.rows)
-    parts = data.split.fn(frame, loaded)
-    fit, validation = data.validation_split.fn(parts, loaded)
+    frame = data.load(loaded).head(args.rows)
+    parts = data.split(frame, loaded)
+    fit, validation = data.validation_split(parts, loaded)
     rates = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3][: args.candidates]
     models = [loaded.spec.model.model_copy(update={"params": {**loaded.spec.model.params, "learning_rate": r}})
               for r in rates]  # fmt: skip

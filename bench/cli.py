@@ -3,7 +3,7 @@ SPEC` in child processes from the project folder (median of N), and where a cold
 time: its steps timed one by one (bench/validate_phases.py) and its imports (`python -X importtime`), by
 top-level package, cold and warm.
 
-`mlops validate` remembers inputs that passed in $MLOPS_HOME/cache/checks.json (mlops/cli/checks.py):
+`mlops validate` remembers each part that passed in $MLOPS_HOME/cache/check-parts.json (mlops/cli/check_memo.py):
   validate-cold  every call in a new, empty MLOPS_HOME: the full checks (Great Expectations, scikit-learn, the
                  data heads), as on a first validate or after any change to a spec, suite, data file, the
                  project's code or the checking libraries;
@@ -32,7 +32,7 @@ COMMANDS = {
     "status": [MLOPS, "status", "deployments/flight_delays.yaml"],
     "status-champion": [MLOPS, "status", "deployments/diabetes.yaml"],
 }
-CACHE = Path("cache") / "checks.json"  # mlops/cli/checks.py: CACHE_FILE, under MLOPS_HOME
+CACHE = Path("cache") / "check-parts.json"  # mlops/cli/check_memo.py: FILE, under MLOPS_HOME
 
 
 def import_profile(env: dict[str, str]) -> list[tuple[str, float]]:

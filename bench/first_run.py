@@ -19,7 +19,7 @@ starts a temporary one; see mlops/settings.py::find_local_prefect):
              first run has a new MLOPS_HOME (validate cache cold), the second reuses it (the pre-flight's checks
              hit the cache).
 
-Each run records whether its pre-flight hit the validate cache ($MLOPS_HOME/cache/checks.json is only
+Each run records whether its pre-flight hit the validate cache ($MLOPS_HOME/cache/check-parts.json is only
 rewritten on a miss) and whether the retrain fitted or reused a finished training run of the same spec and data
 (a later run in the same MLOPS_HOME does: this changes the whole command's time, not the time to the first task).
 """
@@ -40,7 +40,7 @@ from typing import Any
 from common import MLOPS, PYTHON, REPO, free_port, log, quiet_env, run_child
 
 SPEC = "deployments/diabetes.yaml"
-CACHE = Path("cache") / "checks.json"  # mlops/cli/checks.py: CACHE_FILE, under MLOPS_HOME
+CACHE = Path("cache") / "check-parts.json"  # mlops/cli/check_memo.py: FILE, under MLOPS_HOME
 
 
 def _utc(text: str | None) -> float | None:

@@ -457,9 +457,10 @@ def what_costs(results: dict[str, Any], cfg: Config) -> str:
         parts += [
             f"**`mlops validate deployments/`: {secs(m.get('validate-warm'))} warm, "
             f"{secs(m.get('validate-cold'))} cold (aim 0.5 s, for the warm call).** A warm call parses the specs, "
-            "hashes what the deep checks read (the parsed spec, the suite file, the data files' names, sizes and "
-            "modification times, the project's code, the checking libraries' versions) and finds the key in "
-            "`$MLOPS_HOME/cache/checks.json`: no Great Expectations, scikit-learn or data read. A cold call (a "
+            "hashes what each deep check reads (the spec fields it uses, the suite file, the data files' names, "
+            "sizes and modification times, the project's code, the checking libraries' versions) and finds each "
+            "part in `$MLOPS_HOME/cache/check-parts.json`: no Great Expectations, scikit-learn or data read. A "
+            "cold call (a "
             "new MLOPS_HOME, or any of those inputs changed) runs every check; its costliest steps here: "
             f"{phase_text(c.get('validate_phases', []))}. `mlops status` "
             f"({secs(m.get('status'))}) imports MLflow and Prefect (`tasks/tracking/`) and opens the SQLite "

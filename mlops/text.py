@@ -16,6 +16,12 @@ def did_you_mean(value: object, choices: Iterable[str]) -> str | None:
     return match[0] if match else None
 
 
+def first_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception's first line of text, at most `limit` characters: what goes inside a one-paragraph message
+    (libraries' multi-line texts and stack dumps stay in the log)."""
+    return (str(exc).strip().splitlines() or [""])[0][:limit]
+
+
 def yaml_error(exc: Exception) -> tuple[str, str]:
     """(where, what) of a yaml.YAMLError: where is "line L, column C" (1-based; "" when PyYAML gives no
     position), what is PyYAML's own short reason."""

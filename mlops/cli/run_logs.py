@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from mlops.errors import MlopsError
+from mlops.text import first_line
 
 RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
 RETRY_FORMAT = "Task run failed with %s: %r - Retry %s/%s will start %s"  # Prefect 3.8's task_engine
@@ -60,10 +61,6 @@ class ConsoleOnce(logging.Filter):
             exhausted = " - retries are exhausted" if "Retries are exhausted" in text else ""
             record.msg, record.args = "Failed (%s)%s", (brief(exc), exhausted)
         return True
-
-
-def first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [""])[0]
 
 
 def brief(error: object) -> str:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import mlops
 from mlops.errors import MlopsError
+from mlops.text import first_line
 from tasks.tracking.store import client, is_transient
 
 if TYPE_CHECKING:
@@ -116,7 +117,7 @@ def _estimator(path: Path) -> dict[str, Any]:
 
 
 def _unreadable(run_id: str, exc: BaseException) -> EstimatorUnreadable:
-    said = (str(exc).strip().splitlines() or [""])[0][:300]
+    said = first_line(exc)
     return EstimatorUnreadable(
         f"the champion's quality estimator could not be read from its training run {run_id} "
         f"('{MONITORING_DIR}/' artifacts; {type(exc).__name__}: {said}); without it the batch's estimated quality "

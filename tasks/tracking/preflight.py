@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from mlops.errors import MlopsError
 from mlops.settings import Settings, get_settings
+from mlops.text import first_line
 
 
 class StoreUnusable(MlopsError):
@@ -64,5 +65,4 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         where = f": {exc.filename}" if exc.filename else ""
         return f"{exc.strerror.lower()}{where}"
-    text = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-    return text.split(". See https://")[0][:300].strip()
+    return (first_line(exc) or type(exc).__name__).split(". See https://")[0].strip()

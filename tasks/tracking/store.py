@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from mlops.errors import MlopsError
 from mlops.settings import Settings, get_settings
+from mlops.text import first_line
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
 TAG = "mlops."
@@ -43,7 +44,7 @@ def unreachable(exc: BaseException) -> TrackingUnavailable | None:
     uri = get_settings().tracking_uri
     return TrackingUnavailable(
         f"cannot reach the MLflow tracking store at {uri}, even after retrying ({type(exc).__name__}: "
-        f"{str(exc)[:300]}); start it (or correct MLFLOW_TRACKING_URI), or unset MLFLOW_TRACKING_URI to use the "
+        f"{first_line(exc)}); start it (or correct MLFLOW_TRACKING_URI), or unset MLFLOW_TRACKING_URI to use the "
         "embedded store, then rerun."
     )
 
@@ -122,7 +123,7 @@ def registry_error(exc: BaseException, operation: str) -> RegistryError:
         return denied
     uri = get_settings().tracking_uri
     # SQL errors go on with the statement: the first line says it
-    said = (str(exc).strip().splitlines() or [""])[0][:300]
+    said = first_line(exc)
     return RegistryError(
         f"could not {operation} in the MLflow registry at {uri} ({type(exc).__name__}: {said}); this "
         "is not MLflow's 'not found' answer, so nothing was decided from it: this step registered no version "

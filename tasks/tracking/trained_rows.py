@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mlops.errors import MlopsError
+from mlops.text import first_line
 from tasks.tracking.store import client, is_transient
 
 if TYPE_CHECKING:
@@ -73,7 +74,7 @@ def load_trained_rows(run_id: str | None) -> TrainedRows | None:
 
 
 def _unreadable(run_id: str, exc: BaseException) -> TrainedRowsUnreadable:
-    said = (str(exc).strip().splitlines() or [""])[0][:300]
+    said = first_line(exc)
     return TrainedRowsUnreadable(
         f"could not read which rows the champion trained on from its training run {run_id} ({type(exc).__name__}: "
         f"{said}); without them the comparison could judge the champion on rows it learnt, so nothing was "

@@ -1,26 +1,31 @@
-"""`mlops validate` skips the deep checks (GX, scikit-learn, the data read) for inputs that passed before, and
-only for those: any change to the spec, the suite or the data runs them again."""
+"""`mlops validate` skips the deep checks (GX, scikit-learn, Evidently's registry, the data read) for inputs that
+passed before, and only for those: any change to the spec, the suite or the data runs the part that reads it
+again (mlops/cli/check_memo.py; which part re-runs for which edit: tests/unit/test_fast_commands.py)."""
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import pytest
 
-from mlops.cli import checks
+from mlops.cli import check_memo, checks
+
+PARTS = ("_data_problems", "_suite_problems", "_param_problems")
 
 
 def deep_checks_counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    import mlops.cli.stattest_check as stattest_check
+
     calls: list[str] = []
-    real = checks._references
+    for module, name in [*((checks, p) for p in PARTS), (stattest_check, "stattest_problems")]:
+        real = getattr(module, name)
 
-    def counted(loaded):  # type: ignore[no-untyped-def]
-        calls.append(str(loaded.path))
-        return real(loaded)
+        def counted(*args, _real=real, _name=name):  # type: ignore[no-untyped-def]
+            calls.append(_name)
+            return _real(*args)
 
-    monkeypatch.setattr(checks, "_references", counted)
+        monkeypatch.setattr(module, name, counted)
     return calls
 
 
@@ -28,9 +33,22 @@ def test_unchanged_inputs_are_checked_once(project: Path, isolated_home: Path, m
     calls = deep_checks_counted(monkeypatch)
     spec = project / "deployments" / "cancer.yaml"
     assert checks.check_spec(spec)[1] == []
+    assert sorted(calls) == sorted([*PARTS, "stattest_problems"])
+    calls.clear()
     assert checks.check_spec(spec)[1] == []
-    assert len(calls) == 1
-    assert len(json.loads((isolated_home / checks.CACHE_FILE).read_text())) == 1
+    assert calls == []
+    assert (isolated_home / check_memo.FILE).exists()
+
+
+def test_stattests_are_checked_again_when_the_monitoring_methods_change(project: Path, monkeypatch) -> None:
+    calls = deep_checks_counted(monkeypatch)
+    spec = project / "deployments" / "cancer.yaml"
+    assert checks.check_spec(spec)[1] == []
+    calls.clear()
+    spec.write_text(spec.read_text() + "monitoring:\n  column_methods: {mean_radius: wassersteinn}\n")
+    problems = [p.render() for p in checks.check_spec(spec)[1]]
+    assert any("'wassersteinn' is not an Evidently stattest" in p for p in problems), problems
+    assert calls == ["stattest_problems"]
 
 
 @pytest.mark.parametrize("change", ["suite", "data", "spec", "params"])
@@ -38,6 +56,7 @@ def test_any_change_runs_the_checks_again(project: Path, monkeypatch, change: st
     calls = deep_checks_counted(monkeypatch)
     spec = project / "deployments" / "cancer.yaml"
     assert checks.check_spec(spec)[1] == []
+    calls.clear()
     params = None
     if change == "suite":
         suite = project / "expectations" / "cancer.json"
@@ -53,12 +72,14 @@ def test_any_change_runs_the_checks_again(project: Path, monkeypatch, change: st
         params = {"C": -1.0}
     _, problems = checks.check_spec(spec, params)
     assert problems, f"a {change} change must be checked again"
-    assert len(calls) == 2 or change == "spec"  # a schema error stops before the deep checks
+    assert calls, f"a {change} change ran no deep check"
 
 
 def test_failed_checks_are_not_remembered(project: Path, isolated_home: Path, monkeypatch) -> None:
     calls = deep_checks_counted(monkeypatch)
     (project / "expectations" / "cancer.json").write_text("{oops")
     spec = project / "deployments" / "cancer.yaml"
-    assert checks.check_spec(spec)[1] and checks.check_spec(spec)[1]
-    assert len(calls) == 2 and not (isolated_home / checks.CACHE_FILE).exists()
+    assert checks.check_spec(spec)[1]
+    calls.clear()
+    assert checks.check_spec(spec)[1]
+    assert calls == ["_suite_problems"]  # the failing part runs again; the parts that passed do not
