@@ -12,6 +12,7 @@ secret fields: never in the repository, the automation or a log. Prefect is impo
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +26,8 @@ PREFIX = "mlops: "
 DESCRIPTION = "Declared in notifications.yaml; `mlops deploy` keeps it in step (edits here are overwritten)."
 FLOWS = ["retrain", "monitor", "replay", "predict"]
 ONE_LINE = "|replace('\\n', ' ')|truncate(300)"
+# In Slack's mrkdwn, & < > are markup: the free text of a message (reasons, errors) is escaped for Slack channels.
+SLACK_ONE_LINE = ONE_LINE + "|replace('&', '&amp;')|replace('<', '&lt;')|replace('>', '&gt;')"
 
 # (events, related resources to match, subject, body) per rule kind. The body's first line is the verdict.
 SUBJECTS = {
@@ -107,13 +110,19 @@ def trigger_for(rule: Rule) -> Any:
     )
 
 
-def automation_for(rule: Rule, block_ids: dict[str, Any], mlflow_ui: str) -> Any:
-    """The automation a rule declares: its trigger and one SendNotification per channel it names."""
+def automation_for(rule: Rule, block_ids: dict[str, Any], mlflow_ui: str, slack: Collection[str] = ()) -> Any:
+    """The automation a rule declares: its trigger and one SendNotification per channel it names (the channels
+    named in `slack` get the Slack-escaped message)."""
     from prefect.automations import AutomationCore, SendNotification
 
     body = BODIES[rule.when].replace("{mlflow_ui}", mlflow_ui)
+    slack_body = body.replace(ONE_LINE, SLACK_ONE_LINE)
     actions = [
-        SendNotification(block_document_id=block_ids[c], subject=SUBJECTS[rule.when], body=body)
+        SendNotification(
+            block_document_id=block_ids[c],
+            subject=SUBJECTS[rule.when],
+            body=slack_body if c in slack else body,
+        )
         for c in rule.notify
     ]
     return AutomationCore(
@@ -125,20 +134,27 @@ def automation_for(rule: Rule, block_ids: dict[str, Any], mlflow_ui: str) -> Any
     )
 
 
+def env_value(name: str, env: str) -> str:
+    """A channel's setting from the environment of this process (never logged); UsageError when it is unset."""
+    value = os.environ.get(env, "")
+    if not value:
+        raise UsageError(
+            f"notifications.yaml: channel {name!r} reads its secret from ${env}, which is not set here; "
+            f"export it before `mlops deploy`/`mlops serve` (or use a Prefect Secret block)."
+        )
+    return value
+
+
 def secret_value(name: str, channel: Channel) -> str:
-    """The channel's secret, from the environment of this process or a Prefect Secret block (never logged)."""
-    env = channel.url_env or channel.api_key_env
-    if env:
-        value = os.environ.get(env, "")
-        if not value:
-            raise UsageError(
-                f"notifications.yaml: channel {name!r} reads its secret from ${env}, which is not set here; "
-                f"export it before `mlops deploy`/`mlops serve` (or use a Prefect Secret block)."
-            )
-        return value
+    """The channel's secret, from the environment of this process or a Prefect Secret block (never logged); empty
+    for an SMTP channel without a login."""
+    if channel.secret_env:
+        return env_value(name, channel.secret_env)
+    if not channel.secret_block:
+        return ""
     from prefect.blocks.system import Secret
 
-    secret = channel.url_secret or channel.api_key_secret or ""
+    secret = channel.secret_block
     try:
         block: Any = Secret.load(secret)
         return str(block.get())
@@ -151,12 +167,18 @@ def secret_value(name: str, channel: Channel) -> str:
 
 def block_for(name: str, channel: Channel, secret: str) -> Any:
     """The notification block of a channel. A webhook's URL is kept in the block's secret fields (the UI shows
-    it obfuscated) and substituted when the message is sent; the message is posted as JSON."""
-    from prefect.blocks.notifications import CustomWebhookNotificationBlock, SendgridEmail, SlackWebhook
+    it obfuscated) and substituted when the message is sent; the message is posted as JSON. Slack and SMTP: see
+    mlops/cli/notify_blocks.py."""
+    from prefect.blocks.notifications import CustomWebhookNotificationBlock, SendgridEmail
 
-    if channel.kind == "slack":
-        return SlackWebhook(url=secret)
-    if channel.kind == "email":
+    from mlops.cli import notify_blocks
+
+    if channel.form == "slack":
+        return notify_blocks.slack_block(block_name(name), secret)
+    if channel.form == "smtp":
+        user = env_value(name, channel.smtp_user_env) if channel.smtp_user_env else ""
+        return notify_blocks.smtp_block(name, channel, user, secret)
+    if channel.form == "sendgrid":
         return SendgridEmail(api_key=secret, sender_email=channel.sender, to_emails=channel.to)
     return CustomWebhookNotificationBlock(
         name=block_name(name),
@@ -211,12 +233,13 @@ def sync(project: Path, api_url: str) -> list[Change] | None:
 
 def _apply(declared: Notifications, mlflow_ui: str, get_client: Any) -> list[Change]:
     used = {c for rule in declared.rules for c in rule.notify}
-    block_ids = {}
+    built = {}  # every block built (secrets read, settings checked) before any is saved
     for name in sorted(used):
         channel = declared.channels[name]
-        block = block_for(name, channel, secret_value(name, channel))
-        block_ids[name] = block.save(block_name(name), overwrite=True)
-    wanted = {automation_name(r): automation_for(r, block_ids, mlflow_ui) for r in declared.rules}
+        built[name] = block_for(name, channel, secret_value(name, channel))
+    block_ids = {name: block.save(block_name(name), overwrite=True) for name, block in built.items()}
+    slack = {n for n, c in declared.channels.items() if c.kind == "slack"}
+    wanted = {automation_name(r): automation_for(r, block_ids, mlflow_ui, slack) for r in declared.rules}
     changes = []
     with get_client(sync_client=True) as client:
         existing: dict[str, list[Any]] = {}
@@ -277,9 +300,8 @@ def check_notifications(project: Path) -> None:
         return
     for rule in declared.rules:
         for name in rule.notify:
-            channel = declared.channels[name]
-            if channel.url_env or channel.api_key_env:
-                secret_value(name, channel)
+            for env in declared.channels[name].env_names():
+                env_value(name, env)
 
 
 def deploy_notifications(project: Path, api_url: str) -> None:

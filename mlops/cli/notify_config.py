@@ -4,7 +4,8 @@ mlops/cli/notifications.py turns it into Prefect notification blocks and automat
     channels:                       # where messages go; secrets come from the environment or a Prefect Secret
       ops-webhook: {kind: webhook, url_env: MLOPS_NOTIFY_WEBHOOK_URL}
       team-slack: {kind: slack, url_secret: team-slack-webhook}
-      oncall-mail: {kind: email, api_key_env: SENDGRID_API_KEY, sender: mlops@example.com, to: [a@example.com]}
+      oncall-mail: {kind: email, smtp_host: smtp.example.com, smtp_user_env: SMTP_USER,
+                    smtp_password_env: SMTP_PASSWORD, sender: mlops@example.com, to: [a@example.com]}
     rules:                          # what is worth a message, and to which channels
       - {when: drift, notify: [ops-webhook, team-slack]}
       - {when: run-failed, notify: [ops-webhook], pipelines: [flight-delays]}
@@ -28,11 +29,22 @@ WHEN = ("drift", "run-failed", "approval-waiting", "rollback")
 When = Literal["drift", "run-failed", "approval-waiting", "rollback"]
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$|^[0-9A-Fa-f:]+$")  # a name, IPv4 or IPv6
+EMAIL = re.compile(r"^[^@\s<>,]+@[^@\s<>,]+$")
+SECRETS = {
+    "webhook": ("url_env", "url_secret"),
+    "slack": ("url_env", "url_secret"),
+    "sendgrid": ("api_key_env", "api_key_secret"),
+    "smtp": ("smtp_password_env", "smtp_password_secret"),
+}
+EMAIL_FIELDS = {"sender", "to"}
+SMTP_FIELDS = {"smtp_host", "smtp_port", "tls", "smtp_user_env"}
 
 
 class Channel(BaseModel):
-    """A notification block. The secret part (a webhook URL, an API key) is never in this file: `*_env` names an
-    environment variable of the process that runs `mlops deploy`/`mlops serve`, `*_secret` a Prefect Secret block."""
+    """A notification block. The secret part (a webhook URL, an API key, an SMTP login) is never in this file: `*_env`
+    names an environment variable of the process that runs `mlops deploy`/`mlops serve`, `*_secret` a Prefect
+    Secret block. An email channel with `smtp_host` sends through that SMTP server, one without through SendGrid."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -45,26 +57,77 @@ class Channel(BaseModel):
     api_key_secret: str | None = Field(
         None, description="email (SendGrid): Prefect Secret block holding the key"
     )
+    smtp_host: str | None = Field(None, description="email (SMTP): the mail server's host name")
+    smtp_port: int | None = Field(
+        None, ge=1, le=65535, description="email (SMTP): default 587 (starttls), 465 (ssl), 25 (none)"
+    )
+    tls: Literal["starttls", "ssl", "none"] | None = Field(
+        None, description="email (SMTP): starttls (default), ssl (SMTPS) or none (a trusted relay)"
+    )
+    smtp_user_env: str | None = Field(
+        None, description="email (SMTP): environment variable holding the login name"
+    )
+    smtp_password_env: str | None = Field(
+        None, description="email (SMTP): environment variable holding the password"
+    )
+    smtp_password_secret: str | None = Field(
+        None, description="email (SMTP): Prefect Secret block holding the password"
+    )
     sender: str | None = Field(None, description="email: the sender address")
     to: list[str] = Field(default_factory=list, description="email: the recipients")
 
+    @property
+    def form(self) -> str:
+        """webhook | slack | smtp | sendgrid: what the block is built as."""
+        if self.kind != "email":
+            return self.kind
+        return "smtp" if self.smtp_host else "sendgrid"
+
+    @property
+    def secret_env(self) -> str | None:
+        return self.url_env or self.api_key_env or self.smtp_password_env
+
+    @property
+    def secret_block(self) -> str | None:
+        return self.url_secret or self.api_key_secret or self.smtp_password_secret
+
+    def env_names(self) -> list[str]:
+        """Every environment variable this channel reads when it is deployed."""
+        return [v for v in (self.url_env, self.api_key_env, self.smtp_user_env, self.smtp_password_env) if v]
+
     @model_validator(mode="after")
     def _complete(self) -> Channel:
-        secret = ("api_key_env", "api_key_secret") if self.kind == "email" else ("url_env", "url_secret")
-        other = ("url_env", "url_secret") if self.kind == "email" else ("api_key_env", "api_key_secret")
+        form = self.form
+        secret = SECRETS[form]
+        allowed = {"kind", *secret} | (EMAIL_FIELDS if self.kind == "email" else set())
+        allowed |= SMTP_FIELDS if form == "smtp" else set()
+        wrong = [k for k in type(self).model_fields if k not in allowed and getattr(self, k)]
         given = [k for k in secret if getattr(self, k)]
-        if len(given) != 1:
+        if self.kind == "email" and not given and form == "sendgrid":
+            raise ValueError(
+                "an email channel needs smtp_host (sent through your SMTP server) or one of api_key_env or "
+                "api_key_secret (sent through SendGrid)"
+            )
+        if len(given) > 1 or (not given and form != "smtp"):
             raise ValueError(f"a {self.kind} channel needs exactly one of {secret[0]} or {secret[1]}")
-        wrong = [k for k in other if getattr(self, k)]
-        if self.kind != "email":
-            wrong += [k for k in ("sender", "to") if getattr(self, k)]
         if wrong:
-            raise ValueError(f"{', '.join(wrong)} do(es) not apply to a {self.kind} channel")
+            what = {"smtp": "an SMTP email", "sendgrid": "a SendGrid email"}.get(form, f"a {form}")
+            raise ValueError(f"{', '.join(wrong)} do(es) not apply to {what} channel")
+        if form == "smtp" and bool(self.smtp_user_env) != bool(given):
+            raise ValueError(
+                "an SMTP login needs smtp_user_env and one of smtp_password_env or smtp_password_secret "
+                "(leave all three out for a server that takes mail without a login)"
+            )
         if self.kind == "email" and (not self.sender or not self.to):
             raise ValueError("an email channel needs a sender and at least one address in `to`")
-        env = self.url_env or self.api_key_env
-        if env and not ENV.match(env):
-            raise ValueError(f"{env!r} is not an environment variable name")
+        if self.smtp_host and not HOST.match(self.smtp_host):
+            raise ValueError(f"smtp_host {self.smtp_host!r} is not a host name (smtp.example.com, 10.0.0.5)")
+        bad = [a for a in [self.sender or "", *self.to] if not EMAIL.match(a)]
+        if self.kind == "email" and bad:
+            raise ValueError(f"{', '.join(map(repr, bad))} is not an email address (name@domain)")
+        for env in self.env_names():
+            if not ENV.match(env):
+                raise ValueError(f"{env!r} is not an environment variable name")
         return self
 
 

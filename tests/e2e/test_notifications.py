@@ -2,11 +2,17 @@
 deploy path's own function: one automation per rule, nothing changed the second time), and a small HTTP receiver
 on 127.0.0.1 that must receive the drift message (emitted inside a flow run, as the monitor does), the failed-run
 message (Prefect's own flow-run.Failed event), the approval message (flow-run.Paused) and the rollback message (emitted as `mlops rollback` does, from a
-process that exits at once). Bounded waits; the whole file takes well under two minutes."""
+process that exits at once). The same events reach a Slack channel (Slack's JSON, posted to the receiver) and an
+SMTP email channel (a small SMTP sink on 127.0.0.1 with a login), each for exactly the rules wired to it, and their
+credentials are in no block as the API shows it, no automation and no server log. Bounded waits; the whole file
+takes well under two minutes."""
 
 from __future__ import annotations
 
+import base64
+import email
 import json
+import socketserver
 import subprocess
 import sys
 import threading
@@ -24,14 +30,19 @@ from tests.conftest import REPO, free_port, wait_until
 pytestmark = pytest.mark.e2e
 
 SECRET_PATH = "/hook/s3cret-token-123"
+SLACK_PATH = "/services/T0E2E/B0E2E/slackt0ken456"  # a Slack incoming webhook's path, with its token
+SMTP_PASSWORD = "smtp-pa55:w/rd@never-logged"
 RULES = """
 channels:
   ops: {kind: webhook, url_env: MLOPS_E2E_WEBHOOK}
+  team-slack: {kind: slack, url_env: MLOPS_E2E_SLACK}
+  oncall: {kind: email, smtp_host: 127.0.0.1, smtp_port: SMTP_PORT, tls: none, smtp_user_env: MLOPS_E2E_SMTP_USER,
+           smtp_password_env: MLOPS_E2E_SMTP_PASSWORD, sender: mlops@example.com, to: [oncall@example.com]}
 rules:
-  - {when: drift, notify: [ops]}
-  - {when: run-failed, notify: [ops]}
-  - {when: approval-waiting, notify: [ops]}
-  - {when: rollback, notify: [ops], pipelines: [e2e-pipe]}
+  - {when: drift, notify: [ops, team-slack, oncall]}
+  - {when: run-failed, notify: [ops, team-slack, oncall]}
+  - {when: approval-waiting, notify: [ops, oncall]}
+  - {when: rollback, notify: [ops, team-slack], pipelines: [e2e-pipe]}
 """
 
 FLOWS = """
@@ -46,7 +57,7 @@ def monitor(spec_path: str) -> None:
 
 @flow(name="retrain")
 def retrain(spec_path: str) -> None:
-    raise RuntimeError("the data source is gone: no file matches data/*.csv")
+    raise RuntimeError("the data source is gone: no file matches data/*.csv <gone & moved>")
 
 @flow(name="retrain")
 def waits_for_approval(spec_path: str) -> None:
@@ -84,6 +95,47 @@ class Receiver(BaseHTTPRequestHandler):
 
     def log_message(self, *args: Any) -> None:
         pass
+
+
+class SMTPSink(socketserver.StreamRequestHandler):
+    """Just enough SMTP for smtplib (EHLO, AUTH PLAIN, MAIL, RCPT, DATA, QUIT): keeps each message and login."""
+
+    messages: list[email.message.Message] = []
+    logins: list[list[bytes]] = []
+
+    def reply(self, line: str) -> None:
+        self.wfile.write(line.encode() + b"\r\n")
+
+    def handle(self) -> None:
+        self.reply("220 sink")
+        while line := self.rfile.readline().decode():
+            verb = line[:4].upper()
+            if verb == "EHLO":
+                self.reply("250-sink\r\n250 AUTH PLAIN")
+            elif verb == "AUTH":  # AUTH PLAIN base64(\0user\0password)
+                SMTPSink.logins.append(base64.b64decode(line.split()[2]).split(b"\0")[1:])
+                self.reply("235 ok")
+            elif verb == "DATA":
+                self.reply("354 go on")
+                data = b"".join(iter(lambda: self.rfile.readline() or b".\r\n", b".\r\n"))  # to the lone dot
+                SMTPSink.messages.append(email.message_from_bytes(data))
+                self.reply("250 ok")
+            elif verb == "QUIT":
+                self.reply("221 bye")
+                return
+            else:  # MAIL FROM, RCPT TO, RSET, NOOP
+                self.reply("250 ok")
+
+
+@pytest.fixture(scope="module")
+def smtp_port() -> Iterator[int]:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), SMTPSink)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
 
 
 @pytest.fixture(scope="module")
@@ -124,11 +176,15 @@ def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         for key, value in LEAN_SERVER.items():
             mp.setenv(key, value)
         proc = sv.start_server(port, home, home / "server.log")
+    SERVER_LOGS[url] = home / "server.log"
     try:
         sv.wait_healthy(url, proc, home / "server.log", timeout=90)
         yield url
     finally:
         sv.stop(proc, grace=5)
+
+
+SERVER_LOGS: dict[str, Path] = {}
 
 
 def env(api_url: str) -> dict[str, str]:
@@ -139,17 +195,38 @@ def messages(kind: str) -> list[str]:
     return [m["body"] for m in Receiver.received if m.get("subject", "").startswith(kind)]
 
 
+def slack(kind: str) -> list[str]:
+    """Slack's incoming-webhook JSON is `{"text": ...}`: the subject in bold on the first line, then the body."""
+    posted = [m for m, path in zip(Receiver.received, Receiver.paths, strict=True) if path == SLACK_PATH]
+    assert all(set(m) == {"text"} for m in posted), posted
+    return [m["text"].split("\n", 1)[1] for m in posted if m["text"].startswith(f"*{kind}")]
+
+
+def mails(kind: str) -> list[str]:
+    return [
+        str(m.get_payload(decode=True).decode()).replace("\r\n", "\n")  # type: ignore[union-attr]
+        for m in SMTPSink.messages
+        if str(m["Subject"]).startswith(kind)
+    ]
+
+
 def test_notifications_reach_the_receiver(
     api_url: str,
     receiver: str,
+    smtp_port: int,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     from prefect.client.orchestration import SyncPrefectClient
 
-    (tmp_path / "notifications.yaml").write_text(RULES)
+    (tmp_path / "notifications.yaml").write_text(RULES.replace("SMTP_PORT", str(smtp_port)))
     monkeypatch.setenv("MLOPS_E2E_WEBHOOK", receiver)
+    slack_url = receiver.replace(SECRET_PATH, SLACK_PATH)
+    monkeypatch.setenv("MLOPS_E2E_SLACK", slack_url)
+    monkeypatch.setenv("MLOPS_E2E_SMTP_USER", "mlops-bot")
+    monkeypatch.setenv("MLOPS_E2E_SMTP_PASSWORD", SMTP_PASSWORD)
+    secrets = ["s3cret", "slackt0ken456", "pa55"]  # the SMTP password, plain or quoted in a URL
 
     first = nt.sync(tmp_path, api_url)
     assert first is not None and [c.what for c in first] == ["created"] * 4
@@ -161,9 +238,12 @@ def test_notifications_reach_the_receiver(
             ["mlops: drift", "mlops: run-failed", "mlops: approval-waiting", "mlops: rollback e2e-pipe"]
         )
         blocks = client.read_block_documents(include_secrets=False)  # as the API and UI show them
-        assert not [b for b in blocks if "s3cret" in json.dumps(b.model_dump(mode="json"), default=str)]
+        shown = json.dumps([b.model_dump(mode="json") for b in blocks], default=str)
+        assert {"mlops-ops", "mlops-team-slack", "mlops-oncall"} <= {b.name for b in blocks}
         automations = json.dumps([a.model_dump(mode="json") for a in client.read_automations()])
-        assert "s3cret" not in automations and receiver not in automations
+        for secret in secrets:
+            assert secret not in shown and secret not in automations, secret
+        assert receiver not in automations
 
     (tmp_path / "flows.py").write_text(FLOWS)
     done = subprocess.run(
@@ -197,4 +277,38 @@ def test_notifications_reach_the_receiver(
     approval = messages("mlops: a promotion waits")[0]
     assert approval.startswith("Pipeline deployments/e2e-approval.yaml: a promotion waits for approval")
     assert "mlops approve/reject deployments/e2e-approval.yaml" in approval and "/runs/flow-run/" in approval
-    assert set(Receiver.paths) == {SECRET_PATH}
+    assert set(Receiver.paths) == {SECRET_PATH, SLACK_PATH}
+
+    # Slack and SMTP email: each rule wired to them, once per event (two retrain runs failed: one raised, one was
+    # never approved), and nothing for the rule they are not wired to.
+    expected = {"mlops: drift": 1, "mlops: a retrain run": 2, "mlops: e2e-pipe": 1, "mlops: a promotion": 1}
+    to_slack = {k: n for k, n in expected.items() if k != "mlops: a promotion"}
+    to_mail = {k: n for k, n in expected.items() if k != "mlops: e2e-pipe"}
+    wait_until(
+        lambda: (
+            all(len(slack(k)) >= n for k, n in to_slack.items())
+            and all(len(mails(k)) >= n for k, n in to_mail.items())
+        ),
+        timeout=60,
+        what=f"the Slack and email messages (so far: {Receiver.received}, {SMTPSink.messages})",
+    )
+    assert {k: len(slack(k)) for k in expected} == {**to_slack, "mlops: a promotion": 0}
+    assert {k: len(mails(k)) for k in expected} == {**to_mail, "mlops: e2e-pipe": 0}
+    assert slack("mlops: drift")[0] == drift and mails("mlops: drift")[0].strip() == drift  # same message
+    assert slack("mlops: e2e-pipe")[0] == rollback
+    slack_failed = [m for m in slack("mlops: a retrain run") if "data source" in m][0]
+    assert "no file matches data/*.csv &lt;gone &amp; moved&gt;" in slack_failed  # Slack's markup, escaped
+    assert "data/*.csv <gone & moved>" in failed  # and only for Slack
+    mail_failed = [m for m in mails("mlops: a retrain run") if "data source" in m][0]
+    assert "data/*.csv <gone & moved>" in mail_failed and "/runs/flow-run/" in mail_failed
+    assert mails("mlops: a promotion")[0].startswith(
+        "Pipeline deployments/e2e-approval.yaml: a promotion waits"
+    )
+    mail = SMTPSink.messages[0]
+    assert mail["From"] == "mlops@example.com" and mail["To"] == "oncall@example.com"
+    assert SMTPSink.logins and all(
+        login == [b"mlops-bot", SMTP_PASSWORD.encode()] for login in SMTPSink.logins
+    )
+    log = SERVER_LOGS[api_url].read_text(errors="replace")
+    for secret in secrets:
+        assert secret not in log, secret
