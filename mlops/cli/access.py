@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
 from mlops.errors import MlopsError
 
@@ -71,10 +72,17 @@ def check_prefect_auth(url: str, timeout: float = 10.0) -> None:
         return
 
 
+def local_store(tracking_uri: str) -> bool:
+    """A store on this machine (sqlite:, file:, a plain path) has no credentials to refuse: checking it would only
+    cost a search (and, for file:, a store opened) before every run. Servers (http, https, ...) are checked."""
+    uri = tracking_uri.strip()
+    return urlsplit(uri).scheme.lower() in ("file", "sqlite") or uri.startswith(("/", ".", "~"))
+
+
 def check_mlflow_access(settings: Any) -> None:
     """A tracking server that refuses these credentials (401) stops the run before anything starts. Reading is
     all that is checked here: a read-only user is refused at its first write (AccessDenied)."""
-    if settings.embedded_mlflow:
+    if settings.embedded_mlflow or local_store(settings.tracking_uri):
         return
     from tasks.tracking.store import access_denied, client
 

@@ -1,8 +1,9 @@
 """A local Prefect server kept alive between commands on embedded defaults (no PREFECT_API_URL, issue 15).
 
 The first `mlops run ...` starts `prefect server start` in the background (its own session: it outlives the
-command) and the later ones find and reuse it, so a run no longer pays ~7 s for a temporary server. Its state
-lives in `<MLOPS_HOME>/prefect-server/`:
+command) and the later ones find and reuse it, so a run no longer pays ~7 s for a temporary server. `mlops run
+retrain|monitor` start it before their pre-flight and wait for it only when the flow needs it
+(mlops/cli/early_server.py). Its state lives in `<MLOPS_HOME>/prefect-server/`:
 
     server.pid, server.port, server.started   the running server (written once it answers /api/health)
     server.log                                its output (kept after it stops)
@@ -272,10 +273,15 @@ def use_server(home: Path | None = None, start: bool = True) -> str | None:
     idle = idle_seconds()
     from filelock import Timeout
 
+    from mlops.cli.early_server import end_early, started_early
+
+    early = started_early(p)  # mlops/cli/early_server.py: started by this command, not waited for yet
     try:
-        with _lock(p):
+        with early.lock if early is not None else _lock(p):
             r = running(p)
-            if r is None:
+            if r is None and early is not None:
+                r = _ready(p, early.proc, early.port, early.idle)
+            elif r is None:
                 _clean(p)
                 if not start:
                     return None
@@ -287,14 +293,17 @@ def use_server(home: Path | None = None, start: bool = True) -> str | None:
             f"another command has held {p.lock} for over {START_TIMEOUT + 30:.0f} s while starting the local "
             f"Prefect server; see its log {p.log}, or run `mlops server stop` and try again."
         ) from None
+    finally:
+        if early is not None:
+            end_early()
     atexit.register(release, p)
     _in_use = r.api_url
     return r.api_url
 
 
-def _start(p: Paths, idle: float) -> Running:
+def _launch(p: Paths, idle: float) -> tuple[int, subprocess.Popen[bytes]]:
     from mlops.cli.render import err
-    from mlops.cli.supervisor import start_server, wait_healthy
+    from mlops.cli.supervisor import start_server
 
     err.print(
         f"Starting a local Prefect server for this and later commands (state and log in {p.root}; it stops after "
@@ -303,7 +312,18 @@ def _start(p: Paths, idle: float) -> Running:
         highlight=False,
     )
     port = _free_port()
-    proc = start_server(port, p.prefect_home, p.log)
+    return port, start_server(port, p.prefect_home, p.log)
+
+
+def _start(p: Paths, idle: float) -> Running:
+    port, proc = _launch(p, idle)
+    return _ready(p, proc, port, idle)
+
+
+def _ready(p: Paths, proc: subprocess.Popen[bytes], port: int, idle: float) -> Running:
+    """Wait until the started server answers, then record it and start its idle watchdog."""
+    from mlops.cli.supervisor import wait_healthy
+
     try:
         wait_healthy(f"http://127.0.0.1:{port}/api", proc, p.log, timeout=START_TIMEOUT)
     except BaseException:

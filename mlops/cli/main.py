@@ -8,7 +8,6 @@ down), 2 a usage or spec error.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -27,6 +26,7 @@ from mlops.cli.runtime import (
     prefect_where,
     quiet_environment,
     spec_problems,
+    start_server_early,
     user_errors,
 )
 from mlops.errors import SpecError
@@ -129,6 +129,7 @@ def run_retrain(
     """
     overrides = _params(param or [])
     _dates(start=start, end=end)
+    start_server_early()  # the kept local server starts while the checks run
     _preflight(spec)
     check_overrides(spec, overrides)  # blamed on the option, not on the spec
     if start or end:
@@ -169,6 +170,7 @@ def run_monitor(
     from mlops.cli.arguments import check_batch
 
     check_batch(batch, start, end)
+    start_server_early()
     _preflight(spec)
     if batch is None:
         _needs_time_column(spec, "--start/--end")
@@ -266,7 +268,8 @@ def reject(
 
 def _answer(spec: Path, approved: bool, comment: str) -> None:
     _load(spec)
-    if not os.environ.get("PREFECT_API_URL"):
+    # PREFECT_API_URL, or the kept local server if one runs (never started for this)
+    if not prefect_settings(start=False).prefect_api_url:
         fail(2, "approvals live on a Prefect server: set PREFECT_API_URL (e.g. http://127.0.0.1:4200/api).")
     from mlops.cli.approvals import answer
 
