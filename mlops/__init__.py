@@ -1,3 +1,3 @@
 """Declarative ML pipelines on Prefect: the spec schema, settings, pure decisions and the `mlops` CLI."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"

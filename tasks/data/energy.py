@@ -9,8 +9,9 @@ monitor's verdicts can be checked against what really happened (docs/monitoring.
   while the model's error stays where it was;
 - **one real shift at SHIFT_START** (2021-09-01): site `north` takes on an industrial customer drawing
   SHIFT_MW more on weekdays from 08:00 to 18:00. Nothing in the features says so (the same hours, days and
-  temperatures as before), so only the model's realised error on labelled data shows it, and a retrain on data
-  after the shift fixes it;
+  temperatures as before), so only the model's realised error on labelled data shows it; and since nothing in
+  the features tells the rows after the shift from those before it, a retrain learns a blend of the two, in
+  proportion to the rows of each in its training window (docs/monitoring.md measures what that leaves);
 - noise of 2.5 MW, 4 MW in the evening peak (17:00-21:59): the error varies by hour, which a loss model can learn.
 
 `python -m tasks.data.energy OUT.csv` writes the same rows to a CSV file.
