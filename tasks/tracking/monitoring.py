@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import mlops
 from mlops.errors import MlopsError
 from mlops.text import first_line
 from tasks.tracking.store import client, is_transient
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
 
 MONITORING_DIR = "monitoring"
 IMPORTANCE, ESTIMATOR = "importance.json", "estimator.pkl"
+SINCE = "0.2.0"  # the first version that stored them with each model
 # the only module trees a saved estimator may hold types of (skops refuses anything else)
 _TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.", "builtins.")
 
@@ -64,7 +64,7 @@ def load_monitoring(run_id: str | None, version: str = "") -> Monitoring:
     missing = Monitoring(
         note=(
             f"estimated quality: not available (the champion, {label}, was trained before mlops "
-            f"{mlops.__version__} stored a quality estimator and importance weights with each model; retrain to "
+            f"{SINCE} stored a quality estimator and importance weights with each model; retrain to "
             "enable); judged on drift only"
         )
     )
