@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import socket
-from contextlib import ExitStack
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -139,6 +140,7 @@ def fit_candidates(
 
     address = _normalised(address)
     with ExitStack() as held:
+        held.enter_context(_flow_script_by_value())
         try:
             runner = held.enter_context(DaskTaskRunner(address=address))
         except (OSError, TimeoutError) as exc:  # the scheduler went away since check_cluster
@@ -146,6 +148,30 @@ def fit_candidates(
         dask_futures = [runner.submit(fit_task, parameters=p) for p in params]
         results = [f.result() for f in dask_futures]
     return FanOut(results, f"{fits} on Dask {address}")
+
+
+@contextmanager
+def _flow_script_by_value() -> Iterator[None]:
+    """Each fit carries the flow run's context, the flow included. A deployment's flow run loads its flow from the
+    entrypoint's file (flows/retrain.py becomes the module `retrain`, or `__prefect_loader_...__`), a module no
+    Dask process can import: pickle that module by value while the fits are submitted and run, as Prefect's own
+    bundles do. A flow imported from a package (flows.retrain, the CLI's) is left as it is."""
+    import sys
+
+    import cloudpickle
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    fn = getattr(getattr(context, "flow", None), "fn", None)
+    module = sys.modules.get(getattr(fn, "__module__", "") or "")
+    if module is None or "." in module.__name__ or getattr(module, "__file__", None) is None:
+        yield
+        return
+    cloudpickle.register_pickle_by_value(module)
+    try:
+        yield
+    finally:
+        cloudpickle.unregister_pickle_by_value(module)
 
 
 def _threads(n: int) -> int:

@@ -259,6 +259,37 @@ class Stack:
         ]
         self.spawn(name, argv, env, cwd=folder)
 
+    def start_dask(self, workers: int = 2, timeout: float = 120) -> str:
+        """A Dask scheduler and `workers` worker processes (one thread each) on loopback; returns its address.
+        The Dask processes get no Prefect or MLflow settings: what a fit needs travels with the task."""
+        port = free_port()
+        address = f"tcp://127.0.0.1:{port}"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_TRACKING_", "PREFECT_API_"))}
+        env.update(QUIET)
+        dask = str(BIN / "dask")
+        self.spawn("dask-scheduler", [dask, "scheduler", "--host", "127.0.0.1", "--port", str(port),
+                                      "--no-dashboard"], env, cwd=self.root)  # fmt: skip
+        self.spawn("dask-workers", [dask, "worker", address, "--nworkers", str(workers), "--nthreads", "1",
+                                    "--no-dashboard", "--name", "dask-worker"], env, cwd=self.root)  # fmt: skip
+        from distributed import Client
+
+        deadline = time.monotonic() + timeout
+        while True:  # the scheduler first (a client cannot connect before it listens), then its workers
+            for name, proc, _ in self.procs:
+                if name.startswith("dask-") and proc.poll() is not None:
+                    raise StackError(f"{name} exited ({proc.returncode}):\n{self.log_tail(name)}")
+            try:
+                with Client(address, timeout=5) as client:
+                    client.wait_for_workers(workers, timeout=max(1.0, deadline - time.monotonic()))
+                return address
+            except (OSError, TimeoutError) as exc:
+                if time.monotonic() > deadline:
+                    raise StackError(
+                        f"Dask at {address} has not {workers} workers within {timeout:.0f} s ({exc}):\n"
+                        f"{self.log_tail('dask-scheduler')}\n{self.log_tail('dask-workers')}"
+                    ) from None
+                time.sleep(0.5)
+
     # --- stopping ------------------------------------------------------------------------------------------
 
     def stop(self) -> None:

@@ -9,8 +9,13 @@ unbroken, every flow run Completed, no file lock used. A client without credenti
 auth string and one whose MLflow user may only read are refused (exit 1, one paragraph naming the variable) with
 nothing written, and no secret appears in any output, log, MLflow param or tag.
 
-Select it with `-m scale_out`. Dask: set MLOPS_DASK_ADDRESS in WORKER_EXTRA_ENV (passed to both workers and their
-flow runs) to run the candidates on a scheduler.
+A Dask scheduler with two worker processes (tests/stack.py, `Stack.start_dask`) is given to both Prefect workers
+(MLOPS_DASK_ADDRESS). A third pipeline written by the test (`energy-dask`, ENERGY_SPEC: two candidates, a policy
+that retrains on drift) is retrained through its deployment, its candidate fits run on the Dask workers (the
+scheduler counts them, the run's summary says so), and its monitor of a summer month drifts: the
+`mlops.drift.detected` event starts its retrain deployment through the automation, on either worker.
+
+Select it with `-m scale_out`.
 """
 
 from __future__ import annotations
@@ -31,10 +36,50 @@ from tests.stack import BIN, READER, TEAM, Stack, postgres_bin, start_stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.scale_out]
 
-WORKER_EXTRA_ENV: dict[str, str] = {}  # the hook for a Dask scheduler: {"MLOPS_DASK_ADDRESS": "tcp://..."}
-MODELS = ("flight-delays", "diabetes-progression")
+MODELS = ("flight-delays", "diabetes-progression", "energy-dask")
 WINDOW = {"window_start": "2013-06-01", "window_end": "2013-06-15"}  # two weeks: a quick flight-delays fit
 DECEMBER = {"start": "2013-12-01", "end": "2014-01-01"}  # far from the June training window
+
+# The generated energy data (no download, ~2k rows a month): trained on January, a July batch drifts (temperature,
+# humidity: 2 of 5 features), and this policy retrains on drift alone, on the 30 days before the batch's end.
+ENERGY_SPEC = """name: energy-dask
+data:
+  source: {kind: builtin, name: energy_demand}
+  target: demand_mw
+  time_column: time
+  window: {start: 2020-01-01, end: 2020-02-01}
+  features: {numeric: [hour, day_of_week, temp, humidity], categorical: [site]}
+  split: {strategy: time, holdout_fraction: 0.2, seed: 5}
+quality: {suite: expectations/energy_demand.json, on_failure: fail}
+model:
+  task: regression
+  estimator: sklearn.ensemble.HistGradientBoostingRegressor
+  params: {max_iter: 30}
+  candidates: [{learning_rate: 0.1}, {learning_rate: 0.3}]
+  preprocessing: {categorical: {encoding: ordinal}}
+registry: {model_name: energy-dask}
+promotion: {metric: rmse, min_improvement: 0.05}
+monitoring:
+  on_drift: retrain
+  drift_measure: share
+  alert_drift_share: 0.2
+  retrain_on: drift
+  retrain_window_days: 30
+  max_sample_rows: 2000
+"""
+ENERGY_DEPLOYMENTS = """
+  - <<: *retrain
+    name: energy-dask-retrain
+    parameters: {spec_path: deployments/energy_dask.yaml}
+    triggers:
+      - <<: *drift_trigger
+        name: "energy-dask: retrain on drift"
+        match: {prefect.resource.id: mlops.pipeline.energy-dask, mlops.retrain: "true"}
+  - <<: *monitor
+    name: energy-dask-monitor
+    parameters: {spec_path: deployments/energy_dask.yaml, start: "2020-07-01", end: "2020-08-01",
+                 retrain_in_process: false}
+"""
 
 
 def _requirements() -> str | None:
@@ -67,6 +112,10 @@ def copy_project(dest: Path) -> Path:
         shutil.copytree(REPO / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("prefect.yaml", "pyproject.toml"):
         shutil.copy2(REPO / name, dest / name)
+    # the test's own pipeline, in this checkout only: its spec, and its deployments after the others
+    (dest / "deployments" / "energy_dask.yaml").write_text(ENERGY_SPEC)
+    with (dest / "prefect.yaml").open("a") as f:
+        f.write(ENERGY_DEPLOYMENTS)
     return dest
 
 
@@ -150,12 +199,18 @@ def test_two_workers_without_a_shared_disk(
     stack.create_pool()
     deployed = mlops(stack, w1, "deploy")
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    dask = stack.start_dask(workers=2)  # both Prefect workers' flow runs fit model.candidates there
     for name, folder in (("worker-1", w1), ("worker-2", w2)):
-        stack.start_worker(name, folder, WORKER_EXTRA_ENV)
+        stack.start_worker(name, folder, {"MLOPS_DASK_ADDRESS": dask})
 
-    # 1. first models of both pipelines, through their deployments
+    # 1. first models of the three pipelines, through their deployments (energy-dask: its candidates on Dask)
     first = run_deployments(
-        stack, [("retrain/flight-delays-retrain", WINDOW), ("retrain/diabetes-progression-retrain", {})]
+        stack,
+        [
+            ("retrain/flight-delays-retrain", WINDOW),
+            ("retrain/diabetes-progression-retrain", {}),
+            ("retrain/energy-dask-retrain", {}),
+        ],
     )
     # 2. two promotions of one model at once: a deployment run on a worker, a CLI run on machine 2
     second = run_deployments(
@@ -169,9 +224,18 @@ def test_two_workers_without_a_shared_disk(
                 "--end", WINDOW["window_end"], "--param", "learning_rate=0.2")  # fmt: skip
     assert cli.returncode == 0, cli.stdout + cli.stderr
     wait_final(stack, first + second, 600)
-    # 3. a monitor through its deployment, judging December against a champion trained on two weeks of June
-    (monitor_id,) = run_deployments(stack, [("monitor/flight-delays-monitor", DECEMBER)])
-    wait_final(stack, [monitor_id], 600)
+    # 3. monitors through their deployments: flight-delays judges December against a champion trained on two
+    # weeks of June; energy-dask judges July against January, drifts, and its event asks for a retrain
+    monitors = run_deployments(
+        stack, [("monitor/flight-delays-monitor", DECEMBER), ("monitor/energy-dask-monitor", {})]
+    )
+    wait_final(stack, monitors, 600)
+    # 4. the drift-triggered retrain: started by the automation (not by this test), on whichever worker polls first
+    triggered = wait_triggered(stack, "retrain/energy-dask-retrain", set(first + second), 180)
+    wait_final(stack, [str(triggered.id)], 600)
+    wait_final(
+        stack, [str(r.id) for r in flow_runs(stack) if r.state and r.state.type.value != "SCHEDULED"], 600
+    )
 
     # every run that ran Completed (the deployments' own schedules add future Scheduled runs: not ours)
     runs = [r for r in flow_runs(stack) if r.state and r.state.type.value != "SCHEDULED"]
@@ -203,6 +267,8 @@ def test_two_workers_without_a_shared_disk(
     assert (
         len(mc.search_model_versions("name = 'flight-delays'")) >= 3
     )  # the first, then the deployment run and the CLI run that promoted at once
+    _drift_retrain_recorded(stack, mc, triggered)
+    _candidates_ran_on_dask(stack, dask, first[2], fits=4)  # 2 candidates, first retrain + triggered retrain
 
     _refused_clients_write_nothing(stack, w1)
     _no_secret_anywhere(stack, mc, tmp_path, [deployed, cli])
@@ -212,10 +278,62 @@ def test_two_workers_without_a_shared_disk(
 def _ledger(client: Any, model: str) -> list[dict[str, str]]:
     exp = client.get_experiment_by_name(f"mlops-ledger-{model}")
     runs = client.search_runs([exp.experiment_id], order_by=["attributes.start_time ASC"], max_results=1000)
-    return [
-        {k: r.data.tags.get(f"mlops.ledger.{k}", "") for k in ("action", "champion_before", "champion_after")}
-        for r in runs
-    ]
+    keys = ("action", "version", "champion_before", "champion_after")
+    return [{k: r.data.tags.get(f"mlops.ledger.{k}", "") for k in keys} for r in runs]
+
+
+def wait_triggered(stack: Stack, deployment: str, ours: set[str], timeout: float) -> Any:
+    """The flow run of `deployment` that this test did not start (the drift automation did)."""
+    settings, get_client = prefect_client(stack)
+    with settings, get_client(sync_client=True) as client:
+        deployment_id = client.read_deployment_by_name(deployment).id
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [r for r in flow_runs(stack) if r.deployment_id == deployment_id and str(r.id) not in ours]
+        if found:
+            assert len(found) == 1, [(r.name, r.state.name) for r in found]  # one drift event, one retrain
+            return found[0]
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no run of {deployment} started by the drift event\n{worker_logs(stack)}")
+        time.sleep(2)
+
+
+def _drift_retrain_recorded(stack: Stack, mc: Any, triggered: Any) -> None:
+    """The triggered retrain trained on the window the monitor chose and registered a version with its ledger
+    entry (whatever the decision)."""
+    settings, get_client = prefect_client(stack)
+    with settings, get_client(sync_client=True) as client:
+        run = client.read_flow_run(triggered.id)
+        assert run.state is not None and run.state.type.value == "COMPLETED", run.state
+        assert str(run.parameters.get("window_end", "")).startswith("2020-08-01"), run.parameters
+        assert str(run.parameters.get("window_start", "")).startswith("2020-07-02"), run.parameters
+        versions = [
+            v for v in mc.search_model_versions("name = 'energy-dask'")
+            if client.read_task_run(mc.get_run(v.run_id).data.tags["mlops.prefect_task_run_id"]).flow_run_id
+            == run.id
+        ]  # fmt: skip
+    assert len(versions) == 1, "the drift-triggered retrain registered no version of energy-dask"
+    entries = [e for e in _ledger(mc, "energy-dask") if e["version"] == versions[0].version]
+    assert entries, f"no ledger entry for energy-dask v{versions[0].version}"
+
+
+def _candidates_ran_on_dask(stack: Stack, address: str, first_run: str, fits: int) -> None:
+    """The scheduler saw every candidate fit finish on its workers, and the retrain's summary says where."""
+    from distributed import Client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    def finished_fits(dask_scheduler: Any) -> int:
+        return sum(
+            p.state_counts["memory"] for name, p in dask_scheduler.task_prefixes.items() if "fit" in name
+        )
+
+    with Client(address, timeout=10) as dask_client:
+        assert dask_client.run_on_scheduler(finished_fits) == fits
+    settings, get_client = prefect_client(stack)
+    with settings, get_client(sync_client=True) as client:
+        where = ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[first_run]))
+        texts = [a.data for a in client.read_artifacts(artifact_filter=where) if a.type == "markdown"]
+    assert any(f"2 fits on Dask {address}" in str(t) for t in texts), texts
 
 
 def _refused_clients_write_nothing(stack: Stack, folder: Path) -> None:

@@ -163,3 +163,23 @@ def test_dask_without_a_prefect_server_is_refused_before_any_work(monkeypatch: p
     message = str(refused.value)
     assert getattr(refused.value, "exit_code", None) == 2 and "PREFECT_API_URL" in message, message
     assert "MLOPS_DASK_ADDRESS=tcp://127.0.0.1:8786" in message
+
+
+def test_a_flow_loaded_from_its_file_fits_its_candidates_on_dask(
+    project: Path, dask_scheduler: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deployment's flow run loads flows/retrain.py by its path (prefect.yaml's entrypoint): the module is then
+    `retrain` (or `__prefect_loader_...__`), which no Dask worker can import, and the flow travels with each
+    fit's Prefect context. The fits must still run there."""
+    from prefect.flows import load_flow_from_entrypoint
+
+    from tests.conftest import REPO
+
+    retrain = load_flow_from_entrypoint(f"{REPO / 'flows' / 'retrain.py'}:retrain")
+    assert "." not in retrain.fn.__module__  # loaded as a script, as a worker loads it
+    address = dask_scheduler.scheduler.address
+    monkeypatch.setenv("MLOPS_DASK_ADDRESS", address)
+    before = _fits_seen(dask_scheduler)
+    result = retrain(str(_with_candidates(project)))
+    assert result.candidates_ran_on == f"2 fits on Dask {address}"
+    assert _fits_seen(dask_scheduler) - before == 2
