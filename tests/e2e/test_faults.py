@@ -129,9 +129,14 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
 def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A temporary Prefect server (real API and SQLite) for the in-process flow runs; yields its API URL."""
     os.environ["PREFECT_LOCAL_STORAGE_PATH"] = str(tmp_path_factory.mktemp("prefect-storage"))
+    from prefect.events.worker import EventsWorker
     from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
 
+    # An events worker started for another harness in this process (the integration tests' session server, when
+    # a pytest-xdist worker ran them first) is keyed without its URL and would keep sending this module's task-run
+    # events there: stop it, so the first event here starts one for this server.
+    EventsWorker.drain_all()
     with (
         prefect_test_harness(server_startup_timeout=90),
         temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
