@@ -388,7 +388,7 @@ def test_mlops_run_finds_a_running_local_server_and_links_the_run(served: Served
 def test_deploy_check_deploy_and_a_second_start_find_the_same_state(served: Served) -> None:
     r = cli("deploy", "--check", served=served)
     assert r.returncode == 0, r.stdout + r.stderr
-    assert "6 deployment(s) checked: no problems" in r.stdout
+    assert f"{len(declared())} deployment(s) checked: no problems" in r.stdout
 
     with client(served) as c:
         before = {d.name: d.id for d in c.read_deployments()}
@@ -397,7 +397,9 @@ def test_deploy_check_deploy_and_a_second_start_find_the_same_state(served: Serv
     assert r.returncode == 0, r.stdout + r.stderr
     with client(served) as c:
         assert {d.name: d.id for d in c.read_deployments()} == before  # deploying again updates in place
-        assert len(c.read_automations()) == 2  # one drift trigger per retrain deployment, not duplicated
+        # one automation per declared drift trigger, not duplicated by the second deploy
+        triggers = sum(len(d.get("triggers") or []) for d in declared().values())
+        assert triggers >= 2 and len(c.read_automations()) == triggers
 
     assert stop_serve(served) == 0, served.output()
     assert "Stopped." in served.output()
