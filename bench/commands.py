@@ -4,8 +4,10 @@ to the exit (median of N), beside a bare script doing the same work, also starte
 (bench/bare_commands.py), and the ratio (median of the per-pair ratios when the two were run in turns).
 
     mlops status / history SPEC         vs the registry read with MlflowClient
-    mlops validate deployments/         cold (a new MLOPS_HOME each: the full checks, as after any change) and
-                                        warm (the validate cache hits) vs the specs' YAML, suites and estimators
+    mlops validate deployments/         cold (a new MLOPS_HOME each: every check runs), warm (the validate cache
+                                        hits), and after one edit (a promotion margin, a model param, the GX
+                                        suite: only the checks that read it run) vs the specs' YAML, suites and
+                                        estimators read by a bare script
     mlops run retrain (small example)   deployments/diabetes.yaml (442 rows, Ridge) vs the same retrain by hand:
                                         first run (a new MLOPS_HOME: the kept local Prefect server starts), later
                                         runs (the server kept running), and later runs with MLOPS_KEEP_SERVER=0
@@ -54,6 +56,44 @@ def _large_spec(spec: Path, run: int) -> None:
     text = spec.read_text().split("\n")
     spec.write_text("\n".join(f"description: Synthetic benchmark data, run {run}." if line.startswith("description:")
                               else line for line in text))  # fmt: skip
+
+
+EDITS = ("policy", "param", "suite")
+
+
+def _validate_copy(root: Path) -> Path:
+    """The examples' specs and suites in their own folder, so that edits leave the repository alone."""
+    for sub in ("deployments", "expectations"):
+        shutil.copytree(REPO / sub, root / sub, dirs_exist_ok=True)
+    (root / "pyproject.toml").write_text("[project]\nname = 'bench-validate'\n")
+    return root
+
+
+def _edit(root: Path, kind: str, n: int) -> None:
+    """One edit a user makes between two validates, each time a new value (so no cached part matches): the
+    promotion margin (reads no data, imports no GX or scikit-learn), a model param (checked against scikit-learn),
+    or the GX suite (rebuilt with GX)."""
+    spec = root / "deployments" / f"{SMALL}.yaml"
+    if kind == "suite":
+        suite = root / "expectations" / f"{SMALL}.json"
+        raw = json.loads(suite.read_text())
+        raw.setdefault("meta", {})["bench_edit"] = n
+        suite.write_text(json.dumps(raw, indent=2))
+        return
+    key = {"policy": "min_improvement", "param": "alpha"}[kind]
+    lines = spec.read_text().split("\n")
+    if kind == "policy":
+        lines = [f"  min_improvement: {0.5 + n / 1000:.3f}" if line.startswith("  min_improvement:") else line
+                 for line in lines]  # fmt: skip
+    else:
+        lines = [
+            f"  params: {{alpha: {0.1 + n / 1000:.3f}}}" if line.startswith("  params:") else line
+            for line in lines
+        ]
+    text = "\n".join(lines)
+    if text == spec.read_text():
+        raise RuntimeError(f"bench: no '{key}' line to edit in {spec}")
+    spec.write_text(text)
 
 
 def _run(args: list[str], env: dict[str, str], cwd: Path, what: str, ok: tuple[int, ...] = (0,)) -> Any:
@@ -153,6 +193,16 @@ def measure(
             "bare": bare_specs,
         }  # fmt: skip
         save and save(out)
+        log(f"commands: mlops validate deployments/ after an edit x{repeats}: policy, model param, suite")
+        edited = _validate_copy(work / "validate-edit")
+        _run([MLOPS, "validate", "deployments/"], env(home), edited, "validate")  # fills the copy's cache
+        for kind in EDITS:
+            times = []
+            for i in range(repeats):
+                _edit(edited, kind, next(run) + i)
+                times.append(_run([MLOPS, "validate", "deployments/"], env(home), edited, "validate").seconds)
+            fig[f"validate-{kind}"] = {"ours": times, "bare": bare_specs}
+        save and save(out)
         log(f"commands: retrain, {rows:,} rows x{large_repeats}, in turns")
         # both sides in their existing stores; the first of each registers the model's first version (no champion
         # to score), the later ones score the champion too
@@ -177,8 +227,13 @@ def measure(
 ROWS = (  # key, label, aim in seconds (or None), aim as a ratio to bare (or None)
     ("status", "`mlops status SPEC` (a champion, a few versions)", 1.0, None),
     ("history", "`mlops history SPEC`", 1.0, None),
-    ("validate-cold", "`mlops validate deployments/`, cold (a new MLOPS_HOME: as after any change)", 2.0, None),
+    ("validate-cold", "`mlops validate deployments/`, cold (a new MLOPS_HOME: every check runs)", 2.0, None),
     ("validate-warm", "`mlops validate deployments/`, warm (the validate cache hits)", 2.0, None),
+    ("validate-policy", "`mlops validate deployments/` after a promotion margin edit (no data, GX or "
+                        "scikit-learn needed)", 2.0, None),
+    ("validate-param", "`mlops validate deployments/` after a model param edit (checked against scikit-learn)", 2.0,
+     None),
+    ("validate-suite", "`mlops validate deployments/` after a GX suite edit (rebuilt with GX)", 2.0, None),
     ("retrain-first", "`mlops run retrain` small example, first run (a new MLOPS_HOME: the local Prefect server "
                       "starts, a new MLflow store)", 10.0, None),
     ("retrain-later", "`mlops run retrain` small example, later runs (the local server kept running)", 5.0, 1.5),
@@ -191,6 +246,9 @@ BASELINE = {
     "history": "registry read (MlflowClient)",
     "validate-cold": "specs, suites, estimators read",
     "validate-warm": "specs, suites, estimators read",
+    "validate-policy": "specs, suites, estimators read",
+    "validate-param": "specs, suites, estimators read",
+    "validate-suite": "specs, suites, estimators read",
     "retrain-first": "the same retrain by hand, new store",
     "retrain-later": "the same retrain by hand",
     "retrain-temporary": "the same retrain by hand",
