@@ -49,15 +49,40 @@ def mail_url(channel: Channel, user: str, password: str) -> str:
     return f"{scheme}://{login}{host}:{port}/?{urlencode(query)}"
 
 
+# The Prefect version `apprise_plugins` was checked on (pyproject.toml pins prefect>=3.8.8,<3.9), and the pin to
+# suggest if a later one has moved the attribute; tests/integration/test_library_contracts.py pins the contract.
+PREFECT_CHECKED = "3.8.8"
+PREFECT_PIN = "prefect>=3.8.8,<3.9"
+
+
+def apprise_plugins(block: Any) -> list[Any]:
+    """The apprise plugins of an apprise-backed Prefect block (`SlackWebhook` with a `mailto(s)://` URL: one
+    NotifyEmail whose `targets` are `(name, address)` pairs), or [] when apprise refused the URL.
+
+    Private on purpose, and the only place mlops touches it: Prefect has no public way to see what apprise made of
+    a URL. Its `block_initialization` (AbstractAppriseNotificationBlock._start_apprise_client) builds an
+    `apprise.Apprise` from the URL and keeps it as `block._apprise_client`; iterating an Apprise yields the plugins
+    it accepted. Checked on Prefect 3.8.8 with apprise 1.13.1. A Prefect that no longer has it is a UsageError
+    (exit 2) saying so, never an AttributeError."""
+    client = getattr(block, "_apprise_client", None)
+    if client is None or not hasattr(client, "__iter__"):
+        from importlib.metadata import version
+
+        raise UsageError(
+            f"Prefect's SlackWebhook no longer exposes _apprise_client (checked on Prefect {PREFECT_CHECKED}; "
+            f"this is Prefect {version('prefect')}): mlops cannot check email settings; pin {PREFECT_PIN} or "
+            f"report it."
+        )
+    return list(client)
+
+
 def smtp_block(name: str, channel: Channel, user: str, password: str) -> Any:
     """SMTP email through Prefect's apprise-backed block (see the module's docstring); UsageError (exit 2) when
     apprise refuses the settings, rather than an automation that fails at its first message."""
     from prefect.blocks.notifications import SlackWebhook
 
     block = SlackWebhook(url=mail_url(channel, user, password))
-    plugins = list(
-        block._apprise_client
-    )  # empty when apprise refused the URL; it never says why without its logs
+    plugins = apprise_plugins(block)  # empty when apprise refused the URL; it never says why without its logs
     accepted = {str(t[1]).lower() for t in getattr(plugins[0], "targets", [])} if plugins else set()
     refused = [a for a in channel.to if a.lower() not in accepted]  # apprise drops them with a warning
     if not plugins or refused:

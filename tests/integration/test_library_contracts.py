@@ -343,3 +343,40 @@ def test_evidently_value_drift_results_carry_method_threshold_and_verdict() -> N
         "PSI", "Wasserstein distance (normed)", "K-S p_value", "chi-square p_value", "Jensen-Shannon distance",
     ]  # fmt: skip
     assert stattest_name("K-S p_value") == "K-S p_value"  # a display name stays as it is
+
+
+def test_prefect_slack_webhook_keeps_the_apprise_client_smtp_block_checks() -> None:
+    """mlops/cli/notify_blocks.py::apprise_plugins reads SlackWebhook's private `_apprise_client` (the
+    apprise.Apprise that its block_initialization builds from the URL: Prefect has no public way to see what apprise
+    made of a URL), and smtp_block reads the one plugin's `targets`, `(name, address)` pairs, to check that every
+    recipient was kept: a refused URL has no plugin, a refused address is missing from `targets`."""
+    import apprise
+    import prefect
+    from prefect.blocks.notifications import SlackWebhook
+
+    from mlops.cli.notify_blocks import apprise_plugins, mail_url
+    from mlops.cli.notify_config import Channel
+
+    def block(tls: str, to: list[str]) -> SlackWebhook:
+        channel = Channel(
+            kind="email", smtp_host="127.0.0.1", smtp_port=2525, tls=tls, sender="m@x.org", to=to
+        )
+        made = SlackWebhook(url=mail_url(channel, "user", "pw"))
+        assert hasattr(made, "_apprise_client"), (
+            f"prefect {prefect.__version__}: SlackWebhook no longer keeps its apprise client as `_apprise_client`; "
+            "mlops/cli/notify_blocks.py::apprise_plugins needs another way to check SMTP settings"
+        )
+        return made
+
+    for tls, scheme in (("none", "mailto://user:pw@127.0.0.1:2525/?"), ("starttls", "mailtos://")):
+        made = block(tls, ["a@x.org", "b@x.org"])
+        assert made.url.get_secret_value().startswith(scheme)
+        plugins = apprise_plugins(made)
+        assert len(plugins) == 1, f"apprise {apprise.__version__} made {len(plugins)} plugins of one mail URL"
+        assert [t[1] for t in plugins[0].targets] == ["a@x.org", "b@x.org"], (
+            f"apprise {apprise.__version__}: NotifyEmail.targets no longer lists the recipients as (name, address)"
+        )
+
+    (dropped,) = apprise_plugins(block("none", ["a@x.org", "b@x..org"]))
+    assert [t[1] for t in dropped.targets] == ["a@x.org"]  # apprise drops an address it cannot use
+    assert apprise_plugins(SlackWebhook(url="mailto://user:pw@bad host:2525/?to=a@x.org")) == []

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -68,8 +69,23 @@ def test_smtp_mistakes_are_usage_errors_naming_the_field(
 
 
 def apprise_of(block: object) -> object:
-    (plugin,) = list(block._apprise_client)  # type: ignore[attr-defined]
+    (plugin,) = nb.apprise_plugins(block)
     return plugin
+
+
+@pytest.mark.parametrize("stand_in", [object(), SimpleNamespace(_apprise_client=None)])
+def test_a_prefect_without_the_apprise_client_is_a_plain_usage_error(stand_in: object) -> None:
+    """What a Prefect that renamed SlackWebhook's private `_apprise_client` gives: our error, not an AttributeError
+    (tests/integration/test_library_contracts.py pins the attribute on the Prefect we run)."""
+    with pytest.raises(UsageError) as caught:
+        nb.apprise_plugins(stand_in)
+    assert caught.value.exit_code == 2
+    assert str(caught.value).startswith(
+        "Prefect's SlackWebhook no longer exposes _apprise_client (checked on Prefect 3.8.8; this is Prefect "
+    )
+    assert str(caught.value).endswith(
+        "): mlops cannot check email settings; pin prefect>=3.8.8,<3.9 or report it."
+    )
 
 
 @pytest.mark.parametrize(
