@@ -53,7 +53,10 @@ def retrain(
     verdict = "pass"
     if spec.quality:
         checked = steps.validate_data(
-            frame, loaded.resolve(spec.quality.suite), get_settings().reports_dir(spec.name)
+            frame,
+            loaded.resolve(spec.quality.suite),
+            get_settings().reports_dir(spec.name),
+            data_sha256=tags["data_sha256"],
         )
         verdict = gate(checked.success, spec.quality.on_failure)
         tags["quality"] = verdict

@@ -58,6 +58,7 @@ class ValidationOutcome:
     evaluated: int
     failed: list[FailedExpectation]
     report_path: str | None = None
+    reused_from: str = ""  # when the same data passed the same suite before: then (tasks/quality_memo.py)
 
     @property
     def passed(self) -> int:
@@ -65,6 +66,8 @@ class ValidationOutcome:
 
     def headline(self) -> str:
         status = "passed" if self.success else f"FAILED {len(self.failed)} of {self.evaluated} expectations"
+        if self.reused_from:
+            status += f" (the same data passed the same suite at {self.reused_from}; GX not run again)"
         return f"suite '{self.suite}' on {self.rows:,} rows: {status}"
 
     def failures(self) -> list[str]:

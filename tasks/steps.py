@@ -18,7 +18,7 @@ from tasks import (
     evaluate,
     events,
     promotion,
-    quality,
+    quality_memo,
     replay_chart,
     report,
     train,
@@ -66,7 +66,7 @@ check_batch = step(data.check_batch, "check-batch")
 split = step(data.split, "split")
 validation_split = step(data.validation_split, "validation-split")
 # quality (Great Expectations)
-validate_data = step(quality.validate, "validate-data")
+validate_data = step(quality_memo.validate, "validate-data")  # GX, unless this data passed before
 validate_chunks = step(chunked_quality.validate_batch, "validate-data")
 # training and scoring (scikit-learn)
 train_model = step(train.train, "train")
