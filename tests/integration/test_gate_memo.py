@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from tasks import quality, quality_memo
@@ -50,7 +51,14 @@ def test_the_same_data_and_suite_pass_once_and_the_second_check_says_gx_did_not_
 
 @pytest.mark.parametrize(
     "change",
-    ["one value", "a dtype", "a column name", "the suite", "the skipped columns"],
+    [
+        "one value",
+        "a dtype",
+        "a column name",
+        "the suite",
+        "the skipped columns",
+        "a type in an object column",
+    ],
 )
 def test_any_change_to_what_the_outcome_depends_on_runs_the_suite_again(
     change: str, runs: list[int], tmp_path: Path
@@ -68,6 +76,11 @@ def test_any_change_to_what_the_outcome_depends_on_runs_the_suite_again(
     elif change == "the suite":
         edited = dict(SUITE, meta={"edited": True})
         suite = suite_file(tmp_path, edited)
+    elif change == "a type in an object column":
+        frame["flag"] = pd.Series(1, index=frame.index, dtype=object)
+        quality_memo.validate(frame, suite, reports)  # remembered with ints in the object column
+        frame["flag"] = pd.Series("1", index=frame.index, dtype=object)  # the content hash reads "1" as 1
+        runs.pop()
     else:
         skip = ("target",)
     again = quality_memo.validate(frame, suite, reports, skip_columns=skip)
