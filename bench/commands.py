@@ -269,7 +269,10 @@ def section(res: dict[str, Any], meta: str = "") -> str:
         "Each `mlops` command as a user runs it: a new process on embedded defaults (SQLite MLflow store, no "
         "PREFECT_API_URL), timed from the fork to the exit, median of N; beside it a plain script doing the same "
         "work, also a new process (`bench/bare_commands.py`), and the ratio (median of per-pair ratios when the "
-        "two ran in turns). Every timed retrain fits, on both sides. Written by `python bench/commands.py` "
+        "two ran in turns). Every timed retrain fits, on both sides. The data do not change between runs, so "
+        "after the first run of each example ours reuses the gate's pass (tasks/quality_memo.py: the same data and "
+        "suite passed before) and does not import GX, where the bare script runs GX every time; a retrain on new "
+        "data runs the gate as the first runs do. Written by `python bench/commands.py` "
         f"(alone) or `python bench/run.py`.{(' ' + meta) if meta else ''}",
         "",
         "| command | ours | bare fresh process | ratio | aim | met? |",
