@@ -146,6 +146,9 @@ def run_retrain(
         )
     render.print_retrain(result, settings)
     render.print_prefect_link(settings, run_id)
+    from tasks.tracking.snapshot import refresh
+
+    refresh(result.model_name)  # so `mlops status` next reads no MLflow
 
 
 @run_app.command("monitor")
@@ -246,6 +249,9 @@ def rollback(
     from mlops.cli.notifications import announce_rollback
 
     announce_rollback(loaded.spec.name, name, before, after, reason, actor=f"user:{_user()}")
+    from tasks.tracking.snapshot import refresh
+
+    refresh(name)
 
 
 @app.command()

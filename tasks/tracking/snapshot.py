@@ -6,8 +6,11 @@ pandas, SQLAlchemy, its GenAI modules and alembic, and each client re-checks the
 Reads only: the store is still read through MLflow's public client (champion.py, ledger.py) whenever the
 snapshot is missing or stale, and nothing here can move an alias. "Unchanged" is the store file's identity,
 size and modification time (and its `-wal`/`-journal` beside it): every SQLite commit writes one of them. A
-snapshot is saved only when those files were last written more than `SETTLE_SECONDS` ago, so a write in the
-same clock tick as the read can never hide behind an equal stamp (git's "racy clean" rule). Server stores
+snapshot is saved only when those files were last written long enough ago that a later write cannot share their
+modification time (git's "racy clean" rule): `SETTLE_SECONDS` on a filesystem that keeps whole seconds (FAT,
+ext3, HFS+, some network filesystems), `FINE_SETTLE_SECONDS` on one that keeps nanoseconds (ext4, XFS, btrfs,
+tmpfs, APFS: the kernel moves their clock every tick, 1-10 ms on Linux). A command that wrote the store refreshes
+the snapshot before it exits (`refresh`), so `mlops status` right after `mlops run retrain` needs no MLflow. Server stores
 (MLFLOW_TRACKING_URI=http://...) are always read live: their changes cannot be seen from here.
 """
 
@@ -29,7 +32,8 @@ if TYPE_CHECKING:
     from tasks.tracking.ledger import LedgerEntry
 
 FILE = "cache/registry-view.json"
-SETTLE_SECONDS = 2.0
+SETTLE_SECONDS = 2.0  # whole-second modification times
+FINE_SETTLE_SECONDS = 0.05  # sub-second ones: several clock ticks
 KEEP = 20  # models remembered
 READERS = ("snapshot.py", "champion.py", "ledger.py", "store.py")  # the code that reads what is kept
 
@@ -79,7 +83,7 @@ def store_stamp(settings: Settings) -> tuple[str | None, bool]:
             continue
         except OSError:
             return None, False
-        settled = settled and now - st.st_mtime >= SETTLE_SECONDS
+        settled = settled and now - st.st_mtime >= settle_seconds(st.st_mtime_ns)
         parts.append(f"{f.name}:{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}")
     from mlops.fingerprint import library_versions
 
@@ -87,6 +91,28 @@ def store_stamp(settings: Settings) -> tuple[str | None, bool]:
     parts += [hashlib.sha256((here / f).read_bytes()).hexdigest() for f in READERS]
     parts += library_versions(("mlflow",))
     return hashlib.sha256("\n".join(parts).encode()).hexdigest(), settled
+
+
+def settle_seconds(mtime_ns: int) -> float:
+    """How long after a write its modification time is safe to trust: a stamp in whole seconds says the filesystem
+    keeps no finer time (a write 0.9 s later would show the same), a finer one that it ticks at least every 10 ms."""
+    return SETTLE_SECONDS if mtime_ns % 1_000_000_000 == 0 else FINE_SETTLE_SECONDS
+
+
+def refresh(model_name: str) -> None:
+    """For a command that has just written the model's versions or ledger: save the snapshot now, once the store's
+    files have settled (at most FINE_SETTLE_SECONDS of waiting), so the next `mlops status` reads it. On a
+    filesystem of whole seconds nothing is saved here (the next read does it). Never raises: it is only a cache."""
+    try:
+        settings = get_settings()
+        stamp, settled = store_stamp(settings)
+        if stamp is not None and not settled:
+            time.sleep(FINE_SETTLE_SECONDS)
+            stamp, settled = store_stamp(settings)
+        if stamp is not None and settled:
+            registry_view(model_name)
+    except Exception:  # noqa: BLE001 - a snapshot that cannot be taken is only a slower next status
+        pass
 
 
 def _db_path(settings: Settings) -> Path | None:

@@ -68,3 +68,34 @@ def test_status_and_history_import_no_pipeline_library_and_then_no_mlflow(projec
     assert doc["champion"]["version"] == "2" and [v["version"] for v in doc["versions"]] == ["2", "1"]
     history = json.loads(CliRunner().invoke(app, ["history", spec, "--json"]).stdout)
     assert [e["version"] for e in history["entries"]] == ["1", "2"]
+
+
+def test_a_command_that_wrote_refreshes_the_snapshot_so_the_next_status_needs_no_mlflow(
+    project: Path,
+) -> None:
+    from tasks.tracking.snapshot import refresh
+
+    spec = str(project / "deployments" / "cancer.yaml")
+    register(1, champion="1")
+    refresh("cancer-model")  # as `mlops run retrain` and `mlops rollback` do last, right after their writes
+    after = cli(project, ["status", spec, "--json"])
+    assert after["codes"] == [0] and after["heavy"] == [], after["heavy"]
+    assert json.loads(after["out"][0])["champion"]["version"] == "1"
+
+    register(2, champion="2")  # written after the snapshot: the stamp moves, the next read is live
+    live = cli(project, ["status", spec, "--json"])
+    assert json.loads(live["out"][0])["champion"]["version"] == "2" and live["heavy"] == ["mlflow", "pandas"]
+
+
+def test_on_whole_second_timestamps_a_fresh_write_is_not_snapshotted(project: Path) -> None:
+    from tasks.tracking.snapshot import FILE, refresh, store_stamp
+
+    register(1, champion="1")
+    db = Path(get_settings().tracking_uri.removeprefix("sqlite:///"))
+    whole = (int(time.time()) - 1) * 1_000_000_000  # a second ago, as FAT or ext3 would record it
+    for f in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-journal")):
+        if f.exists():
+            os.utime(f, ns=(whole, whole))
+    assert store_stamp(get_settings())[1] is False  # a write 0.9 s later could keep that stamp
+    refresh("cancer-model")
+    assert not (get_settings().home / FILE).exists()

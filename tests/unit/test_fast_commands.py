@@ -161,3 +161,19 @@ def test_a_server_store_is_never_snapshotted(monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
     assert store_stamp(get_settings()) == (None, False)
+
+
+def test_the_settle_time_follows_the_filesystems_timestamp_resolution(sqlite_store: Path) -> None:
+    from mlops.settings import get_settings
+    from tasks.tracking.snapshot import FINE_SETTLE_SECONDS, SETTLE_SECONDS, settle_seconds, store_stamp
+
+    assert settle_seconds(1_700_000_000_000_000_000) == SETTLE_SECONDS  # whole seconds: FAT, ext3, HFS+
+    assert settle_seconds(1_700_000_000_123_456_789) == FINE_SETTLE_SECONDS
+    then = time.time_ns() - int(0.5 * 1e9)
+    fine = then - then % 1_000_000_000 + 123_456_789
+    fine = fine if fine < then else fine - 1_000_000_000  # half a second or more ago, not on a whole second
+    os.utime(sqlite_store, ns=(fine, fine))
+    assert store_stamp(get_settings())[1] is True
+    whole = then - then % 1_000_000_000  # at most 1.5 s ago, on a whole second
+    os.utime(sqlite_store, ns=(whole, whole))
+    assert store_stamp(get_settings())[1] is False
