@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import socket
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
 
@@ -96,6 +100,52 @@ def holds_for(
         if remaining <= 0:
             return
         time.sleep(min(interval, remaining))
+
+
+def run_mlops(
+    *args: str, cwd: Path, env: dict[str, str], timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`python -m mlops.cli ARGS` in a subprocess, as a user runs it; returns its exit code and captured output.
+
+    `env` is the child's whole environment (build it from `os.environ` and drop what must not leak, such as
+    PREFECT_API_URL). The child runs in its own session: on timeout its whole process group is killed (a command
+    may start a temporary Prefect server that would otherwise outlive it) and the test fails with the tail of
+    its stderr, instead of a TimeoutExpired traceback and an orphan server."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlops.cli", *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, start_new_session=True,
+    )  # fmt: skip
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        stdout, stderr = proc.communicate()
+        pytest.fail(f"`mlops {' '.join(args)}` still running after {timeout:g} s:\n{stderr[-3000:]}")
+    return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+@contextlib.contextmanager
+def prefect_server(storage: Path, startup_timeout: int = 90) -> Iterator[str]:
+    """A temporary Prefect server (real API, SQLite) for in-process flow runs; yields its API URL.
+
+    Prefect's events worker is keyed without the API URL: one started for an earlier harness in this process
+    (the integration tests' session server, when the same pytest-xdist worker ran them first) would keep sending
+    this server's task-run events to the earlier one. It is drained first, so the first event here starts a worker
+    for this server (Prefect's harness drains it again on exit). PREFECT_LOCAL_STORAGE_PATH (where results are
+    persisted) points at `storage` while the server runs and is restored afterwards."""
+    from prefect.events.worker import EventsWorker
+    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    EventsWorker.drain_all()
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("PREFECT_LOCAL_STORAGE_PATH", str(storage))
+        with (
+            prefect_test_harness(server_startup_timeout=startup_timeout),
+            temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+        ):
+            yield str(PREFECT_API_URL.value())
 
 
 @pytest.fixture(autouse=True)

@@ -14,8 +14,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,7 +25,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mlops.cli import app
-from tests.conftest import SUITE, cancer_frame, spec_text
+from tests.conftest import SUITE, cancer_frame, prefect_server, run_mlops, spec_text
 
 pytestmark = pytest.mark.e2e
 
@@ -44,22 +42,14 @@ RUN = (("run", "retrain", SPEC),)
 
 
 @pytest.fixture(scope="module")
-def corpus_prefect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """A temporary Prefect server for the in-process CLI runs of this module."""
-    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("PREFECT_LOCAL_STORAGE_PATH", str(tmp_path_factory.mktemp("corpus-prefect-storage")))
-        with (
-            prefect_test_harness(server_startup_timeout=90),
-            temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
-        ):
-            yield
+def corpus_prefect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A temporary Prefect server for the in-process CLI runs of this module; yields its API URL."""
+    with prefect_server(tmp_path_factory.mktemp("corpus-prefect-storage")) as api_url:
+        yield api_url
 
 
 @pytest.fixture(scope="module")
-def template(corpus_prefect: None, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def template(corpus_prefect: str, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """(project, MLOPS_HOME) with a champion trained once; each case works on copies of both."""
     from flows.retrain import retrain
 
@@ -475,18 +465,11 @@ def test_unusual_but_valid_data_trains_and_leaves_the_champion_to_the_policy(
 # --- the same refusals from a real process ----------------------------------------------------------------------
 
 
-def mlops_process(*args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
+def mlops_env(home: Path) -> dict[str, str]:
     env = {**os.environ, "MLOPS_HOME": str(home), "COLUMNS": "200"}
     env.pop("PREFECT_API_URL", None)
     env.pop("MLFLOW_TRACKING_URI", None)
-    return subprocess.run(
-        [sys.executable, "-m", "mlops.cli", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return env
 
 
 @pytest.mark.parametrize(
@@ -503,7 +486,7 @@ def test_a_real_process_refuses_the_same_way(
     project: Path, isolated_home: Path, change: Callable[[Path], None], args: tuple[str, ...], expected: str
 ) -> None:
     change(project)
-    r = mlops_process(*args, cwd=project, home=isolated_home)
+    r = run_mlops(*args, cwd=project, env=mlops_env(isolated_home))
     assert r.returncode == 2 and expected in r.stderr, r.stdout + r.stderr
     assert "Traceback" not in r.stderr
     assert not (isolated_home / "mlflow.db").exists()

@@ -5,20 +5,20 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
+from tests.conftest import run_mlops
+
 pytestmark = pytest.mark.e2e
-MLOPS = [sys.executable, "-m", "mlops.cli"]
 
 
 def mlops(*args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MLOPS_HOME": str(home), "COLUMNS": "200"}
     env.pop("PREFECT_API_URL", None)
-    return subprocess.run([*MLOPS, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    return run_mlops(*args, cwd=cwd, env=env, timeout=600)
 
 
 def test_help_answers_every_command(tmp_path: Path) -> None:

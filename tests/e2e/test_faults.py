@@ -34,7 +34,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import free_port, spec_text, wait_until
+from tests.conftest import free_port, prefect_server, run_mlops, spec_text, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -128,20 +128,8 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
 @pytest.fixture(scope="module")
 def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A temporary Prefect server (real API and SQLite) for the in-process flow runs; yields its API URL."""
-    os.environ["PREFECT_LOCAL_STORAGE_PATH"] = str(tmp_path_factory.mktemp("prefect-storage"))
-    from prefect.events.worker import EventsWorker
-    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
-    from prefect.testing.utilities import prefect_test_harness
-
-    # An events worker started for another harness in this process (the integration tests' session server, when
-    # a pytest-xdist worker ran them first) is keyed without its URL and would keep sending this module's task-run
-    # events there: stop it, so the first event here starts one for this server.
-    EventsWorker.drain_all()
-    with (
-        prefect_test_harness(server_startup_timeout=90),
-        temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
-    ):
-        yield str(PREFECT_API_URL.value())
+    with prefect_server(tmp_path_factory.mktemp("prefect-storage")) as api_url:
+        yield api_url
 
 
 @pytest.fixture
@@ -182,22 +170,6 @@ def task_run_of(api_url: str, flow_run_id: Any, name: str, timeout: float = 30) 
                     f"no final task run '{name}' on the Prefect API for flow run {flow_run_id}: {runs}"
                 )
             time.sleep(0.5)
-
-
-def run_cli(*args: str, cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str, str]:
-    """`python -m mlops.cli ARGS` in its own session; on timeout the whole group is killed (the CLI starts a
-    temporary Prefect server that would otherwise outlive it) and the test fails."""
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mlops.cli", *args], cwd=cwd, env=env, stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE, text=True, start_new_session=True,
-    )  # fmt: skip
-    try:
-        stdout, stderr = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        stdout, stderr = proc.communicate()
-        pytest.fail(f"`mlops {' '.join(args)}` still running after {timeout:.0f} s:\n{stderr[-3000:]}")
-    return proc.returncode, stdout, stderr
 
 
 def registry(server: MlflowServer, model_name: str) -> dict[str, Any]:
@@ -332,9 +304,8 @@ def test_cli_with_the_tracking_server_down_for_good_exits_1_naming_the_uri_and_t
         env.pop(key, None)
     write_spec(project, "faults-c")
 
-    code, stdout, stderr = run_cli(
-        "run", "retrain", "deployments/cancer.yaml", cwd=project, env=env, timeout=180
-    )
+    r = run_mlops("run", "retrain", "deployments/cancer.yaml", cwd=project, env=env, timeout=180)
+    code, stdout, stderr = r.returncode, r.stdout, r.stderr
 
     assert code == 1, stdout[-3000:] + stderr[-3000:]
     # the connection errors were retried by Prefect, all three times, each said in one line (no traceback)

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import run_mlops
 
 pytestmark = pytest.mark.e2e
 
@@ -23,14 +23,7 @@ def test_a_run_stopped_by_the_quality_gate_says_why_once(project: Path, isolated
     suite["expectations"][1]["kwargs"]["max_value"] = 10
     (project / "expectations" / "cancer.json").write_text(json.dumps(suite))
     env = {**os.environ, "MLOPS_HOME": str(isolated_home), "COLUMNS": "200", "PREFECT_API_URL": ""}
-    r = subprocess.run(
-        [sys.executable, "-m", "mlops.cli", "run", "retrain", "deployments/cancer.yaml"],
-        cwd=project,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    r = run_mlops("run", "retrain", "deployments/cancer.yaml", cwd=project, env=env)
     shown = r.stdout + r.stderr
     assert r.returncode == 1, shown
     assert shown.count("expect_column_values_to_be_between on 'mean_radius'") == 1, shown

@@ -4,14 +4,13 @@ pipeline with no champion stops with exit 1, saying how to train one, with no pr
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
 
 from mlops.cli import app
+from tests.conftest import run_mlops
 
 pytestmark = pytest.mark.e2e
 SPEC = "deployments/cancer.yaml"
@@ -41,10 +40,8 @@ def test_usage_errors_exit_2_before_anything_runs(
 def test_no_champion_exits_1_with_nothing_written(project: Path, isolated_home: Path) -> None:
     env = {**os.environ, "MLOPS_HOME": str(isolated_home), "COLUMNS": "200"}
     env.pop("PREFECT_API_URL", None)
-    r = subprocess.run(
-        [sys.executable, "-m", "mlops.cli", "run", "predict", SPEC, "--batch", "data/cancer.csv",
-         "--out", "out/p.parquet"],
-        cwd=project, env=env, capture_output=True, text=True, timeout=300,
+    r = run_mlops(
+        "run", "predict", SPEC, "--batch", "data/cancer.csv", "--out", "out/p.parquet", cwd=project, env=env
     )  # fmt: skip
     assert r.returncode == 1, r.stdout + r.stderr
     assert "'cancer-model' has no champion yet: train one first with `mlops run retrain" in " ".join(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+
+from tests.conftest import run_mlops
 
 pytestmark = pytest.mark.e2e
 SECRET = "s3cr3t-Zq8wY1-never-log-me"
@@ -17,8 +17,7 @@ def test_secrets_in_the_environment_are_not_written_anywhere(project: Path, isol
     env = {**os.environ, "MLOPS_HOME": str(isolated_home), "MLFLOW_TRACKING_PASSWORD": SECRET,
            "AWS_SECRET_ACCESS_KEY": SECRET, "DATABASE_PASSWORD": SECRET}  # fmt: skip
     env.pop("PREFECT_API_URL", None)
-    r = subprocess.run([sys.executable, "-m", "mlops.cli", "run", "retrain", "deployments/cancer.yaml"],
-                       cwd=project, env=env, capture_output=True, text=True, timeout=600)  # fmt: skip
+    r = run_mlops("run", "retrain", "deployments/cancer.yaml", cwd=project, env=env, timeout=600)
     assert r.returncode == 0, r.stderr
     assert SECRET not in r.stdout + r.stderr
     scanned = 0
@@ -33,6 +32,5 @@ def test_a_spec_cannot_construct_objects(project: Path, isolated_home: Path) -> 
     marker = project / "pwned"
     spec = project / "deployments" / "evil.yaml"
     spec.write_text(f"name: !!python/object/apply:os.system ['touch {marker}']\n")
-    r = subprocess.run([sys.executable, "-m", "mlops.cli", "validate", str(spec)], cwd=project,
-                       env={**os.environ, "MLOPS_HOME": str(isolated_home)}, capture_output=True, text=True)  # fmt: skip
+    r = run_mlops("validate", str(spec), cwd=project, env={**os.environ, "MLOPS_HOME": str(isolated_home)})
     assert r.returncode == 2 and "not valid YAML" in r.stderr and not marker.exists()
