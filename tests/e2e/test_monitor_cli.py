@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.conftest import cancer_frame
+from tests.conftest import cancer_frame, run_mlops
 
 pytestmark = pytest.mark.e2e
-MLOPS = [sys.executable, "-m", "mlops.cli"]
 SPEC = "deployments/cancer.yaml"
 
 
@@ -25,7 +23,7 @@ def mlops(*args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]
     env.pop("MLFLOW_TRACKING_URI", None)
     # The temporary Prefect server of each CLI call gets longer than its default 20 s to start on a busy machine.
     env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
-    return subprocess.run([*MLOPS, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    return run_mlops(*args, cwd=cwd, env=env, timeout=900)
 
 
 def drifted(frame: pd.DataFrame) -> pd.DataFrame:

@@ -10,17 +10,15 @@ import csv
 import os
 import shutil
 import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.conftest import REPO
+from tests.conftest import REPO, run_mlops
 
 pytestmark = pytest.mark.e2e
-MLOPS = [sys.executable, "-m", "mlops.cli"]
 SPEC = "deployments/flight_delays.yaml"
 PERIODS = ["2013-07-01", "2013-08-01", "2013-09-01", "2013-10-01", "2013-11-01", "2013-12-01"]
 REPLAY_END = "2014-01-01"
@@ -31,7 +29,7 @@ def mlops(*args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]
     env.pop("PREFECT_API_URL", None)
     env.pop("MLFLOW_TRACKING_URI", None)
     env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
-    return subprocess.run([*MLOPS, *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=1800)
+    return run_mlops(*args, cwd=cwd, env=env, timeout=1800)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +15,7 @@ from filelock import FileLock, Timeout
 
 from mlops.cli import early_server as es
 from mlops.cli import local_server as ls
-from tests.conftest import REPO
+from tests.conftest import REPO, run_mlops
 
 SPEC = REPO / "deployments" / "diabetes.yaml"
 
@@ -47,14 +46,7 @@ def _lock_is_free(p: ls.Paths) -> bool:
 def _approve(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "MLOPS_HOME": str(home), "COLUMNS": "200", "MLOPS_LOCAL_PREFECT": "off"}
     env.pop("PREFECT_API_URL", None)
-    return subprocess.run(
-        [sys.executable, "-m", "mlops.cli", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    return run_mlops(*args, cwd=REPO, env=env)
 
 
 def test_a_server_started_early_is_taken_by_use_server_and_approvals_use_it(kept: Path) -> None:
