@@ -86,13 +86,19 @@ class DriftSummary:
         return asdict(self)
 
 
+SAMPLE_SALT = "drift"  # the drift report's, the reference data's and the predict run's sample draw alike
+
+
 def sample(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
-    """At most max_rows rows, drawn with the seed, in their original order; the frame itself when small."""
+    """At most max_rows rows, drawn by a seeded hash of each row's values (tasks/data/draw.py), in their original
+    order; the frame itself when small. The same rows give the same sample in any order they arrive in."""
     if max_rows < 1:
         raise ValueError(f"max_rows must be at least 1, got {max_rows}")
     if len(frame) <= max_rows:
         return frame
-    return frame.sample(n=max_rows, random_state=seed).sort_index(kind="stable")
+    from tasks.data.draw import draw_sample
+
+    return draw_sample(frame, max_rows, seed, SAMPLE_SALT)
 
 
 def value_kind(series: pd.Series) -> str:

@@ -18,7 +18,6 @@ tasks/tracking/monitoring.py).
 
 from __future__ import annotations
 
-import hashlib
 import math
 import time
 from dataclasses import dataclass
@@ -245,9 +244,9 @@ def _sample(frame: pd.DataFrame, rows: int, seed: int, columns: list[str]) -> pd
     """At most `rows` rows, drawn by a seeded hash of each row's values in `columns` and ordered by it: the same
     rows and seed give the same sample in the same order (hence the same folds and sums), whatever order the
     holdout arrives in. A positional `frame.sample` drew other rows when the rows came in another order, and on the
-    flights that alone moved the weather columns' share of the importance from 0.32 to 0.39."""
-    hashes = pd.util.hash_pandas_object(frame[columns], index=False).to_numpy()
-    mix = int.from_bytes(hashlib.sha256(f"mlops-monitoring-sample:{seed}".encode()).digest()[:8], "little")
-    draw = pd.util.hash_array(hashes ^ np.uint64(mix))
+    flights that alone moved the weather columns' share of the importance from 0.32 to 0.39. The draw is the one
+    every sample takes (tasks/data/draw.py), with its own salt."""
+    from tasks.data.draw import draw_sample
+
     # equal draws only for equal values in `columns`: such rows are interchangeable for everything done here
-    return frame.iloc[np.argsort(draw, kind="stable")[:rows]]
+    return draw_sample(frame, rows, seed, "monitoring", columns, by_draw=True)

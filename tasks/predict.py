@@ -17,9 +17,10 @@ import numpy as np
 import pandas as pd
 
 from mlops.errors import DataError
+from tasks.data.draw import SmallestDraws
 from tasks.data.splits import Features
 from tasks.data.stream import BatchSource, batch_chunks
-from tasks.drift_summary import sample
+from tasks.drift_summary import SAMPLE_SALT
 
 PREDICTION, PROBA = "prediction", "prediction_proba"  # the names tasks.train.predict gives them
 LINEAGE = ("model_name", "model_version", "model_run_id")
@@ -195,8 +196,12 @@ def score_chunks(
     if head is None:
         raise DataError("the batch has no rows; check the file or the window.")
     missing_columns(head, features)
-    # the rows the monitor's seeded sample of this batch would draw (it depends only on the row count)
-    wanted = set(sample(pd.DataFrame(index=pd.RangeIndex(rows)), sample_rows, seed).index)
+    # the rows the monitor's seeded sample of this batch would draw (tasks.drift_summary.sample draws by the rows'
+    # values): the smallest draws over every row read so far, the rejected ones included, as the monitor's are
+    if sample_rows < 1:
+        raise ValueError(f"sample_rows must be at least 1, got {sample_rows}")
+    wanted = SmallestDraws(sample_rows, seed, SAMPLE_SALT)
+    kept: pd.DataFrame | None = None  # the scored rows among them so far: at most sample_rows rows
     takes_nulls = null_tolerance(model, head, features)
     frame = head.head(0)  # the batch's columns, for the empty files
     lineage = ref.columns()
@@ -204,7 +209,6 @@ def score_chunks(
         f"{META_PREFIX}{k}": v for k, v in (metadata or {}).items()
     }
     reasons: dict[str, int] = {}
-    sampled: list[pd.DataFrame] = []
     scored = rejected = n_chunks = 0
     reject_file = rejects_path(target)
     with atomic(target) as tmp_out, atomic(reject_file) as tmp_rejects:
@@ -214,6 +218,7 @@ def score_chunks(
         try:
             for chunk in itertools.chain([head], it):
                 n_chunks += 1
+                wanted.add(chunk)
                 why = unscorable(chunk, features, takes_nulls)
                 bad = why != ""
                 if bad.any():
@@ -230,6 +235,7 @@ def score_chunks(
                         reasons[key] = reasons.get(key, 0) + 1
                 good = chunk.loc[~bad]
                 if good.empty:
+                    kept = _still_wanted(kept, wanted, None)
                     continue
                 result = pd.concat([good, score_chunk(model, good, features, task_kind)], axis=1)
                 for k, v in lineage.items():
@@ -238,9 +244,7 @@ def score_chunks(
                     schema = arrow_schema(result, meta)
                 writer = write_chunk(writer, tmp_out, result, schema)
                 scored += len(good)
-                picked = result[result.index.isin(wanted)]
-                if not picked.empty:
-                    sampled.append(picked)
+                kept = _still_wanted(kept, wanted, result)
             if first_reject:  # no rejects: an empty file with the header says so (and replaces an old one)
                 pd.DataFrame(columns=[ROW, REASON, *frame.columns]).to_csv(tmp_rejects, index=False)
             if writer is None:  # every row rejected: still a valid (empty) predictions file
@@ -256,8 +260,19 @@ def score_chunks(
     return Scored(
         rows=scored + rejected, scored=scored, rejected=rejected, out=str(target), rejects=str(reject_file),
         reasons=reasons, chunks=n_chunks,
-        sample=pd.concat(sampled) if sampled else frame.head(0), columns=columns,
+        sample=kept if kept is not None and len(kept) else frame.head(0), columns=columns,
     )  # fmt: skip
+
+
+def _still_wanted(
+    kept: pd.DataFrame | None, wanted: SmallestDraws, scored: pd.DataFrame | None
+) -> pd.DataFrame | None:
+    """The scored rows of the sample so far: those kept before and those just `scored`, less the rows a later
+    chunk's smaller draws pushed out; in row order (chunks come in order, and each keeps its rows' order)."""
+    positions = wanted.positions()
+    parts = [p[p.index.isin(positions)] for p in (kept, scored) if p is not None]
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts) if len(parts) > 1 else (parts[0] if parts else None)
 
 
 def arrow_schema(first: pd.DataFrame, metadata: dict[str, str]) -> Any:

@@ -198,11 +198,11 @@ def row_hashes(frame: pd.DataFrame, key: list[str] | tuple[str, ...]) -> np.ndar
     """A uint64 per row from its key columns' values only (not the index, not the row's position). Numbers are
     hashed as float64 and times as UTC nanoseconds, so an int column read back as float (a NaN appeared) or a
     timestamp read at another precision still names the same row."""
-    columns = {c: _comparable(frame[c]) for c in key}
+    columns = {c: comparable(frame[c]) for c in key}
     return pd.util.hash_pandas_object(pd.DataFrame(columns), index=False).to_numpy()
 
 
-def _comparable(col: pd.Series) -> pd.Series:
+def comparable(col: pd.Series) -> pd.Series:
     if isinstance(col.dtype, pd.CategoricalDtype):
         return col.astype(object)
     if pd.api.types.is_datetime64_any_dtype(col):
@@ -278,8 +278,11 @@ def reference_sample(
     learn (the same rows its holdout metrics, the monitor's reference quality, come from)."""
     columns = [*parts.features.all, target, *([time_column] if time_column else [])]
     frame = parts.holdout[columns]
+    # drawn by the rows' values, as the drift report's sample is (tasks/drift_summary.py)
     if len(frame) > max_rows:
-        frame = frame.sample(n=max_rows, random_state=seed).sort_index(kind="stable")
+        from tasks.data.draw import draw_sample
+
+        frame = draw_sample(frame, max_rows, seed, "drift")
     return frame.reset_index(drop=True)
 
 

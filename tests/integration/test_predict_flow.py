@@ -88,7 +88,12 @@ def test_predictions_carry_lineage_and_unscorable_rows_are_listed_with_the_reaso
     logged = load_predictions_sample(result.run_id)
     assert {PREDICTION, "model_version"} <= set(logged.columns)
     # the rows the monitor's seeded sample of this batch draws (tasks.drift_summary.sample), less the rejects
-    assert set(logged.index) == set(frame.sample(n=100, random_state=5).index) - {3, 7}
+    from mlops.spec import load_spec
+    from tasks.data import load_batch
+    from tasks.drift import sample
+
+    whole = load_batch(load_spec(spec), batch)  # the batch as the monitor reads it, whole
+    assert set(logged.index) == set(sample(whole, 100, seed=5).index) - {3, 7}
     assert store.client().get_model_version(MODEL, "1").tags["mlops.last_predict_run"] == result.run_id
 
 
