@@ -1,5 +1,6 @@
-"""Small JSON caches under MLOPS_HOME (validate results, time-column notes, registry views): written atomically,
-and a cache that cannot be written is only a slower next command, never an error."""
+"""Small JSON caches under MLOPS_HOME (validate results, time-column notes, registry views, gate passes): each a
+JSON object of entries by key, the newest kept, written atomically; a cache that cannot be read or written is only
+a slower next command, never an error."""
 
 from __future__ import annotations
 
@@ -18,3 +19,18 @@ def save_quietly(path: Path, data: Any) -> None:
         tmp.replace(path)
     except OSError:
         pass
+
+
+def read_quietly(path: Path) -> dict[str, Any]:
+    """The JSON object at `path`; {} when it is missing, unreadable, not JSON or not an object."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def keep_newest(path: Path, key: str, value: Any, keep: int) -> None:
+    """`value` saved under `key` as the newest of at most `keep` entries (the oldest are dropped)."""
+    others = {k: v for k, v in read_quietly(path).items() if k != key}
+    save_quietly(path, {**dict(list(others.items())[-(keep - 1) :]), key: value})

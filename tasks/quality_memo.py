@@ -14,11 +14,10 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
-from mlops.cache import save_quietly
+from mlops.cache import keep_newest, read_quietly
 from mlops.settings import get_settings
 from tasks import quality
 from tasks.data.splits import frame_sha256
@@ -71,16 +70,8 @@ def _path() -> Path:
     return get_settings().home / FILE
 
 
-def _saved() -> dict[str, Any]:
-    try:
-        data = json.loads(_path().read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _recall(key: str) -> quality.ValidationOutcome | None:
-    entry = _saved().get(key)
+    entry = read_quietly(_path()).get(key)
     if not isinstance(entry, dict):
         return None
     try:
@@ -97,11 +88,10 @@ def _recall(key: str) -> quality.ValidationOutcome | None:
 
 
 def _remember(key: str, outcome: quality.ValidationOutcome) -> None:
-    others = {k: v for k, v in _saved().items() if k != key}
     entry = {
         "suite": outcome.suite,
         "rows": outcome.rows,
         "evaluated": outcome.evaluated,
         "at": pd.Timestamp.now(tz="UTC").strftime("%Y-%m-%d %H:%M:%S UTC"),
     }
-    save_quietly(_path(), {**dict(list(others.items())[-(KEEP - 1) :]), key: entry})
+    keep_newest(_path(), key, entry, KEEP)

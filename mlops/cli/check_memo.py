@@ -18,7 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlops.cache import save_quietly
+from mlops.cache import keep_newest, read_quietly
 from mlops.errors import Problem
 from mlops.spec import LoadedSpec
 
@@ -63,12 +63,12 @@ def remembered(key: str | None, check: Callable[[], tuple[list[Problem], Any]]) 
     """`check()` -> (problems, a JSON value it found), or that value from a previous run of the same key that
     found no problem."""
     if key is not None:
-        saved = _saved()
+        saved = read_quietly(_path())
         if key in saved:
             return [], saved[key]
     problems, found = check()
     if key is not None and not problems:
-        _keep(key, found)
+        keep_newest(_path(), key, found, KEEP)  # a memo that cannot be written: a slower next check
     return problems, found
 
 
@@ -76,18 +76,3 @@ def _path() -> Path:
     from mlops.settings import get_settings
 
     return get_settings().home / FILE
-
-
-def _saved() -> dict[str, Any]:
-    try:
-        data = json.loads(_path().read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
-def _keep(key: str, value: Any) -> None:
-    """Atomically, the newest KEEP entries; a memo that cannot be written is only a slower next check."""
-    saved = {k: v for k, v in _saved().items() if k != key}
-    data = {**dict(list(saved.items())[-(KEEP - 1) :]), key: value}
-    save_quietly(_path(), data)

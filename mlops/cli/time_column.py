@@ -4,11 +4,10 @@ column and the accepted forms), else how it was read (dates, datetimes, integer 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
-from mlops.cache import save_quietly
+from mlops.cache import keep_newest, read_quietly
 from mlops.errors import MlopsError, Problem, SpecError
 
 NOTES_FILE = "cache/time_columns.json"
@@ -44,9 +43,9 @@ def time_note(path: Path) -> str:
         return ""
     source = data_key(loaded)  # the data and the column alone: an edit elsewhere in the spec reads no data
     key = None if source is None else part_key("time-note", source, column)
-    notes = _notes()
-    if key is not None and key in notes:
-        return notes[key]
+    notes = read_quietly(_path())
+    if key is not None and isinstance(notes.get(key), str):
+        return str(notes[key])
     from tasks.data import read_frame
     from tasks.data.timecol import read_time
 
@@ -56,7 +55,7 @@ def time_note(path: Path) -> str:
         return ""
     note = f" (time column '{column}': {how})"
     if key is not None:
-        _save({**dict(list(notes.items())[-199:]), key: note})
+        keep_newest(_path(), key, note, 200)  # a note that cannot be saved: a slower next check
     return note
 
 
@@ -64,16 +63,3 @@ def _path() -> Path:
     from mlops.settings import get_settings
 
     return get_settings().home / NOTES_FILE
-
-
-def _notes() -> dict[str, str]:
-    try:
-        notes = json.loads(_path().read_text())
-    except (OSError, ValueError):
-        return {}
-    return {str(k): str(v) for k, v in notes.items()} if isinstance(notes, dict) else {}
-
-
-def _save(notes: dict[str, str]) -> None:
-    """A cache that cannot be written is only a slower next check."""
-    save_quietly(_path(), notes)

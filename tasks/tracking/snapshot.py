@@ -17,14 +17,13 @@ the snapshot before it exits (`refresh`), so `mlops status` right after `mlops r
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from mlops.cache import save_quietly
+from mlops.cache import keep_newest, read_quietly
 from mlops.settings import Settings, get_settings
 
 if TYPE_CHECKING:
@@ -46,7 +45,7 @@ def registry_view(model_name: str) -> tuple[list[VersionInfo], list[LedgerEntry]
 
     settings = get_settings()
     stamp, settled = store_stamp(settings)  # before the read: a write during it changes the next stamp
-    saved = _saved(settings).get(model_name) if stamp else None
+    saved = read_quietly(_path(settings)).get(model_name) if stamp else None
     if saved and saved.get("stamp") == stamp:
         try:
             return (
@@ -130,25 +129,13 @@ def _path(settings: Settings) -> Path:
     return settings.home / FILE
 
 
-def _saved(settings: Settings) -> dict[str, Any]:
-    try:
-        data = json.loads(_path(settings).read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
-
-
 def _save(
     settings: Settings, model_name: str, stamp: str, versions: list[VersionInfo], entries: list[LedgerEntry]
 ) -> None:
     """Atomically (a temporary file renamed); a snapshot that cannot be written is only a slower next read."""
-    others = {k: v for k, v in _saved(settings).items() if k != model_name}
-    data = {
-        **dict(list(others.items())[-(KEEP - 1) :]),
-        model_name: {
-            "stamp": stamp,
-            "versions": [asdict(v) for v in versions],
-            "entries": [asdict(e) for e in entries],
-        },
+    view = {
+        "stamp": stamp,
+        "versions": [asdict(v) for v in versions],
+        "entries": [asdict(e) for e in entries],
     }
-    save_quietly(_path(settings), data)
+    keep_newest(_path(settings), model_name, view, KEEP)
