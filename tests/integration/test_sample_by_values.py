@@ -55,8 +55,10 @@ def test_the_same_rows_in_another_order_give_the_same_sample_and_the_same_drift(
     kwargs = {"numeric": NUMERIC, "categorical": CATEGORICAL, "max_rows": 500, "seed": 4}
     one = drift_report(reference, current, **kwargs)  # type: ignore[arg-type]
     two = drift_report(shuffled(reference, 3), shuffled(current, 7), **kwargs)  # type: ignore[arg-type]
-    figures = [[(c.column, c.method, c.score, c.drifted) for c in s.columns] for s in (one, two)]
-    assert figures[0] == figures[1]
+    verdicts = [[(c.column, c.method, c.drifted) for c in s.columns] for s in (one, two)]
+    assert verdicts[0] == verdicts[1]
+    # the same counts, summed in another category order (set order follows PYTHONHASHSEED): the last bit may differ
+    assert [c.score for c in two.columns] == pytest.approx([c.score for c in one.columns], rel=1e-12)
     assert one.drifted_share == two.drifted_share and one.sampled and two.sampled
 
 
