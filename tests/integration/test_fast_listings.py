@@ -92,7 +92,7 @@ def test_on_whole_second_timestamps_a_fresh_write_is_not_snapshotted(project: Pa
 
     register(1, champion="1")
     db = Path(get_settings().tracking_uri.removeprefix("sqlite:///"))
-    whole = (int(time.time()) - 1) * 1_000_000_000  # a second ago, as FAT or ext3 would record it
+    whole = int(time.time()) * 1_000_000_000  # under a second ago, on a whole second (as FAT, ext3)
     for f in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-journal")):
         if f.exists():
             os.utime(f, ns=(whole, whole))
