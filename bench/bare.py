@@ -166,7 +166,7 @@ def retrain(project: Project, home: Path, sw: Stopwatch) -> dict[str, Any]:
     with sw.lap("load + score champion"):
         try:
             champion = client.get_model_version_by_alias(name, "champion")
-        except Exception:
+        except mlflow.exceptions.MlflowException:  # no champion yet
             champion = None
         old = None
         if champion is not None:

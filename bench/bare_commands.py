@@ -107,7 +107,7 @@ def retrain_small(home: Path, suite_path: Path) -> None:
     version = str(mlflow.register_model(info.model_uri, name).version)
     try:
         champion = client.get_model_version_by_alias(name, "champion")
-    except Exception:
+    except mlflow.exceptions.MlflowException:  # no champion yet
         champion = None
     promote = champion is None
     if champion is not None:

@@ -130,7 +130,7 @@ def main() -> None:
             t0 = time.perf_counter()
             try:
                 results[name] = fn()
-            except Exception:
+            except Exception:  # noqa: BLE001 - a failed bench is recorded with its traceback and fails the run at the end
                 meta["errors"][name] = traceback.format_exc()
                 log(f"{name} FAILED:\n{meta['errors'][name]}")
             log(

@@ -85,7 +85,7 @@ def score_champion(champion: Any, holdout: pd.DataFrame, target: str, task_kind:
     columns = champion.features or [c for c in holdout.columns if c != target]
     try:
         metrics, preds = evaluate_on(champion.model, holdout, columns, target, task_kind)
-    except Exception as exc:  # a changed dtype or label set: decided by policy.on_champion_error
+    except Exception as exc:  # noqa: BLE001 - decided by policy.on_champion_error, with the error kept
         return ChampionScore(champion.version, None, f"{type(exc).__name__}: {exc}")
     return ChampionScore(champion.version, metrics, predictions=preds)
 

@@ -10,7 +10,7 @@ promotion_lock_kind) rather than guarded by a lock that covers one host only.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from mlops.errors import MlopsError
 from mlops.settings import get_settings, promotion_lock_kind
@@ -71,12 +71,13 @@ def _ensure_limit(name: str) -> None:
     """Create the one-slot limit if missing: `strict=True` fails on a missing limit instead of skipping it."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+    from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
     with get_client(sync_client=True) as client:
         try:
             client.read_global_concurrency_limit_by_name(name)
-        except Exception:
-            try:
-                client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
-            except Exception:
-                client.read_global_concurrency_limit_by_name(name)  # created meanwhile by another run
+            return
+        except ObjectNotFound:
+            pass  # only a missing limit is created; any other error (server down, refused) propagates
+        with suppress(ObjectAlreadyExists):  # created meanwhile by another run
+            client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))

@@ -148,7 +148,7 @@ def check_suite(spec_file: str, field_path: str, path: Path, columns: list[str] 
     try:
         if not problems:
             _build_suite(raw)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - GX raises many types for a bad suite; all become a Problem
         problems.append(Problem(spec_file, field_path, f"{path}: GX rejects the suite: {exc}"))
     if columns is not None:
         from mlops.text import did_you_mean
@@ -214,7 +214,7 @@ def _build_suite(raw: dict[str, Any]) -> Any:
             raise ValueError(f'expectation #{i + 1} needs a "type" and "kwargs"')
         try:
             _expectation(exp["type"], exp.get("kwargs", {}))
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - GX raises many types for a bad expectation; all become ValueError
             raise ValueError(f"expectation #{i + 1} '{exp['type']}': {_gx_reason(exc)}") from None
     keep = {k: raw[k] for k in ("name", "expectations", "meta", "notes", "id") if k in raw}
     return gx.ExpectationSuite(**keep)

@@ -37,7 +37,7 @@ def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
     """Prefect retry condition: retry connection trouble, never a user error."""
     try:
         state.result()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - a retry condition sees every failure and retries only transient ones
         return is_transient(exc)
     return False
 

@@ -88,7 +88,7 @@ def check_mlflow_access(settings: Any) -> None:
 
     try:
         client(settings).search_experiments(max_results=1)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - access_denied sorts the error; anything else is re-raised below
         denied = access_denied(exc)
         if denied is not None:
             raise denied from None

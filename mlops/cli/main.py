@@ -298,7 +298,7 @@ def _user() -> str:
 
     try:
         return getpass.getuser()
-    except Exception:
+    except (OSError, KeyError):  # no login name and no entry in the password database
         return "unknown"
 
 

@@ -224,7 +224,7 @@ def sync(project: Path, api_url: str) -> list[Change] | None:
             return _apply(declared, get_settings().mlflow_ui_url, get_client)
         except (UsageError, ServeError):
             raise
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any setup failure becomes one ServeError naming the server
             raise ServeError(
                 f"could not set up the notifications of notifications.yaml on {api_url}: {type(exc).__name__}: "
                 f"{str(exc)[:300]}. The deployments are in place; fix the cause and run `mlops deploy` again."
@@ -286,7 +286,7 @@ def announce_rollback(pipeline: str, model: str, before: str, after: str, reason
     try:
         with temporary_settings(updates={PREFECT_API_URL: settings.prefect_api_url}):
             return emit_rollback(pipeline, payload) is not None
-    except Exception:
+    except Exception:  # noqa: BLE001 - the caller reports an event that could not be sent
         return False
 
 

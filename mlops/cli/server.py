@@ -85,7 +85,7 @@ def pool_has_worker(pool: str | None) -> bool | None:
     try:
         with get_client(sync_client=True) as client:
             status = client.read_work_pool(pool).status
-    except Exception:
+    except Exception:  # noqa: BLE001 - status display only: an unreadable pool shows as unknown
         return None
     return None if status is None else _ready(status)
 
@@ -129,7 +129,7 @@ def next_date(schedule: Any) -> Any:
         return None
     try:
         dates = asyncio.run(model.model_validate(schedule.model_dump()).get_dates(n=1))
-    except Exception:
+    except Exception:  # noqa: BLE001 - status display only: a schedule Prefect cannot expand shows no next run
         return None
     return dates[0] if dates else None
 

@@ -54,7 +54,7 @@ def find_deployment(flow_name: str, spec: Path, deployment: str | None = None) -
     try:
         with get_client(sync_client=True) as client:
             found = client.read_deployments(flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])))
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure to read deployments becomes one ServeError naming the server
         raise ServeError(
             f"cannot read deployments from the Prefect server at {api_url} ({type(exc).__name__}: {exc}). Is it "
             f"running? Start it with `mlops serve`, or fix PREFECT_API_URL."

@@ -38,7 +38,7 @@ def _dataset(root: Path) -> Any:
     try:
         # hive partitions (key=value folders) become columns; plain sub-folders are just more files
         dataset = ds.dataset(root, format="parquet", partitioning="hive", exclude_invalid_files=False)
-    except Exception as exc:  # an unreadable file, schemas that cannot be merged, ...
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for unreadable data; all become DataError
         raise DataError(
             f"{root}: cannot be read as a Parquet dataset ({type(exc).__name__}: {exc})."
         ) from None
@@ -74,7 +74,7 @@ def needed_columns(loaded: LoadedSpec, available: list[str]) -> list[str] | None
 
         try:
             suite = read_suite(loaded.resolve(spec.quality.suite))
-        except Exception:  # the gate itself will name the problem; read everything meanwhile
+        except Exception:  # noqa: BLE001 - the gate itself will name the problem; read everything meanwhile
             return None
         kinds = [str(e.get("type", "")) for e in suite.get("expectations", []) if isinstance(e, dict)]
         if any(k.startswith(COLUMN_SET_EXPECTATIONS) for k in kinds):
@@ -101,7 +101,7 @@ def read_dataset(
             return dataset.head(nrows, columns=columns).to_pandas()
         where = window_filter(dataset.schema, loaded.spec.data.time_column, start, end)
         return dataset.to_table(columns=columns, filter=where).to_pandas()
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for unreadable data; all become DataError
         raise DataError(
             f"{root}: cannot be read as a Parquet dataset ({type(exc).__name__}: {exc})."
         ) from None

@@ -61,7 +61,7 @@ def read_frame(
                 frames.append(pd.read_parquet(f) if nrows is None else _parquet_head(f, nrows))
         except pd.errors.EmptyDataError:
             raise DataError(f"{f}: the file is empty; give a file with a header row and data rows.") from None
-        except Exception as exc:  # corrupt parquet, bad CSV quoting, ...
+        except Exception as exc:  # noqa: BLE001 - corrupt parquet, bad CSV quoting, ...: all become DataError
             raise DataError(f"{f}: cannot be read as {src.kind} ({type(exc).__name__}: {exc}).") from None
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
@@ -108,7 +108,7 @@ def _check_parquet_names(path: Path) -> None:
 
     try:
         names = list(pq.read_schema(path).names)
-    except Exception:  # not parquet at all: the read that follows says so
+    except Exception:  # noqa: BLE001 - not parquet at all: the read that follows says so
         return
     _refuse_duplicates(path, names)
 
@@ -220,7 +220,7 @@ def read_batch_file(path: Path) -> pd.DataFrame:
         return pd.read_csv(path)
     except pd.errors.EmptyDataError:
         raise DataError(f"{path}: the batch file is empty.") from None
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any unreadable batch becomes DataError naming the file
         raise DataError(f"{path}: cannot be read ({type(exc).__name__}: {exc}).") from None
 
 

@@ -127,6 +127,6 @@ def logged_predictions(
     run_id = runs[0].info.run_id
     try:
         return run_id, load_predictions_sample(run_id)
-    except Exception as exc:  # an artifact store that lost the file: predicting again is the honest fallback
+    except Exception as exc:  # noqa: BLE001 - an artifact store that lost the file: predicting again is the honest fallback
         log.warning("the predictions of predict run %s cannot be read (%s); predicting again", run_id, exc)
         return None

@@ -38,7 +38,7 @@ def check_store(settings: Settings | None = None) -> None:
         client(settings)
     except MlopsError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - setting errors are raised below; the rest is met where the run needs it
         if not _is_setting_error(exc):
             return  # anything else (a server down, ...) is met, retried and reported where the run needs it
         raise StoreUnusable(

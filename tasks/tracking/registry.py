@@ -289,14 +289,15 @@ def _smoke_test(
         predicted = model.predict(sample)
         if len(predicted) != len(sample):
             raise ValueError(f"{len(predicted)} predictions for {len(sample)} rows")
-    except Exception as exc:
-        for alias in (CHAMPION, PREVIOUS):
-            with contextlib.suppress(Exception):
-                if before[alias]:
-                    c.set_registered_model_alias(model_name, alias, before[alias])
-                else:
-                    c.delete_registered_model_alias(model_name, alias)
+    except Exception as exc:  # noqa: BLE001 - any failure to load or predict is the smoke test failing
+        restored = _restore_aliases(c, model_name, before)
         c.set_model_version_tag(model_name, version, f"{TAG}smoke_test", f"failed: {exc}")
+        if restored:
+            raise PipelineStopped(
+                f"v{version} was promoted but failed its smoke test (load by alias and predict: {exc}), and putting "
+                f"the aliases back failed too: {restored}. The registry may now serve v{version}; check `mlops "
+                f"status` and run `mlops rollback SPEC --to {before[CHAMPION]}` once the store answers."
+            ) from None
         with contextlib.suppress(Exception):
             champion = f"v{before[CHAMPION]}" if before[CHAMPION] else "none"
             c.update_model_version(model_name, version, description=(
@@ -313,6 +314,31 @@ def _smoke_test(
             f"the champion is back to v{before[CHAMPION]} and the failure is in the ledger."
         ) from None
     c.set_model_version_tag(model_name, version, f"{TAG}smoke_test", "passed")
+
+
+def _restore_aliases(c: Any, model_name: str, before: dict[str, str | None]) -> str:
+    """Put `champion` and `previous` back as they were, then read them back: "" when they match, else what differs
+    (a restore that did not take must never be reported as done)."""
+    for alias in (CHAMPION, PREVIOUS):
+        with contextlib.suppress(Exception):  # each alias is read back below, so a failure here is not hidden
+            if before[alias]:
+                c.set_registered_model_alias(model_name, alias, before[alias])
+            else:
+                c.delete_registered_model_alias(model_name, alias)
+    wrong = []
+    for alias in (CHAMPION, PREVIOUS):
+        try:
+            now = alias_version(c, model_name, alias)
+        except Exception as exc:  # noqa: BLE001 - an unreadable alias is a restore we cannot confirm
+            wrong.append(f"{alias} could not be read back ({exc})")
+            continue
+        if now != before[alias]:
+            wrong.append(f"{alias} is {_shown(now)}, was {_shown(before[alias])}")
+    return "; ".join(wrong)
+
+
+def _shown(version: str | None) -> str:
+    return f"v{version}" if version else "unset"
 
 
 def rollback(model_name: str, to_version: str | None, reason: str, actor: str) -> tuple[str, str]:
@@ -347,7 +373,7 @@ def rollback(model_name: str, to_version: str | None, reason: str, actor: str) -
         ) from None
     try:
         mlflow.sklearn.load_model(f"models:/{model_name}/{target}")
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any failure to load the target refuses the rollback
         raise MlopsError(
             f"v{target} of '{model_name}' cannot be loaded ({exc}); choose another with --to."
         ) from None

@@ -114,6 +114,19 @@ def test_a_failed_smoke_test_puts_the_champion_back_and_is_recorded(project: Pat
     assert ledger.history("cancer-model")[-1].action == "smoke-test-rollback"
 
 
+def test_a_restore_that_did_not_take_is_never_reported_as_done(project: Path) -> None:
+    """The smoke test's restore reads the aliases back: a champion it could not put back is named, not assumed."""
+    from tasks.tracking.registry import _restore_aliases
+    from tasks.tracking.store import client
+
+    retrain(str(project / "deployments" / "cancer.yaml"))
+    assert _restore_aliases(client(), "cancer-model", {"champion": "1", "previous": None}) == ""
+    # v7 does not exist, so the alias cannot be set back to it: the read-back says what differs
+    found = _restore_aliases(client(), "cancer-model", {"champion": "7", "previous": None})
+    assert "champion is v1, was v7" in found
+    assert registry("cancer-model")["aliases"]["champion"] == "1"
+
+
 @pytest.mark.parametrize(
     ("answer", "promoted", "rule"), [(True, True, "first-model"), (False, False, "approval-rejected")]
 )

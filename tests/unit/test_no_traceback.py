@@ -288,7 +288,7 @@ def _record(
 def _raised(exc: BaseException) -> BaseException:
     try:
         raise exc
-    except BaseException as caught:
+    except BaseException as caught:  # noqa: BLE001 - the helper returns whatever it raised
         return caught
 
 
