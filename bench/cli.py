@@ -83,6 +83,8 @@ def measure(work: Path, repeats: int, home: str | None) -> dict[str, Any]:
             else:
                 run_env = env
             child = run_child(args, env=run_env, cwd=REPO)
+            if child.returncode != 0:  # a failed command's time is no figure
+                raise RuntimeError(f"{' '.join(args)} failed ({child.returncode}):\n{child.stdout[-2000:]}")
             out["returncodes"][name] = child.returncode
             times.append(child.seconds)
         out["times"][name] = times
@@ -91,9 +93,11 @@ def measure(work: Path, repeats: int, home: str | None) -> dict[str, Any]:
     log("cli: validate phases and imports")
     cold_env = env_for(work / "mlops-home-validate-phases")
     phases = run_child([PYTHON, str(BENCH / "validate_phases.py"), *VALIDATE[2:]], env=cold_env, cwd=REPO)
-    out["validate_phases"] = (
-        json.loads(phases.stdout.strip().splitlines()[-1]) if phases.returncode == 0 else []
-    )
+    if phases.returncode != 0:  # a broken phase script fails the bench, never an empty table
+        raise RuntimeError(
+            f"bench/validate_phases.py failed ({phases.returncode}):\n{(phases.stdout + phases.stderr)[-2000:]}"
+        )
+    out["validate_phases"] = json.loads(phases.stdout.strip().splitlines()[-1])
     out["validate_imports"] = import_profile(env_for(work / "mlops-home-validate-imports"))[:12]
     out["validate_imports_warm"] = import_profile(warm_env)[:12]
     return out

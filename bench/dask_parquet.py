@@ -107,8 +107,8 @@ def candidates(rows: int, repeats: int, work: Path) -> dict[str, Any]:
                 if name == "sequential":
                     values = sequential()
                 else:
-                    result = fan_out()
-                    values, where[name] = [r.value for r in result.results], result.where
+                    outcome: Any = fan_out()
+                    values, where[name] = [r.value for r in outcome.results], outcome.where
                 timings[name].append(time.perf_counter() - start)
                 scores[name] = values
         os.environ.pop("MLOPS_DASK_ADDRESS", None)

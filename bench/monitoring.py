@@ -37,8 +37,9 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import MLOPS, REPO, log, quiet_env  # noqa: E402
-from bench.monitoring_text import FINDINGS  # noqa: E402
+from common import MLOPS, REPO, log, quiet_env  # noqa: E402
+from monitoring_text import FINDINGS  # noqa: E402
+
 from mlops.drift_policy import EPSILON  # noqa: E402
 from mlops.spec.schema import Monitoring  # noqa: E402
 from mlops.verdict_policy import Signals, policy_of, verdict  # noqa: E402

@@ -76,7 +76,7 @@ def plain_tasks(sw: Stopwatch) -> Iterator[None]:
     try:
         yield
     finally:
-        Task.__call__ = original  # type: ignore[method-assign]
+        Task.__call__ = original  # type: ignore[method-assign,assignment]
 
 
 @contextmanager

@@ -126,14 +126,18 @@ def main() -> None:
             "bare-stream": [PYTHON, "-c", STREAM, batch, str(work / "stream.parquet"), str(args.chunk_rows)],
         }  # fmt: skip
         results = {}
+        failed: list[str] = []
         wanted = args.ways.split(",")
         for name, command in [(k, v) for k, v in commands.items() if k in wanted]:
             log(f"{name}: scoring {args.rows:,} rows")
             r = run_child(command, env=env, cwd=root)
             if r.returncode != 0:
                 log(f"{name} failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-3000:]}")
+                failed.append(name)
                 continue
             results[name] = r
+        if failed:  # a way that failed fails the bench: no table without it
+            raise SystemExit(f"bench/predict.py: {', '.join(failed)} failed (see above)")
         base = results.get("bare-loop") or next(iter(results.values()))
         print(
             f"batch predictions: {args.rows:,} rows x 25 columns, chunks of {args.chunk_rows:,} (fresh processes)"

