@@ -33,7 +33,7 @@ demo-replay: install
 ## test: install, lint, and run every test on two workers, one test file per worker (pytest's exit 5, "no tests
 ## ran", is a failure)
 test: install lint
-	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile; rc=$$?; \
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=25; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 ## check: the quick tier while working: install, lint, and the unit and integration tests only (not tests/e2e,

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from pathlib import Path
+from typing import Any
 
 PACKAGES = ("mlops", "tasks", "flows")
 LIBRARIES = ("scikit-learn", "numpy", "pandas", "scipy")  # what fits and predicts
@@ -45,3 +47,11 @@ def code_sha256() -> str:
 
 def idempotency_key(spec_sha256: str, data_sha256: str, code: str | None = None) -> str:
     return hashlib.sha256(f"{spec_sha256}:{data_sha256}:{code or code_sha256()}".encode()).hexdigest()
+
+
+def memo_key(part: str, inputs: Any, libraries: tuple[str, ...] = ()) -> str:
+    """The key of a remembered result: what was checked (`part`), its inputs (JSON-able: content hashes, not
+    timestamps), this project's code and the versions of the libraries that decide the result. Shared by the
+    validate memo and the gate memo, so a change of code or library always misses both."""
+    text = json.dumps([part, inputs], sort_keys=True, default=str)
+    return hashlib.sha256("\n".join([text, code_sha256(), *library_versions(libraries)]).encode()).hexdigest()

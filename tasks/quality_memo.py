@@ -12,7 +12,6 @@ the same check passed. The store is `<MLOPS_HOME>/cache/gate-passes.json`; delet
 from __future__ import annotations
 
 import hashlib
-import json
 from pathlib import Path
 
 import pandas as pd
@@ -50,20 +49,14 @@ def gate_key(
     frame: pd.DataFrame, suite_path: Path, skip_columns: tuple[str, ...] = (), data_sha256: str | None = None
 ) -> str | None:
     """The identity of one gate check; None when the suite cannot be read (the check itself says why)."""
-    from mlops.fingerprint import code_sha256, library_versions
+    from mlops.fingerprint import memo_key
 
     try:
         suite = hashlib.sha256(Path(suite_path).read_bytes()).hexdigest()
     except OSError:
         return None
-    parts = [
-        data_sha256 or frame_sha256(frame),  # values, column names and types
-        suite,
-        sorted(skip_columns),
-        code_sha256(),
-        library_versions(LIBRARIES),
-    ]
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+    data = data_sha256 or frame_sha256(frame)  # values, column names and types
+    return memo_key("gate", [data, suite, sorted(skip_columns)], LIBRARIES)
 
 
 def _path() -> Path:

@@ -12,8 +12,6 @@ part that found no problem is remembered: a failing part runs again each time.
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -52,11 +50,9 @@ def data_key(loaded: LoadedSpec) -> str | None:
 
 
 def part_key(part: str, *inputs: Any) -> str:
-    from mlops.fingerprint import code_sha256, library_versions
+    from mlops.fingerprint import memo_key
 
-    text = json.dumps([part, inputs], sort_keys=True, default=str)
-    libraries = library_versions(PART_LIBRARIES.get(part, ()))
-    return hashlib.sha256("\n".join([text, code_sha256(), *libraries]).encode()).hexdigest()
+    return memo_key(part, list(inputs), PART_LIBRARIES.get(part, ()))
 
 
 def remembered(key: str | None, check: Callable[[], tuple[list[Problem], Any]]) -> tuple[list[Problem], Any]:
