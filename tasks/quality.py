@@ -118,11 +118,11 @@ def suite_columns(suite: dict[str, Any]) -> set[str]:
     """Every column an expectation of the suite names."""
     cols: set[str] = set()
     for exp in suite.get("expectations", []):
-        cols |= _columns_of(exp)
+        cols |= columns_of(exp)
     return cols
 
 
-def _columns_of(expectation: Any) -> set[str]:
+def columns_of(expectation: Any) -> set[str]:
     kwargs = expectation.get("kwargs", {}) if isinstance(expectation, dict) else {}
     cols = {str(kwargs[k]) for k in COLUMN_KWARGS if isinstance(kwargs.get(k), str)}
     for k in LIST_KWARGS:
@@ -261,7 +261,7 @@ def suite_without(raw: dict[str, Any], skip_columns: tuple[str, ...]) -> dict[st
     """The suite less the expectations that name one of `skip_columns`."""
     if not skip_columns:
         return raw
-    kept = [e for e in raw["expectations"] if not (_columns_of(e) & set(skip_columns))]
+    kept = [e for e in raw["expectations"] if not (columns_of(e) & set(skip_columns))]
     return {**raw, "expectations": kept}
 
 

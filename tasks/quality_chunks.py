@@ -33,7 +33,7 @@ from tasks.data.stream import BatchSource, Fingerprint, batch_chunks
 from tasks.quality import (
     FailedExpectation,
     ValidationOutcome,
-    _columns_of,
+    columns_of,
     explain_failure,
     failure_of,
     outcome_of,
@@ -177,7 +177,7 @@ def refuse_whole_column(raw: dict[str, Any], suite_path: Path | None, chunk_rows
 
 
 def _on(expectation: dict[str, Any]) -> str:
-    cols = sorted(_columns_of(expectation))
+    cols = sorted(columns_of(expectation))
     return f" on {', '.join(repr(c) for c in cols)}" if cols else ""
 
 
@@ -253,7 +253,7 @@ class Combiner:
         failed: list[FailedExpectation] = []
         evaluated = 0
         for e in self.expectations:
-            if _columns_of(e) & set(skip_columns):
+            if columns_of(e) & set(skip_columns):
                 continue
             evaluated += 1
             kind, kwargs = str(e["type"]), dict(e.get("kwargs", {}))

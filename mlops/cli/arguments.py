@@ -9,6 +9,34 @@ from pathlib import Path
 from mlops.cli.runtime import fail
 
 
+def check_dates(**options: str | None) -> None:
+    """--start/--end must be ISO dates or times; say which one is not, then that the window holds time."""
+    from mlops.timeutil import parse_time
+
+    for name, value in options.items():
+        try:
+            parse_time(value)
+        except ValueError:
+            fail(2, f"--{name} '{value}' is not a date; write 2013, 2013-07, 2013-07-01 or 2013-07-01T06:00.")
+    check_window(options.get("start"), options.get("end"))
+
+
+def needs_time_column(spec: Path, what: str) -> None:
+    """A command that selects rows by time needs the spec's time column."""
+    from mlops.errors import SpecError
+    from mlops.spec import load_spec
+
+    try:
+        loaded = load_spec(spec)
+    except SpecError:
+        return  # the pre-flight names the spec's problems
+    if loaded.spec.data.time_column is None:
+        fail(
+            2,
+            f"{what} selects rows by time, but {spec} declares no data.time_column; add one, or use --batch.",
+        )
+
+
 def check_window(start: str | None, end: str | None) -> None:
     """--start must come before --end (the end is excluded); call after each was checked to be a date."""
     from mlops.timeutil import parse_time

@@ -15,8 +15,10 @@ import typer
 
 from mlops import __version__
 from mlops.cli import deploy_commands, init_command, listings, render, server_commands
+from mlops.cli.arguments import check_dates, needs_time_column
 from mlops.cli.params import check_overrides
 from mlops.cli.predict_command import run_predict
+from mlops.cli.preflight import preflight_spec
 from mlops.cli.render import err, out
 from mlops.cli.runtime import (
     fail,
@@ -128,12 +130,12 @@ def run_retrain(
     2 when the spec is wrong.
     """
     overrides = _params(param or [])
-    _dates(start=start, end=end)
+    check_dates(start=start, end=end)
     start_server_early()  # the kept local server starts while the checks run
-    _preflight(spec)
+    preflight_spec(spec)
     check_overrides(spec, overrides)  # blamed on the option, not on the spec
     if start or end:
-        _needs_time_column(spec, "--start/--end")
+        needs_time_column(spec, "--start/--end")
     settings = prefect_settings()
     out.print(
         f"[bold]retrain[/bold] {spec}  (MLflow: {settings.tracking_uri}; Prefect: {prefect_where(settings)})"
@@ -169,14 +171,14 @@ def run_monitor(
     """
     if batch is None and start is None and end is None:
         fail(2, "give the batch to judge: --batch PATH, or --start/--end for a window of the spec's source.")
-    _dates(start=start, end=end)
+    check_dates(start=start, end=end)
     from mlops.cli.arguments import check_batch
 
     check_batch(batch, start, end)
     start_server_early()
-    _preflight(spec)
+    preflight_spec(spec)
     if batch is None:
-        _needs_time_column(spec, "--start/--end")
+        needs_time_column(spec, "--start/--end")
     settings = prefect_settings()
     out.print(
         f"[bold]monitor[/bold] {spec}  (MLflow: {settings.tracking_uri}; Prefect: {prefect_where(settings)})"
@@ -209,9 +211,9 @@ def replay(
 
     if every not in PERIODS:
         fail(2, f"--every must be one of {', '.join(PERIODS)}, not '{every}'.")
-    _dates(start=start, end=end)
-    _preflight(spec)
-    _needs_time_column(spec, "replay")
+    check_dates(start=start, end=end)
+    preflight_spec(spec)
+    needs_time_column(spec, "replay")
     settings = prefect_settings()
     with prefect_context(settings), user_errors(debug):
         from flows.replay import replay as replay_flow
@@ -303,37 +305,6 @@ def _user() -> str:
 
 
 # --- helpers ---------------------------------------------------------------------------------------------
-
-
-def _preflight(spec: Path, params: dict[str, Any] | None = None) -> None:
-    """The same checks as `mlops validate`, before anything runs: a spec error exits 2 with nothing written."""
-    from mlops.cli.checks import check_spec
-
-    _, problems = check_spec(spec, params)
-    if problems:
-        spec_problems(problems)
-
-
-def _dates(**options: str | None) -> None:
-    """--start/--end must be ISO dates or times; say which one is not."""
-    from mlops.timeutil import parse_time
-
-    for name, value in options.items():
-        try:
-            parse_time(value)
-        except ValueError:
-            fail(2, f"--{name} '{value}' is not a date; write 2013, 2013-07, 2013-07-01 or 2013-07-01T06:00.")
-    from mlops.cli.arguments import check_window
-
-    check_window(options.get("start"), options.get("end"))
-
-
-def _needs_time_column(spec: Path, what: str) -> None:
-    if _load(spec).spec.data.time_column is None:
-        fail(
-            2,
-            f"{what} selects rows by time, but {spec} declares no data.time_column; add one, or use --batch.",
-        )
 
 
 def _params(items: list[str]) -> dict[str, Any]:

@@ -52,15 +52,15 @@ def run_predict(
     Exits 0 when the predictions were written, 1 when the pipeline stopped (quality gate, no champion, unusable
     batch), 2 on a usage or spec error.
     """
-    from mlops.cli.arguments import check_batch
-    from mlops.cli.main import _dates, _needs_time_column, _preflight
+    from mlops.cli.arguments import check_batch, check_dates, needs_time_column
+    from mlops.cli.preflight import preflight_spec
 
     usage_problems(batch, start, end, version, alias, chunk_rows, out_path)
-    _dates(start=start, end=end)  # and check_window: --start before --end
+    check_dates(start=start, end=end)  # and check_window: --start before --end
     check_batch(batch, start, end)
-    _preflight(spec)
+    preflight_spec(spec)
     if batch is None:
-        _needs_time_column(spec, "--start/--end")
+        needs_time_column(spec, "--start/--end")
     settings = prefect_settings()
     out.print(
         f"[bold]predict[/bold] {spec}  (MLflow: {settings.tracking_uri}; Prefect: {prefect_where(settings)})"

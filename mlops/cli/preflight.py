@@ -4,6 +4,7 @@ and the fix, in one paragraph, before anything runs (never Prefect's "RuntimeErr
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -11,6 +12,16 @@ from mlops.cli.runtime import fail
 
 HEALTH_TIMEOUT = 5.0
 UNSET = "unset it to run on a temporary local Prefect server"
+
+
+def preflight_spec(spec: Path, params: dict[str, Any] | None = None) -> None:
+    """The same checks as `mlops validate`, before anything runs: a spec error exits 2 with nothing written."""
+    from mlops.cli.checks import check_spec
+    from mlops.cli.runtime import spec_problems
+
+    _, problems = check_spec(spec, params)
+    if problems:
+        spec_problems(problems)
 
 
 def check_services(settings: Any) -> None:
