@@ -12,7 +12,7 @@ from mlops.errors import NoChampion
 from mlops.ownership import check_ownership, owner_of
 from mlops.spec import load_spec
 from tasks import data, steps
-from tasks.predict import ModelRef, PredictResult
+from tasks.predict import ModelRef, PredictResult, check_predict_targets, refuse_unjudgeable
 
 
 @flow(name="predict", flow_run_name="predict-{spec_path}", validate_parameters=True)
@@ -25,12 +25,16 @@ def predict(
     version: str | None = None,
     alias: str | None = None,
     chunk_rows: int = 100_000,
+    allow_empty_features: list[str] | None = None,
 ) -> PredictResult:
     """Score a batch (a file, or the [start, end) window of the source) with the champion, or with the model
-    `version` or `alias` names (shadow scoring), and write the predictions to `out`."""
+    `version` or `alias` names (shadow scoring), and write the predictions to `out`. A feature all null in the batch
+    (values in training) stops the run, unless `allow_empty_features` names it."""
     loaded = load_spec(spec_path)
     spec = loaded.spec
     model_name = spec.registry.model_name
+    # before any work: no output replaces an input, and each can be written
+    check_predict_targets(loaded, batch, out)
     check_ownership(model_name, owner_of(loaded), steps.read_model_owner(model_name))
     # read chunk by chunk, twice (the gate, then the scoring): the memory is bounded by chunk_rows, not the batch
     source = steps.open_batch(loaded, batch, start, end, chunk_rows)
@@ -44,8 +48,10 @@ def predict(
             "or pin a version with --version N."
         )
     selected_by = f"version {version}" if version is not None else f"alias {alias or 'champion'}"
-    _, kinds = steps.load_reference(model.run_id)
+    reference, kinds = steps.load_reference(model.run_id)
     features = data.Features(kinds["numeric"], kinds["categorical"])
+    # a feature empty in every row (values in training): each prediction would rest on a filled-in value
+    empty = refuse_unjudgeable(reference, checked.values, features, allow_empty_features or [], checked.rows)
     ref = ModelRef(model_name, model.version, model.run_id or "")
     scored = steps.score_batch(
         model.model, source, features, spec.model.task, ref, out, rows=checked.rows,
@@ -57,7 +63,8 @@ def predict(
         pipeline=spec.name, model_name=model_name, model_version=model.version,
         tags=tags | {"selected_by": selected_by, "out": scored.out, "rejects": scored.rejects,
                      "model_run_id": ref.run_id, "sample_seed": str(spec.monitoring.seed),
-                     "sample_max_rows": str(spec.monitoring.max_sample_rows), "batch_fingerprint": checked.fingerprint},
+                     "sample_max_rows": str(spec.monitoring.max_sample_rows), "batch_fingerprint": checked.fingerprint,
+                     "allowed_empty_features": ",".join(empty)},
         metrics={"rows": scored.rows, "scored": scored.scored, "rejected": scored.rejected,
                  "sample_rows": len(scored.sample)},
         sample=scored.sample,
@@ -67,5 +74,5 @@ def predict(
         selected_by=selected_by, batch=label, rows=scored.rows, scored=scored.scored, rejected=scored.rejected,
         reasons=scored.reasons, out=scored.out, rejects=scored.rejects,
         quality=checked.outcome.headline() if checked.outcome else "no suite declared", run_url=run_url,
-        run_id=run_id, chunks=scored.chunks,
+        run_id=run_id, chunks=scored.chunks, empty_features=tuple(empty),
     )  # fmt: skip

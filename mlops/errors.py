@@ -21,6 +21,12 @@ class SpecError(MlopsError):
         super().__init__("\n".join(p.render() for p in problems))
 
 
+class BadOption(MlopsError):
+    """An option or flow parameter that cannot work (a name that is not a feature, ...): a usage error."""
+
+    exit_code = 2
+
+
 class PipelineStopped(MlopsError):
     """The pipeline ran and stopped on purpose (a quality gate, unusable data)."""
 

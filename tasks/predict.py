@@ -5,9 +5,7 @@ complete, so a failed run leaves no partial file (and an earlier file of the sam
 
 from __future__ import annotations
 
-import contextlib
 import itertools
-import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from mlops.errors import DataError
+from mlops.data_policy import MISSING, unjudgeable_features, unjudgeable_refusal
+from mlops.errors import BadOption, DataError
+from mlops.settings import get_settings
+from mlops.spec import LoadedSpec
+from mlops.text import did_you_mean
+from mlops.write_targets import atomic_files, batch_reads, check_targets
 from tasks.data.draw import SmallestDraws
 from tasks.data.splits import Features
 from tasks.data.stream import BatchSource, batch_chunks
@@ -60,6 +63,60 @@ def rejects_path(out: Path) -> Path:
     """Where the rejected rows of `out` go: beside it, `NAME.rejects.csv` (CSV holds any value, even the text
     that made a row unscorable)."""
     return out.with_name(f"{out.stem}.rejects.csv")
+
+
+def run_reads(loaded: LoadedSpec, batch: str | None) -> list[Path]:
+    """Every file a predict run reads, which no output may replace: the batch (each file of a glob), the spec, its
+    suite, and the spec's source (its files, and the folder of a dataset: nothing is written inside it either)."""
+    spec = loaded.spec
+    reads = [*batch_reads(batch), loaded.path]
+    if spec.quality:
+        reads.append(loaded.resolve(spec.quality.suite))
+    if spec.data.source.kind != "builtin" and spec.data.source.path:
+        reads += loaded.data_files()
+        folder = loaded.resolve(spec.data.source.path)
+        if folder.is_dir():
+            reads.append(folder)
+    return reads
+
+
+def check_predict_targets(loaded: LoadedSpec, batch: str | None, out: str) -> None:
+    """Before any work: every place predict writes (the predictions, the rejects file, the reports folder) can
+    take its file and is none of the files the run reads; OutputRefused (exit 2) naming the path otherwise."""
+    target = Path(out)
+    check_targets(
+        {"--out": target, "the rejects file": rejects_path(target)},
+        run_reads(loaded, batch),
+        {"the reports folder": get_settings().reports_dir(loaded.spec.name)},
+    )
+
+
+def refuse_unjudgeable(
+    reference: pd.DataFrame,
+    batch_values: dict[str, int],
+    features: Features,
+    allowed: Iterable[str],
+    rows: int,
+) -> list[str]:
+    """Before any row is scored: DataError (exit 1) naming the features the model cannot judge in this batch (all
+    null in it, values in the model's reference data: mlops.data_policy.unjudgeable_features), unless each such
+    column is `allowed` (--allow-empty-feature); BadOption (exit 2) for an allowed name that is not a feature.
+    Returns the allowed empty features, for the run's output."""
+    allowed = list(dict.fromkeys(allowed))
+    unknown = [c for c in allowed if c not in features.all]
+    if unknown:
+        guesses = [g for c in unknown if (g := did_you_mean(c, features.all))]
+        hint = f"; did you mean {', '.join(repr(g) for g in guesses)}?" if guesses else ""
+        raise BadOption(
+            f"--allow-empty-feature {', '.join(unknown)}: not a feature of this model{hint} Its features are: "
+            f"{', '.join(features.all)}."
+        )
+    train = {c: int(reference[c].notna().sum()) if c in reference.columns else 0 for c in features.all}
+    found = unjudgeable_features(train, batch_values)
+    stop = {c: why for c, why in found.items() if why == MISSING or c not in allowed}
+    if stop:
+        raise DataError(unjudgeable_refusal(stop, rows))
+    return [c for c in found if c in allowed]
 
 
 def unscorable(chunk: pd.DataFrame, features: Features, takes_nulls: dict[str, bool]) -> pd.Series:
@@ -188,9 +245,9 @@ def score_chunks(
     (Parquet: the batch's own columns, the outputs, the model's name, version and run id) and the rows that cannot
     be scored to `rejects_path(out)` with the reason. One chunk is held at a time."""
     target = Path(out)
-    if target.is_dir():
-        raise DataError(f"--out {out} is a folder; give a file name, e.g. {target / 'predictions.parquet'}.")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    reject_file = rejects_path(target)
+    # the flow checked them against its inputs too
+    check_targets({"--out": target, "the rejects file": reject_file})
     it = iter(parts)
     head = next(it, None)
     if head is None:
@@ -210,8 +267,7 @@ def score_chunks(
     }
     reasons: dict[str, int] = {}
     scored = rejected = n_chunks = 0
-    reject_file = rejects_path(target)
-    with atomic(target) as tmp_out, atomic(reject_file) as tmp_rejects:
+    with atomic_files(target, reject_file) as (tmp_out, tmp_rejects):
         writer: Any = None
         schema: Any = None
         first_reject = True
@@ -299,19 +355,6 @@ def write_chunk(writer: Any, path: Path, chunk: pd.DataFrame, schema: Any) -> An
     return writer
 
 
-@contextlib.contextmanager
-def atomic(path: Path) -> Iterator[Path]:
-    """A temporary file beside `path`, renamed to it when the block ends without an error and removed when it
-    raises: readers see the old file or the complete new one, never a part."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        yield tmp
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
-
-
 def read_metadata(path: str | Path) -> dict[str, str]:
     """The mlops lineage a predictions file carries in its Parquet schema metadata."""
     import pyarrow.parquet as pq
@@ -344,6 +387,7 @@ class PredictResult:
     run_url: str
     run_id: str
     chunks: int
+    empty_features: tuple[str, ...] = ()  # all null, scored as --allow-empty-feature asked
 
 
 def missing_columns(frame: pd.DataFrame, features: Features) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +29,7 @@ import pandas as pd
 
 from mlops.errors import Problem, SpecError
 from tasks.data.checks import has_labels
-from tasks.data.stream import BatchSource, Fingerprint, batch_chunks
+from tasks.data.stream import BatchSource, Fingerprint, ValueCounts, batch_chunks
 from tasks.quality import (
     FailedExpectation,
     ValidationOutcome,
@@ -104,16 +104,18 @@ class ChunkedCheck:
     chunks: int
     labelled: bool
     fingerprint: str = ""  # the batch's content hash (tasks/data/stream.py::Fingerprint)
+    values: dict[str, int] = field(default_factory=dict)  # non-null counts (stream.py::ValueCounts)
 
 
 def validate_batch(
     source: BatchSource, suite_path: Path | None, report_dir: Path, target: str, chunk_rows: int
 ) -> ChunkedCheck:
-    """The gate on the batch `source` names, read chunk by chunk (its fingerprint taken on the way); the verdict
-    saved in report_dir as tasks.quality.validate saves it."""
-    fp = Fingerprint()
-    check = validate_chunks(map(fp.add, batch_chunks(source, chunk_rows)), suite_path, target, chunk_rows)
-    check = replace(check, fingerprint=fp.hexdigest())
+    """The gate on the batch `source` names, read chunk by chunk (its fingerprint and its non-null counts per
+    column taken on the way); the verdict saved in report_dir as tasks.quality.validate saves it."""
+    fp, counts = Fingerprint(), ValueCounts()
+    parts = map(counts.add, map(fp.add, batch_chunks(source, chunk_rows)))
+    check = validate_chunks(parts, suite_path, target, chunk_rows)
+    check = replace(check, fingerprint=fp.hexdigest(), values=counts.counts)
     if check.outcome is None:
         return check
     return replace(check, outcome=save_report(check.outcome, report_dir))

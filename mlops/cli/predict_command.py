@@ -3,7 +3,8 @@ pinned with --version/--alias, for shadow scoring) and write the predictions as 
 cannot score in a rejects file beside them.
 
 Exit codes: 0 the predictions were written (rejected rows are listed, not an error), 1 the pipeline stopped
-(quality gate, no champion, unusable batch), 2 a usage or spec error (also a pinned version that does not exist).
+(quality gate, no champion, unusable batch, a feature empty in every row: the model cannot judge it), 2 a usage or
+spec error (also a pinned version that does not exist, an --out that is a file the run reads or cannot be written).
 """
 
 from __future__ import annotations
@@ -43,6 +44,13 @@ def run_predict(
         str | None, typer.Option(help="Or: with the version holding this alias, e.g. challenger")
     ] = None,
     chunk_rows: Annotated[int, typer.Option(help="Rows scored at a time (bounds the memory)")] = 100_000,
+    allow_empty_feature: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Score even though this feature is empty in every row of the batch (by default that stops the "
+            "run: the model cannot judge it); repeat for several"
+        ),
+    ] = None,
     debug: Annotated[bool, typer.Option(help="Show the full traceback of unexpected errors.")] = False,
 ) -> None:
     """Score a batch with the champion and write the predictions (and probabilities) as Parquet, with the model's
@@ -50,7 +58,7 @@ def run_predict(
     OUT.rejects.csv with the reason.
 
     Exits 0 when the predictions were written, 1 when the pipeline stopped (quality gate, no champion, unusable
-    batch), 2 on a usage or spec error.
+    batch, a feature empty in every row), 2 on a usage or spec error (also an --out that is an input).
     """
     from mlops.cli.arguments import check_batch, check_dates, needs_time_column
     from mlops.cli.preflight import preflight_spec
@@ -61,6 +69,7 @@ def run_predict(
     preflight_spec(spec)
     if batch is None:
         needs_time_column(spec, "--start/--end")
+    check_outputs(spec, batch, out_path)
     settings = prefect_settings()
     out.print(
         f"[bold]predict[/bold] {spec}  (MLflow: {settings.tracking_uri}; Prefect: {prefect_where(settings)})"
@@ -71,6 +80,7 @@ def run_predict(
         result, run_id = flow_run(
             predict, str(spec), out=str(out_path), batch=batch, start=start, end=end,
             version=version.lstrip("v") if version else None, alias=alias, chunk_rows=chunk_rows,
+            allow_empty_features=allow_empty_feature or None,
         )  # fmt: skip
     print_predict(result)
     render.print_prefect_link(settings, run_id)
@@ -102,8 +112,19 @@ def usage_problems(
         fail(2, f"--chunk-rows must be at least 1, not {chunk_rows}.")
     if out_path.suffix.lower() not in SUFFIXES:
         fail(2, f"--out {out_path} is not a Parquet file name; end it with .parquet.")
-    if out_path.is_dir():
-        fail(2, f"--out {out_path} is a folder; give a file name, e.g. {out_path / 'predictions.parquet'}.")
+
+
+def check_outputs(spec: Path, batch: str | None, out_path: Path) -> None:
+    """Exit 2, before Prefect starts, when --out (or the rejects file beside it, or the reports folder) cannot be
+    written or is a file the run reads (the flow checks again, for deployment runs)."""
+    from mlops.errors import MlopsError
+    from mlops.spec import load_spec
+    from tasks.predict import check_predict_targets
+
+    try:
+        check_predict_targets(load_spec(spec), batch, str(out_path))
+    except MlopsError as exc:
+        fail(exc.exit_code, str(exc))
 
 
 def print_predict(r: PredictResult) -> None:
@@ -113,6 +134,11 @@ def print_predict(r: PredictResult) -> None:
         f"Model: {r.model_name} v{r.model_version} ({r.selected_by}; run {r.model_run_id})", markup=False
     )
     out.print(f"Predicted {r.scored:,} of {r.rows:,} rows in {r.chunks} chunk(s) -> {r.out}", markup=False)
+    if r.empty_features:
+        out.print(
+            f"[yellow]Empty in every row[/yellow] (scored anyway, as --allow-empty-feature asked; the model filled "
+            f"in their values): {', '.join(r.empty_features)}"
+        )
     if r.rejected:
         reasons = ", ".join(f"{why} ({n:,})" for why, n in sorted(r.reasons.items(), key=lambda kv: -kv[1]))
         out.print(

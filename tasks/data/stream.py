@@ -184,6 +184,19 @@ class Fingerprint:
         return self._hash.hexdigest()
 
 
+class ValueCounts:
+    """Per column, the count of non-null values in a batch fed chunk by chunk: the batch's profile for
+    mlops.data_policy.unjudgeable_features (a feature the batch left empty in every row)."""
+
+    def __init__(self) -> None:
+        self.counts: dict[str, int] = {}
+
+    def add(self, chunk: pd.DataFrame) -> pd.DataFrame:
+        for col, n in chunk.notna().sum().items():
+            self.counts[str(col)] = self.counts.get(str(col), 0) + int(n)
+        return chunk
+
+
 def fingerprint(frame: pd.DataFrame) -> str:
     """The Fingerprint of a batch held whole (the monitor's)."""
     fp = Fingerprint()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -49,3 +50,55 @@ def test_no_champion_exits_1_with_nothing_written(project: Path, isolated_home: 
     )
     assert "Traceback" not in r.stderr
     assert not (project / "out" / "p.parquet").exists()
+
+
+def _nothing_left(folder: Path) -> list[str]:
+    return sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.name.endswith(".tmp"))
+
+
+@pytest.mark.parametrize(
+    ("batch", "out", "expected"),
+    [
+        ("data/cancer.parquet", "data/cancer.parquet", "--out data/cancer.parquet is a file this run reads"),
+        ("data/cancer.parquet", "./data/../data/cancer.parquet", "is a file this run reads"),
+        ("data/*.parquet", "data/cancer.parquet", "is a file this run reads"),
+        ("data/cancer.parquet", "deployments/cancer.parquet/p.parquet", "which is a regular file"),
+        ("data/cancer.parquet", "data/cancer.csv/p.parquet", "which is a regular file, not a folder"),
+        ("data/cancer.parquet", "/proc/x.parquet", "the folder /proc does not take new files"),
+        ("data/cancer.parquet", "out/p.parquet", "the rejects file out/p.rejects.csv is a folder"),
+    ],
+)
+def test_an_output_that_is_an_input_or_cannot_be_written_exits_2_with_nothing_touched(
+    project: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch, batch: str, out: str, expected: str
+) -> None:
+    """`--out X.parquet` equal to the batch replaced it with the predictions (exit 0); a rejects path that is a
+    folder gave a traceback and left a temporary part. Now: exit 2 before anything runs, the input untouched."""
+    monkeypatch.chdir(project)
+    frame = pd.read_csv(project / "data" / "cancer.csv")
+    frame.to_parquet(project / "data" / "cancer.parquet")
+    (project / "deployments" / "cancer.parquet").write_text("a file where a folder would be")
+    (project / "out" / "p.rejects.csv").mkdir(parents=True)
+    before = {p: p.read_bytes() for p in (project / "data").iterdir()}
+
+    result = CliRunner().invoke(app, ["run", "predict", SPEC, "--batch", batch, "--out", out])
+
+    assert result.exit_code == 2, result.output
+    assert expected in " ".join(result.stderr.split())
+    assert "Traceback" not in result.output
+    assert {p: p.read_bytes() for p in (project / "data").iterdir()} == before
+    assert not (project / "out" / "p.parquet").exists() and _nothing_left(project) == []
+    assert not (isolated_home / "mlflow.db").exists()  # nothing ran
+
+
+def test_the_spec_and_the_suite_are_inputs_too(
+    project: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project)
+    spec = (project / SPEC).read_bytes()
+    (project / "deployments" / "x.parquet").symlink_to(project / SPEC)
+    result = CliRunner().invoke(
+        app, ["run", "predict", SPEC, "--batch", "data/cancer.csv", "--out", "deployments/x.parquet"]
+    )
+    assert result.exit_code == 2, result.output
+    assert "is a file this run reads" in " ".join(result.stderr.split())
+    assert (project / SPEC).read_bytes() == spec

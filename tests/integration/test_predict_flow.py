@@ -14,8 +14,9 @@ from mlflow import MlflowClient
 
 from flows.predict import predict
 from flows.retrain import retrain
-from mlops.errors import DataError, NoChampion, QualityGateFailed
+from mlops.errors import BadOption, DataError, NoChampion, QualityGateFailed
 from mlops.settings import get_settings
+from mlops.write_targets import OutputRefused
 from tasks.data import Features
 from tasks.predict import LINEAGE, PREDICTION, PROBA, ModelRef, read_metadata, rejects_path, score_batch
 from tasks.tracking import champion, store
@@ -129,6 +130,43 @@ def test_a_failed_run_leaves_no_file(project: Path) -> None:
     with pytest.raises(QualityGateFailed):
         predict(spec, out=str(out), batch=write_batch(project, bad, "bad.csv"))
     assert not out.exists() and not rejects_path(out).exists()
+
+
+def test_a_feature_empty_in_every_row_stops_predict_unless_allowed_and_an_input_is_never_an_output(
+    project: Path,
+) -> None:
+    """A batch whose feature is empty in every row was predicted from imputed values, exit 0, nothing said: now it
+    stops (exit 1) naming the column, nothing written, unless --allow-empty-feature names it. And a deployment run
+    (the flow called directly, no CLI in front) refuses an --out that is its batch before any work."""
+    spec = use_spec(project)
+    retrain(spec)
+    frame = cancer_frame().drop(columns=[TARGET])
+    frame["mean_texture"] = np.nan  # a broken feed: the column arrives, empty in every row
+    batch = write_batch(project, frame)
+    out = project / "out" / "p.parquet"
+
+    with pytest.raises(DataError, match="cannot judge: 'mean_texture' \\(all null in the batch\\)") as caught:
+        predict(spec, out=str(out), batch=batch, chunk_rows=200)  # three chunks: counted across them
+    assert caught.value.exit_code == 1
+    text = str(caught.value)
+    assert f"its {len(frame)} rows" in text and "--allow-empty-feature mean_texture" in text
+    assert not out.parent.exists()  # nothing written, not even the folder
+
+    with pytest.raises(BadOption, match="did you mean 'mean_texture'"):
+        predict(spec, out=str(out), batch=batch, allow_empty_features=["mean_textur"])
+
+    result = predict(spec, out=str(out), batch=batch, allow_empty_features=["mean_texture"])
+    assert result.empty_features == ("mean_texture",) and result.scored == len(frame)
+    assert pq.read_metadata(out).num_rows == len(frame)
+
+    source = project / "data" / "cancer.csv"
+    before = {p: p.read_bytes() for p in (Path(batch), source)}
+    with pytest.raises(OutputRefused, match="is a file this run reads"):
+        predict(spec, out=batch, batch=batch)
+    with pytest.raises(OutputRefused, match="is a file this run reads"):
+        predict(spec, out=str(source), batch=batch)  # the spec's training source is never an output either
+    assert {p: p.read_bytes() for p in before} == before
+    assert leftovers(Path(batch).parent) == [] and leftovers(source.parent) == []
 
 
 class FailsOnSecondChunk:

@@ -1,0 +1,145 @@
+"""Where a command will write, checked before any work is done (the standard library only).
+
+A command that writes files (predict's predictions, its rejects file, the reports folder) checks each place first:
+it is not a file the run reads (the batch, the files of a batch glob or of the source dataset, the spec, the
+suite: compared as resolved paths and with os.path.samefile, so a symlink or another spelling of the same file is
+caught), not a folder, not under a regular file, and its folder can take a new file (a temporary file is created
+and removed there: a read-only mount, /proc or /sys refuse it, even to root). A refusal names the path and the fix,
+exits 2 and leaves nothing behind: the checks create nothing but that one probe, removed at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+
+from mlops.errors import MlopsError
+
+
+class OutputRefused(MlopsError):
+    """A place the command would write to cannot take the file, or holds something the run reads."""
+
+    exit_code = 2
+
+
+def _same(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist (yet): not the same file
+        return False
+
+
+def _existing_ancestor(path: Path) -> Path:
+    """The nearest ancestor of `path` (its folder, or above) that exists."""
+    for parent in path.absolute().parents:
+        if parent.exists():
+            return parent
+    return Path(path.absolute().anchor)
+
+
+def _takes_new_files(folder: Path) -> OSError | None:
+    """None when a new file can be created in `folder` (created and removed at once), else the OSError."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".mlops-probe-", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        return exc
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(name)
+    return None
+
+
+def target_problem(label: str, path: Path, reads: Iterable[Path] = (), *, folder: bool = False) -> str | None:
+    """Why `path` (named `label` in the message, e.g. "--out") cannot be written, or None. A `folder` target (a
+    reports folder) must be a folder or creatable as one; a file target must not be a folder."""
+    for read in reads:
+        if _same(path, read) or (read.is_dir() and path.absolute().resolve().is_relative_to(read.resolve())):
+            what = "a folder the run reads its data from" if read.is_dir() else "a file this run reads"
+            within = "is inside" if read.is_dir() and not _same(path, read) else "is"
+            return (
+                f"{label} {path} {within} {what} ({read}); writing there would replace the input (or add to it). "
+                "Give another path, e.g. a predictions/ folder beside it."
+            )
+    if folder:
+        if path.exists() and not path.is_dir():
+            return f"{label} {path} is a file, not a folder; move it away or point the setting elsewhere."
+    elif path.is_dir():
+        return f"{label} {path} is a folder; give a file name, e.g. {path / 'predictions.parquet'}."
+    elif path.exists() and not path.is_file():
+        return f"{label} {path} exists and is not a regular file (a device, a pipe, a socket?); give another path."
+    start = path if folder and path.is_dir() else _existing_ancestor(path)
+    if not start.is_dir():
+        return (
+            f"{label} {path} would be under {start}, which is a regular file, not a folder; give a path in a "
+            "folder (e.g. beside it)."
+        )
+    refused = _takes_new_files(start)
+    if refused is not None:
+        reason = refused.strerror or type(refused).__name__
+        return (
+            f"{label} {path}: the folder {start} does not take new files ({reason}); give a path in a folder "
+            "you can write to."
+        )
+    return None
+
+
+def check_targets(
+    files: Mapping[str, Path], reads: Iterable[Path] = (), folders: Mapping[str, Path] | None = None
+) -> None:
+    """OutputRefused (exit 2) naming every place that cannot be written (files by label, e.g. {"--out": p,
+    "the rejects file": r}; `folders` the same for folders to write in); nothing is created."""
+    read_list = list(reads)
+    problems = [p for label, path in files.items() if (p := target_problem(label, path, read_list))]
+    problems += [
+        p
+        for label, path in (folders or {}).items()
+        if (p := target_problem(label, path, read_list, folder=True))
+    ]
+    if problems:
+        raise OutputRefused(" ".join(problems) + " Nothing was run and nothing was written.")
+
+
+def batch_reads(batch: str | None) -> list[Path]:
+    """The files a `--batch` names: the file, or every file its glob matches."""
+    import glob
+
+    if not batch:
+        return []
+    return sorted(Path(p) for p in glob.glob(batch)) if glob.has_magic(batch) else [Path(batch)]
+
+
+def temp_sibling(path: Path) -> Path:
+    """The temporary name a file is written under before it is renamed into place (hidden, beside it)."""
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+@contextlib.contextmanager
+def atomic_files(*paths: Path) -> Iterator[tuple[Path, ...]]:
+    """Temporary files beside `paths`, renamed onto them when the block ends without an error: readers see the
+    old files or the complete new ones, never a part. Whatever happens (an error in the block, a rename that
+    fails), no temporary file is left behind, nor a folder this created for them."""
+    tmps = tuple(temp_sibling(p) for p in paths)
+    created: list[Path] = []
+    done = False
+    try:
+        for path in paths:
+            missing = [f for f in [path.parent, *path.parent.parents] if not f.exists()]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            created += reversed(missing)
+        yield tmps
+        for tmp, path in zip(tmps, paths, strict=True):
+            os.replace(tmp, path)
+        done = True
+    finally:
+        for tmp in tmps:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+        if not done:
+            for folder in reversed(created):  # the deepest first; only when still empty
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
