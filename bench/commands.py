@@ -303,8 +303,8 @@ def section(res: dict[str, Any], meta: str = "") -> str:
             "",
             f"The kept local Prefect server (mlops/cli/local_server.py) against a temporary server per command, the "
             f"same small retrain: {a:.2f} s against {b:.2f} s, {b - a:.1f} s less a run here. The first run pays for "
-            "starting it (a new Prefect database) once; `mlops server stop` or MLOPS_SERVER_IDLE_MINUTES of no use "
-            "stops it. The servers measured here were the benchmark's own, each under its own MLOPS_HOME, stopped "
+            "starting it (a new Prefect database) once; it runs until `mlops server stop` (there is no idle "
+            "stop). The servers measured here were the benchmark's own, each under its own MLOPS_HOME, stopped "
             "at the end.",
         ]
     return "\n".join(lines) + "\n"

@@ -11,8 +11,8 @@ check_memo.py      each deep check of validate remembered by the inputs it reads
 approvals.py       answering a manual promotion approval
 init_command.py    `mlops init`: a spec and a suite written from a data file's profile
 project_check.py   prefect.yaml checked without a server (flow_source.py: flow signatures read with ast)
-supervisor.py      the local server and worker processes
-local_server.py    the local Prefect server `mlops run` keeps alive between commands (server_commands.py: its CLI)
+supervisor.py      `mlops serve`'s server and worker processes (and the helpers local_server.py shares)
+local_server.py    the local Prefect server `mlops run` keeps running, on `prefect server start --background` (server_commands.py: its CLI)
 server.py          work pools and deployments on the server, through Prefect's client
 trigger.py         find a deployment, start its run, wait for it
 errors.py          UsageError (exit 2), ServeError (exit 1)

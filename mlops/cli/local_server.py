@@ -1,45 +1,41 @@
-"""A local Prefect server kept alive between commands on embedded defaults (no PREFECT_API_URL, issue 15).
+"""The local Prefect server kept running between commands on embedded defaults (no PREFECT_API_URL; issues 15,
+24, 25), started and stopped as Prefect's own commands do.
 
-The first `mlops run ...` starts `prefect server start` in the background (its own session: it outlives the
-command) and the later ones find and reuse it, so a run no longer pays ~7 s for a temporary server. `mlops run
-retrain|monitor` start it before their pre-flight and wait for it only when the flow needs it
-(mlops/cli/early_server.py). Its state lives in `<MLOPS_HOME>/prefect-server/`:
+The first `mlops run ...` runs `prefect server start --background` on a free loopback port with PREFECT_HOME set to
+`<MLOPS_HOME>/prefect-server/home` (its SQLite database, and Prefect's own pid file `server.pid`, written as soon
+as the server process exists, so a command killed while it waits still leaves a server that is found); later
+commands find it there and reuse it. `mlops server stop` does what `prefect server stop` does (SIGTERM the pid,
+remove the pid file) after checking that the pid is this folder's server. There is no idle stop (Prefect has
+none): the server runs until `mlops server stop` or a reboot, and `mlops server status` always shows it.
 
-    server.pid, server.port, server.started   the running server (written once it answers /api/health)
-    server.log                                its output (kept after it stops)
-    home/                                     its PREFECT_HOME (the SQLite database; kept: a restart is faster)
-    watchdog.pid                              the idle watchdog (below)
-    users/<pid>                               commands using it right now; last-used: touched when one ends
-    server.lock                               a file lock: two commands starting at once start one server
-
-It stops after MLOPS_SERVER_IDLE_MINUTES (default 30) with no command using it: a small detached watchdog
-(`python -m mlops.cli.local_server`) checks every min(30 s, a quarter of the idle time) and stops it; a command
-still running keeps it alive whatever its length. `mlops server stop` stops it at once, `mlops server status`
-shows it (mlops/cli/server_commands.py). MLOPS_KEEP_SERVER=0 gives back a temporary server per command; with PREFECT_API_URL set, or a server
-found at MLOPS_LOCAL_PREFECT, none of this is used. A recorded pid that is gone, or alive but not answering, is
-stale: the files are cleaned (a hung server of ours is killed first) and a new server is started.
+Before reusing or stopping a recorded pid, it must be this folder's server: a process running Prefect's server app
+(`prefect.server.api.server:create_app`; its `--port` is the one source of the port) whose working folder is this
+PREFECT_HOME (Prefect's background start runs it in the folder we start it from; the kernel follows the folder if
+it is moved, and a copy made with `cp -a` names the original's process, whose folder is not the copy). Anything
+else is stale or foreign state: reported, its pid file removed, the process left alone. MLOPS_KEEP_SERVER=0 gives
+back a temporary server per command; with PREFECT_API_URL set, or a server found at MLOPS_LOCAL_PREFECT, none of
+this is used.
 """
 
 from __future__ import annotations
 
-import atexit
 import os
 import signal
 import socket
 import subprocess
-import sys
 import time
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 
 from mlops.cli.errors import ServeError, UsageError
 
-IDLE_DEFAULT_MINUTES = 30.0
-START_TIMEOUT = 150.0  # a new database on a busy 2-core machine: ~10-20 s; generous
+START_TIMEOUT = 150.0  # a new database on a busy 2-core machine: ~10-90 s; generous
+STOP_GRACE = 20.0  # SIGTERM stops it in ~1.5 s here; then SIGKILL
 OFF = ("0", "false", "no", "off")
-MODULE = "mlops.cli.local_server"  # the watchdog runs as `python -m MODULE` (where __name__ is "__main__")
-# the API URL of the kept server this process registered with (for the line that says so)
+APP = "prefect.server.api.server:create_app"  # what `prefect server start --background` runs under uvicorn
+# the API URL of the kept server this process uses (for the line that says so)
 _in_use: str | None = None
 
 
@@ -48,36 +44,18 @@ class Paths:
     root: Path
 
     @property
-    def pid(self) -> Path:
-        return self.root / "server.pid"
-
-    @property
-    def port(self) -> Path:
-        return self.root / "server.port"
-
-    @property
-    def started(self) -> Path:
-        return self.root / "server.started"
-
-    @property
-    def log(self) -> Path:
-        return self.root / "server.log"
-
-    @property
-    def prefect_home(self) -> Path:
+    def home(self) -> Path:
+        """The server's PREFECT_HOME: its database and Prefect's pid file."""
         return self.root / "home"
 
     @property
-    def watchdog(self) -> Path:
-        return self.root / "watchdog.pid"
+    def pid(self) -> Path:
+        return self.home / "server.pid"  # prefect.cli._server_utils.SERVER_PID_FILE_NAME
 
     @property
-    def users(self) -> Path:
-        return self.root / "users"
-
-    @property
-    def last_used(self) -> Path:
-        return self.root / "last-used"
+    def log(self) -> Path:
+        """What `prefect server start --background` said (the server's own output goes nowhere)."""
+        return self.root / "server.log"
 
     @property
     def lock(self) -> Path:
@@ -85,7 +63,9 @@ class Paths:
 
 
 @dataclass(frozen=True)
-class Running:
+class Server:
+    """This folder's server process, as the process itself says (never a file we could have left stale)."""
+
     pid: int
     port: int
     started: float
@@ -95,28 +75,22 @@ class Running:
         return f"http://127.0.0.1:{self.port}/api"
 
 
+@dataclass(frozen=True)
+class Found:
+    """What the pid file leads to: this folder's server, nothing, or state that is stale or foreign (`problem`)."""
+
+    server: Server | None = None
+    problem: str | None = None
+
+
 def paths(home: Path | None = None) -> Paths:
     from mlops.settings import get_settings
 
-    return Paths((home or get_settings().home) / "prefect-server")
+    return Paths((home or get_settings().home).resolve() / "prefect-server")
 
 
 def keep_enabled() -> bool:
     return os.environ.get("MLOPS_KEEP_SERVER", "1").strip().lower() not in OFF
-
-
-def idle_seconds() -> float:
-    text = os.environ.get("MLOPS_SERVER_IDLE_MINUTES", "").strip()
-    try:
-        minutes = float(text) if text else IDLE_DEFAULT_MINUTES
-    except ValueError:
-        minutes = -1
-    if not minutes > 0:
-        raise UsageError(
-            f"MLOPS_SERVER_IDLE_MINUTES is '{text}', which is not a positive number of minutes; set it to e.g. 30 "
-            "(the local Prefect server stops after that long unused), or unset it for the default of 30."
-        )
-    return minutes * 60
 
 
 def kept_url() -> str | None:
@@ -128,19 +102,11 @@ def describe(api_url: str) -> str:
     return f"local server {api_url.removesuffix('/api')} (kept running; `mlops server stop` stops it)"
 
 
-# --- processes ------------------------------------------------------------------------------------------------
-
-
-def _read_int(path: Path) -> int | None:
-    try:
-        return int(path.read_text().strip())
-    except (OSError, ValueError):
-        return None
+# --- the process ------------------------------------------------------------------------------------------------
 
 
 def alive(pid: int) -> bool:
-    """The process exists and is not a zombie (a server started by this very process and stopped stays one until
-    reaped: it is reaped here)."""
+    """The process exists and is not a zombie (one started by this very process is reaped here)."""
     with suppress(ChildProcessError, OSError):
         if os.waitpid(pid, os.WNOHANG)[0] == pid:
             return False
@@ -151,37 +117,185 @@ def alive(pid: int) -> bool:
     except PermissionError:
         return True
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
     except (OSError, IndexError):
         return True
-    return state != "Z"
 
 
-def _cmdline(pid: int) -> str:
+def _cmdline(pid: int) -> list[str]:
+    if Path("/proc/self").is_dir():
+        with suppress(OSError):
+            return Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+        return []
+    done = subprocess.run(
+        ["ps", "-o", "command=", "-p", str(pid)], capture_output=True, text=True, check=False
+    )
+    return done.stdout.split()  # macOS: no /proc
+
+
+def _cwd(pid: int) -> Path | None:
+    if Path("/proc/self").is_dir():
+        with suppress(OSError):
+            return Path(os.readlink(f"/proc/{pid}/cwd"))
+        return None
+    done = subprocess.run(["lsof", "-a", "-p", str(pid), "-d", "cwd", "-Fn"], capture_output=True, text=True)
+    names = [line[1:] for line in done.stdout.splitlines() if line.startswith("n")]
+    return Path(names[0]) if names else None
+
+
+def server_port(cmdline: list[str]) -> int | None:
+    """The port of a Prefect server's command line (`... uvicorn ... APP --host H --port N`), else None."""
+    if APP not in cmdline or "--port" not in cmdline:
+        return None
+    i = cmdline.index("--port")
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        return int(cmdline[i + 1])
+    except (IndexError, ValueError):
+        return None
+
+
+def _same_folder(a: Path | None, b: Path) -> bool:
+    try:
+        return a is not None and os.path.samefile(a, b)
     except OSError:
-        return ""
+        return False
 
 
-def _is_ours(pid: int, marker: str) -> bool:
-    """Before signalling a recorded pid: it may have been reused by another program since."""
-    line = _cmdline(pid)
-    return not line and not Path("/proc").is_dir() or marker in line
+def find(p: Paths) -> Found:
+    """Read Prefect's pid file and check that the pid is this folder's server (nothing is changed here)."""
+    try:
+        text = p.pid.read_text().strip()
+    except FileNotFoundError:
+        return Found()
+    except OSError as exc:
+        return Found(problem=f"its pid file {p.pid} cannot be read ({exc.strerror or exc})")
+    if not text.isdigit():
+        return Found(problem=f"its pid file {p.pid} holds {text[:40]!r}, not a process id")
+    pid = int(text)
+    if not alive(pid):
+        return Found(problem=f"its pid file names process {pid}, which is not running")
+    cmdline = _cmdline(pid)
+    port = server_port(cmdline)
+    if port is None:
+        shown = " ".join(cmdline).strip()[:80] or "unknown"
+        return Found(
+            problem=f"its pid file names process {pid}, which is another program ({shown}): left alone"
+        )
+    cwd = _cwd(pid)
+    if not _same_folder(cwd, p.home):
+        return Found(
+            problem=f"its pid file names process {pid}, the Prefect server of another folder ({cwd or 'unknown'}; "
+            "a copy of a project's state, or a moved one): left running"
+        )
+    started = p.pid.stat().st_mtime  # written by Prefect right after it started the process
+    return Found(Server(pid, port, started))
 
 
-def _kill_group(pid: int, grace: float = 20) -> None:
-    """SIGTERM the server's process group (it is a session leader), wait, then SIGKILL what is left."""
-    with suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    with suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 5
-    while alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
+def _healthy(server: Server, timeout: float = 3.0) -> bool:
+    from mlops.cli.supervisor import healthy
+
+    return healthy(server.api_url, timeout=timeout)
+
+
+def wait_healthy(p: Paths, server: Server, timeout: float = START_TIMEOUT) -> None:
+    """Until the server answers /api/health; raise, naming how to see why, if it exits or never answers."""
+    deadline = time.monotonic() + timeout
+    while not _healthy(server):
+        if not alive(server.pid):
+            raise ServeError(
+                f"the local Prefect server (pid {server.pid}) exited before it answered on {server.api_url}. "
+                f"To see why, start it in the foreground: PREFECT_HOME={p.home} prefect server start --port "
+                f"{server.port}; `mlops server stop` cleans the state."
+            )
+        if time.monotonic() > deadline:
+            raise ServeError(
+                f"the local Prefect server (pid {server.pid}) did not answer on {server.api_url} within "
+                f"{timeout:.0f} s; `mlops server stop` stops it, and the next command starts a new one."
+            )
+        time.sleep(0.3)
+
+
+def _terminate(pid: int) -> None:
+    """What `prefect server stop` does (SIGTERM), then wait for the process to end; SIGKILL after STOP_GRACE."""
+    for sig, grace in ((signal.SIGTERM, STOP_GRACE), (signal.SIGKILL, 5.0)):
+        with suppress(ProcessLookupError, PermissionError):
+            os.kill(pid, sig)
+        deadline = time.monotonic() + grace
+        while alive(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if not alive(pid):
+            return
+
+
+def _forget(p: Paths) -> None:
+    """Remove the pid file (the database stays: a restart is quicker)."""
+    try:
+        p.pid.unlink(missing_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"the local Prefect server's pid file {p.pid} cannot be removed ({exc.strerror or exc}); remove it "
+            "by hand and run the command again."
+        ) from None
+
+
+@contextmanager
+def _locked(p: Paths, timeout: float = START_TIMEOUT + 30) -> Iterator[bool]:
+    """The start lock: two commands starting at once start one server. Yields False when `timeout` is 0 and
+    another command holds it (it is starting the server)."""
+    from filelock import FileLock, Timeout
+
+    try:
+        p.root.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(p.lock), timeout=timeout)
+        lock.acquire()
+    except Timeout:
+        if timeout == 0:
+            yield False
+            return
+        raise ServeError(
+            f"another command has held {p.lock} for over {timeout:.0f} s while starting the local Prefect "
+            "server; run `mlops server status`, or `mlops server stop`, and try again."
+        ) from None
+    except OSError as exc:
+        what = "is a folder" if p.lock.is_dir() else f"cannot be used ({exc.strerror or exc})"
+        raise UsageError(
+            f"the local Prefect server's lock file {p.lock} {what}; remove it (nothing else is kept there) and "
+            "run the command again."
+        ) from None
+    try:
+        yield True
+    finally:
+        lock.release()
+
+
+# --- start, use, stop -------------------------------------------------------------------------------------------
+
+
+def use_server(home: Path | None = None, start: bool = True) -> str | None:
+    """The API URL of this MLOPS_HOME's kept server, started if there is none (and `start`)."""
+    global _in_use
+    p = paths(home)
+    if not start and not p.pid.exists():
+        return None  # nothing recorded, nothing to start: not even the state folder is created
+    with _locked(p):
+        found = find(p)
+        if found.problem is not None:
+            _say(f"The local Prefect server's state was stale: {found.problem}; cleaned.")
+            _forget(p)
+        server = found.server
+        if server is None and not start:
+            return None
+        if server is None:
+            server = _start(p)
+        wait_healthy(p, server)  # one started by a command killed meanwhile may still be starting
+    _in_use = server.api_url
+    return server.api_url
+
+
+def _say(text: str) -> None:
+    from mlops.cli.render import err
+
+    err.print(text, markup=False, highlight=False)
 
 
 def _free_port() -> int:
@@ -190,193 +304,68 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _lock(p: Paths, timeout: float = START_TIMEOUT + 30):  # type: ignore[no-untyped-def]
-    from filelock import FileLock
+def _start(p: Paths) -> Server:
+    """`prefect server start --background` in PREFECT_HOME (its working folder: our mark on the process)."""
+    from mlops.cli.supervisor import prefect_command, server_env, tail
 
-    p.root.mkdir(parents=True, exist_ok=True)
-    return FileLock(str(p.lock), timeout=timeout)
-
-
-# --- state ----------------------------------------------------------------------------------------------------
-
-
-def running(p: Paths) -> Running | None:
-    """The recorded server, if its process is alive and it answers on its recorded port."""
-    from mlops.cli.supervisor import healthy
-
-    pid, port = _read_int(p.pid), _read_int(p.port)
-    if pid is None or port is None or not alive(pid):
-        return None
-    r = Running(pid, port, _started(p))
-    # a second, longer look before calling it stale: a busy machine must not get a working server killed
-    return r if healthy(r.api_url, timeout=3) or healthy(r.api_url, timeout=10) else None
-
-
-def _started(p: Paths) -> float:
-    try:
-        return float(p.started.read_text().strip())
-    except (OSError, ValueError):
-        return time.time()
-
-
-def _clean(p: Paths) -> None:
-    """Forget the recorded server and watchdog (the log and the database stay); a hung server of ours is killed."""
-    pid = _read_int(p.pid)
-    if pid is not None and alive(pid) and _is_ours(pid, "prefect server start"):
-        _kill_group(pid)
-    watchdog = _read_int(p.watchdog)
-    if watchdog is not None and watchdog != os.getpid() and alive(watchdog) and _is_ours(watchdog, MODULE):
-        with suppress(ProcessLookupError, PermissionError):
-            os.kill(watchdog, signal.SIGTERM)
-    for f in (p.pid, p.port, p.started, p.watchdog):
-        f.unlink(missing_ok=True)
-    if p.users.is_dir():
-        for f in p.users.iterdir():
-            f.unlink(missing_ok=True)
-
-
-def _busy(p: Paths) -> bool:
-    """A command is using the server now (its users/<pid> file, for a process still alive)."""
-    busy = False
-    if p.users.is_dir():
-        for f in p.users.iterdir():
-            if f.name.isdigit() and alive(int(f.name)):
-                busy = True
-            else:
-                f.unlink(missing_ok=True)  # a command that was killed before it could say it ended
-    return busy
-
-
-def _touch(path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.touch()
-    os.utime(path)
-
-
-def release(p: Paths, pid: int | None = None) -> None:
-    """This command no longer uses the server: the idle time starts now (unless another command uses it)."""
-    (p.users / str(pid or os.getpid())).unlink(missing_ok=True)
-    with suppress(OSError):
-        _touch(p.last_used)
-
-
-# --- start, use, stop -------------------------------------------------------------------------------------------
-
-
-def use_server(home: Path | None = None, start: bool = True) -> str | None:
-    """The API URL of this MLOPS_HOME's kept server, started if there is none (and `start`); this process is
-    recorded as a user until it exits, so the idle watchdog leaves the server alone meanwhile."""
-    global _in_use
-    p = paths(home)
-    if not start and not p.pid.exists():
-        return None  # nothing recorded, nothing to start: not even the state folder is created
-    idle = idle_seconds()
-    from filelock import Timeout
-
-    from mlops.cli.early_server import end_early, started_early
-
-    early = started_early(p)  # mlops/cli/early_server.py: started by this command, not waited for yet
-    try:
-        with early.lock if early is not None else _lock(p):
-            r = running(p)
-            if r is None and early is not None:
-                r = _ready(p, early.proc, early.port, early.idle)
-            elif r is None:
-                _clean(p)
-                if not start:
-                    return None
-                r = _start(p, idle)
-            _touch(p.users / str(os.getpid()))
-            _touch(p.last_used)
-    except Timeout:
-        raise ServeError(
-            f"another command has held {p.lock} for over {START_TIMEOUT + 30:.0f} s while starting the local "
-            f"Prefect server; see its log {p.log}, or run `mlops server stop` and try again."
-        ) from None
-    finally:
-        if early is not None:
-            end_early()
-    atexit.register(release, p)
-    _in_use = r.api_url
-    return r.api_url
-
-
-def _launch(p: Paths, idle: float) -> tuple[int, subprocess.Popen[bytes]]:
-    from mlops.cli.render import err
-    from mlops.cli.supervisor import start_server
-
-    err.print(
-        f"Starting a local Prefect server for this and later commands (state and log in {p.root}; it stops after "
-        f"{idle / 60:g} min unused, or with `mlops server stop`; MLOPS_KEEP_SERVER=0 to use a temporary one)...",
-        markup=False,
-        highlight=False,
-    )
     port = _free_port()
-    return port, start_server(port, p.prefect_home, p.log)
+    _say(
+        f"Starting a local Prefect server on http://127.0.0.1:{port} for this and later commands (state in "
+        f"{p.root}); it runs until `mlops server stop` (MLOPS_KEEP_SERVER=0 for a temporary one per command)..."
+    )
+    p.home.mkdir(parents=True, exist_ok=True)
+    command = prefect_command("server", "start", "--background", "--host", "127.0.0.1", "--port", str(port))
+    with p.log.open("ab") as log:
+        log.write(f"\n--- mlops: {' '.join(command[2:])} at {time.ctime()} ---\n".encode())
+        log.flush()
+        try:  # its own session: a Ctrl-C or a kill of this command's group leaves the start to finish
+            done = subprocess.run(
+                [*command, "--analytics-off"], cwd=p.home, env=server_env(port, p.home), stdout=log,
+                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, timeout=START_TIMEOUT,
+            )  # fmt: skip
+        except subprocess.TimeoutExpired:
+            done = None
+    found = find(p)
+    if done is None or done.returncode != 0 or found.server is None:
+        raise ServeError(
+            f"`prefect server start --background` did not start a server ({found.problem or 'no pid file'}). "
+            f"Its output, {p.log}, ends with:\n{tail(p.log)}"
+        )
+    return found.server
 
 
-def _start(p: Paths, idle: float) -> Running:
-    port, proc = _launch(p, idle)
-    return _ready(p, proc, port, idle)
+@dataclass(frozen=True)
+class Stopped:
+    server: Server | None  # the server stopped, if one was
+    problem: str | None  # stale or foreign state found (and cleaned) instead
 
 
-def _ready(p: Paths, proc: subprocess.Popen[bytes], port: int, idle: float) -> Running:
-    """Wait until the started server answers, then record it and start its idle watchdog."""
-    from mlops.cli.supervisor import wait_healthy
-
-    try:
-        wait_healthy(f"http://127.0.0.1:{port}/api", proc, p.log, timeout=START_TIMEOUT)
-    except BaseException:
-        _kill_group(proc.pid)
-        raise
-    proc.returncode = 0  # detached on purpose: no "still running" warning when this process exits
-    now = time.time()
-    p.port.write_text(str(port))
-    p.started.write_text(f"{now:.3f}")
-    p.pid.write_text(str(proc.pid))  # last: a pid file means a server that answered
-    watchdog = subprocess.Popen(
-        [sys.executable, "-m", MODULE, str(p.root), str(proc.pid), str(idle)],
-        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    watchdog.returncode = 0
-    p.watchdog.write_text(str(watchdog.pid))
-    return Running(proc.pid, port, now)
-
-
-def stop_server(home: Path | None = None) -> Running | None:
-    """Stop this MLOPS_HOME's kept server and its watchdog; the one that was running, or None."""
+def stop_server(home: Path | None = None) -> Stopped:
+    """Stop this MLOPS_HOME's kept server; stale or foreign state is cleaned and left alone."""
     p = paths(home)
     if not p.root.is_dir():
-        return None
-    with _lock(p):
-        pid, port = _read_int(p.pid), _read_int(p.port)
-        was = Running(pid, port, _started(p)) if pid and port and alive(pid) else None
-        _clean(p)
-    return was
+        return Stopped(None, None)
+    with _locked(p):
+        found = find(p)
+        if found.server is not None:
+            _terminate(found.server.pid)
+        _forget(p)
+    return Stopped(found.server, found.problem)
 
 
-def watch(root: Path, server_pid: int, idle: float) -> None:
-    """The idle watchdog: stop the server after `idle` seconds with no command using it; end when it is gone."""
-    p = Paths(root)
-    interval = max(0.5, min(30.0, idle / 4))
-    while True:
-        time.sleep(interval)
-        with _lock(p):
-            if _read_int(p.pid) != server_pid:
-                return  # stopped (and maybe replaced) by someone else
-            if not alive(server_pid):
-                _clean(p)
-                return
-            if _busy(p):
-                continue
-            try:
-                last = p.last_used.stat().st_mtime
-            except OSError:
-                last = _started(p)
-            if time.time() - last >= idle:
-                _clean(p)
-                return
-
-
-if __name__ == "__main__":
-    watch(Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]))
+def status(home: Path | None = None) -> tuple[Found, bool | None]:
+    """The recorded server and whether it answers (None: stale or foreign state, cleaned now unless a command
+    is starting a server at this moment)."""
+    p = paths(home)
+    if not p.pid.exists():
+        return Found(), None
+    found = find(p)
+    if found.server is not None:
+        return found, _healthy(found.server)
+    with _locked(p, timeout=0) as free:
+        if not free:  # a command is starting the server: the pid file may be seconds from being written
+            return Found(problem="a command is starting the server right now"), None
+        found = find(p)
+        if found.server is None:
+            _forget(p)
+    return found, (None if found.server is None else _healthy(found.server))

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from mlops.cli.local_server import idle_seconds, keep_enabled, paths, running, stop_server
+from mlops.cli.local_server import keep_enabled, paths, stop_server
+from mlops.cli.local_server import status as server_status
 
 server_app = typer.Typer(
     help="The local Prefect server `mlops run` keeps running on embedded defaults (no PREFECT_API_URL).",
@@ -25,48 +26,50 @@ def _uptime(seconds: float) -> str:
     return f"{s // 3600} h {s % 3600 // 60} min"
 
 
+def _print(text: str) -> None:
+    from mlops.cli.render import out
+
+    out.print(text, markup=False, highlight=False)
+
+
 @server_app.command("status")
 def status() -> None:
-    """Say whether this MLOPS_HOME's local Prefect server runs: its URL, pid, uptime and log."""
-    from mlops.cli.render import out
+    """Say whether this MLOPS_HOME's local Prefect server runs: its URL, pid and uptime."""
     from mlops.cli.runtime import server_errors
 
     with server_errors():
         p = paths()
-        r = running(p) if p.root.is_dir() else None
-        if r is None:
-            out.print(
-                f"No local Prefect server is running for {p.root.parent} (the next `mlops run` starts one"
-                f"{'' if keep_enabled() else '; MLOPS_KEEP_SERVER=0 is set, so it will not'}).",
-                markup=False,
-                highlight=False,
-            )
-            return
-        idle = idle_seconds()
-        out.print(
-            f"Prefect: local server {r.api_url.removesuffix('/api')} (API {r.api_url})\n"
-            f"pid {r.pid}, up {_uptime(time.time() - r.started)}; stops after {idle / 60:g} min unused "
-            f"(MLOPS_SERVER_IDLE_MINUTES) or with `mlops server stop`\nlog: {p.log}\nstate: {p.root}",
-            markup=False,
-            highlight=False,
+        found, answers = server_status()
+    if found.problem is not None:
+        _print(f"The local Prefect server's state in {p.home} was stale: {found.problem}; cleaned.")
+    r = found.server
+    if r is None:
+        _print(
+            f"No local Prefect server is running for {p.root.parent} (the next `mlops run` starts one"
+            f"{'' if keep_enabled() else '; MLOPS_KEEP_SERVER=0 is set, so it will not'})."
         )
+        return
+    _print(
+        f"Prefect: local server {r.api_url.removesuffix('/api')} (API {r.api_url})"
+        f"{'' if answers else ' - not answering yet (starting, or hung: `mlops server stop` stops it)'}\n"
+        f"pid {r.pid}, up {_uptime(time.time() - r.started)}; runs until `mlops server stop`\n"
+        f"state: {p.home} (PREFECT_HOME)"
+    )
 
 
 @server_app.command("stop")
 def stop(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing when no server runs.")] = False,
 ) -> None:
-    """Stop this MLOPS_HOME's local Prefect server (its database and log stay, so the next start is quicker)."""
-    from mlops.cli.render import out
+    """Stop this MLOPS_HOME's local Prefect server (its database stays, so the next start is quicker)."""
     from mlops.cli.runtime import server_errors
 
     with server_errors():
-        was = stop_server()
-    if was is not None:
-        out.print(
-            f"Stopped the local Prefect server (pid {was.pid}, {was.api_url}).", markup=False, highlight=False
-        )
-    elif not quiet:
-        out.print(
-            f"No local Prefect server was running for {paths().root.parent}.", markup=False, highlight=False
-        )
+        p = paths()
+        done = stop_server()
+    if done.problem is not None:
+        _print(f"The local Prefect server's state in {p.home} was stale: {done.problem}; cleaned.")
+    if done.server is not None:
+        _print(f"Stopped the local Prefect server (pid {done.server.pid}, {done.server.api_url}).")
+    elif not quiet or done.problem is not None:
+        _print(f"No local Prefect server was running for {p.root.parent}.")
