@@ -28,14 +28,61 @@ ROWS_PER_SET_VALUE = 10  # a value set needs this many rows per value on average
 MIN_STRATIFIED_CLASS_ROWS = 30  # rarer classes may miss the holdout's hash draw: a random split then
 MIN_ROWS = 20
 HOLDOUT_FRACTION = 0.2
+FAR_FROM_ASKED = 0.05  # a time split holding out a share this far from HOLDOUT_FRACTION is warned about
 SEED = 42
 MARGIN = 0.1  # a range is widened by this share of its span on each side
 ROW_COUNT_FLOOR = 30
+# each row-wise expectation passes while at most 1% of the rows break it: a few bad rows are not a bad batch (the
+# gate lets them through, predict lists them in its rejects file, the monitor counts them); more stop the batch
+MOSTLY = 0.99
 NUMERIC_TYPES = [
     "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64", "float16", "float32", "float64",
 ]  # fmt: skip
 BOOL_TYPES = ["bool", "boolean", "BooleanDtype"]
 TEXT_TYPES = ["str", "StringDtype", "CategoricalDtypeType"]
+
+
+# A column that alone predicts the target this well on a holdout, while the next best column alone stays
+# STANDOUT below it, is probably a leak (the outcome written another way); one at ALMOST_CERTAIN is one whatever
+# the others do. A strong honest feature (a tumour's perimeter, ROC AUC 0.97) has honest company close behind.
+LEAK_SCORES = {"roc_auc": 0.95, "r2": 0.9}
+ALMOST_CERTAIN = {"roc_auc": 0.99, "r2": 0.98}
+STANDOUT = 0.1
+IDENTIFIER_SHARE = 0.95  # whole numbers or text with this share of distinct values: an id, one per row
+FREE_TEXT_SHARE = 0.5  # text with this share of distinct values (and more than MAX_SET_VALUES): free text
+MIN_IDENTIFIER_ROWS = 20  # below this, a column unique per row is just a small sample
+METRIC_LABELS = {"roc_auc": "ROC AUC", "r2": "R2"}
+
+
+@dataclass(frozen=True)
+class Alone:
+    """How well one column alone predicts the target on a holdout (tasks/data/leakage.py): the metric ('roc_auc'
+    or 'r2'), its value, and the rows of the sample it was measured on."""
+
+    metric: str
+    value: float
+    rows: int
+
+
+def probable_leaks(alone: dict[str, Alone], target: str) -> dict[str, str]:
+    """{column: why it is probably a leak, with the figures} among the columns measured alone."""
+    out = {}
+    for col, a in alone.items():
+        label = METRIC_LABELS.get(a.metric, a.metric)
+        others = [b.value for c, b in alone.items() if c != col and b.metric == a.metric]
+        runner_up = max(others, default=None)
+        said = f"alone it predicts '{target}' with {label} {a.value:.3f} on a holdout (a one-column model, {a.rows:,} rows)"
+        if a.value >= ALMOST_CERTAIN.get(a.metric, math.inf):
+            out[col] = f"{said}: {label} >= {ALMOST_CERTAIN[a.metric]} is almost certainly the outcome itself"
+        elif a.value >= LEAK_SCORES.get(a.metric, math.inf) and (
+            runner_up is None or a.value - runner_up >= STANDOUT
+        ):
+            ahead = "" if runner_up is None else f", where the next best column alone reaches {runner_up:.3f}"
+            out[col] = (
+                f"{said}{ahead}: {label} >= {LEAK_SCORES[a.metric]} and {STANDOUT} ahead of every other column "
+                "counts as a probable leak"
+            )
+    return out
 
 
 class InitRefused(MlopsError):
@@ -60,6 +107,9 @@ class ColumnProfile:
     values: list[Any] | None = None
     smallest: int | None = None
     identifier: bool = False  # a row number or a text unique per row: nothing a model can learn from
+    text_time: bool = False  # dates or times written as text (kind "time"): parsed, never a category
+    first: str = ""  # a time column's earliest and latest values, as text (shown in reasons)
+    last: str = ""
 
     @property
     def labelled(self) -> int:
@@ -81,6 +131,8 @@ class Plan:
     numeric: list[str]
     categorical: list[str]
     left_out: list[Choice] = field(default_factory=list)  # value: column, why: the reason
+    warnings: list[str] = field(default_factory=list)  # what the person should know before the first retrain
+    kept: list[Choice] = field(default_factory=list)  # columns --keep kept, and what was overridden
 
 
 def spec_name(text: str) -> str:
@@ -127,11 +179,15 @@ def _usable_target(target: ColumnProfile) -> None:
         )
 
 
-def choose_split(task: str, target: ColumnProfile, time_column: str | None) -> Choice:
+def choose_split(
+    task: str, target: ColumnProfile, time_column: str | None, held_share: float | None = None
+) -> Choice:
     """Time when there is a time column (the holdout is the latest data, as production will be); else
-    stratified for classification (each class in the holdout), random for regression."""
+    stratified for classification (each class in the holdout), random for regression. `held_share` is the share
+    the retrain's time split really holds out on this data (it never cuts inside a timestamp): the one said."""
     if time_column:
-        return Choice("time", f"--time-column '{time_column}': the latest {HOLDOUT_FRACTION:.0%} is held out, "
+        share = HOLDOUT_FRACTION if held_share is None else held_share
+        return Choice("time", f"--time-column '{time_column}': the latest {share:.0%} of the rows is held out, "
                               "as production will always be later than training")  # fmt: skip
     if task == "regression":
         return Choice(
@@ -162,6 +218,20 @@ def choose_metric(task: str, target: ColumnProfile) -> Choice:
     )
 
 
+def holdout_warning(time: ColumnProfile, held_share: float | None) -> str:
+    """A warning when the time split holds out a share far from HOLDOUT_FRACTION (by FAR_FROM_ASKED or more):
+    rows sharing a timestamp stay on one side, so a column with few distinct times moves the cut. "" otherwise."""
+    if held_share is None or abs(held_share - HOLDOUT_FRACTION) < FAR_FROM_ASKED:
+        return ""
+    few = f" has {time.distinct:,} distinct values and" if time.distinct else ""
+    return (
+        f"the time split holds out {held_share:.0%} of the rows, not the {HOLDOUT_FRACTION:.0%} asked: "
+        f"'{time.name}'{few} rows sharing a timestamp always stay on one side, so the cut moves to a timestamp "
+        f"boundary. Give a finer time column (a date, not a year), or set data.split.strategy: random in the spec "
+        f"for a {HOLDOUT_FRACTION:.0%} holdout (then the holdout is no longer the latest data)."
+    )
+
+
 def choose_estimator(task: str) -> Choice:
     kind = "Classifier" if task == "classification" else "Regressor"
     return Choice(
@@ -170,8 +240,19 @@ def choose_estimator(task: str) -> Choice:
     )
 
 
-def plan(columns: list[ColumnProfile], target: str, time_column: str | None) -> Plan:
-    """The whole decision. Raises InitRefused naming the column when the target or time column cannot serve."""
+def plan(
+    columns: list[ColumnProfile],
+    target: str,
+    time_column: str | None,
+    held_share: float | None = None,
+    alone: dict[str, Alone] | None = None,
+    keep: tuple[str, ...] = (),
+    drop: tuple[str, ...] = (),
+) -> Plan:
+    """The whole decision. Raises InitRefused naming the column when the target or time column cannot serve.
+    `held_share`: the share of rows the retrain's time split holds out on this data (see choose_split); `alone`:
+    how well each column alone predicts the target (a probable leak is left out); `keep` and `drop` (--keep,
+    --drop) override the choice of features."""
     by_name = {c.name: c for c in columns}
     for option, name in (("--target", target), ("--time-column", time_column)):
         if name is not None and name not in by_name:
@@ -195,35 +276,137 @@ def plan(columns: list[ColumnProfile], target: str, time_column: str | None) -> 
         )
     tgt = by_name[target]
     task = choose_task(tgt)
-    numeric, categorical, left_out = [], [], []
+    _check_overrides(by_name, target, time_column, keep, drop)
+    leaks = probable_leaks(alone or {}, target)
+    numeric, categorical, left_out, kept = [], [], [], []
     for c in columns:
         if c.name in (target, time_column):
             continue
-        if c.identifier:
-            left_out.append(Choice(c.name, "an identifier (a different value on every row)"))
-        elif c.labelled == 0:
-            left_out.append(Choice(c.name, "empty on every row"))
-        elif c.kind == "numeric":
+        role, why = column_role(c, time_column, leaks.get(c.name, ""))
+        if c.name in drop:
+            left_out.append(
+                Choice(c.name, "--drop" + (f" (it would have been used as a {role} feature)" if role else ""))
+            )
+            continue
+        if c.name in keep and not role:
+            role = _kept_role(c, why)
+            kept.append(Choice(c.name, f"--keep, as a {role} feature (it would have been left out: {why})"))
+        elif c.name in keep:
+            kept.append(Choice(c.name, f"--keep (a {role} feature anyway)"))
+        if role == "numeric":
             numeric.append(c.name)
-        elif c.kind in ("bool", "text"):
+        elif role == "categorical":
             categorical.append(c.name)
         else:
-            left_out.append(
-                Choice(c.name, "dates or other values: derive features from it, or use --time-column")
-            )
+            left_out.append(Choice(c.name, why))
     if not numeric and not categorical:
         raise InitRefused(
-            f"no column besides the target '{target}' can be a feature; give data with features."
+            f"no column besides the target '{target}' can be a feature; give data with features"
+            + (", or name one with --keep COL" if left_out else "")
+            + "."
         )
     return Plan(
         task=task,
-        split=choose_split(task.value, tgt, time_column),
+        split=choose_split(task.value, tgt, time_column, held_share),
         metric=choose_metric(task.value, tgt),
         estimator=choose_estimator(task.value),
         numeric=numeric,
         categorical=categorical,
         left_out=left_out,
+        kept=kept,
+        warnings=[w for w in [holdout_warning(by_name[time_column], held_share) if time_column else ""] if w],
     )
+
+
+def column_role(c: ColumnProfile, time_column: str | None, leak: str = "") -> tuple[str, str]:
+    """('numeric' or 'categorical', '') for a feature, or ('', why it is left out, with the figure that decided):
+    empty, constant, dates or times, mixed values, an identifier, free text, a probable leak."""
+    n, rows = c.distinct, c.labelled
+    blanks = f", {c.nulls:,} blank" if c.nulls else ""
+    if rows == 0:
+        return "", "empty on every row"
+    if n <= 1:
+        value = f" ({c.values[0]!r})" if c.values else ""
+        return "", f"a constant: every row{' with a value' if c.nulls else ''} holds the same value{value}"
+    if c.kind == "time":
+        what = "dates or times written as text" if c.text_time else "dates or times"
+        span = f", {c.first} to {c.last}" if c.first and c.last else ""
+        if time_column:
+            return "", (
+                f"{what} ({n:,} distinct values{span}): not a category; derive features from it (day of week, "
+                f"age in days) if they matter, or give it as --time-column instead of '{time_column}'"
+            )
+        return "", (
+            f"{what} ({n:,} distinct values{span}): not a category; give --time-column {c.name} to split by time "
+            "(the holdout then is the latest data) and window batches by it"
+        )
+    if c.kind == "other":
+        return "", (
+            "mixed values (numbers and text, or other objects) in one column: convert it in the data to numbers "
+            "or to text"
+        )
+    share = n / rows
+    if c.identifier or (
+        (c.kind == "text" or (c.kind == "numeric" and c.integer))
+        and rows >= MIN_IDENTIFIER_ROWS
+        and share >= IDENTIFIER_SHARE
+    ):
+        return "", (
+            f"an identifier ({n:,} distinct values in {rows:,} rows{blanks}: {share:.0%} distinct, >= "
+            f"{IDENTIFIER_SHARE:.0%} counts as an id): a different value on (nearly) every row, nothing to learn"
+        )
+    if c.kind == "text" and n > MAX_SET_VALUES and share >= FREE_TEXT_SHARE:
+        return "", (
+            f"free text ({n:,} distinct values in {rows:,} rows{blanks}: {share:.0%} distinct, >= "
+            f"{FREE_TEXT_SHARE:.0%} counts as free text), not used: a category needs values that repeat; derive "
+            "features from it (its length, keywords), or keep it as a category with --keep"
+        )
+    if leak:
+        return "", (
+            f"probably a leak: {leak}. A value known only after the outcome? If it is known when a prediction is "
+            f"made, keep it with --keep {c.name}"
+        )
+    return ("numeric" if c.kind == "numeric" else "categorical"), ""
+
+
+def _kept_role(c: ColumnProfile, why: str) -> str:
+    if c.labelled == 0:
+        raise InitRefused(f"--keep '{c.name}': {why}; a model cannot learn from it. Leave the --keep out.")
+    if c.kind == "numeric":
+        return "numeric"
+    if c.kind in ("bool", "text") or c.text_time:
+        return "categorical"
+    raise InitRefused(
+        f"--keep '{c.name}': {why}; it cannot be a feature as it is. Convert the column in the data, or leave the "
+        "--keep out."
+    )
+
+
+def _check_overrides(
+    by_name: dict[str, ColumnProfile],
+    target: str,
+    time_column: str | None,
+    keep: tuple[str, ...],
+    drop: tuple[str, ...],
+) -> None:
+    from mlops.text import did_you_mean
+
+    for option, names in (("--keep", keep), ("--drop", drop)):
+        for name in names:
+            if name not in by_name:
+                guess = did_you_mean(name, list(by_name))
+                hint = (
+                    f"did you mean '{guess}'?" if guess else "the data has: " + ", ".join(list(by_name)[:20])
+                )
+                raise InitRefused(f"{option} '{name}' is not a column of the data; {hint}")
+            if name in (target, time_column):
+                what = "the target" if name == target else "the time column"
+                raise InitRefused(f"{option} '{name}' names {what}, which is never a feature; leave it out.")
+    both = sorted(set(keep) & set(drop))
+    if both:
+        raise InitRefused(
+            f"--keep and --drop both name {', '.join(repr(b) for b in both)}; give one of them."
+        )
 
 
 def spec_document(
@@ -270,30 +453,45 @@ def suite_document(
     name: str, columns: list[ColumnProfile], target: str, time_column: str | None, p: Plan
 ) -> dict[str, Any]:
     """GX suite JSON (`name`, `expectations`, `meta`) for the plan's features, the target and the time column."""
+    return suite_for(name, columns, target, time_column, p.task.value, p.numeric, p.categorical)
+
+
+def suite_for(
+    name: str,
+    columns: list[ColumnProfile],
+    target: str,
+    time_column: str | None,
+    task: str,
+    numeric: list[str],
+    categorical: list[str],
+) -> dict[str, Any]:
+    """The suite for these features, target and time column (`mlops init --suite-only` gives a spec's own)."""
     by_name = {c.name: c for c in columns}
     rows = columns[0].rows
     exps = [
         _exp("expect_table_row_count_to_be_between", {"min_value": min(ROW_COUNT_FLOOR, rows)},
              "fewer rows than this cannot be judged; raise it to what a normal batch holds"),
         _exp("expect_table_columns_to_match_set",
-             {"column_set": [*([time_column] if time_column else []), *p.numeric, *p.categorical],
+             {"column_set": [*([time_column] if time_column else []), *numeric, *categorical],
               "exact_match": False},
              "the model's columns must be there; others (the target of an unlabelled batch) may be missing"),
     ]  # fmt: skip
     if time_column and by_name[time_column].nulls == 0:
         exps.append(_exp("expect_column_values_to_not_be_null", {"column": time_column}))
-    for col in [*p.numeric, *p.categorical]:
+    for col in [*numeric, *categorical]:
         exps += _column(by_name[col], not_null=by_name[col].nulls == 0)
     tgt = by_name[target]
     note = "on the target: left out for a batch without labels; missing targets are data.max_missing_target_share's"
-    for exp in _column(tgt, not_null=False, as_class=p.task.value == "classification"):
+    for exp in _column(tgt, not_null=False, as_class=task == "classification"):
         seen = exp["meta"].get("notes")
         exps.append({**exp, "meta": {"notes": f"{seen}; {note}" if seen else note}})
     return {
         "name": name,
         "meta": {
             "notes": f"Written by `mlops init` from the profile of {rows:,} rows; ranges widened by {MARGIN:.0%} "
-            "of their span on each side. Edit it: it is yours."
+            f"of their span on each side; each row-wise expectation tolerates up to {1 - MOSTLY:.0%} bad rows "
+            f"(mostly: {MOSTLY}): a batch with a few passes the gate (predict lists them in its rejects file, the "
+            "monitor counts them), one with more stops. Edit it: it is yours."
         },
         "expectations": exps,
     }
@@ -350,4 +548,6 @@ def _num(value: float) -> str:
 
 
 def _exp(kind: str, kwargs: dict[str, Any], notes: str = "") -> dict[str, Any]:
+    if kind.startswith("expect_column_values_to_"):  # judged row by row: a few bad rows are tolerated
+        kwargs = {**kwargs, "mostly": MOSTLY}
     return {"type": kind, "kwargs": kwargs, "meta": {"notes": notes} if notes else {}}

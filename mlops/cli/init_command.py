@@ -26,13 +26,29 @@ def init(
     name: Annotated[
         str | None, typer.Option(help="The pipeline's name (default: from the file name); names the files")
     ] = None,
+    keep: Annotated[
+        list[str] | None,
+        typer.Option("--keep", help="A column to use as a feature whatever init would decide (repeatable)"),
+    ] = None,
+    drop: Annotated[
+        list[str] | None, typer.Option("--drop", help="A column to leave out of the features (repeatable)")
+    ] = None,
 ) -> None:
     """Profile a data file and write a pipeline spec (deployments/NAME.yaml) and its quality suite
     (expectations/NAME.json), printing what it chose and why. Refuses to overwrite either file.
 
     Exits 0 when both files were written, 2 when the data, an option or an existing file is in the way.
     """
-    from mlops.init_policy import InitRefused, plan, spec_document, spec_name, suite_document
+    from mlops.init_policy import (
+        HOLDOUT_FRACTION,
+        MOSTLY,
+        SEED,
+        InitRefused,
+        plan,
+        spec_document,
+        spec_name,
+        suite_document,
+    )
     from mlops.spec.loading import project_root
 
     # the project root: the nearest folder at or above this one holding prefect.yaml or pyproject.toml
@@ -58,10 +74,23 @@ def init(
     from mlops.errors import MlopsError
 
     try:
-        from tasks.profile import profile, read
+        from tasks.profile import profile, read, time_holdout_share
 
-        columns = profile(read(data), time_column)
-        choices = plan(columns, target, time_column)
+        frame = read(data)
+        columns = profile(frame, time_column)
+        held = None
+        if time_column is not None and target in frame.columns and _is_time(columns, time_column):
+            held = time_holdout_share(frame, target, time_column, HOLDOUT_FRACTION)
+        kept, dropped = tuple(keep or ()), tuple(drop or ())
+        choices = plan(
+            columns, target, time_column, held, keep=kept, drop=dropped
+        )  # refuses bad options first
+        from tasks.data.leakage import alone_scores
+
+        # how well each chosen feature alone predicts the target: a near-perfect one is a probable leak
+        measured = [*choices.numeric, *choices.categorical]
+        alone = alone_scores(frame, target, choices.task.value, measured, seed=SEED)
+        choices = plan(columns, target, time_column, held, alone, kept, dropped)
     except InitRefused as exc:
         fail(2, f"{data}: {exc}")
     except MlopsError as exc:  # unreadable, empty, duplicate columns, truncated
@@ -82,13 +111,23 @@ def init(
         out.print(f"{label}: {choice.value}: {choice.why}", markup=False)
     for left in choices.left_out:
         out.print(f"Left out: '{left.value}': {left.why}", markup=False)
+    for held_on in choices.kept:
+        out.print(f"Kept: '{held_on.value}': {held_on.why}", markup=False)
+    for warning in choices.warnings:
+        out.print(f"Warning: {warning}", markup=False)
     _write_both(spec_file, _yaml(spec, choices), suite_file, json.dumps(suite, indent=2) + "\n")
     _check_written(spec_file, suite_file)
     out.print(
-        f"Wrote {spec_file} and {suite_file} ({len(suite['expectations'])} expectations).\n"
+        f"Wrote {spec_file} and {suite_file} ({len(suite['expectations'])} expectations; each row-wise one "
+        f"tolerates up to {1 - MOSTLY:.0%} bad rows, mostly: {MOSTLY}: predict lists them in its rejects file, "
+        "a batch with more stops at the gate).\n"
         f"Next: mlops validate {_shown(spec_file)} && mlops run retrain {_shown(spec_file)}",
         markup=False,
     )
+
+
+def _is_time(columns: list[Any], name: str) -> bool:
+    return any(c.name == name and c.kind == "time" for c in columns)
 
 
 def _relative(path: Path, root: Path) -> str:
@@ -114,6 +153,9 @@ def _yaml(spec: dict[str, Any], choices: Any) -> str:
         f"# Written by `mlops init`. {choices.task.value}: {choices.task.why}.",
         f"# split {choices.split.value}: {choices.split.why}.",
         f"# metric {choices.metric.value}: {choices.metric.why}.",
+        *(f"# left out '{c.value}': {c.why}." for c in choices.left_out),
+        *(f"# kept '{c.value}': {c.why}." for c in choices.kept),
+        *(f"# warning: {w}" for w in choices.warnings),
         "# Edit freely; `mlops schema` lists every field, `mlops validate` checks it.",
     ]
     header = [" ".join(line.split()) for line in header]  # a column name cannot break out of the comment

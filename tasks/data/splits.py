@@ -243,6 +243,14 @@ def _time_cut(
     return ordered[~later], ordered[later], cut_time
 
 
+def time_holdout_rows(times: pd.Series, fraction: float) -> int:
+    """How many of these rows a time split of `fraction` holds out: the cut retrain's split makes (rows sharing the
+    cut's timestamp all held out), so `mlops init` can say the share the retrain will really hold out."""
+    if len(times) < 2:
+        return len(times)
+    return len(_time_cut(pd.DataFrame({"t": times.reset_index(drop=True)}), "t", fraction)[1])
+
+
 def tie_note(held: int, rows: int, asked: float) -> str:
     """What a time split says when the rows sharing the cut's timestamp (all held out) moved the holdout off the
     fraction asked by a whole percentage point or more."""

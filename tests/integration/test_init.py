@@ -168,3 +168,128 @@ def test_profile_counts_the_rarest_class_of_a_target_with_many_classes() -> None
     x, y = profile(frame)
     assert (y.kind, y.distinct, y.values, y.smallest) == ("text", 26, None, 5)  # too many values for a set
     assert x.identifier and x.integer  # 0..999 in order: a row number
+
+
+def test_init_says_the_holdout_share_the_retrains_time_split_really_gives(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tasks.data.splits import split
+
+    frame = builtin_frame("breast_cancer")
+    six_years = [2018 + i * 6 // len(frame) for i in range(len(frame))]  # the cut cannot fall inside a year
+    frame.insert(0, "year", six_years)
+    frame.to_csv(project / "data" / "yearly.csv", index=False)
+    code, out, err = init(
+        project, monkeypatch, "data/yearly.csv", "--target", "target", "--time-column", "year"
+    )
+    assert code == 0, err
+    loaded = load_spec(project / "deployments" / "yearly.yaml")
+    parts = split(load(loaded), loaded)  # the retrain's own split
+    share = len(parts.holdout) / (len(parts.train) + len(parts.holdout))
+    assert round(share, 2) == 0.33  # asked 20%: the latest two of six years are held out
+    assert f"Split: time: --time-column 'year': the latest {share:.0%} of the rows is held out" in out
+    assert f"Warning: the time split holds out {share:.0%} of the rows, not the 20% asked" in out
+    assert "'year' has 6 distinct values" in out and "strategy: random" in out
+    assert (
+        f"# warning: the time split holds out {share:.0%}"
+        in (project / "deployments" / "yearly.yaml").read_text()
+    )
+
+
+def test_profile_reads_text_with_blanks_as_text_and_dates_written_as_text_as_time() -> None:
+    from tasks.profile import profile
+
+    frame = pd.DataFrame(
+        {
+            "notes": ["wet road", None, "dry", None, "icy"] * 20,  # an object column with blanks
+            "day": pd.date_range("2021-01-01", periods=100, freq="D").strftime("%Y-%m-%d"),
+            "stamp": pd.date_range("2021-01-01", periods=100, freq="h").strftime("%Y/%m/%d %H:%M"),
+            "hour": ["06:30", "17:45"] * 50,  # a time of day: a feature, not a time to split by
+            "flag": [True, None, False, True] * 25,  # true/false with blanks
+        }
+    )
+    notes, day, stamp, hour, flag = profile(frame)
+    assert (notes.kind, notes.nulls, notes.distinct) == ("text", 40, 3)
+    assert (day.kind, day.text_time, day.distinct, day.first, day.last) == (
+        "time", True, 100, "2021-01-01", "2021-04-10",
+    )  # fmt: skip
+    assert (stamp.kind, stamp.text_time, stamp.last) == ("time", True, "2021-01-05 03:00")
+    assert (hour.kind, flag.kind) == ("text", "bool")
+
+
+def test_a_column_that_alone_predicts_the_target_scores_near_one_and_noise_near_half() -> None:
+    import numpy as np
+
+    from mlops.init_policy import probable_leaks
+    from tasks.data.leakage import alone_scores
+
+    rng = np.random.default_rng(1)
+    n = 2000
+    x = rng.normal(size=n)
+    y = np.where(rng.random(n) < 1 / (1 + np.exp(-1.5 * x)), "yes", "no")
+    frame = pd.DataFrame(
+        {
+            "x": x,
+            "noise": rng.normal(size=n),
+            "colour": rng.choice(["r", "g", "b"], n),
+            "outcome_code": np.where(y == "yes", rng.choice(["K", "A"], n, p=[0.95, 0.05]), "N"),
+            "y": y,
+        }
+    )
+    scores = alone_scores(frame, "y", "classification", ["x", "noise", "colour", "outcome_code"], seed=42)
+    assert scores == alone_scores(
+        frame, "y", "classification", ["x", "noise", "colour", "outcome_code"], seed=42
+    )
+    assert scores["outcome_code"].value == 1.0 and scores["outcome_code"].metric == "roc_auc"
+    assert 0.7 < scores["x"].value < 0.9 and abs(scores["noise"].value - 0.5) < 0.1
+    assert abs(scores["colour"].value - 0.5) < 0.1
+    assert list(probable_leaks(scores, "y")) == ["outcome_code"]
+    amount = rng.gamma(2.0, 50.0, n)
+    regression = pd.DataFrame(
+        {"amount": amount, "tax": amount * 0.2 + rng.normal(0, 0.5, n), "z": rng.normal(size=n)}
+    )
+    r2 = alone_scores(regression, "amount", "regression", ["tax", "z"], seed=42)
+    assert r2["tax"].metric == "r2" and r2["tax"].value > 0.95 and r2["z"].value < 0.05
+
+
+def test_init_leaves_a_planted_leak_out_and_validate_warns_when_a_spec_trains_on_one(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlops.cli.spec_warnings import spec_warnings
+
+    frame = builtin_frame("breast_cancer")
+    # the diagnosis written another way: a code recorded after the biopsy, wrong on 1 row in 100
+    code_of = {"malignant": "M", "benign": "B"}
+    frame["biopsy_code"] = [code_of[t] if i % 100 else "X" for i, t in enumerate(frame["target"])]
+    frame.to_csv(project / "data" / "biopsy.csv", index=False)
+    code, out, err = init(project, monkeypatch, "data/biopsy.csv", "--target", "target")
+    assert code == 0, err
+    assert (
+        "Left out: 'biopsy_code': probably a leak: alone it predicts 'target' with ROC AUC 1.000 on a holdout"
+        in out
+    )
+    spec = load_spec(project / "deployments" / "biopsy.yaml").spec
+    assert "biopsy_code" not in (spec.data.features.categorical or [])
+    assert len(spec.data.features.numeric or []) == 30  # the strong honest features stay (perimeter: 0.97)
+    assert spec_warnings(project / "deployments" / "biopsy.yaml") == []
+
+    code, out, err = init(
+        project,
+        monkeypatch,
+        "data/biopsy.csv",
+        "--target",
+        "target",
+        "--keep",
+        "biopsy_code",
+        "--name",
+        "kept",
+    )
+    assert code == 0, err
+    assert (
+        "Kept: 'biopsy_code': --keep, as a categorical feature (it would have been left out: probably a leak"
+        in out
+    )
+    (warning,) = spec_warnings(project / "deployments" / "kept.yaml")
+    assert "kept: data.features include 'biopsy_code', which is probably a leak" in warning
+    assert "remove it from data.features" in warning
+    assert spec_warnings(project / "deployments" / "kept.yaml") == [warning]  # remembered: the same answer

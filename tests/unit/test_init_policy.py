@@ -141,6 +141,7 @@ def test_the_suite_checks_what_must_hold_not_every_statistic() -> None:
         "column": "x",
         "min_value": 0.7,
         "max_value": 10.3,
+        "mostly": 0.99,  # a few bad rows go to predict's rejects file; more stop the batch
     }
     assert by[("expect_column_values_to_be_in_set", "sex")]["value_set"] == [1, 2]
     assert ("expect_column_values_to_be_between", "sex") not in by
@@ -154,3 +155,90 @@ def test_spec_names_come_from_file_names() -> None:
     assert spec_name("Flight Delays 2013") == "flight-delays-2013"
     assert spec_name("__x__") == "x"
     assert spec_name("!!!") == ""
+
+
+def test_a_time_split_says_the_share_it_really_holds_out_and_warns_when_far_from_asked() -> None:
+    columns = [number("x"), ColumnProfile("year", "time", 500, distinct=6), text_target(["no", "yes"])]
+    p = plan(columns, "y", "year", held_share=0.34)
+    assert "the latest 34% of the rows is held out" in p.split.why
+    (warning,) = p.warnings
+    assert "holds out 34% of the rows, not the 20% asked" in warning
+    assert "'year' has 6 distinct values" in warning and "finer time column" in warning
+    assert "strategy: random" in warning
+    close = plan(columns, "y", "year", held_share=0.21)  # a point off: said, not warned
+    assert "the latest 21% of the rows" in close.split.why and close.warnings == []
+
+
+def test_features_a_careful_person_would_leave_out_each_with_the_figure_that_decided() -> None:
+    from mlops.init_policy import Alone
+
+    rows = 1000
+    columns = [
+        number("case_id", rows=rows, distinct=990, integer=True),  # 99% distinct whole numbers: an id
+        number("amount", rows=rows, distinct=990),  # 99% distinct fractions: a measurement, kept
+        number("severity", rows=rows, distinct=4, integer=True, values=[1, 2, 3, 4]),
+        number("x", rows=rows, distinct=700),
+        ColumnProfile(
+            "date", "time", rows, distinct=400, text_time=True, first="2020-01-01", last="2021-02-04"
+        ),
+        ColumnProfile("notes", "text", rows, nulls=200, distinct=600),  # free text with blanks
+        ColumnProfile("road", "text", rows, nulls=100, distinct=3, values=["dry", "icy", "wet"]),
+        ColumnProfile("ref", "text", rows, distinct=1000),
+        ColumnProfile("const", "text", rows, distinct=1, values=["same"]),
+        ColumnProfile("mixed", "other", rows, distinct=40),
+        text_target(["no", "yes"], rows=rows),
+    ]
+    alone = {
+        "severity": Alone("roc_auc", 0.986, 1000),
+        "x": Alone("roc_auc", 0.71, 1000),
+        "amount": Alone("roc_auc", 0.64, 1000),
+        "road": Alone("roc_auc", 0.55, 1000),
+    }
+    p = plan(columns, "y", None, alone=alone)
+    assert (p.numeric, p.categorical) == (["amount", "x"], ["road"])
+    why = {c.value: c.why for c in p.left_out}
+    assert why["case_id"].startswith("an identifier (990 distinct values in 1,000 rows: 99% distinct, >= 95%")
+    assert why["ref"].startswith("an identifier (1,000 distinct values")
+    assert why["severity"].startswith(
+        "probably a leak: alone it predicts 'y' with ROC AUC 0.986 on a holdout"
+    )
+    assert "next best column alone reaches 0.710" in why["severity"] and "--keep severity" in why["severity"]
+    assert why["date"].startswith(
+        "dates or times written as text (400 distinct values, 2020-01-01 to 2021-02-04)"
+    )
+    assert "not a category; give --time-column date" in why["date"]
+    assert why["notes"].startswith("free text (600 distinct values in 800 rows, 200 blank: 75% distinct")
+    assert why["const"] == "a constant: every row holds the same value ('same')"
+    assert why["mixed"].startswith("mixed values")
+    # --keep and --drop override, and say what they overrode
+    p = plan(columns, "y", None, alone=alone, keep=("severity", "notes"), drop=("x",))
+    assert (p.numeric, p.categorical) == (["amount", "severity"], ["notes", "road"])
+    kept = {c.value: c.why for c in p.kept}
+    assert kept["severity"].startswith(
+        "--keep, as a numeric feature (it would have been left out: probably a leak"
+    )
+    assert {c.value: c.why for c in p.left_out}[
+        "x"
+    ] == "--drop (it would have been used as a numeric feature)"
+    with pytest.raises(
+        InitRefused, match="--keep 'sevrity' is not a column of the data; did you mean 'severity'"
+    ):
+        plan(columns, "y", None, keep=("sevrity",))
+    with pytest.raises(InitRefused, match="--drop 'y' names the target"):
+        plan(columns, "y", None, drop=("y",))
+    with pytest.raises(InitRefused, match="--keep and --drop both name 'x'"):
+        plan(columns, "y", None, keep=("x",), drop=("x",))
+
+
+def test_a_leak_is_a_column_far_ahead_of_the_others_or_almost_certain() -> None:
+    from mlops.init_policy import Alone, probable_leaks
+
+    # a tumour's perimeter predicts well, with honest company close behind: no leak
+    honest = {"perimeter": Alone("roc_auc", 0.968, 569), "area": Alone("roc_auc", 0.949, 569)}
+    assert probable_leaks(honest, "y") == {}
+    assert set(probable_leaks({**honest, "outcome_code": Alone("roc_auc", 0.999, 569)}, "y")) == {
+        "outcome_code"
+    }
+    ahead = probable_leaks({"refund": Alone("r2", 0.93, 800), "price": Alone("r2", 0.4, 800)}, "y")
+    assert list(ahead) == ["refund"] and "R2 0.930" in ahead["refund"] and "R2 >= 0.9" in ahead["refund"]
+    assert probable_leaks({"x": Alone("r2", 0.85, 800)}, "y") == {}
