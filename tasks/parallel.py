@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from mlops.errors import MlopsError, PipelineStopped
+from mlops.reach import Kind, reach, socket_failure, unreached_error
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,7 +26,6 @@ if TYPE_CHECKING:
     from tasks.train import CandidateResult
 
 DASK_ADDRESS_ENV = "MLOPS_DASK_ADDRESS"
-CONNECT_TIMEOUT_SECONDS = 5.0
 
 
 class DaskSettingError(MlopsError):
@@ -69,12 +69,53 @@ def check_cluster(address: str | None = None) -> str | None:
             "reached from there (each worker would start its own). Run one (`mlops serve`, or `prefect server "
             f"start`) and set PREFECT_API_URL, or unset {DASK_ADDRESS_ENV} to train the candidates on threads."
         )
-    try:
-        with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_SECONDS):
-            pass
-    except OSError as exc:
-        raise _unreachable(address, exc) from None
+    unreached = reach(_handshake(address, host, port), _dask_failure)
+    if unreached is not None:
+        raise unreached_error(
+            "Dask scheduler",
+            DASK_ADDRESS_ENV,
+            address,
+            unreached,
+            _start_it(address, host, port) + ", then rerun",
+            f"correct {DASK_ADDRESS_ENV}, or unset it to train the candidates on threads of this process",
+        )
     return address
+
+
+def _start_it(address: str, host: str, port: int) -> str:
+    return (
+        f"start the scheduler and its workers (`dask scheduler --host {host} --port {port}`, then `dask worker "
+        f"{_normalised(address)}` on each worker machine, with this project's package installed), or unset "
+        f"{DASK_ADDRESS_ENV} to train the candidates on threads of this process"
+    )
+
+
+def _handshake(address: str, host: str, port: int) -> Any:
+    """One try: a TCP connect (a closed port is refused at once), then Dask's own comm handshake, bounded: a port
+    that accepts and never answers would otherwise hold distributed's handshake (and DaskTaskRunner) forever."""
+
+    def attempt(timeout: float) -> None:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+        import asyncio
+        from concurrent.futures import ThreadPoolExecutor
+
+        async def shake() -> None:
+            from distributed.comm import connect  # heavy: only when a cluster is asked for
+
+            comm = await asyncio.wait_for(connect(_normalised(address), timeout=timeout), timeout)
+            await comm.close()
+
+        with ThreadPoolExecutor(1) as pool:  # its own event loop, whatever runs in this thread
+            pool.submit(asyncio.run, shake()).result()
+
+    return attempt
+
+
+def _dask_failure(exc: BaseException) -> tuple[Kind, str]:
+    if "timed out" in str(exc).lower():  # distributed's "Timed out trying to connect to ..."
+        return "silent", ""
+    return socket_failure(exc) or ("down", f"{type(exc).__name__}: {exc}")
 
 
 def _unreachable(address: str, exc: BaseException) -> PipelineStopped:
@@ -82,10 +123,7 @@ def _unreachable(address: str, exc: BaseException) -> PipelineStopped:
     reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
     return PipelineStopped(
         f"No Dask scheduler answers at {address} ({DASK_ADDRESS_ENV}): {reason}. The candidates of "
-        "model.candidates would run there, so nothing was trained or registered. Start the scheduler and its "
-        f"workers (`dask scheduler --host {host} --port {port}`, then `dask worker {address}` on each worker "
-        f"machine, with this project's package installed), or unset {DASK_ADDRESS_ENV} to train the candidates "
-        "on threads of this process."
+        f"model.candidates would run there, so nothing was trained or registered. {_start_it(address, host, port)}."
     )
 
 

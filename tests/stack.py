@@ -129,7 +129,8 @@ class Stack:
         """initdb refuses to run as root: run the PostgreSQL binaries as the `postgres` user then."""
         return ["runuser", "-u", "postgres", "--", *argv] if os.geteuid() == 0 else argv
 
-    def start_postgres(self, databases: list[str]) -> None:
+    def start_postgres(self, databases: list[str], password: str | None = None) -> None:
+        """With `password`, TCP clients must give it (scram-sha-256; the user `postgres`), else any is let in."""
         pg = postgres_bin()
         if pg is None:
             raise StackError(
@@ -143,8 +144,9 @@ class Stack:
         self.pg_port = free_port()
         run = {"check": True, "capture_output": True, "env": {**os.environ, "LC_ALL": "C.UTF-8"}}
         try:
+            auth = ["--auth-local=trust", "--auth-host=scram-sha-256"] if password else ["--auth=trust"]
             subprocess.run(self._as_postgres([str(pg / "initdb"), "-D", str(data / "db"), "-U", "postgres",
-                                              "--auth=trust", "-E", "UTF8"]), **run)  # type: ignore[call-overload]  # fmt: skip
+                                              *auth, "-E", "UTF8"]), **run)  # type: ignore[call-overload]  # fmt: skip
             opts = f"-p {self.pg_port} -k {data} -c listen_addresses=127.0.0.1 -c max_connections=200"
             subprocess.run(self._as_postgres([str(pg / "pg_ctl"), "-D", str(data / "db"), "-o", opts,
                                               "-l", str(data / "pg.log"), "-w", "-t", "60", "start"]), **run)  # type: ignore[call-overload]  # fmt: skip
@@ -154,9 +156,12 @@ class Stack:
             ) from None
         import psycopg2
 
-        conn = psycopg2.connect(host="127.0.0.1", port=self.pg_port, user="postgres", dbname="postgres")
+        # the Unix socket in `data` is trusted: the password is set there
+        conn = psycopg2.connect(host=str(data), port=self.pg_port, user="postgres", dbname="postgres")
         conn.autocommit = True
         with conn.cursor() as cur:
+            if password:
+                cur.execute("ALTER USER postgres PASSWORD %s", (password,))
             for db in databases:
                 cur.execute(f'CREATE DATABASE "{db}"')
         conn.close()

@@ -13,6 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mlops.errors import MlopsError
+from mlops.reach import CONNECT_TIMEOUT_SECONDS
 
 
 class Refused(MlopsError):
@@ -52,7 +53,7 @@ def _prefect_auth_string() -> str | None:
     return value or None
 
 
-def check_prefect_auth(url: str, timeout: float = 10.0) -> None:
+def check_prefect_auth(url: str, timeout: float = CONNECT_TIMEOUT_SECONDS) -> None:
     """Prefect's /health answers without credentials; an API call does not: 401 -> Refused. Any other answer (or
     none) is left to the run."""
     import urllib.error

@@ -1,6 +1,7 @@
 """Before a run starts Prefect: the services it is configured for must be usable. A malformed or unreachable
 PREFECT_API_URL, an MLOPS_HOME or MLFLOW_TRACKING_URI that cannot work: each named with its variable, its value
-and the fix, in one paragraph, before anything runs (never Prefect's "RuntimeError ... report it")."""
+and the fix, in one paragraph, before anything runs (never Prefect's "RuntimeError ... report it"). Each server is
+reached with the connect timeout and bounded retry of mlops/reach.py: seconds, not minutes."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from urllib.parse import urlsplit
 
 from mlops.cli.runtime import fail
 
-HEALTH_TIMEOUT = 5.0
 UNSET = "unset it to run on a temporary local Prefect server"
 
 
@@ -25,27 +25,26 @@ def preflight_spec(spec: Path, params: dict[str, Any] | None = None) -> None:
 
 
 def check_services(settings: Any) -> None:
-    from mlops.cli.access import Refused, check_mlflow_access, check_prefect_auth
+    from mlops.cli.access import check_mlflow_access, check_prefect_auth
+    from mlops.errors import MlopsError
 
     if settings.prefect_api_url:
         check_prefect_api(settings.prefect_api_url)
-    from tasks.tracking.preflight import StoreUnusable, check_store
-    from tasks.tracking.store import AccessDenied
+    from tasks.tracking.preflight import check_store
 
     try:
         if settings.prefect_api_url:
             check_prefect_auth(settings.prefect_api_url)
-        check_store(settings)
+        check_store(settings)  # a server store is reached first (ServiceDown, ServiceRefused)
         check_mlflow_access(settings)
-    except (StoreUnusable, Refused, AccessDenied) as exc:
+    except MlopsError as exc:
         fail(exc.exit_code, str(exc))
 
 
 def check_prefect_api(url: str) -> None:
-    """PREFECT_API_URL must be an http(s) URL of a server that answers; any HTTP answer counts (a server that
-    needs a key still says so itself), only no answer at all is refused."""
-    import urllib.error
-    import urllib.request
+    """PREFECT_API_URL must be an http(s) URL of a server that answers within the retry policy; any HTTP answer
+    counts (a server that needs a key still says so itself), only no answer at all is refused."""
+    from mlops.reach import http_attempt, http_failure, reach, unreached_error
 
     try:
         parts = urlsplit(url.strip())
@@ -59,15 +58,14 @@ def check_prefect_api(url: str) -> None:
             f"PREFECT_API_URL is '{url}', which is not a Prefect API URL; set it to your Prefect server's API, "
             f"e.g. http://127.0.0.1:4200/api (`mlops serve` starts one), or {UNSET}. Nothing was run.",
         )
-    try:
-        with urllib.request.urlopen(f"{url.rstrip('/')}/health", timeout=HEALTH_TIMEOUT):
-            return
-    except urllib.error.HTTPError:
-        return  # something answers at that address: Prefect's own client says the rest
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", None) or exc
-        fail(
-            1,
-            f"PREFECT_API_URL is {url}, but no Prefect server answers there ({reason}); start it (`mlops serve`, "
-            f"or `prefect server start`), correct PREFECT_API_URL, or {UNSET}. Nothing was run.",
+    unreached = reach(http_attempt(f"{url.rstrip('/')}/health"), http_failure)
+    if unreached is not None:
+        error = unreached_error(
+            "Prefect server",
+            "PREFECT_API_URL",
+            url,
+            unreached,
+            f"start it (`mlops serve`, or `prefect server start`), correct PREFECT_API_URL, or {UNSET}",
+            f"correct PREFECT_API_URL, or {UNSET}",
         )
+        fail(error.exit_code, str(error))

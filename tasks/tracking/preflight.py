@@ -2,13 +2,24 @@
 cannot be created, a path that is a file, a URI scheme MLflow does not know: each is a setting to correct (exit 2),
 said in one paragraph before Prefect starts, never a traceback from inside a flow.
 
-A server store is not contacted here: an unreachable server is the tasks' retries' business (exit 1)."""
+A server store (a PostgreSQL/MySQL database, an MLflow server) is reached once per process before MLflow is
+(`reach_store`, called by `client`): a connect timeout and the bounded retry of mlops/reach.py, no retry for a
+refused password. MLflow's own engine start retries any error 10 times over ~100 s, and its HTTP client waits 60 s
+for each answer: a port that is closed, silent, or refuses the password is said in seconds, not minutes."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from urllib.parse import urlsplit
+
 from mlops.errors import MlopsError
+from mlops.reach import Kind, http_attempt, http_failure, reach, socket_failure, unreached_error
 from mlops.settings import Settings, get_settings
 from mlops.text import first_line
+
+# the SQL servers MLflow stores runs in (sqlite is a local file, opened by check_store)
+SQL_SCHEMES = ("postgresql", "mysql", "mssql")
+DRIVERS = {"postgresql": "psycopg2-binary", "mysql": "pymysql", "mssql": "pyodbc"}
 
 
 class StoreUnusable(MlopsError):
@@ -66,3 +77,97 @@ def _reason(exc: BaseException) -> str:
         where = f": {exc.filename}" if exc.filename else ""
         return f"{exc.strerror.lower()}{where}"
     return (first_line(exc) or type(exc).__name__).split(". See https://")[0].strip()
+
+
+# --- reaching a server store before MLflow does -------------------------------------------------------------
+
+
+def reach_store(tracking_uri: str) -> None:
+    """A SQL database or an MLflow server named by MLFLOW_TRACKING_URI must answer within the retry policy
+    (mlops/reach.py); else ServiceDown (exit 1) or ServiceRefused (exit 2: the password, the database name, the
+    driver), naming the variable and the masked address. A local store (SQLite, a folder) is not reached here."""
+    scheme = urlsplit(tracking_uri.strip()).scheme.lower()
+    base = scheme.split("+")[0]
+    fix_credentials = ""
+    if base in SQL_SCHEMES:
+        what = "MLflow tracking store's database"
+        unreached = reach(_sql_attempt(tracking_uri, base), _sql_failure(base))
+        fix = "start the database (or correct its host and port in MLFLOW_TRACKING_URI), then rerun"
+        fix_credentials = (
+            "correct the user, password or database name in MLFLOW_TRACKING_URI (or install the driver, "
+            f"`pip install {DRIVERS.get(base, 'the driver')}`), then rerun"
+        )
+    elif base in ("http", "https"):
+        what = "MLflow tracking server"
+        unreached = reach(http_attempt(f"{tracking_uri.rstrip('/')}/health"), http_failure)
+        fix = (
+            "start it (`mlflow server ...`, or `mlops server start`), correct MLFLOW_TRACKING_URI, or unset it to "
+            "use the embedded store in MLOPS_HOME, then rerun"
+        )
+        fix_credentials = "correct the host in MLFLOW_TRACKING_URI, then rerun"
+    else:
+        return
+    if unreached is not None:
+        raise unreached_error(what, "MLFLOW_TRACKING_URI", tracking_uri, unreached, fix, fix_credentials)
+
+
+def _sql_attempt(uri: str, base: str) -> Callable[[float], None]:
+    def attempt(timeout: float) -> None:
+        import math
+
+        import sqlalchemy
+        from sqlalchemy.pool import NullPool
+
+        # libpq's and the MySQL drivers' connect_timeout bounds the connection and the server's first answer
+        # (libpq takes whole seconds, at least 2)
+        args = {"connect_timeout": max(2, math.ceil(timeout))} if base in ("postgresql", "mysql") else {}
+        engine = sqlalchemy.create_engine(uri, connect_args=args, poolclass=NullPool)
+        try:
+            with engine.connect():
+                pass
+        finally:
+            engine.dispose()
+
+    return attempt
+
+
+DENIED = (
+    "password authentication failed",
+    "authentication failed",
+    "no password supplied",
+    "access denied for user",
+    "login failed",
+)
+NO_DATABASE = ("does not exist", "unknown database")
+
+
+def _sql_failure(base: str) -> Callable[[BaseException], tuple[Kind, str]]:
+    def classify(exc: BaseException) -> tuple[Kind, str]:
+        if isinstance(exc, ImportError) or type(exc).__name__ == "NoSuchModuleError":
+            return "setting", f"its driver is not installed: {first_line(exc)}"
+        orig = getattr(exc, "orig", None) or exc  # sqlalchemy wraps the driver's error
+        text = str(orig)
+        said = _server_said(text)
+        low = text.lower()
+        if any(s in low for s in DENIED):
+            return "denied", said
+        if "connection refused" in low:
+            return "refused", ""
+        if "timeout expired" in low or "timed out" in low:
+            return "silent", ""
+        if any(s in low for s in NO_DATABASE):
+            return "setting", said
+        if "could not translate host name" in low or "name or service not known" in low:
+            return "setting", said
+        found = socket_failure(orig)
+        return found if found is not None else ("down", said or type(exc).__name__)
+
+    return classify
+
+
+def _server_said(text: str) -> str:
+    """The server's own words in a driver error ('FATAL:  password authentication failed for user "x"' ->
+    'password authentication failed for user "x"'), on one line."""
+    lines = text.strip().splitlines() or [""]
+    line = next((x for x in lines if "FATAL:" in x), lines[0])
+    return " ".join(line.split("FATAL:")[-1].split())

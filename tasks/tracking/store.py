@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from mlops.errors import MlopsError
+from mlops.reach import CONNECT_TIMEOUT_SECONDS
 from mlops.settings import Settings, get_settings
 from mlops.text import first_line
 
@@ -173,8 +174,14 @@ HTTP_DEFAULTS = {
 }
 
 
+# libpq (MLflow's PostgreSQL engine through psycopg2) waits for a silent server as long as the OS does: bounded
+# like every first reach (mlops/reach.py), unless the user set it.
+SQL_DEFAULTS = {"PGCONNECT_TIMEOUT": str(max(2, math.ceil(CONNECT_TIMEOUT_SECONDS)))}
+
+
 def client(settings: Settings | None = None) -> Any:
-    """Point MLflow at the configured store (creating the embedded SQLite store on first use)."""
+    """Point MLflow at the configured store (creating the embedded SQLite store on first use). A server store is
+    reached first, once per process, within the retry policy of mlops/reach.py (tasks/tracking/preflight.py)."""
     import os
 
     import mlflow
@@ -185,8 +192,13 @@ def client(settings: Settings | None = None) -> Any:
     # one-paragraph message (RegistryError, TrackingUnavailable), or with its traceback under --debug
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     if not settings.embedded_mlflow:
-        for key, value in HTTP_DEFAULTS.items():
+        for key, value in (HTTP_DEFAULTS | SQL_DEFAULTS).items():
             os.environ.setdefault(key, value)
+        if settings.tracking_uri not in _REACHED:
+            from tasks.tracking.preflight import reach_store
+
+            reach_store(settings.tracking_uri)
+            _REACHED.add(settings.tracking_uri)
     if settings.embedded_mlflow and settings.tracking_uri not in _READY:
         _create_store_once(settings)
     mlflow.set_tracking_uri(settings.tracking_uri)
@@ -195,6 +207,7 @@ def client(settings: Settings | None = None) -> Any:
 
 
 _READY: set[str] = set()
+_REACHED: set[str] = set()  # server stores reached by this process (reach_store)
 
 
 def _create_store_once(settings: Settings) -> None:

@@ -253,7 +253,7 @@ SETTINGS_CASES: dict[str, tuple[Callable[[Path], dict[str, str]], int, tuple[str
     "prefect-server-not-listening": (
         lambda t: {"PREFECT_API_URL": f"http://127.0.0.1:{free_port()}/api"},
         1,
-        ("PREFECT_API_URL is http://127.0.0.1:", "no Prefect server answers there", "unset it"),
+        ("PREFECT_API_URL=http://127.0.0.1:", "refused the connection", "tried 3 times over", "unset it"),
     ),
 }
 
