@@ -100,6 +100,8 @@ def monitor(
         verdict_policy.Signals.of(
             metric, signals.drift_share, signals.weighted_drift_share, signals.estimated, signals.realised,
             signals.reference, unjudgeable=summary.unjudgeable, realised_unavailable=quality.unavailable.get(metric),
+            realised_rows=quality.rows, estimated_rows=len(current), floor=estimator.floor,
+            floor_missing=estimator.floor_missing, reference_estimated=estimator.reference_estimate(metric),
         ),
         verdict_policy.policy_of(spec.monitoring, higher_is_better=spec.direction == "maximize"),
     )  # fmt: skip

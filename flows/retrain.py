@@ -149,6 +149,9 @@ def _train_and_track(
     monitoring = steps.fit_monitoring(fitted.model, parts.holdout, parts.features.numeric,
                                       parts.features.categorical, spec.data.target, spec.model.task,
                                       spec.data.split.seed)  # fmt: skip
+    # what it scores on 95% of batches of each size drawn from its holdout: the monitor's default quality rule
+    floor = steps.quality_floor(fitted, spec.promotion.metric, spec.data.split.seed,
+                                higher_is_better=spec.direction == "maximize")  # fmt: skip
     run = steps.track_training_run(
         pipeline=spec.name, spec_path=loaded.path, tags=tags,
         params=train.run_params(spec, parts.features, tried) | fitted.params, metrics=fitted.metrics, model=fitted.model,
@@ -159,6 +162,6 @@ def _train_and_track(
         trained_rows=data.training_rows(parts),
         feature_kinds={"numeric": parts.features.numeric, "categorical": parts.features.categorical,
                        "target": spec.data.target, "time_column": spec.data.time_column},
-        monitoring=monitoring,
+        monitoring=monitoring, quality_floor=floor,
     )  # fmt: skip
     return run, fitted, tried, ran_on

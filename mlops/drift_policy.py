@@ -17,10 +17,26 @@ class DriftVerdict:
     quality_dropped: bool
     action: str  # none | alert | retrain
     reasons: tuple[str, ...]
+    # a feature the monitor cannot judge (all null, one value, another kind of value) alerts on its own
+    broken_feed: bool = False
 
     @property
     def acts(self) -> bool:
         return self.action != "none"
+
+    @property
+    def state(self) -> str:
+        """What was found, in a few words: 'drift', 'quality drop', 'unjudgeable features', joined, or 'no drift'."""
+        found = [
+            name
+            for name, on in (
+                ("drift", self.drifted),
+                ("quality drop", self.quality_dropped),
+                ("unjudgeable features", self.broken_feed),
+            )
+            if on
+        ]
+        return " and ".join(found) or "no drift"
 
 
 def verdict(
@@ -80,7 +96,7 @@ def verdict(
 
 # --- feature columns the monitor cannot judge (a finding, never a footnote) -------------------------------------
 
-ON_UNJUDGEABLE = ("drift", "stop")
+ON_UNJUDGEABLE = ("alert", "drift", "stop")
 
 
 @dataclass(frozen=True)
@@ -137,13 +153,23 @@ def unjudgeable_reason(columns: Mapping[str, str]) -> str:
     )
 
 
+def unjudgeable_alert_reason(columns: Mapping[str, str]) -> str:
+    """The verdict's reason when monitoring.on_unjudgeable is alert (the default): a broken feed is a finding."""
+    n = len(columns)
+    return (
+        f"{n} feature column{'s' if n != 1 else ''} the monitor cannot judge ({_named(columns)}): alert, whatever "
+        "the drift share (a broken feed; monitoring.on_unjudgeable: drift counts such columns in the share only)"
+    )
+
+
 def unjudgeable_stop_message(columns: Mapping[str, str]) -> str:
     """The DataError text when monitoring.on_unjudgeable is stop."""
     n = len(columns)
     return (
         f"the batch has {n} feature column{'s' if n != 1 else ''} the monitor cannot judge: {_named(columns)}. "
         "monitoring.on_unjudgeable is stop, so nothing was judged: fix the batch (or the feed that produces it), or "
-        "set monitoring.on_unjudgeable: drift to count such columns as drifted."
+        "set monitoring.on_unjudgeable: alert (the default) to judge the rest and alert, or drift to count such "
+        "columns as drifted only."
     )
 
 

@@ -5,10 +5,15 @@ quality is a reason to act (a retrain). Figures in, an action and its reasons ou
   each feature's importance to the model) at or above `monitoring.alert_drift_share` raises an alert;
 - act: the primary metric's quality (realised when the batch has labels, else estimated from the champion's
   calibrated probabilities or loss model) more than `monitoring.max_quality_drop` worse than the champion's own
-  holdout figure asks for a retrain (`monitoring.retrain_on: quality`, the default); `drift` or `both` also retrain
+  holdout figure, or, where the spec states no max_quality_drop, below what the champion scores on 95% of batches
+  of the same size drawn from its holdout (mlops.quality_floor, stored with the model at training), asks for a
+  retrain (`monitoring.retrain_on: quality`, the default); `drift` or `both` also retrain
   on drift alone, the rule of older specs;
 - without any quality figure (an old champion with no estimator, and no labels) the drift rule of older specs
-  decides, and the reasons say so.
+  decides, and the reasons say so;
+- a feature the monitor cannot judge (all null, one value where the reference had several, another kind of value)
+  alerts on its own, whatever the drift share (`monitoring.on_unjudgeable: alert`, the default): a broken feed is a
+  finding, never 1 column of 19 under a share.
 """
 
 from __future__ import annotations
@@ -17,7 +22,14 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from mlops.drift_policy import EPSILON, DriftVerdict, unjudgeable_reason
+from mlops.drift_policy import (
+    EPSILON,
+    ON_UNJUDGEABLE,
+    DriftVerdict,
+    unjudgeable_alert_reason,
+    unjudgeable_reason,
+)
+from mlops.quality_floor import QualityFloor, figure, judge
 from mlops.spec.schema import Monitoring
 
 DRIFT_MEASURES = ("share", "weighted")
@@ -39,6 +51,24 @@ class Signals:
     unjudgeable: Mapping[str, str] = field(default_factory=dict)
     # why a labelled batch has no realised figure (e.g. one class only)
     realised_unavailable: str | None = None
+    # the rows each figure was measured on (the labelled rows; the scored rows of an estimate)
+    realised_rows: int | None = None
+    estimated_rows: int | None = None
+    # the champion's bootstrap of its holdout quality (the default rule), or why it has none
+    floor: QualityFloor | None = None
+    floor_missing: str | None = None
+    # the estimator's own (cross-fitted) estimate of the primary metric on the champion's holdout
+    reference_estimated: float | None = None
+
+    @property
+    def estimate_offset(self) -> float:
+        """How far the estimator reads from the realised figure on the holdout (estimate minus realised): an
+        estimate is judged against the floor moved by it, so an estimator that reads a little low does not alarm
+        on every large batch. 0 when unknown."""
+        if self.reference_estimated is None or self.reference is None:
+            return 0.0
+        offset = self.reference_estimated - self.reference
+        return offset if math.isfinite(offset) else 0.0
 
     @classmethod
     def of(
@@ -74,8 +104,13 @@ class VerdictPolicy:
     higher_is_better: bool = True
     may_retrain: bool = True  # False: on_drift is alert, the monitor never retrains, it alerts
     drift_share_threshold: float = 0.3  # the drift rule of older specs (raw share), the fallback
+    on_unjudgeable: str = "alert"  # alert: an unjudgeable feature alerts on its own; drift: only in the share
 
     def __post_init__(self) -> None:
+        if self.on_unjudgeable not in ON_UNJUDGEABLE:
+            raise ValueError(
+                f"on_unjudgeable must be one of {', '.join(ON_UNJUDGEABLE)}, got {self.on_unjudgeable!r}"
+            )
         if self.drift_measure not in DRIFT_MEASURES:
             raise ValueError(
                 f"drift_measure must be one of {', '.join(DRIFT_MEASURES)}, got {self.drift_measure!r}"
@@ -133,7 +168,10 @@ def verdict(signals: Signals, policy: VerdictPolicy) -> Verdict:
         f"{name} {value:.2f}{other} is {'at or above' if drifted else 'below'} alert_drift_share "
         f"{policy.alert_drift_share:g}" + (": alert" if drifted else ""),
     )
-    if signals.unjudgeable:
+    broken_feed = bool(signals.unjudgeable) and policy.on_unjudgeable == "alert"
+    if broken_feed:
+        reasons.append(unjudgeable_alert_reason(signals.unjudgeable))
+    elif signals.unjudgeable:
         reasons.append(unjudgeable_reason(signals.unjudgeable))
 
     # act: the primary metric's quality, realised when labelled, else estimated, against the champion's holdout
@@ -143,6 +181,7 @@ def verdict(signals: Signals, policy: VerdictPolicy) -> Verdict:
     if quality is None:
         source = ""
     dropped, worsening = False, None
+    decided: str | None = None  # the reason that says the quality dropped
     m = signals.metric
     if signals.realised is None:  # said first, in the words of the realised quality
         why = signals.realised_unavailable or "no labels in the batch"
@@ -158,20 +197,40 @@ def verdict(signals: Signals, policy: VerdictPolicy) -> Verdict:
     elif signals.reference is None:
         reasons.append(f"{source} {m} {quality:.4g} not judged: the champion has no holdout {m}")
     elif policy.max_quality_drop is None:
-        reasons.append(
-            f"{source} {m} {quality:.4g} vs the champion's {signals.reference:.4g}: no max_quality_drop set"
-        )
+        floor: QualityFloor | None = signals.floor
+        rows = signals.realised_rows if source == "realised" else signals.estimated_rows
+        missing = signals.floor_missing or f"the champion has no bootstrap of its holdout {m}"
+        if signals.floor is not None and signals.floor.metric != m:
+            missing = f"the champion's holdout bootstrap is of {signals.floor.metric}, not of {m}"
+            floor = None
+        if floor is None or not rows:
+            reasons.append(
+                f"{source} {m} {quality:.4g} vs the champion's {signals.reference:.4g}: NOT judged on quality: no "
+                f"max_quality_drop set and {missing} (retrain the champion to store it, or set "
+                "monitoring.max_quality_drop)"
+            )
+        else:
+            offset = signals.estimate_offset if source == "estimated" else 0.0
+            judged_floor = judge(floor, quality, rows, offset)
+            worsening = (
+                signals.reference - quality if policy.higher_is_better else quality - signals.reference
+            )
+            dropped = judged_floor.dropped
+            decided = _floor_reason(source, m, quality, rows, judged_floor.limit, offset, policy, dropped)
+            reasons.append(decided)
     else:
         worsening = signals.reference - quality if policy.higher_is_better else quality - signals.reference
         dropped = worsening > policy.max_quality_drop + EPSILON
-        reasons.append(_quality_reason(source, m, quality, signals.reference, worsening, policy, dropped))
+        decided = _quality_reason(source, m, quality, signals.reference, worsening, policy, dropped)
+        reasons.append(decided)
 
     judged_quality = worsening is not None
     if policy.retrain_on == "quality" and not judged_quality:
         # no quality figure to act on: today's drift rule (raw share against drift_share_threshold) decides
         rule_drift = signals.drift_share >= policy.drift_share_threshold
         reasons.append(
-            f"no quality figure to act on, so the drift rule decides: drifted share {signals.drift_share:.2f} is "
+            ("no quality figure to act on" if quality is None else f"the {source} {m} is not judged")
+            + f", so the drift rule decides: drifted share {signals.drift_share:.2f} is "
             f"{'at or above' if rule_drift else 'below'} drift_share_threshold {policy.drift_share_threshold:g}"
             + (": retrain" if rule_drift and policy.may_retrain else "")
         )
@@ -186,17 +245,20 @@ def verdict(signals: Signals, policy: VerdictPolicy) -> Verdict:
         elif drifted and act and not dropped:
             reasons.append(f"retrain_on: {policy.retrain_on}, so drift alone retrains")
 
-    if dropped:  # what decided comes first (a notification shows the first reason)
-        first = next(i for i, r in enumerate(reasons) if "more than max_quality_drop" in r)
-        reasons.insert(0, reasons.pop(first))
+    if broken_feed and not drifted and not dropped:  # what decided comes first (a notification shows it)
+        reasons.insert(0, reasons.pop(reasons.index(unjudgeable_alert_reason(signals.unjudgeable))))
+    if dropped and decided is not None:
+        reasons.insert(0, reasons.pop(reasons.index(decided)))
     if act and not policy.may_retrain:
         reasons.append("on_drift is alert: the monitor alerts and never retrains")
     action = (
-        ("retrain" if policy.may_retrain else "alert") if act else ("alert" if drifted or dropped else "none")
+        ("retrain" if policy.may_retrain else "alert")
+        if act
+        else ("alert" if drifted or dropped or broken_feed else "none")
     )
     return Verdict(
         drifted=drifted, quality_dropped=dropped, action=action, reasons=tuple(reasons), measure=measure,
-        drift_value=value, quality_source=source, quality=quality, worsening=worsening,
+        drift_value=value, quality_source=source, quality=quality, worsening=worsening, broken_feed=broken_feed,
     )  # fmt: skip
 
 
@@ -227,6 +289,29 @@ def _quality_reason(
     )
 
 
+def _floor_reason(
+    source: str,
+    metric: str,
+    quality: float,
+    rows: int,
+    limit: float,
+    offset: float,
+    policy: VerdictPolicy,
+    dropped: bool,
+) -> str:
+    """'realised roc_auc 0.693 on 1,057 labelled rows; the champion scores at least 0.81 on 95% of 1,057-row batches
+    of its holdout: quality drop -> alert'."""
+    measured = "labelled rows" if source == "realised" else "rows (no labels)"
+    bound = "at least" if policy.higher_is_better else "at most"
+    moved = f" (with the estimator's own offset {offset:+.3g} on the holdout)" if offset else ""
+    act = "retrain" if policy.retrain_on in ("quality", "both") and policy.may_retrain else "alert"
+    return (
+        f"{source} {metric} {figure(quality)} on {rows:,} {measured}; the champion scores {bound} {figure(limit)} "
+        f"on 95% of {rows:,}-row batches of its holdout{moved}: "
+        + (f"quality drop -> {act}" if dropped else "within")
+    )
+
+
 def _finite(value: float | None) -> float | None:
     return None if value is None or not math.isfinite(value) else float(value)
 
@@ -234,7 +319,8 @@ def _finite(value: float | None) -> float | None:
 def policy_of(monitoring: Monitoring, higher_is_better: bool) -> VerdictPolicy:
     """The verdict policy a spec's `monitoring` section declares (mlops.spec.schema.Monitoring), older specs
     included: without alert_drift_share the look is drift_share_threshold on the raw share, as before; on_drift:
-    alert never retrains; without max_quality_drop (or a quality figure) the drift rule decides."""
+    alert never retrains; without max_quality_drop the champion's own holdout bootstrap judges quality (without
+    that or a quality figure, the drift rule decides, and the reasons say so)."""
     m = monitoring
     alert = m.alert_drift_share
     return VerdictPolicy(
@@ -245,4 +331,5 @@ def policy_of(monitoring: Monitoring, higher_is_better: bool) -> VerdictPolicy:
         higher_is_better=higher_is_better,
         may_retrain=m.on_drift == "retrain",
         drift_share_threshold=m.drift_share_threshold,
+        on_unjudgeable=m.on_unjudgeable,
     )

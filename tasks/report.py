@@ -237,9 +237,7 @@ class MonitorResult:
 
 def monitor_markdown(result: MonitorResult) -> str:
     v = result.verdict
-    state = (
-        "**drift detected**" if v.drifted else ("**quality dropped**" if v.quality_dropped else "no drift")
-    )
+    state = f"**{v.state}**" if v.state != "no drift" else "no drift"
     lines = [
         f"# {result.pipeline}: {state} on {result.batch}",
         "",

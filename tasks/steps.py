@@ -11,6 +11,7 @@ from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import (
+    bootstrap,
     data,
     drift,
     estimate,
@@ -79,6 +80,7 @@ reuse_predictions = step(batch_predict.reuse_logged, "reuse-logged-predictions")
 score_champion = step(evaluate.score_champion, "score-champion")
 comparison_set = step(evaluate.comparison_set, "comparison-set")
 gather_evidence = step(evaluate.gather_evidence, "gather-evidence")
+quality_floor = step(bootstrap.quality_floor, "bootstrap-quality-floor")
 decide_promotion = step(promotion.decide_promotion, "decide-promotion")
 # estimated quality and importance (scikit-learn; issue 14)
 fit_monitoring = step(estimate_fit.fit_monitoring, "fit-quality-estimator")

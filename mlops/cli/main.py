@@ -164,7 +164,7 @@ def run_monitor(
     """Judge a batch against the champion: quality gate, Evidently drift and quality report, verdict; emits
     `mlops.drift.detected` on drift and retrains when the spec says `on_drift: retrain`.
 
-    Exits 0 when no drift, 3 when drift was detected, 1 when the pipeline stopped (quality gate, no champion,
+    Exits 0 when no drift, 3 on an alert (drift, a quality drop, a feature the monitor cannot judge), 1 when the pipeline stopped (quality gate, no champion,
     unusable batch), 2 on a usage or spec error.
     """
     if batch is None and start is None and end is None:
@@ -186,7 +186,7 @@ def run_monitor(
         result, run_id = flow_run(monitor, str(spec), batch=batch, start=start, end=end)
     render.print_monitor(result)
     render.print_prefect_link(settings, run_id)
-    if result.verdict.drifted or result.verdict.quality_dropped:
+    if result.verdict.acts:  # drift, a quality drop or a feature the monitor cannot judge
         raise typer.Exit(3)
 
 

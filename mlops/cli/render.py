@@ -107,9 +107,8 @@ def print_monitor(r: Any) -> None:
         out.print(line, markup=False)
     for note in [*d.notes, *r.notes]:
         out.print(f"Note: {note}", markup=False)
-    colour = "red" if v.drifted or v.quality_dropped else "green"
-    out.print(f"Verdict: [{colour}]{'drift' if v.drifted else 'quality drop' if v.quality_dropped else 'no drift'}[/{colour}]"
-              f", action: {v.action}")  # fmt: skip
+    colour = "red" if v.acts else "green"
+    out.print(f"Verdict: [{colour}]{v.state}[/{colour}], action: {v.action}")
     for reason in v.reasons:
         out.print(f"  - {reason}", markup=False)
     out.print(f"Retrain: {r.retrain_reason}", markup=False)

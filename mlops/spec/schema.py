@@ -194,7 +194,8 @@ class Monitoring(Strict):
         None,
         ge=0,
         description="Largest allowed worsening of promotion.metric (realised on a labelled batch, else estimated) "
-        "below the champion's holdout figure; more asks for a retrain (the 'act' of the verdict)",
+        "below the champion's holdout figure; more asks for a retrain (the 'act' of the verdict). Default: the "
+        "champion's own floor, what it scores on 95% of batches of the batch's size drawn from its holdout",
     )
     drift_measure: Literal["share", "weighted"] = Field(
         "weighted",
@@ -208,8 +209,8 @@ class Monitoring(Strict):
     )
     retrain_on: Literal["quality", "drift", "both"] = Field(
         "quality",
-        description="What makes on_drift: retrain retrain: a quality drop beyond max_quality_drop (quality; "
-        "without a quality figure the drift rule decides), drift alone (drift), or either (both)",
+        description="What makes on_drift: retrain retrain: a quality drop beyond max_quality_drop or the champion's "
+        "floor (quality; without a quality figure the drift rule decides), drift alone (drift), or either (both)",
     )
     column_methods: dict[str, str] = Field(
         default_factory=dict, description="Evidently stattest per column, e.g. {distance: psi}"
@@ -232,10 +233,11 @@ class Monitoring(Strict):
         le=20,
         description="Drift retrains tried per drift episode while none is promoted; then the monitor only alerts",
     )
-    on_unjudgeable: Literal["drift", "stop"] = Field(
-        "drift",
-        description="A feature column no drift test can judge (all null, a single value, another type): count "
-        "it as drifted (drift) or stop the batch with an error naming it (stop)",
+    on_unjudgeable: Literal["alert", "drift", "stop"] = Field(
+        "alert",
+        description="A feature column no drift test can judge (all null, a single value where the reference had "
+        "several, another kind of value): alert whatever the drift share (alert, the default: a broken feed is a "
+        "finding), only count it as drifted in the share (drift), or stop the batch with an error naming it (stop)",
     )
     seed: Seed = 0
 
@@ -249,12 +251,6 @@ class Monitoring(Strict):
                 "conflict",
                 f"retrain_on: {self.retrain_on} says when to retrain, but on_drift is alert{default}, which never "
                 "retrains: set on_drift: retrain, or remove retrain_on",
-            )
-        if "retrain_on" in given and self.retrain_on == "quality" and self.max_quality_drop is None:
-            raise PydanticCustomError(
-                "conflict",
-                "retrain_on: quality needs max_quality_drop (how far the metric may fall below the champion's "
-                "holdout figure), e.g. max_quality_drop: 0.03",
             )
         if "drift_measure" in given and self.alert_drift_share is None:
             raise PydanticCustomError(

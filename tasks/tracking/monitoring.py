@@ -1,6 +1,7 @@
 """The champion's quality estimator and importance weights, as artifacts of its training run (issue 14):
 `monitoring/importance.json` ({feature: weight}) and `monitoring/estimator.pkl` (the calibrator or loss model with
-the holdout's reference figures, saved with skops as the model is). They travel with the model, beside its
+the holdout's reference figures, saved with skops as the model is); and `monitoring/quality_floor.json`, what the
+champion scores on 95% of batches of each size drawn from its holdout (issue 23, mlops/quality_floor.py). They travel with the model, beside its
 reference sample (runs.REFERENCE_DIR), so the monitor reads what the champion was fitted with and nothing else.
 
 Fail closed: a champion trained before they existed has none (the monitor says so and judges drift only); a
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops.errors import MlopsError
+from mlops.quality_floor import FILE as FLOOR
+from mlops.quality_floor import QualityFloor
 from mlops.text import first_line
 from tasks.tracking.store import client, is_transient
 
@@ -42,6 +45,13 @@ class Monitoring:
     importance: dict[str, float] = field(default_factory=dict)
     estimator: dict[str, Any] | None = None
     note: str | None = None
+    floor: QualityFloor | None = None
+    floor_missing: str | None = None  # why there is no floor (an older champion), for the verdict's reasons
+
+    def reference_estimate(self, metric: str) -> float | None:
+        """The estimator's own (cross-fitted) estimate of `metric` on the holdout, when it has one."""
+        value = ((self.estimator or {}).get("reference_estimated") or {}).get(metric)
+        return None if value is None else float(value)
 
 
 def log_monitoring(fit: MonitoringFit) -> None:
@@ -56,17 +66,30 @@ def log_monitoring(fit: MonitoringFit) -> None:
     mlflow.log_metric("monitoring_fit_seconds", fit.seconds)
 
 
+def log_quality_floor(floor: QualityFloor) -> None:
+    """Inside an active MLflow run: the champion's holdout bootstrap, a small JSON beside the estimator."""
+    import mlflow
+
+    mlflow.log_dict(floor.to_dict(), f"{MONITORING_DIR}/{FLOOR}")
+
+
 def load_monitoring(run_id: str | None, version: str = "") -> Monitoring:
-    """The champion's importance and estimator; a note instead when its run predates them (or it has no run)."""
+    """The champion's importance, estimator and quality floor; a note instead when its run predates them (or it has
+    no run)."""
     import mlflow
 
     label = f"v{version}" if version else "the champion"
+    no_floor = (
+        f"the champion, {label}, was trained before its holdout bootstrap (what it scores on 95% of batches of each "
+        "size) was stored with each model"
+    )
     missing = Monitoring(
         note=(
             f"estimated quality: not available (the champion, {label}, was trained before mlops "
             f"{SINCE} stored a quality estimator and importance weights with each model; retrain to "
             "enable); judged on drift only"
-        )
+        ),
+        floor_missing=no_floor,
     )
     if run_id is None:
         return missing
@@ -76,8 +99,19 @@ def load_monitoring(run_id: str | None, version: str = "") -> Monitoring:
         if is_transient(exc):
             raise
         raise _unreadable(run_id, exc) from exc
+    floor = None
+    if FLOOR in names:
+        try:
+            floor = QualityFloor.from_dict(
+                mlflow.artifacts.load_dict(f"runs:/{run_id}/{MONITORING_DIR}/{FLOOR}")
+            )
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            raise _unreadable(run_id, exc) from exc
+        names.discard(FLOOR)
     if not names:
-        return missing
+        return Monitoring(note=missing.note, floor=floor, floor_missing=None if floor else no_floor)
     if not {IMPORTANCE, ESTIMATOR} <= names:
         absent = ", ".join(sorted({IMPORTANCE, ESTIMATOR} - names))
         raise _unreadable(run_id, ValueError(f"{absent} missing beside {', '.join(sorted(names))}"))
@@ -92,7 +126,7 @@ def load_monitoring(run_id: str | None, version: str = "") -> Monitoring:
             if is_transient(exc):
                 raise
             raise _unreadable(run_id, exc) from exc
-    return Monitoring(importance, estimator)
+    return Monitoring(importance, estimator, floor=floor, floor_missing=None if floor else no_floor)
 
 
 def _importance(raw: Any) -> dict[str, float]:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from mlops.errors import MlopsError
 from tasks.tracking import lineage
-from tasks.tracking.monitoring import log_monitoring
+from tasks.tracking.monitoring import log_monitoring, log_quality_floor
 from tasks.tracking.store import (
     TAG,
     client,
@@ -32,6 +32,7 @@ from tasks.tracking.trained_rows import log_trained_rows
 if TYPE_CHECKING:
     import pandas as pd
 
+    from mlops.quality_floor import QualityFloor
     from tasks.data.splits import TrainedRows
     from tasks.estimate_fit import MonitoringFit
     from tasks.quality import ValidationOutcome
@@ -73,6 +74,7 @@ def log_training_run(
     trained_rows: TrainedRows | None = None,
     feature_kinds: dict[str, Any] | None = None,
     monitoring: MonitoringFit | None = None,
+    quality_floor: QualityFloor | None = None,
 ) -> TrainingRun:
     """One MLflow run: params, holdout metrics, dataset lineage, the spec, and the model with its signature."""
     import warnings
@@ -102,6 +104,8 @@ def log_training_run(
             log_trained_rows(trained_rows)
         if monitoring is not None:  # the quality estimator and importance weights travel with the model too
             log_monitoring(monitoring)
+        if quality_floor is not None:  # the default quality rule of the monitor (issue 23)
+            log_quality_floor(quality_floor)
         x = train[features]
         example = x.head(5)
         info = mlflow.sklearn.log_model(

@@ -1,6 +1,7 @@
 """`mlops run monitor` as a user runs it: a subprocess, real embedded Prefect, MLflow, GX and Evidently.
 
-Exit codes: 0 no drift, 3 drift detected, 1 the pipeline stopped (no champion), 2 a usage error."""
+Exit codes: 0 no drift, 3 an alert (drift, a quality drop, a feature the monitor cannot judge), 1 the pipeline
+stopped (no champion), 2 a usage error."""
 
 from __future__ import annotations
 
@@ -34,11 +35,17 @@ def drifted(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_monitor_exit_codes_from_the_cli(project: Path, isolated_home: Path) -> None:
-    """Usage error (2), no champion (1), a clean batch (0), a drifted batch (3), in the order a user meets them."""
+    """Usage error (2), no champion (1), a clean batch (0), a drifted batch (3), a broken feed and a quality drop
+    under any drift share (3, issue 23), in the order a user meets them."""
     batches = project / "batches"
     batches.mkdir()
     cancer_frame().to_csv(batches / "clean.csv", index=False)
     drifted(cancer_frame()).to_csv(batches / "drifted.csv", index=False)
+    cancer_frame().assign(mean_texture=float("nan")).to_csv(batches / "empty-feature.csv", index=False)
+    frame = cancer_frame()
+    large = frame["mean_radius"] > frame["mean_radius"].median()
+    swapped = frame["target"].map({"benign": "malignant", "malignant": "benign"})
+    frame.assign(target=frame["target"].where(~large, swapped)).to_csv(batches / "flipped.csv", index=False)
 
     r = mlops("run", "monitor", SPEC, cwd=project, home=isolated_home)
     assert r.returncode == 2, r.stdout + r.stderr
@@ -69,3 +76,15 @@ def test_monitor_exit_codes_from_the_cli(project: Path, isolated_home: Path) -> 
     )
     assert Path(report).is_file() and "<html" in Path(report).read_text(encoding="utf-8").lower()
     assert "MLflow monitor run: http" in r.stdout
+
+    # 1 feature of 30 is under the 0.3 share: a broken feed alerts on its own (it exited 0)
+    r = mlops("run", "monitor", SPEC, "--batch", "batches/empty-feature.csv", cwd=project, home=isolated_home)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "Verdict: unjudgeable features, action: alert" in r.stdout, r.stdout
+    assert "mean_texture (all null in the batch)" in r.stdout
+
+    # no max_quality_drop in the spec: the champion's own floor judges the labelled batch (it exited 0)
+    r = mlops("run", "monitor", SPEC, "--batch", "batches/flipped.csv", cwd=project, home=isolated_home)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert "Verdict: quality drop, action: alert" in r.stdout, r.stdout
+    assert "on 569 labelled rows; the champion scores at least" in r.stdout

@@ -71,6 +71,27 @@ def test_an_unjudgeable_feature_counts_as_drifted_and_is_named(project: Path, ch
     assert tags["mlops.drift.unjudgeable"] == "mean_texture"
 
 
+def test_an_all_null_feature_alerts_whatever_the_drift_share(project: Path) -> None:
+    """Issue 23: 1 column of 30 is far under a share of 0.9; the broken feed still alerts (on_unjudgeable: alert,
+    the default) and emits the event, unless the spec says on_unjudgeable: drift in so many words."""
+    spec = use_spec(project, monitoring=monitoring(drift_share_threshold=0.9))
+    retrain(spec)
+    batch = write_batch(project, "empty-column.csv", cancer_frame().assign(mean_texture=np.nan))
+    result = monitor(spec, batch=batch)
+    assert result.drift.drifted_share < 0.9 and not result.verdict.drifted
+    assert result.verdict.broken_feed and result.verdict.action == "alert", result.verdict.reasons
+    assert result.verdict.reasons[0].startswith(
+        "1 feature column the monitor cannot judge (mean_texture (all null"
+    )
+    assert result.event_id is not None  # the Prefect event a scheduled run is watched by
+    assert "unjudgeable features" in monitor_markdown(result)
+
+    quiet = use_spec(project, monitoring=monitoring(drift_share_threshold=0.9, on_unjudgeable="drift"))
+    result = monitor(quiet, batch=batch)
+    assert result.verdict.action == "none" and not result.verdict.broken_feed, result.verdict.reasons
+    assert result.event_id is None
+
+
 def test_on_unjudgeable_stop_stops_the_batch_naming_the_column(project: Path) -> None:
     spec = use_spec(project, monitoring=monitoring(on_unjudgeable="stop"))
     retrain(spec)
@@ -236,3 +257,53 @@ def test_a_champion_promoted_outside_the_monitor_answers_the_episode(timed_proje
     august = monitor(spec, start="2023-08-01", end="2023-08-16", retrain_in_process=False)
     assert "cooldown" in august.retrain_reason, august.retrain_reason
     assert pd.Timestamp(episode_tags()["mlops.last_drift_promotion"]) == pd.Timestamp("2023-08-01", tz="UTC")
+
+
+# --- issue 23: a labelled batch is always judged on quality ------------------------------------------------------
+
+
+def flipped_for_large_tumours(frame: pd.DataFrame) -> pd.DataFrame:
+    """The labels of the larger half of the tumours swapped: a real quality drop no feature shows."""
+    large = frame["mean_radius"] > frame["mean_radius"].median()
+    swapped = frame["target"].map({"benign": "malignant", "malignant": "benign"})
+    return frame.assign(target=frame["target"].where(~large, swapped))
+
+
+def test_with_no_max_quality_drop_the_champions_floor_judges_a_labelled_batch(project: Path) -> None:
+    """The spec `mlops init` writes (no quality rule): an unchanged labelled batch stays quiet, a real drop alerts
+    (it was 'no drift, action: none', exit 0), and the verdict says it in figures."""
+    spec = use_spec(project, monitoring="monitoring: {drift_share_threshold: 0.3, on_drift: alert}\n")
+    trained = retrain(spec)
+    artifacts = MlflowClient(get_settings().tracking_uri).list_artifacts(trained.run_id, "monitoring")
+    assert "monitoring/quality_floor.json" in [a.path for a in artifacts]
+
+    quiet = monitor(spec, batch=write_batch(project, "same.csv", cancer_frame()))
+    assert quiet.verdict.action == "none" and not quiet.verdict.quality_dropped, quiet.verdict.reasons
+    assert any(r.startswith("realised roc_auc") and r.endswith(": within") for r in quiet.verdict.reasons)
+
+    dropped = monitor(
+        spec, batch=write_batch(project, "flipped.csv", flipped_for_large_tumours(cancer_frame()))
+    )
+    v = dropped.verdict
+    assert v.quality_dropped and v.action == "alert" and dropped.event_id is not None, v.reasons
+    assert v.reasons[0].startswith(
+        f"realised roc_auc {dropped.batch_metric:.3g} on 569 labelled rows; the champion"
+    )
+    assert "on 95% of 569-row batches of its holdout: quality drop -> alert" in v.reasons[0]
+    assert "quality drop" in monitor_markdown(dropped)
+
+
+def test_a_champion_without_a_floor_falls_back_to_the_drift_rule_loudly(project: Path) -> None:
+    """A champion trained before the floor was stored (its artifact removed here) is judged as before, and the
+    verdict says that quality was NOT judged and how to change that."""
+    spec = use_spec(project, monitoring="monitoring: {drift_share_threshold: 0.3, on_drift: alert}\n")
+    trained = retrain(spec)
+    run = MlflowClient(get_settings().tracking_uri).get_run(trained.run_id)
+    floor = Path(run.info.artifact_uri.removeprefix("file://")) / "monitoring" / "quality_floor.json"
+    floor.unlink()
+    result = monitor(
+        spec, batch=write_batch(project, "flipped.csv", flipped_for_large_tumours(cancer_frame()))
+    )
+    assert result.verdict.action == "none", result.verdict.reasons
+    said = next(r for r in result.verdict.reasons if "NOT judged on quality" in r)
+    assert "trained before its holdout bootstrap" in said and "set monitoring.max_quality_drop" in said

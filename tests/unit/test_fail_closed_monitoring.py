@@ -71,7 +71,7 @@ def test_the_verdict_names_unjudgeable_columns() -> None:
 def test_the_stop_message_names_the_columns_and_the_way_out() -> None:
     text = unjudgeable_stop_message({"x": "all null in the batch", "y": "missing from the batch"})
     assert "x (all null in the batch), y (missing from the batch)" in text
-    assert "on_unjudgeable: drift" in text and "\n" not in text
+    assert "on_unjudgeable: alert" in text and "\n" not in text
 
 
 def test_the_verdict_says_why_quality_was_not_compared() -> None:

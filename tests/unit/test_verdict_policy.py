@@ -167,7 +167,6 @@ def test_new_fields_reach_the_policy() -> None:
     ("fields", "expected"),
     [
         ({"retrain_on": "both"}, "on_drift is alert (the default), which never retrains"),
-        ({"on_drift": "retrain", "retrain_on": "quality"}, "retrain_on: quality needs max_quality_drop"),
         ({"drift_measure": "share"}, "alert_drift_share is not set"),
     ],
 )
@@ -196,3 +195,49 @@ def test_an_unlabelled_batch_says_the_realised_quality_was_not_compared_and_the_
         r.startswith("quality not compared: roc_auc: the batch's")
         for r in verdict(one_class, DEFAULT).reasons
     )
+
+
+# --- issue 23 item 3: a broken feed alerts on its own -----------------------------------------------------------
+
+BROKEN = {"total_charges": "all null in the batch"}
+
+
+def test_an_unjudgeable_feature_alerts_whatever_the_drift_share() -> None:
+    """1 column of 19 is under any share: it used to be 'no drift, action: none' (exit 0)."""
+    v = verdict(
+        Signals("roc_auc", drift_share=1 / 19, weighted_drift_share=0.02, unjudgeable=BROKEN), DEFAULT
+    )
+    assert v.action == "alert" and v.broken_feed and not v.drifted and v.acts
+    assert v.state == "unjudgeable features"
+    assert v.reasons[0].startswith("1 feature column the monitor cannot judge (total_charges (all null")
+    assert "alert, whatever the drift share" in v.reasons[0]
+
+
+def test_an_unjudgeable_feature_never_retrains_on_its_own() -> None:
+    policy = VerdictPolicy(retrain_on="drift", alert_drift_share=0.9, drift_share_threshold=0.9)
+    v = verdict(Signals("roc_auc", 0.05, None, unjudgeable=BROKEN), policy)
+    assert v.action == "alert" and v.broken_feed
+
+
+def test_on_unjudgeable_drift_keeps_the_column_in_the_share_only() -> None:
+    policy = VerdictPolicy(alert_drift_share=0.3, drift_measure="share", on_unjudgeable="drift")
+    v = verdict(Signals("roc_auc", drift_share=1 / 19, unjudgeable=BROKEN), policy)
+    assert v.action == "none" and not v.broken_feed and v.state == "no drift"
+    assert any("could not be judged and counts as drifted: total_charges" in r for r in v.reasons)
+
+
+def test_on_unjudgeable_defaults_to_alert_and_is_read_from_the_spec() -> None:
+    assert Monitoring().on_unjudgeable == "alert"
+    assert policy_of(Monitoring(), higher_is_better=True).on_unjudgeable == "alert"
+    assert policy_of(Monitoring(on_unjudgeable="drift"), higher_is_better=True).on_unjudgeable == "drift"
+    with pytest.raises(ValueError, match="on_unjudgeable must be one of alert, drift, stop"):
+        VerdictPolicy(on_unjudgeable="ignore")
+
+
+def test_drift_and_a_broken_feed_are_both_named() -> None:
+    v = verdict(
+        Signals("roc_auc", drift_share=0.5, unjudgeable=BROKEN),
+        VerdictPolicy(drift_measure="share", may_retrain=False),
+    )
+    assert v.action == "alert" and v.state == "drift and unjudgeable features"
+    assert v.reasons[0].startswith("drifted share of features 0.50")  # the share decided too: it stays first
