@@ -62,7 +62,7 @@ def reach(
         try:
             attempt(timeout)
             return None
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - every failure is classified: the classifier decides
             kind, detail = classify(exc)
             if kind not in RETRIED or n == tries:
                 return Unreached(kind, detail, n, clock() - started)

@@ -19,7 +19,13 @@ def answer(spec: Path, approved: bool, reviewer: str, comment: str) -> str:
     )
     from prefect.client.schemas.objects import StateType
     from prefect.flow_runs import resume_flow_run
+    from prefect.settings import get_current_settings
 
+    from mlops.cli.preflight import prefect_unreachable
+
+    down = prefect_unreachable(str(get_current_settings().api.url))
+    if down is not None:
+        raise down
     wanted = spec.resolve()
     with get_client(sync_client=True) as client:
         runs = client.read_flow_runs(

@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mlops.cli.runtime import fail
+from mlops.errors import MlopsError
 
 UNSET = "unset it to run on a temporary local Prefect server"
 
@@ -26,7 +27,6 @@ def preflight_spec(spec: Path, params: dict[str, Any] | None = None) -> None:
 
 def check_services(settings: Any) -> None:
     from mlops.cli.access import check_mlflow_access, check_prefect_auth
-    from mlops.errors import MlopsError
 
     if settings.prefect_api_url:
         check_prefect_api(settings.prefect_api_url)
@@ -44,8 +44,6 @@ def check_services(settings: Any) -> None:
 def check_prefect_api(url: str) -> None:
     """PREFECT_API_URL must be an http(s) URL of a server that answers within the retry policy; any HTTP answer
     counts (a server that needs a key still says so itself), only no answer at all is refused."""
-    from mlops.reach import http_attempt, http_failure, reach, unreached_error
-
     try:
         parts = urlsplit(url.strip())
         parts.port  # noqa: B018 (raises ValueError for a port that is not a number)
@@ -58,14 +56,25 @@ def check_prefect_api(url: str) -> None:
             f"PREFECT_API_URL is '{url}', which is not a Prefect API URL; set it to your Prefect server's API, "
             f"e.g. http://127.0.0.1:4200/api (`mlops serve` starts one), or {UNSET}. Nothing was run.",
         )
-    unreached = reach(http_attempt(f"{url.rstrip('/')}/health"), http_failure)
-    if unreached is not None:
-        error = unreached_error(
-            "Prefect server",
-            "PREFECT_API_URL",
-            url,
-            unreached,
-            f"start it (`mlops serve`, or `prefect server start`), correct PREFECT_API_URL, or {UNSET}",
-            f"correct PREFECT_API_URL, or {UNSET}",
-        )
+    error = prefect_unreachable(url)
+    if error is not None:
         fail(error.exit_code, str(error))
+
+
+def prefect_unreachable(url: str) -> MlopsError | None:
+    """None when a server answers at PREFECT_API_URL within the retry policy of mlops/reach.py, else the user's
+    message (ServiceDown, exit 1). Prefect's own client would wait up to its request timeout (60 s) on each of its
+    retries for a server that accepts and never answers."""
+    from mlops.reach import http_attempt, http_failure, reach, unreached_error
+
+    unreached = reach(http_attempt(f"{url.rstrip('/')}/health"), http_failure)
+    if unreached is None:
+        return None
+    return unreached_error(
+        "Prefect server",
+        "PREFECT_API_URL",
+        url,
+        unreached,
+        f"start it (`mlops serve`, or `prefect server start`), correct PREFECT_API_URL, or {UNSET}",
+        f"correct PREFECT_API_URL, or {UNSET}",
+    )

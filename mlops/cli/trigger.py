@@ -40,6 +40,11 @@ def require_api_url() -> str:
             "`mlops serve` (it prints the export line), or point at a shared server: "
             "export PREFECT_API_URL=http://HOST:4200/api"
         )
+    from mlops.cli.preflight import prefect_unreachable
+
+    down = prefect_unreachable(url)  # seconds, not Prefect's client retrying a silent server for minutes
+    if down is not None:
+        raise down
     return url
 
 

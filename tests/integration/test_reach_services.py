@@ -166,3 +166,41 @@ def test_a_silent_dask_scheduler_port_fails_in_seconds_before_any_work(
     assert f"Dask scheduler at MLOPS_DASK_ADDRESS=tcp://127.0.0.1:{silent_port}" in message
     assert "did not answer within" in message and f"tried {TRIES} times over" in message
     assert "dask scheduler --host 127.0.0.1" in message and down.value.exit_code == 1
+
+
+# --- commands that talk to the Prefect server without running a flow ------------------------------------------
+
+
+def _invoke(project: Path, monkeypatch: pytest.MonkeyPatch, api_url: str, *args: str) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from mlops.cli import app
+
+    monkeypatch.chdir(project)
+    monkeypatch.setenv("PREFECT_API_URL", api_url)
+    result = CliRunner().invoke(app, list(args))
+    assert not isinstance(result.exception, Exception) or isinstance(result.exception, SystemExit), (
+        result.exception
+    )
+    return result.exit_code, " ".join(result.stderr.split())
+
+
+def test_trigger_on_a_silent_prefect_server_is_said_after_the_policys_tries(
+    project: Path, silent_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Prefect's client waited its request timeout (60 s) on each of its retries."""
+    api_url = f"http://127.0.0.1:{silent_port}/api"
+    code, err = _invoke(project, monkeypatch, api_url, "trigger", "retrain", SPEC)
+    assert code == 1, err
+    assert f"Prefect server at PREFECT_API_URL={api_url}" in err and "did not answer within" in err, err
+    assert f"tried {TRIES} times over" in err, err
+
+
+def test_approve_on_a_closed_prefect_port_is_said_after_the_policys_tries(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api_url = f"http://127.0.0.1:{free_port()}/api"
+    code, err = _invoke(project, monkeypatch, api_url, "approve", SPEC)
+    assert code == 1, err
+    assert f"Prefect server at PREFECT_API_URL={api_url} refused the connection" in err, err
+    assert f"tried {TRIES} times over" in err, err
