@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from pathlib import Path
 
 from mlops.errors import MlopsError
 from mlops.settings import get_settings, promotion_lock_kind
@@ -36,23 +37,52 @@ def promotion_lock(model_name: str, timeout: float = WAIT_SECONDS) -> Iterator[s
 
 @contextmanager
 def _file_lock(model_name: str, timeout: float) -> Iterator[str]:
+    path = get_settings().home / "locks" / f"promote-{model_name}.lock"
+    busy = (
+        f"another promotion of '{model_name}' has held {path} for over {timeout:.0f} s; wait for it to finish, or "
+        "remove the file if no mlops process is running."
+    )
+    with file_lock(path, timeout, busy):
+        yield str(path)
+
+
+@contextmanager
+def file_lock(path: Path, timeout: float, busy: str) -> Iterator[None]:
+    """Hold the OS file lock at `path` (its folder created when missing). MlopsError naming the path, never a
+    traceback, when the lock cannot be a file there (a folder in its place, a folder that is a file, a file this
+    user cannot open), or with `busy` when another process holds it past `timeout` seconds."""
     from filelock import FileLock, Timeout
 
-    folder = get_settings().home / "locks"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"promote-{model_name}.lock"
-    lock = FileLock(path, timeout=timeout, poll_interval=0.2)
-    try:
-        lock.acquire()
-    except Timeout:
+    problem = lock_problem(path)
+    if problem is None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock = FileLock(path, timeout=timeout, poll_interval=0.2)
+            lock.acquire()
+        except Timeout:
+            raise MlopsError(busy) from None
+        except OSError as exc:
+            problem = f"cannot be opened ({exc.strerror or type(exc).__name__})"
+    if problem is not None:
         raise MlopsError(
-            f"another promotion of '{model_name}' has held {path} for over {timeout:.0f} s; "
-            "wait for it to finish, or remove the file if no mlops process is running."
-        ) from None
+            f"the lock file {path} {problem}; it must be a file this user can read and write (mlops creates it): "
+            "remove what is there, or fix its permissions, if no mlops process is running, then rerun."
+        )
     try:
-        yield str(path)
+        yield
     finally:
         lock.release()
+
+
+def lock_problem(path: Path) -> str | None:
+    """Why `path` cannot hold a lock file, or None: a folder in its place, or a regular file where its folder
+    should be."""
+    if path.is_dir():
+        return "is a folder, not a file"
+    for parent in path.parents:
+        if parent.exists():
+            return None if parent.is_dir() else f"would be under {parent}, which is a file, not a folder"
+    return None
 
 
 def check_promotion_lock(model_name: str) -> str:

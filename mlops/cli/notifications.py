@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 PREFIX = "mlops: "
 DESCRIPTION = "Declared in notifications.yaml; `mlops deploy` keeps it in step (edits here are overwritten)."
 FLOWS = ["retrain", "monitor", "replay", "predict"]
+NO_RULES = "no notification rules: every mlops automation on the server is removed"
 ONE_LINE = "|replace('\\n', ' ')|truncate(300)"
 # In Slack's mrkdwn, & < > are markup: the free text of a message (reasons, errors) is escaped for Slack channels.
 SLACK_ONE_LINE = ONE_LINE + "|replace('&', '&amp;')|replace('<', '&lt;')|replace('>', '&gt;')"
@@ -145,11 +146,32 @@ def env_value(name: str, env: str) -> str:
     return value
 
 
+def checked_url(name: str, value: str, source: str) -> str:
+    """A webhook channel's URL, checked before anything is deployed: http(s), a host, a valid port. UsageError
+    otherwise; the value is never shown (a webhook URL carries its token)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(value.strip())
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname) and (parts.port or 1) > 0
+    except ValueError:  # a bad port, an unbalanced [ in the host
+        valid = False
+    if not valid:
+        raise UsageError(
+            f"notifications.yaml: channel {name!r} reads its URL from {source}, which does not hold a webhook URL "
+            "(expected http:// or https:// and a host, e.g. https://hooks.slack.com/services/...); the value is "
+            "not shown. Set it to the full URL the service gave you and deploy again."
+        )
+    return value.strip()
+
+
 def secret_value(name: str, channel: Channel) -> str:
     """The channel's secret, from the environment of this process or a Prefect Secret block (never logged); empty
-    for an SMTP channel without a login."""
+    for an SMTP channel without a login. A webhook or Slack URL is checked to be one (checked_url)."""
+    url = channel.form in ("webhook", "slack")
     if channel.secret_env:
-        return env_value(name, channel.secret_env)
+        value = env_value(name, channel.secret_env)
+        return checked_url(name, value, f"${channel.secret_env}") if url else value
     if not channel.secret_block:
         return ""
     from prefect.blocks.system import Secret
@@ -157,12 +179,13 @@ def secret_value(name: str, channel: Channel) -> str:
     secret = channel.secret_block
     try:
         block: Any = Secret.load(secret)
-        return str(block.get())
+        value = str(block.get())
     except ValueError:
         raise UsageError(
             f"notifications.yaml: channel {name!r} names the Prefect Secret block {secret!r}, which the server does "
             f"not have; create it (prefect block create secret, or Secret(value=...).save({secret!r}))."
         ) from None
+    return checked_url(name, value, f"the Prefect Secret block {secret!r}") if url else value
 
 
 def block_for(name: str, channel: Channel, secret: str) -> Any:
@@ -294,14 +317,19 @@ def check_notifications(project: Path) -> None:
     """Before anything is deployed: notifications.yaml is valid and every secret it reads from the environment is
     set (UsageError, exit 2, otherwise). Secret blocks are read from the server at deploy time."""
     from mlops.cli import notify_config
+    from mlops.cli.render import out
 
     declared = notify_config.load(project)
     if declared is None:
         return
-    for rule in declared.rules:
-        for name in rule.notify:
-            for env in declared.channels[name].env_names():
-                env_value(name, env)
+    for name in sorted({c for rule in declared.rules for c in rule.notify}):
+        channel = declared.channels[name]
+        for env in channel.env_names():
+            value = env_value(name, env)
+            if env == channel.url_env:
+                checked_url(name, value, f"${env}")
+    if not declared.rules:
+        out.print(f"Notifications ({notify_config.FILE_NAME}): {NO_RULES}", markup=False)
 
 
 def deploy_notifications(project: Path, api_url: str) -> None:
@@ -312,7 +340,11 @@ def deploy_notifications(project: Path, api_url: str) -> None:
     if changes is None:
         return
     counts = {w: sum(c.what == w for c in changes) for w in ("created", "updated", "unchanged", "removed")}
-    summary = ", ".join(f"{n} {w}" for w, n in counts.items() if n) or "no rules"
+    summary = ", ".join(f"{n} {w}" for w, n in counts.items() if n) or "nothing to do"
+    if not any(c.what != "removed" for c in changes):  # `rules: []`: said in so many words
+        summary = f"{NO_RULES}" + (
+            f" ({counts['removed']} removed)" if counts["removed"] else " (there were none)"
+        )
     out.print(f"Notifications (notifications.yaml): {summary}", markup=False)
     for c in changes:
         if c.what != "unchanged":

@@ -37,8 +37,33 @@ SECRETS = {
     "sendgrid": ("api_key_env", "api_key_secret"),
     "smtp": ("smtp_password_env", "smtp_password_secret"),
 }
+ENV_FIELDS = ("url_env", "api_key_env", "smtp_user_env", "smtp_password_env")
+SECRET_FIELDS = ("url_secret", "api_key_secret", "smtp_password_secret")
+ENV_EXAMPLES = {
+    "url_env": "SLACK_WEBHOOK_URL",
+    "api_key_env": "SENDGRID_API_KEY",
+    "smtp_user_env": "SMTP_USER",
+    "smtp_password_env": "SMTP_PASSWORD",
+}
+BLOCK = re.compile(r"^[a-z0-9][a-z0-9-]*$")  # Prefect block names: lowercase letters, digits and dashes
 EMAIL_FIELDS = {"sender", "to"}
 SMTP_FIELDS = {"smtp_host", "smtp_port", "tls", "smtp_user_env"}
+
+
+def looks_secret(value: str) -> bool:
+    """A value that may carry a secret if shown: a URL (a webhook's token is in its path), or a login."""
+    return "://" in value or "@" in value or value.lower().startswith(("http", "hooks.", "www."))
+
+
+def not_a_name(field: str, value: str, what: str, example: str) -> str:
+    """The error for a field that must NAME where a secret is kept but holds something else: the value is never
+    shown (a pasted webhook URL, key or password would land in CI logs)."""
+    kind = "looks like a URL" if looks_secret(value) else "is not such a name"
+    held = "the URL" if field.startswith("url") else "the secret"
+    return (
+        f"{field} must name {what} (like {example}), not hold {held} itself; the value given {kind} and is not "
+        "shown"
+    )
 
 
 class Channel(BaseModel):
@@ -121,13 +146,23 @@ class Channel(BaseModel):
         if self.kind == "email" and (not self.sender or not self.to):
             raise ValueError("an email channel needs a sender and at least one address in `to`")
         if self.smtp_host and not HOST.match(self.smtp_host):
+            if looks_secret(self.smtp_host):
+                raise ValueError(
+                    "smtp_host: the value given is not a host name (smtp.example.com, 10.0.0.5); it looks like a "
+                    "URL or holds a login, and is not shown"
+                )
             raise ValueError(f"smtp_host {self.smtp_host!r} is not a host name (smtp.example.com, 10.0.0.5)")
         bad = [a for a in [self.sender or "", *self.to] if not EMAIL.match(a)]
         if self.kind == "email" and bad:
             raise ValueError(f"{', '.join(map(repr, bad))} is not an email address (name@domain)")
-        for env in self.env_names():
-            if not ENV.match(env):
-                raise ValueError(f"{env!r} is not an environment variable name")
+        for field in ENV_FIELDS:
+            value = getattr(self, field)
+            if value and not ENV.match(value):
+                raise ValueError(not_a_name(field, value, "an environment variable", ENV_EXAMPLES[field]))
+        for field in SECRET_FIELDS:
+            value = getattr(self, field)
+            if value and not BLOCK.match(value):
+                raise ValueError(not_a_name(field, value, "a Prefect Secret block", "team-slack-webhook"))
         return self
 
 
@@ -181,22 +216,94 @@ class Notifications(BaseModel):
 
 
 def load(project: Path) -> Notifications | None:
-    """The project's notifications.yaml, checked; None when there is none. UsageError (exit 2) on any problem."""
+    """The project's notifications.yaml, checked; None when there is none. UsageError (exit 2) on any problem: an
+    empty file (a deploy would remove every mlops automation on the server; `rules: []` says so on purpose), a file
+    that is not UTF-8, invalid YAML, a field that is wrong, a pipeline that is not a spec under deployments/. No
+    message shows a value that may be a secret."""
     import yaml
+
+    from mlops.text import yaml_error
 
     path = project / FILE_NAME
     if not path.is_file():
         return None
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        raise UsageError(f"{path}: cannot be read as YAML ({exc}); fix the file and deploy again.") from None
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{path}: is not UTF-8 text (byte {exc.start} cannot be decoded; saved as Latin-1 or Windows-1252?); "
+            f"save it as UTF-8 (your editor's encoding setting, or `iconv -f latin1 -t utf-8 {FILE_NAME} > "
+            f"{FILE_NAME}.new && mv {FILE_NAME}.new {FILE_NAME}`) and deploy again."
+        ) from None
+    except OSError as exc:
+        raise UsageError(
+            f"{path}: cannot be read ({exc.strerror or exc}); fix it and deploy again."
+        ) from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:  # where and PyYAML's reason only: its full text quotes the line (a secret?)
+        where, what = yaml_error(exc)
+        raise UsageError(
+            f"{path}: cannot be read as YAML ({', '.join(x for x in (where, what) if x)}); fix the file and deploy "
+            "again."
+        ) from None
+    if raw is None:
+        raise UsageError(
+            f"{path} is empty (or only comments): deploying it would remove every mlops automation on the server. "
+            "Declare `channels:` and `rules:` (see notifications.example.yaml); to remove them all on purpose, write "
+            "`rules: []`; to leave the server's notifications alone, delete the file."
+        )
     if not isinstance(raw, dict):
         raise UsageError(f"{path}: expected a mapping with `channels:` and `rules:`; see docs/prefect.md.")
     try:
-        return Notifications.model_validate(raw)
+        declared = Notifications.model_validate(raw)
     except ValidationError as exc:
         raise UsageError(f"{path}: {describe(exc, raw)}. Fix the file and deploy again.") from None
+    problems = []
+    if "rules" not in raw:
+        problems.append(
+            "no `rules:`, so a deploy would remove every mlops automation on the server; declare the rules, or "
+            "write `rules: []` to remove them all on purpose"
+        )
+    problems += pipeline_problems(declared, project)
+    if problems:
+        raise UsageError(f"{path}: {'; '.join(problems)}. Fix the file and deploy again.")
+    return declared
+
+
+def pipeline_names(project: Path) -> list[str]:
+    """The pipelines of the project: the `name:` of each spec under deployments/ (unreadable specs are left to
+    `mlops validate`)."""
+    import yaml
+
+    names = []
+    for spec in sorted((project / "deployments").glob("*.y*ml")):
+        try:
+            raw = yaml.safe_load(spec.read_text(encoding="utf-8"))
+        except (OSError, ValueError, yaml.YAMLError):
+            continue
+        if isinstance(raw, dict) and isinstance(raw.get("name"), str):
+            names.append(raw["name"])
+    return names
+
+
+def pipeline_problems(declared: Notifications, project: Path) -> list[str]:
+    """A rule's `pipelines:` must name pipelines of the project: a misspelt one would never be notified."""
+    known = pipeline_names(project)
+    problems = []
+    for i, rule in enumerate(declared.rules):
+        for name in rule.pipelines:
+            if name in known:
+                continue
+            guess = did_you_mean(name, known)
+            hint = (
+                f"did you mean {guess!r}?"
+                if guess
+                else f"the pipelines (the `name:` of each spec under deployments/) are: {', '.join(known) or 'none'}"
+            )
+            problems.append(f"rules.{i}.pipelines: {name!r} is not a pipeline of this project, so it would never be "
+                            f"notified; {hint}")  # fmt: skip
+    return problems
 
 
 def describe(exc: ValidationError, raw: dict[str, object]) -> str:

@@ -213,14 +213,16 @@ _REACHED: set[str] = set()  # server stores reached by this process (reach_store
 def _create_store_once(settings: Settings) -> None:
     """Create (migrate) the embedded SQLite store under a file lock: two processes starting on a new store at
     once would otherwise race through MLflow's migrations and one of them fails."""
-    from filelock import FileLock
     from mlflow import MlflowClient
 
-    settings.home.mkdir(parents=True, exist_ok=True)
+    from tasks.locking import file_lock
+
     logging.getLogger("alembic").setLevel(logging.WARNING)
-    locks = settings.home / "locks"
-    locks.mkdir(exist_ok=True)
-    with FileLock(locks / "store-init.lock"):
+    path = settings.home / "locks" / "store-init.lock"
+    busy = (
+        f"another process has held {path} for over 10 minutes while creating the MLflow store; is one stuck?"
+    )
+    with file_lock(path, 600, busy):
         MlflowClient(settings.tracking_uri, settings.tracking_uri).search_experiments(max_results=1)
     _READY.add(settings.tracking_uri)
 

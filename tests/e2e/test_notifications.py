@@ -221,6 +221,9 @@ def test_notifications_reach_the_receiver(
     from prefect.client.orchestration import SyncPrefectClient
 
     (tmp_path / "notifications.yaml").write_text(RULES.replace("SMTP_PORT", str(smtp_port)))
+    (tmp_path / "deployments").mkdir()
+    # the pipeline its rollback rule names
+    (tmp_path / "deployments" / "e2e.yaml").write_text("name: e2e-pipe\n")
     monkeypatch.setenv("MLOPS_E2E_WEBHOOK", receiver)
     slack_url = receiver.replace(SECRET_PATH, SLACK_PATH)
     monkeypatch.setenv("MLOPS_E2E_SLACK", slack_url)

@@ -217,3 +217,40 @@ def test_the_project_is_found_from_a_subfolder(proj: Path) -> None:
 
     with pytest.raises(UsageError, match="no prefect.yaml"):
         find_project(proj.parent)
+
+
+@pytest.mark.parametrize(
+    ("text", "code", "expected"),
+    [
+        (
+            "# notifications: to do\n",
+            2,
+            "notifications.yaml is empty (or only comments): deploying it would remove",
+        ),
+        ("rules: []\n", 0, "no notification rules: every mlops automation on the server is removed"),
+        (
+            "channels: {ops: {kind: webhook, url_env: X}}\nrules: [{when: drift, notify: [ops], pipelines: [chrun]}]\n",
+            2,
+            "'chrun' is not a pipeline of this project, so it would never be notified; did you mean 'churn'?",
+        ),
+    ],
+)
+def test_deploy_check_refuses_an_empty_notifications_file_and_names_a_deliberate_empty_one(
+    proj: Path, monkeypatch: pytest.MonkeyPatch, text: str, code: int, expected: str
+) -> None:
+    """An empty notifications.yaml passed `mlops deploy --check` without a word, and the deploy would then have
+    deleted every mlops automation on the server; a misspelt pipeline was never notified."""
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from mlops.cli import app
+
+    (proj / "deployments" / "broken.yaml").unlink()  # the real spec check runs here: keep the good one only
+    shutil.copytree(REPO / "expectations", proj / "expectations")
+    (proj / "notifications.yaml").write_text(text)
+    monkeypatch.chdir(proj)
+    result = CliRunner().invoke(app, ["deploy", "--check"])
+    assert result.exit_code == code, result.output
+    assert expected in " ".join(result.output.split())
+    assert "Traceback" not in result.output

@@ -26,6 +26,9 @@ rules:
 
 
 def write(tmp_path: Path, text: str) -> Path:
+    """notifications.yaml in a project whose deployments/ holds the pipeline `flight-delays`."""
+    (tmp_path / "deployments").mkdir(exist_ok=True)
+    (tmp_path / "deployments" / "flight_delays.yaml").write_text("name: flight-delays\n")
     (tmp_path / nc.FILE_NAME).write_text(text)
     return tmp_path
 
@@ -74,7 +77,10 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
         ("channels: {ops: {kind: slack, url_env: X, url_secret: y}}", "exactly one of url_env or url_secret"),
         ("channels: {ops: {kind: email, api_key_env: K}}", "needs a sender and at least one address"),
         ("channels: {ops: {kind: webhook, url_env: X, to: [a@b.c]}}", "to do(es) not apply to a webhook"),
-        ("channels: {ops: {kind: webhook, url_env: 'not a var'}}", "not an environment variable name"),
+        (
+            "channels: {ops: {kind: webhook, url_env: 'not a var'}}",
+            "url_env must name an environment variable",
+        ),
         ("channels: {Ops!: {kind: webhook, url_env: X}}", "channel name 'Ops!'"),
         (
             "channels: {ops: {kind: webhook, url_env: X}}\n"
@@ -215,3 +221,104 @@ def test_the_served_server_knows_its_ui_url_for_the_links_in_messages(tmp_path: 
     from mlops.cli import supervisor as sv
 
     assert sv.server_env(4321, tmp_path)["PREFECT_UI_URL"] == "http://127.0.0.1:4321"
+
+
+# --- issue 24: the file fails closed, and no message shows a secret ------------------------------------------
+
+HOOK = "https://hooks.slack.com/services/T000/B000/s3cretT0ken"
+
+
+@pytest.mark.parametrize("text", ["", "\n", "# only a comment\n# another\n"])
+def test_an_empty_file_is_refused_because_a_deploy_would_remove_every_automation(
+    tmp_path: Path, text: str
+) -> None:
+    message = problem(tmp_path, text)
+    assert "is empty (or only comments)" in message and "remove every mlops automation" in message
+    assert "`rules: []`" in message
+
+
+def test_rules_left_out_is_refused_and_an_empty_list_is_accepted_and_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert "no `rules:`" in problem(tmp_path, "channels: {ops: {kind: webhook, url_env: X}}\n")
+    write(tmp_path, "rules: []\n")
+    loaded = nc.load(tmp_path)
+    assert loaded is not None and loaded.rules == []
+    nt.check_notifications(tmp_path)  # what `mlops deploy --check` shows
+    assert "no notification rules: every mlops automation on the server is removed" in capsys.readouterr().out
+
+
+def test_a_misspelt_pipeline_is_refused_with_the_closest_name(tmp_path: Path) -> None:
+    text = "channels: {ops: {kind: webhook, url_env: X}}\nrules: [{when: drift, notify: [ops], pipelines: [flight-delay]}]"
+    message = problem(tmp_path, text)
+    assert "rules.0.pipelines: 'flight-delay' is not a pipeline of this project" in message
+    assert "did you mean 'flight-delays'?" in message
+
+
+def test_a_file_that_is_not_utf8_is_one_paragraph_naming_the_fix(tmp_path: Path) -> None:
+    write(tmp_path, "")
+    (tmp_path / nc.FILE_NAME).write_bytes("# équipe\nrules: []\n".encode("latin-1"))
+    with pytest.raises(UsageError) as caught:
+        nc.load(tmp_path)
+    message = str(caught.value)
+    assert "is not UTF-8 text" in message and "save it as UTF-8" in message and "iconv -f latin1" in message
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "expected"),
+    [
+        (
+            "url_env",
+            HOOK,
+            "url_env must name an environment variable (like SLACK_WEBHOOK_URL), not hold the URL",
+        ),
+        ("url_secret", HOOK, "url_secret must name a Prefect Secret block"),
+        ("api_key_env", "SG.s3cretT0ken.xyz", "api_key_env must name an environment variable"),
+        ("smtp_password_env", "hunter2 s3cretT0ken", "smtp_password_env must name an environment variable"),
+        (
+            "smtp_host",
+            "smtp://user:s3cretT0ken@mail.example.com",
+            "smtp_host: the value given is not a host name",
+        ),
+    ],
+)
+def test_a_secret_pasted_into_a_field_is_never_echoed(
+    tmp_path: Path, field: str, value: str, expected: str
+) -> None:
+    kind = "kind: webhook" if field.startswith("url") else "kind: email, sender: a@b.c, to: [a@b.c]"
+    extra = {
+        "api_key_env": "",
+        "smtp_password_env": ", smtp_host: smtp.example.com, smtp_user_env: U",
+        "smtp_host": "",
+    }.get(field, "")
+    text = (
+        f"channels: {{ops: {{{kind}{extra}, {field}: '{value}'}}}}\nrules: [{{when: drift, notify: [ops]}}]\n"
+    )
+    message = problem(tmp_path, text)
+    assert expected in message, message
+    assert "s3cretT0ken" not in message and "not shown" in message
+
+
+def test_a_yaml_error_does_not_quote_the_line(tmp_path: Path) -> None:
+    message = problem(tmp_path, f"channels: {{ops: {{kind: webhook, url_env: {HOOK}\n")
+    assert "cannot be read as YAML" in message and "s3cretT0ken" not in message
+
+
+@pytest.mark.parametrize(
+    "value", ["hooks.slack.com/services/x", "ftp://example.com/x", "https:///no-host", "http://h:99999/"]
+)
+def test_a_malformed_webhook_url_is_refused_before_deploying_and_not_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    write(
+        tmp_path,
+        "channels: {ops: {kind: webhook, url_env: HOOK_URL}}\nrules: [{when: drift, notify: [ops]}]\n",
+    )
+    monkeypatch.setenv("HOOK_URL", value)
+    with pytest.raises(UsageError) as caught:
+        nt.check_notifications(tmp_path)
+    message = str(caught.value)
+    assert "reads its URL from $HOOK_URL, which does not hold a webhook URL" in message
+    assert value not in message and caught.value.exit_code == 2
+    monkeypatch.setenv("HOOK_URL", HOOK)
+    nt.check_notifications(tmp_path)

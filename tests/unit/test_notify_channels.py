@@ -51,7 +51,7 @@ def test_an_smtp_channel_loads_and_the_sendgrid_form_stays_valid() -> None:
         ({"smtp_host": "smtp example com"}, "smtp_host 'smtp example com' is not a host name"),
         ({"to": ["oncall"]}, "'oncall' is not an email address"),
         ({"sender": "mlops at example.com"}, "'mlops at example.com' is not an email address"),
-        ({"smtp_user_env": "not a var"}, "'not a var' is not an environment variable name"),
+        ({"smtp_user_env": "not a var"}, "smtp_user_env must name an environment variable (like SMTP_USER)"),
         ({"smtp_pasword_env": "P"}, "did you mean 'smtp_password_env'?"),
         ({"kind": "webhook", "url_env": "U"}, "do(es) not apply to a webhook channel"),
     ],
@@ -181,6 +181,8 @@ def test_the_readme_example_loads_with_its_slack_and_smtp_channels(tmp_path: Pat
     section = (REPO / "README.md").read_text().split("### Notifications", 1)[1]
     example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
     (tmp_path / nc.FILE_NAME).write_text(example)
+    (tmp_path / "deployments").mkdir()
+    (tmp_path / "deployments" / "flight_delays.yaml").write_text("name: flight-delays\n")  # its rule names it
     loaded = nc.load(tmp_path)
     assert loaded is not None
     assert {c.form for c in loaded.channels.values()} == {"webhook", "slack", "smtp"}
@@ -197,7 +199,7 @@ def test_the_commented_channels_of_the_shipped_example_are_valid(tmp_path: Path)
         for line in lines[start + 1 : lines.index("rules:")]
         if line.startswith(("  # team-slack:", "  # oncall:", "  #      "))
     ]
-    (tmp_path / nc.FILE_NAME).write_text("channels:\n" + "\n".join(shown) + "\n")
+    (tmp_path / nc.FILE_NAME).write_text("channels:\n" + "\n".join(shown) + "\nrules: []\n")
     loaded = nc.load(tmp_path)
     assert loaded is not None
     assert {n: c.form for n, c in loaded.channels.items()} == {"team-slack": "slack", "oncall": "smtp"}
