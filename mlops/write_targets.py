@@ -14,7 +14,7 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
-from pathlib import Path
+from pathlib import Path, PurePath
 
 from mlops.errors import MlopsError
 
@@ -88,13 +88,34 @@ def target_problem(label: str, path: Path, reads: Iterable[Path] = (), *, folder
     return None
 
 
+def pattern_problem(label: str, path: Path, patterns: Iterable[str]) -> str | None:
+    """Why `path` must not be written although it is no input yet: a glob the run reads its batch or source by
+    matches it, so the next run would read this output as data."""
+    target = PurePath(os.path.abspath(path))
+    for pattern in patterns:
+        if target.match(os.path.abspath(pattern)):
+            return (
+                f"{label} {path} matches '{pattern}', which this run reads its data from; the next run would read "
+                "it back as data. Give a path outside that pattern, e.g. a predictions/ folder."
+            )
+    return None
+
+
 def check_targets(
-    files: Mapping[str, Path], reads: Iterable[Path] = (), folders: Mapping[str, Path] | None = None
+    files: Mapping[str, Path],
+    reads: Iterable[Path] = (),
+    folders: Mapping[str, Path] | None = None,
+    patterns: Iterable[str] = (),
 ) -> None:
     """OutputRefused (exit 2) naming every place that cannot be written (files by label, e.g. {"--out": p,
-    "the rejects file": r}; `folders` the same for folders to write in); nothing is created."""
-    read_list = list(reads)
-    problems = [p for label, path in files.items() if (p := target_problem(label, path, read_list))]
+    "the rejects file": r}; `folders` the same for folders to write in; `patterns` the globs the run reads data by,
+    which no file may match); nothing is created."""
+    read_list, globs = list(reads), list(patterns)
+    problems = [
+        p
+        for label, path in files.items()
+        if (p := target_problem(label, path, read_list) or pattern_problem(label, path, globs))
+    ]
     problems += [
         p
         for label, path in (folders or {}).items()

@@ -83,11 +83,18 @@ def run_reads(loaded: LoadedSpec, batch: str | None) -> list[Path]:
 def check_predict_targets(loaded: LoadedSpec, batch: str | None, out: str) -> None:
     """Before any work: every place predict writes (the predictions, the rejects file, the reports folder) can
     take its file and is none of the files the run reads; OutputRefused (exit 2) naming the path otherwise."""
+    import glob
+
     target = Path(out)
+    source = loaded.spec.data.source
+    patterns = [
+        p for p in (batch, source.path and str(loaded.resolve(source.path))) if p and glob.has_magic(p)
+    ]
     check_targets(
         {"--out": target, "the rejects file": rejects_path(target)},
         run_reads(loaded, batch),
         {"the reports folder": get_settings().reports_dir(loaded.spec.name)},
+        patterns,
     )
 
 

@@ -62,6 +62,12 @@ def _nothing_left(folder: Path) -> list[str]:
         ("data/cancer.parquet", "data/cancer.parquet", "--out data/cancer.parquet is a file this run reads"),
         ("data/cancer.parquet", "./data/../data/cancer.parquet", "is a file this run reads"),
         ("data/*.parquet", "data/cancer.parquet", "is a file this run reads"),
+        (
+            "data/*.parquet",
+            "data/new.parquet",
+            "matches 'data/*.parquet', which this run reads its data from",
+        ),
+        ("data/*.csv", "data/p.parquet", "the rejects file data/p.rejects.csv matches 'data/*.csv'"),
         ("data/cancer.parquet", "deployments/cancer.parquet/p.parquet", "which is a regular file"),
         ("data/cancer.parquet", "data/cancer.csv/p.parquet", "which is a regular file, not a folder"),
         ("data/cancer.parquet", "/proc/x.parquet", "the folder /proc does not take new files"),

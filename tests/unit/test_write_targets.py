@@ -39,6 +39,16 @@ def test_an_output_inside_a_data_folder_is_refused(tmp_path: Path) -> None:
     assert problem is not None and "is inside a folder the run reads its data from" in problem
 
 
+def test_an_output_a_data_glob_would_read_next_time_is_refused(tmp_path: Path) -> None:
+    pattern = str(tmp_path / "in" / "*.csv")
+    with pytest.raises(OutputRefused, match="the next run would read it back as data"):
+        check_targets({"the rejects file": tmp_path / "in" / "p.rejects.csv"}, [], None, [pattern])
+    check_targets(
+        {"--out": tmp_path / "in" / "sub" / "p.rejects.csv"}, [], None, [pattern]
+    )  # * stays in a folder
+    check_targets({"--out": tmp_path / "out" / "p.rejects.csv"}, [], None, [pattern])
+
+
 def test_a_folder_a_path_under_a_file_and_a_refusing_folder_are_named(tmp_path: Path) -> None:
     (tmp_path / "pred.rejects.csv").mkdir()
     problem = target_problem("the rejects file", tmp_path / "pred.rejects.csv")
