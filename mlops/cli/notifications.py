@@ -248,10 +248,25 @@ def sync(project: Path, api_url: str) -> list[Change] | None:
         except (UsageError, ServeError):
             raise
         except Exception as exc:  # noqa: BLE001 - any setup failure becomes one ServeError naming the server
+            detail = redacted(str(exc), declared)[:300]
             raise ServeError(
                 f"could not set up the notifications of notifications.yaml on {api_url}: {type(exc).__name__}: "
-                f"{str(exc)[:300]}. The deployments are in place; fix the cause and run `mlops deploy` again."
+                f"{detail}. The deployments are in place; fix the cause and run `mlops deploy` again."
             ) from None
+
+
+def redacted(text: str, declared: Notifications) -> str:
+    """`text` (a library's error) without any secret a channel reads from the environment, plain or URL-quoted:
+    a library may quote the URL or login it failed on, and this message lands in CI logs."""
+    from urllib.parse import quote
+
+    for channel in declared.channels.values():
+        for env in channel.env_names():
+            value = os.environ.get(env, "")
+            if len(value) >= 4:  # a shorter value would blank ordinary words, and is no secret worth the name
+                for form in {value, quote(value, safe=""), quote(value)}:
+                    text = text.replace(form, "***")
+    return text
 
 
 def _apply(declared: Notifications, mlflow_ui: str, get_client: Any) -> list[Change]:

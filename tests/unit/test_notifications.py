@@ -322,3 +322,14 @@ def test_a_malformed_webhook_url_is_refused_before_deploying_and_not_shown(
     assert value not in message and caught.value.exit_code == 2
     monkeypatch.setenv("HOOK_URL", HOOK)
     nt.check_notifications(tmp_path)
+
+
+def test_a_library_error_never_carries_a_secret_into_the_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loaded = nc.load(write(tmp_path, GOOD))
+    assert loaded is not None
+    monkeypatch.setenv("MLOPS_TEST_WEBHOOK", HOOK)
+    monkeypatch.setenv("SENDGRID_KEY", "SG.key/with:odd@chars")
+    text = f"POST {HOOK} failed; login SG.key%2Fwith%3Aodd%40chars refused"
+    assert nt.redacted(text, loaded) == "POST *** failed; login *** refused"
