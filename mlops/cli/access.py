@@ -1,5 +1,6 @@
 """Shared servers with authentication: a client without credentials, or whose user may not do what it asks, is
-told so in one paragraph naming the server and the variable to set, exit 1, before anything is written (checked
+told so in one paragraph naming the server and the variable to set, exit 2 (credentials to correct, as
+mlops/cli/main.py's exit codes say: waiting does not make them right; mlops/reach.py), before anything is written (checked
 before a run starts) or at the first refused write (never read as "no champion", never retried).
 
 Credentials come from the environment only (PREFECT_API_AUTH_STRING, MLFLOW_TRACKING_USERNAME/PASSWORD) and no
@@ -17,9 +18,9 @@ from mlops.reach import CONNECT_TIMEOUT_SECONDS
 
 
 class Refused(MlopsError):
-    """A shared server refused this client's credentials."""
+    """A shared server refused this client's credentials: a setting to correct (exit 2), never retried."""
 
-    exit_code = 1
+    exit_code = 2
 
 
 def prefect_refused(url: str) -> Refused:

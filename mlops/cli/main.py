@@ -2,7 +2,7 @@
 so `mlops --help` answers at once; what they print is in render.py, how they run and fail in runtime.py.
 
 Exit codes: 0 the run finished (promoted or not), 1 the pipeline stopped (quality gate, unusable data, a service
-down), 2 a usage or spec error.
+down), 2 a usage or spec error (a setting or credentials to correct: a refused password, a 401/403).
 """
 
 from __future__ import annotations

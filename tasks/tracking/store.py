@@ -78,7 +78,9 @@ def is_already_exists(exc: BaseException) -> bool:
 
 class AccessDenied(RegistryError):
     """The tracking server refused the credentials (401) or this user's permission (403): never "none", never
-    retried."""
+    retried; credentials to correct, exit 2 (mlops/cli/main.py), not a server down."""
+
+    exit_code = 2
 
     def __init__(self, message: str, status: int):
         self.status = status

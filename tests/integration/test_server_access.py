@@ -46,7 +46,7 @@ def test_mlflow_refusal_is_access_denied_not_none(server_env: None, status: int)
     exc = mlflow_refusal(status)
     assert not is_not_found(exc) and not is_transient(exc)  # never "no champion", never retried
     denied = access_denied(exc)
-    assert isinstance(denied, AccessDenied) and denied.exit_code == 1 and denied.status == status
+    assert isinstance(denied, AccessDenied) and denied.exit_code == 2 and denied.status == status
     text = str(denied)
     assert URI in text and "MLFLOW_TRACKING_USERNAME" in text and "MLFLOW_TRACKING_PASSWORD" in text
     assert "s3cret-pass" not in text and "\n" not in text
@@ -58,12 +58,12 @@ def test_other_mlflow_errors_are_not_refusals(server_env: None) -> None:
     assert access_denied(ValueError("nope")) is None
 
 
-def test_a_refusal_inside_a_run_is_one_paragraph_exit_1(
+def test_a_refusal_inside_a_run_is_one_paragraph_exit_2(
     server_env: None, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with pytest.raises(typer.Exit) as exit_info, user_errors(debug=False):
         raise mlflow_refusal(403)
-    assert exit_info.value.exit_code == 1
+    assert exit_info.value.exit_code == 2
     said = capsys.readouterr().err
     assert "refused the user 'reader'" in said and "MLFLOW_TRACKING_USERNAME" in said
     assert "not a known user error" not in said and "s3cret-pass" not in said
@@ -77,7 +77,7 @@ def test_prefect_401_names_the_auth_string(monkeypatch: pytest.MonkeyPatch) -> N
         httpx.HTTPStatusError("401", request=request, response=response)
     )
     found = refused(exc)
-    assert isinstance(found, Refused) and found.exit_code == 1
+    assert isinstance(found, Refused) and found.exit_code == 2
     assert "http://prefect.team:4200/api" in str(found) and "PREFECT_API_AUTH_STRING" in str(found)
 
 
