@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from mlops.errors import MlopsError
@@ -23,7 +24,8 @@ def answer(spec: Path, approved: bool, reviewer: str, comment: str) -> str:
 
     from mlops.cli.preflight import prefect_unreachable
 
-    down = prefect_unreachable(str(get_current_settings().api.url))
+    url = os.environ.get("PREFECT_API_URL") or get_current_settings().api.url  # set by prefect_settings()
+    down = prefect_unreachable(str(url)) if url else None
     if down is not None:
         raise down
     wanted = spec.resolve()
