@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from mlops.catalog import METRICS
-from mlops.quality_floor import RESAMPLES, QualityFloor, grid_for, percentile_floor
+from mlops.quality_floor import QualityFloor, grid_for, percentile_floor, resamples_for
 from tasks.train import Predictions, Trained
 
 CELLS = 2_000_000  # the largest (resamples x rows) or (resamples x distinct scores) block held at once
@@ -29,7 +29,11 @@ _EPS = 1e-15
 
 
 def quality_floor(
-    fitted: Trained, metric: str, seed: int, resamples: int = RESAMPLES, higher_is_better: bool | None = None
+    fitted: Trained,
+    metric: str,
+    seed: int,
+    resamples: int | None = None,
+    higher_is_better: bool | None = None,
 ) -> QualityFloor | None:
     """What the model scores on 95% of batches of each grid size drawn (with replacement, seeded) from its holdout.
     None when the metric cannot be bootstrapped (no holdout outputs, a multiclass ROC AUC or log loss, a NaN holdout
@@ -47,14 +51,15 @@ def quality_floor(
     shift = shift if math.isfinite(shift) else 0.0
     sizes, floors = [], []
     for size in grid_for(n):
-        values = bootstrap(fn, n, size, resamples, rng) + shift
+        values = bootstrap(fn, n, size, resamples or resamples_for(size), rng) + shift
         floor = percentile_floor(values.tolist(), higher)
         if math.isfinite(floor):
             sizes.append(size)
             floors.append(floor)
     if not sizes:
         return None
-    return QualityFloor(metric, float(reference), higher, n, tuple(sizes), tuple(floors), resamples, seed)
+    fewest = resamples or min(resamples_for(s) for s in sizes)
+    return QualityFloor(metric, float(reference), higher, n, tuple(sizes), tuple(floors), fewest, seed)
 
 
 def bootstrap(

@@ -195,7 +195,7 @@ def test_the_rule_raises_at_most_5_percent_false_alarms_on_unchanged_batches(fit
     from tasks.evaluate import _auc_fn
 
     trained, fresh = fitted_model
-    floor = quality_floor(trained, "roc_auc", seed=7, resamples=200)
+    floor = quality_floor(trained, "roc_auc", seed=7)
     assert floor is not None and floor.sizes == grid_for(20_000)
     alarms: dict[str, list[bool]] = {"holdout": [], "fresh": []}
     for name, source in (("holdout", trained.predictions), ("fresh", fresh)):
