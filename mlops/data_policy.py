@@ -68,6 +68,6 @@ def unjudgeable_refusal(columns: Mapping[str, str], rows: int, option: str = "--
     return (
         f"the batch has {n} feature column{'s' if n != 1 else ''} the model cannot judge: {named}; its {rows:,} "
         f"row{'s' if rows != 1 else ''} would be predicted without {'them' if n != 1 else 'it'}, from values the "
-        "model fills in, so nothing was scored and nothing was written. Fix the batch (or the feed that produces "
-        f"it).{escape}"
+        "model fills in, so nothing was scored and nothing was written. Fix the batch (or the broken feed that "
+        f"produces it).{escape}"
     )

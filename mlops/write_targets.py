@@ -37,9 +37,18 @@ def _same(a: Path, b: Path) -> bool:
 def _existing_ancestor(path: Path) -> Path:
     """The nearest ancestor of `path` (its folder, or above) that exists."""
     for parent in path.absolute().parents:
-        if parent.exists():
-            return parent
+        with contextlib.suppress(OSError):  # a name too long to stat: not there
+            if parent.exists():
+                return parent
     return Path(path.absolute().anchor)
+
+
+def _name_max(folder: Path) -> int:
+    """The longest file name the folder's file system takes (255 where it does not say)."""
+    try:
+        return int(os.pathconf(folder, "PC_NAME_MAX"))
+    except (OSError, ValueError, AttributeError):  # not a POSIX system, or no such limit to read
+        return 255
 
 
 def _takes_new_files(folder: Path) -> OSError | None:
@@ -57,6 +66,13 @@ def _takes_new_files(folder: Path) -> OSError | None:
 def target_problem(label: str, path: Path, reads: Iterable[Path] = (), *, folder: bool = False) -> str | None:
     """Why `path` (named `label` in the message, e.g. "--out") cannot be written, or None. A `folder` target (a
     reports folder) must be a folder or creatable as one; a file target must not be a folder."""
+    name_max = _name_max(_existing_ancestor(path))
+    names = [*path.parent.parts, path.name if folder else temp_sibling(path).name]
+    if any(len(n.encode()) > name_max for n in names):  # checked first: stat() on such a path raises
+        return (
+            f"{label} {path}: a name in it is too long for the file system (at most {name_max} bytes a name, the "
+            "file's own name with the temporary name it is written under first); give a shorter one."
+        )
     for read in reads:
         if _same(path, read) or (read.is_dir() and path.absolute().resolve().is_relative_to(read.resolve())):
             what = "a folder the run reads its data from" if read.is_dir() else "a file this run reads"

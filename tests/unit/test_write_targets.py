@@ -69,6 +69,11 @@ def test_a_folder_a_path_under_a_file_and_a_refusing_folder_are_named(tmp_path: 
     assert files_in(tmp_path) == ["pred.rejects.csv", "reports", "some_file.csv"]  # the probes left nothing
 
 
+def test_a_name_too_long_for_the_folder_is_named_before_any_work(tmp_path: Path) -> None:
+    problem = target_problem("--out", tmp_path / ("p" * 250 + ".parquet"))
+    assert problem is not None and "is too long for the file system" in problem
+
+
 def test_a_writable_new_path_passes_and_nothing_is_created(tmp_path: Path) -> None:
     check_targets({"--out": tmp_path / "new" / "deep" / "p.parquet"}, [], {"reports": tmp_path / "r" / "x"})
     assert files_in(tmp_path) == []
