@@ -125,6 +125,61 @@ def run_mlops(
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
 
 
+SHARED_PREFECT = "MLOPS_TEST_PREFECT_API_URL"  # set by tests/e2e/conftest.py for the whole session
+
+
+def cli_env(home: Path, **extra: str) -> dict[str, str]:
+    """The environment of an `mlops` subprocess in a test: its own MLOPS_HOME, no MLflow URI from outside, and
+    the session's shared Prefect server (tests/e2e/conftest.py) as PREFECT_API_URL, so a command does not spend
+    7-12 s starting a temporary server of its own. A test of server start-up builds its own environment."""
+    env = {**os.environ, "MLOPS_HOME": str(home), "COLUMNS": "200", **extra}
+    env.pop("MLFLOW_TRACKING_URI", None)
+    shared = os.environ.get(SHARED_PREFECT)
+    if shared:
+        env["PREFECT_API_URL"] = shared
+    else:
+        env.pop("PREFECT_API_URL", None)
+    return env
+
+
+@contextlib.contextmanager
+def running_prefect_server(home: Path, timeout: float = 180) -> Iterator[str]:
+    """`prefect server start` in a subprocess on a free loopback port (its own PREFECT_HOME); yields the API URL
+    once /api/health answers, and stops the server's whole process group afterwards."""
+    import urllib.request
+
+    port = free_port()
+    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env.pop("PREFECT_API_URL", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    api = f"http://127.0.0.1:{port}/api"
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{api}/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail(f"the Prefect server on port {port} did not start within {timeout:g} s")
+        time.sleep(0.5)
+    try:
+        yield api
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
 @contextlib.contextmanager
 def prefect_server(storage: Path, startup_timeout: int = 90) -> Iterator[str]:
     """A temporary Prefect server (real API, SQLite) for in-process flow runs; yields its API URL.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -10,15 +9,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import run_mlops
+from tests.conftest import cli_env, run_mlops
 
 pytestmark = pytest.mark.e2e
 
 
 def mlops(*args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MLOPS_HOME": str(home), "COLUMNS": "200"}
-    env.pop("PREFECT_API_URL", None)
-    return run_mlops(*args, cwd=cwd, env=env, timeout=600)
+    return run_mlops(*args, cwd=cwd, env=cli_env(home), timeout=600)
 
 
 def test_help_answers_every_command(tmp_path: Path) -> None:

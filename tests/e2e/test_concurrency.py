@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, cli_env
 
 pytestmark = pytest.mark.e2e
 
@@ -18,8 +17,7 @@ pytestmark = pytest.mark.e2e
 def test_different_pipelines_at_once_on_a_new_store(project: Path, isolated_home: Path) -> None:
     shutil.copy(REPO / "deployments" / "diabetes.yaml", project / "deployments" / "diabetes.yaml")
     shutil.copy(REPO / "expectations" / "diabetes.json", project / "expectations" / "diabetes.json")
-    env = {**os.environ, "MLOPS_HOME": str(isolated_home), "COLUMNS": "200"}
-    env.pop("PREFECT_API_URL", None)
+    env = cli_env(isolated_home)
     commands = [
         ["run", "retrain", "deployments/cancer.yaml"],
         ["run", "retrain", "deployments/diabetes.yaml"],

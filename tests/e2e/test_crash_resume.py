@@ -11,15 +11,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
-
-from tests.conftest import free_port
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
@@ -66,34 +61,9 @@ BOUNDARIES = [
 
 
 @pytest.fixture(scope="module")
-def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """One real Prefect server for the module's runs (a temporary server per run would triple the time)."""
-    port = free_port()
-    home = tmp_path_factory.mktemp("prefect-home")
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-    env.pop("PREFECT_API_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    api = f"http://127.0.0.1:{port}/api"
-    deadline = time.monotonic() + 180
-    while True:
-        try:
-            with urllib.request.urlopen(f"{api}/health", timeout=2) as r:
-                if r.status == 200:
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            pytest.fail("the Prefect server did not start")
-        time.sleep(0.5)
-    try:
-        yield api
-    finally:
-        os.killpg(proc.pid, 15)
-        proc.wait(timeout=60)
+def prefect_api(shared_prefect_server: str) -> str:
+    """The session's real Prefect server (tests/e2e/conftest.py): a temporary server per run would triple the time."""
+    return shared_prefect_server
 
 
 def run(project: Path, home: Path, api: str, kill_at: str | None = None) -> subprocess.CompletedProcess[str]:

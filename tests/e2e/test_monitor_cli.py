@@ -5,26 +5,20 @@ stopped (no champion), 2 a usage error."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from tests.conftest import cancer_frame, run_mlops
+from tests.conftest import cancer_frame, cli_env, run_mlops
 
 pytestmark = pytest.mark.e2e
 SPEC = "deployments/cancer.yaml"
 
 
 def mlops(*args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MLOPS_HOME": str(home), "COLUMNS": "200"}
-    env.pop("PREFECT_API_URL", None)
-    env.pop("MLFLOW_TRACKING_URI", None)
-    # The temporary Prefect server of each CLI call gets longer than its default 20 s to start on a busy machine.
-    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
-    return run_mlops(*args, cwd=cwd, env=env, timeout=900)
+    return run_mlops(*args, cwd=cwd, env=cli_env(home), timeout=900)
 
 
 def drifted(frame: pd.DataFrame) -> pd.DataFrame:

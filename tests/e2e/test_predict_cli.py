@@ -3,7 +3,6 @@ pipeline with no champion stops with exit 1, saying how to train one, with no pr
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pandas as pd
@@ -11,7 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from mlops.cli import app
-from tests.conftest import run_mlops
+from tests.conftest import cli_env, run_mlops
 
 pytestmark = pytest.mark.e2e
 SPEC = "deployments/cancer.yaml"
@@ -39,8 +38,7 @@ def test_usage_errors_exit_2_before_anything_runs(
 
 
 def test_no_champion_exits_1_with_nothing_written(project: Path, isolated_home: Path) -> None:
-    env = {**os.environ, "MLOPS_HOME": str(isolated_home), "COLUMNS": "200"}
-    env.pop("PREFECT_API_URL", None)
+    env = cli_env(isolated_home)
     r = run_mlops(
         "run", "predict", SPEC, "--batch", "data/cancer.csv", "--out", "out/p.parquet", cwd=project, env=env
     )  # fmt: skip

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import cli_env
+
 pytestmark = pytest.mark.e2e
 
 
 def start(args: list[str], project: Path, home: Path) -> subprocess.Popen[str]:
-    env = {**os.environ, "MLOPS_HOME": str(home), "COLUMNS": "200"}
-    env.pop("PREFECT_API_URL", None)
+    env = cli_env(home)
     return subprocess.Popen(
         [sys.executable, "-m", "mlops.cli", *args], cwd=project, env=env,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

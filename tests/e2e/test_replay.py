@@ -7,7 +7,6 @@ The champion is trained on January to June 2013; the replay then walks July to D
 from __future__ import annotations
 
 import csv
-import os
 import shutil
 import subprocess
 from datetime import UTC, datetime
@@ -16,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, run_mlops
+from tests.conftest import REPO, cli_env, run_mlops
 
 pytestmark = pytest.mark.e2e
 SPEC = "deployments/flight_delays.yaml"
@@ -25,11 +24,7 @@ REPLAY_END = "2014-01-01"
 
 
 def mlops(*args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MLOPS_HOME": str(home), "COLUMNS": "200"}
-    env.pop("PREFECT_API_URL", None)
-    env.pop("MLFLOW_TRACKING_URI", None)
-    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "120"
-    return run_mlops(*args, cwd=cwd, env=env, timeout=1800)
+    return run_mlops(*args, cwd=cwd, env=cli_env(home), timeout=1800)
 
 
 @pytest.fixture

@@ -7,16 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import run_mlops
+from tests.conftest import cli_env, run_mlops
 
 pytestmark = pytest.mark.e2e
 SECRET = "s3cr3t-Zq8wY1-never-log-me"
 
 
 def test_secrets_in_the_environment_are_not_written_anywhere(project: Path, isolated_home: Path) -> None:
-    env = {**os.environ, "MLOPS_HOME": str(isolated_home), "MLFLOW_TRACKING_PASSWORD": SECRET,
-           "AWS_SECRET_ACCESS_KEY": SECRET, "DATABASE_PASSWORD": SECRET}  # fmt: skip
-    env.pop("PREFECT_API_URL", None)
+    env = cli_env(isolated_home, MLFLOW_TRACKING_PASSWORD=SECRET, AWS_SECRET_ACCESS_KEY=SECRET,
+                  DATABASE_PASSWORD=SECRET)  # fmt: skip
     r = run_mlops("run", "retrain", "deployments/cancer.yaml", cwd=project, env=env, timeout=600)
     assert r.returncode == 0, r.stderr
     assert SECRET not in r.stdout + r.stderr
