@@ -156,6 +156,8 @@ def _ranked(metric: str, truth: np.ndarray, score: np.ndarray) -> Callable[[np.n
         group, g = group * BINS // g, BINS
 
     def fn(idx: np.ndarray) -> np.ndarray:
+        if idx.shape[1] * 16 < g:  # small batches: sorting each one costs less than counting over every score
+            return _sorted_ranked(metric, group[idx], truth[idx])
         out = []
         step = max(1, CELLS // g)
         for start in range(0, idx.shape[0], step):
@@ -168,6 +170,32 @@ def _ranked(metric: str, truth: np.ndarray, score: np.ndarray) -> Callable[[np.n
         return np.concatenate(out)
 
     return fn
+
+
+def _sorted_ranked(metric: str, codes: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """ROC AUC or average precision of each row of (resamples x rows) score codes and labels, by sorting each row:
+    ties (equal codes) share their average rank (AUC) or one threshold (average precision)."""
+    positives = truth.sum(axis=1)
+    negatives = truth.shape[1] - positives
+    if metric == "roc_auc":
+        from scipy.stats import rankdata
+
+        ranks = rankdata(codes, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            auc = ((ranks * truth).sum(axis=1) - positives * (positives + 1) / 2) / (positives * negatives)
+        return np.asarray(np.where((positives > 0) & (negatives > 0), auc, np.nan))
+    order = np.argsort(-codes, axis=1, kind="stable")
+    c_sorted = np.take_along_axis(codes, order, axis=1)
+    tps = np.cumsum(np.take_along_axis(truth, order, axis=1), axis=1)
+    end = np.ones_like(c_sorted, dtype=bool)  # the last row of each tie block is a threshold
+    end[:, :-1] = c_sorted[:, :-1] != c_sorted[:, 1:]
+    at_end = np.where(end, tps, 0.0)
+    before = np.zeros_like(at_end)
+    before[:, 1:] = np.maximum.accumulate(at_end, axis=1)[:, :-1]
+    seen = np.arange(1, codes.shape[1] + 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ap = (np.where(end, (tps - before) * tps / seen, 0.0)).sum(axis=1) / positives
+    return np.asarray(np.where(positives > 0, ap, np.nan))
 
 
 def _auc(pos: np.ndarray, neg: np.ndarray) -> np.ndarray:

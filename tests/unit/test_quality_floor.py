@@ -224,19 +224,25 @@ def test_the_rule_raises_at_most_5_percent_false_alarms_on_unchanged_batches(fit
         "log_loss",
     ],
 )
-def test_the_vectorised_bootstrap_scores_each_resample_as_scikit_learn_does(metric: str) -> None:
+@pytest.mark.parametrize(
+    ("decimals", "rows"), [(3, 300), (12, 100), (4, 100)], ids=["counted", "sorted", "sorted-with-ties"]
+)
+def test_the_vectorised_bootstrap_scores_each_resample_as_scikit_learn_does(
+    metric: str, decimals: int, rows: int
+) -> None:
     from tasks.bootstrap import batch_metric
     from tasks.evaluate import _weighted
     from tasks.train import Predictions
 
     rng = np.random.default_rng(0)
     truth = rng.random(3_000) < 0.3
-    score = np.round(
-        np.clip(rng.normal(0.3, 0.2, 3_000) + 0.25 * truth, 0, 1), 3
-    )  # ties, as real scores have
+    # 3 decimals: many ties, as real scores have; 12: all distinct, so small batches are sorted, not counted
+    score = np.round(np.clip(rng.normal(0.3, 0.2, 3_000) + 0.25 * truth, 0, 1), decimals)
     p = Predictions(np.where(truth, "yes", "no"), np.where(score > 0.45, "yes", "no"), score, "yes")
-    idx = rng.integers(0, 3_000, (4, 300))
-    expected = [_weighted(metric, Predictions(p.y[i], p.pred[i], score[i], "yes"))(np.ones(300)) for i in idx]
+    idx = rng.integers(0, 3_000, (4, rows))
+    expected = [
+        _weighted(metric, Predictions(p.y[i], p.pred[i], score[i], "yes"))(np.ones(rows)) for i in idx
+    ]
     fn = batch_metric(metric, p)
     assert fn is not None and np.allclose(fn(idx), expected)
 
