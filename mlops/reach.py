@@ -16,9 +16,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from mlops.errors import MlopsError
+from mlops.text import mask_url
 
 # --- the policy: the only place these numbers are written ------------------------------------------------------
 
@@ -91,27 +91,9 @@ def tried(unreached: Unreached) -> str:
 
 
 def masked(url: str) -> str:
-    """The URL without its password (user:password@host -> user@host) nor the values of query parameters that
-    look like secrets. Kept small so that the project's shared mask can replace it."""
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname
-        port = parts.port
-    except ValueError:
-        return url.split("@")[-1] if "@" in url else url
-    if "@" not in parts.netloc and not parts.query:
-        return url
-    netloc = parts.netloc
-    if "@" in netloc:
-        netloc = (f"{parts.username}@" if parts.username else "") + (host or "")
-        if port is not None:
-            netloc += f":{port}"
-    secret = ("pass", "secret", "token", "key")
-    query = urlencode(
-        [(k, "***" if any(s in k.lower() for s in secret) else v) for k, v in parse_qsl(parts.query, True)],
-        safe="*",
-    )
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    """The URL as a message shows it: its password and secret query parameters masked (mlops.text.mask_url, the
+    project's one mask)."""
+    return mask_url(url)
 
 
 class ServiceDown(MlopsError):
@@ -167,8 +149,10 @@ def http_attempt(url: str, headers: dict[str, str] | None = None) -> Callable[[f
     import urllib.error
     import urllib.request
 
+    bare, auth = credentials_apart(url)
+
     def attempt(timeout: float) -> None:
-        request = urllib.request.Request(url, headers=headers or {})
+        request = urllib.request.Request(bare, headers=auth | (headers or {}))
         try:
             with urllib.request.urlopen(request, timeout=timeout):
                 return
@@ -180,6 +164,24 @@ def http_attempt(url: str, headers: dict[str, str] | None = None) -> Callable[[f
             raise
 
     return attempt
+
+
+def credentials_apart(url: str) -> tuple[str, dict[str, str]]:
+    """`http://user:password@host/x` as urllib can open it: the URL without its user part (urllib would read it
+    as the host name), and the Basic Authorization header the clients (requests, httpx) would send for it."""
+    import base64
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url, {}
+    if "@" not in parts.netloc:
+        return url, {}
+    userinfo, _, host = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    token = base64.b64encode(f"{unquote(user)}:{unquote(password)}".encode()).decode()
+    return urlunsplit(parts._replace(netloc=host)), {"Authorization": f"Basic {token}"}
 
 
 def http_failure(exc: BaseException) -> tuple[Kind, str]:

@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from mlops.errors import MlopsError
+from mlops.text import mask_secrets, mask_url, without_credentials
 
 
 @dataclass(frozen=True)
@@ -34,9 +37,18 @@ class Settings:
     def reports_dir(self, pipeline: str) -> Path:
         return self.home / "reports" / pipeline
 
+    @property
+    def tracking_uri_shown(self) -> str:
+        """The tracking URI as messages, logs and reports show it: its password masked."""
+        return mask_url(self.tracking_uri)
+
+    @property
+    def prefect_api_url_shown(self) -> str | None:
+        return mask_url(self.prefect_api_url) if self.prefect_api_url else None
+
     def mlflow_ui_command(self) -> str:
         if not self.embedded_mlflow:
-            return f"open {self.mlflow_ui_url}"
+            return f"open {without_credentials(self.mlflow_ui_url)}"
         return (
             f"mlflow ui --backend-store-uri {self.tracking_uri} "
             f"--default-artifact-root {self.artifact_root} --host 127.0.0.1 --port 5000"
@@ -47,7 +59,9 @@ def get_settings() -> Settings:
     home = Path(os.environ.get("MLOPS_HOME", ".mlops")).resolve()
     uri = os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{home / 'mlflow.db'}"
     ui = os.environ.get("MLOPS_MLFLOW_UI_URL") or (
-        uri.rstrip("/") if uri.startswith(("http://", "https://")) else "http://127.0.0.1:5000"
+        without_credentials(uri.rstrip("/"))
+        if uri.startswith(("http://", "https://"))
+        else "http://127.0.0.1:5000"
     )
     return Settings(
         home=home,
@@ -56,6 +70,40 @@ def get_settings() -> Settings:
         mlflow_ui_url=ui,
         prefect_api_url=os.environ.get("PREFECT_API_URL") or None,
     )
+
+
+# Variables whose value is a credential by their name alone (MLFLOW_TRACKING_PASSWORD, PREFECT_API_KEY,
+# PREFECT_API_AUTH_STRING, AWS_SECRET_ACCESS_KEY, DATABASE_PASSWORD, ...)
+_SECRET_NAME = re.compile(
+    r"(PASSWORD|PASSWD|TOKEN|SECRET|API_KEY|ACCESS_KEY|AUTH_STRING|CREDENTIALS?)$|_SECRET_"
+)
+
+
+def secret_values(environ: Mapping[str, str] | None = None) -> list[str]:
+    """The credentials this process holds in its environment: the values of the variables named as secrets, the
+    password half of a `user:password` auth string, and the password of every URL-valued variable (as written and
+    percent-decoded). What hide_secrets() masks wherever it appears, even where no pattern would find it."""
+    found: list[str] = []
+    for name, value in (os.environ if environ is None else environ).items():
+        if not value:
+            continue
+        if _SECRET_NAME.search(name.upper()):
+            found.append(value)
+            if name.upper().endswith("AUTH_STRING") and ":" in value:
+                found.append(value.partition(":")[2])
+        if "://" in value and "@" in value:
+            netloc = value.partition("://")[2].split("/", 1)[0].split("?", 1)[0]
+            userinfo = netloc.rpartition("@")[0]
+            if ":" in userinfo:
+                password = userinfo.partition(":")[2]
+                found += [password, unquote(password)]
+    return found
+
+
+def hide_secrets(text: str) -> str:
+    """`text` as it may be printed, logged, tagged or reported: every URL's password, every secret-looking
+    parameter and every credential held in the environment masked (mlops.text.mask_secrets)."""
+    return mask_secrets(text, secret_values())
 
 
 LOCAL_PREFECT = "http://127.0.0.1:4200/api"
@@ -120,7 +168,7 @@ def promotion_lock_kind(
         return "file"
     of = f" of '{model_name}'" if model_name else ""
     raise NoPromotionLock(
-        f"the MLflow tracking store {tracking_uri} is not on this machine, so other machines may move the same "
+        f"the MLflow tracking store {mask_url(tracking_uri)} is not on this machine, so other machines may move the same "
         f"aliases and a file lock here cannot serialise promotions{of}; set PREFECT_API_URL to your Prefect server "
         "(e.g. http://prefect.example:4200/api) so its concurrency limit serialises them across hosts, or use a "
         "tracking store on this machine (a loopback server or the embedded SQLite store). Nothing was run or moved."

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import re
 from collections.abc import Iterable
+from urllib.parse import urlsplit, urlunsplit
 
 
 def did_you_mean(value: object, choices: Iterable[str]) -> str | None:
@@ -54,3 +56,53 @@ def shown(value: object) -> str:
     if isinstance(value, dict):
         return "{" + ", ".join(f"{k}: {shown(v)}" for k, v in value.items()) + "}"
     return str(value)
+
+
+# --- secrets never shown -------------------------------------------------------------------------------------
+
+MASK = "***"
+_SECRET_WORD = r"[A-Za-z_\-]*(?:password|passwd|pwd|secret|token|(?:api|access|private|secret)[_-]?key|signature|credentials?|auth|auth[_-]?string)"
+# scheme://user:password@host, whatever the scheme: the password runs to the last '@' before the host ends (so an
+# unencoded '@' in it is masked whole); a port (`host:4200/x@y`) is not a password: it has no '@' before a '/'
+_USERINFO = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.\-]*://[^\s:/@?#'\"<>]*):(?P<pw>[^\s/?#'\"<>]*)@")
+# password=..., ?token=..., &api_key=..., MLFLOW_TRACKING_PASSWORD=...; and, in a query string only, the short
+# names (sig, key, pass) that would be words in a sentence
+_PAIR = re.compile(
+    rf"(?i)(?P<head>(?:(?<=[?&;])(?:sig|key|pass)|(?<![A-Za-z0-9]){_SECRET_WORD})\s*=\s*)"
+    r"(?P<value>'[^']*'|\"[^\"]*\"|[^\s&;,'\"<>)]+)"
+)
+# an Authorization header's value: Bearer/Basic/Token and a token-like word (a digit, '+', '/' or '=' in it)
+_HEADER = re.compile(
+    r"(?P<head>\b(?:Bearer|Basic|Token)\s+)(?=[A-Za-z0-9._~+/\-]*[0-9+/=])[A-Za-z0-9._~+/\-]{8,}=*"
+)
+
+
+def mask_secrets(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with every credential we can recognise replaced by ***: the password of any `scheme://user:pw@`
+    URL (whatever the scheme: postgresql, mysql, http, ...), secret query parameters and libpq words
+    (`?password=`, `token=`, `api_key=`, ...), `Bearer`/`Basic` header values, and each of `secrets` (values
+    known to be secret, e.g. MLFLOW_TRACKING_PASSWORD) wherever it appears. Everything else is left as it was,
+    so a message still names the host, the port and the user."""
+    if not text:
+        return text
+    for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
+        text = text.replace(secret, MASK)
+    text = _USERINFO.sub(lambda m: f"{m['head']}:{MASK}@", text)
+    text = _PAIR.sub(lambda m: m["head"] + MASK, text)
+    return _HEADER.sub(lambda m: m["head"] + MASK, text)
+
+
+def mask_url(url: str) -> str:
+    """A URL as it may be printed, logged, tagged or reported: its password (and any secret query parameter)
+    replaced by ***, the rest unchanged (`postgresql://mlflow:***@db:5432/mlflow`)."""
+    return mask_secrets(url)
+
+
+def without_credentials(url: str) -> str:
+    """A URL to show as a link (a UI address): no `user:password@` at all (the browser asks), no secret query
+    parameters."""
+    with contextlib.suppress(ValueError):
+        parts = urlsplit(url)
+        if "@" in parts.netloc:
+            url = urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+    return mask_secrets(url)

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from mlops.errors import MlopsError
 from mlops.reach import CONNECT_TIMEOUT_SECONDS
+from mlops.text import mask_url
 
 
 class Refused(MlopsError):
@@ -27,7 +28,7 @@ def prefect_refused(url: str) -> Refused:
     has = bool(_prefect_auth_string())
     who = "the auth string in PREFECT_API_AUTH_STRING" if has else "a client without credentials"
     return Refused(
-        f"the Prefect server at {url} refused {who} (401 unauthorized); set PREFECT_API_AUTH_STRING to the "
+        f"the Prefect server at {mask_url(url)} refused {who} (401 unauthorized); set PREFECT_API_AUTH_STRING to the "
         "server's 'user:password' (its PREFECT_SERVER_API_AUTH_STRING; ask whoever runs it), then rerun. "
         "Nothing was run."
     )

@@ -19,6 +19,7 @@ from mlops.cli import render
 from mlops.cli.notifications import check_notifications, deploy_notifications
 from mlops.cli.render import out
 from mlops.cli.runtime import deploy_problems, server_errors
+from mlops.text import mask_url, without_credentials
 
 trigger_app = typer.Typer(
     help="Start a run of a pipeline's deployment on the Prefect server (needs PREFECT_API_URL).",
@@ -74,7 +75,9 @@ def serve(
                 f"stop it (Ctrl-C in its terminal); otherwise pick another port with --port."
             )
         if os.environ.get("PREFECT_API_URL") not in (None, "", api_url):
-            out.print(f"Note: PREFECT_API_URL is {os.environ['PREFECT_API_URL']}; this server is {api_url}.")
+            out.print(
+                f"Note: PREFECT_API_URL is {mask_url(os.environ['PREFECT_API_URL'])}; this server is {api_url}."
+            )
         pools = sorted({i.pool for i in report.deployments if i.pool})
         log_path = home / "server.log"
         server = worker_procs = None
@@ -138,15 +141,15 @@ def deploy(
         missing = srv.missing_pools(api_url, sorted({i.pool for i in report.deployments if i.pool}))
         for name in missing:
             out.print(
-                f"Note: work pool '{name}' does not exist on {api_url}; its runs wait until it does: "
+                f"Note: work pool '{name}' does not exist on {mask_url(api_url)}; its runs wait until it does: "
                 f"prefect work-pool create {name} --type process"
             )
         t0 = time.monotonic()
         sv.deploy_all(project, api_url)
-        out.print(f"Deployed to {api_url} in {time.monotonic() - t0:.1f} s:")
+        out.print(f"Deployed to {mask_url(api_url)} in {time.monotonic() - t0:.1f} s:")
         render.print_deployments(srv.deployment_rows(api_url))
         deploy_notifications(project, api_url)
-        out.print(f"Prefect UI: {sv.ui_url_for(api_url)}/deployments", markup=False)
+        out.print(f"Prefect UI: {without_credentials(sv.ui_url_for(api_url))}/deployments", markup=False)
 
 
 @trigger_app.command("retrain")

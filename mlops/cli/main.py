@@ -136,7 +136,7 @@ def run_retrain(
         needs_time_column(spec, "--start/--end")
     settings = prefect_settings()
     out.print(
-        f"[bold]retrain[/bold] {spec}  (MLflow: {settings.tracking_uri}; Prefect: {prefect_where(settings)})"
+        f"[bold]retrain[/bold] {spec}  (MLflow: {settings.tracking_uri_shown}; Prefect: {prefect_where(settings)})"
     )
     with prefect_context(settings), user_errors(debug):
         from flows.retrain import retrain
@@ -178,7 +178,7 @@ def run_monitor(
         needs_time_column(spec, "--start/--end")
     settings = prefect_settings()
     out.print(
-        f"[bold]monitor[/bold] {spec}  (MLflow: {settings.tracking_uri}; Prefect: {prefect_where(settings)})"
+        f"[bold]monitor[/bold] {spec}  (MLflow: {settings.tracking_uri_shown}; Prefect: {prefect_where(settings)})"
     )
     with prefect_context(settings), user_errors(debug):
         from flows.monitor import monitor

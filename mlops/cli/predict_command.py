@@ -72,7 +72,7 @@ def run_predict(
     check_outputs(spec, batch, out_path)
     settings = prefect_settings()
     out.print(
-        f"[bold]predict[/bold] {spec}  (MLflow: {settings.tracking_uri}; Prefect: {prefect_where(settings)})"
+        f"[bold]predict[/bold] {spec}  (MLflow: {settings.tracking_uri_shown}; Prefect: {prefect_where(settings)})"
     )
     with prefect_context(settings), user_errors(debug):
         from flows.predict import predict

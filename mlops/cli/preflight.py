@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from mlops.cli.runtime import fail
 from mlops.errors import MlopsError
+from mlops.text import mask_url
 
 UNSET = "unset it to run on a temporary local Prefect server"
 
@@ -53,7 +54,7 @@ def check_prefect_api(url: str) -> None:
     if not well_formed:
         fail(
             2,
-            f"PREFECT_API_URL is '{url}', which is not a Prefect API URL; set it to your Prefect server's API, "
+            f"PREFECT_API_URL is '{mask_url(url)}', which is not a Prefect API URL; set it to your Prefect server's API, "
             f"e.g. http://127.0.0.1:4200/api (`mlops serve` starts one), or {UNSET}. Nothing was run.",
         )
     error = prefect_unreachable(url)

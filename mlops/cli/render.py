@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any, cast
 
 from rich.console import Console
 from rich.table import Table
@@ -14,8 +14,37 @@ if TYPE_CHECKING:
     from mlops.cli.project_check import CheckReport
     from tasks.report import RetrainResult
 
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+class _Masked:
+    """A terminal stream through which no credential passes (mlops.settings.hide_secrets): whatever a message
+    repeats (a store URL with its password, a library's error text with the URL inside) is masked on its way out."""
+
+    def __init__(self, stream: IO[str]):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        from mlops.settings import hide_secrets
+
+        return self._stream.write(hide_secrets(text))
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, flush, encoding: the stream's own
+        return getattr(self._stream, name)
+
+
+class MaskedConsole(Console):
+    """rich's Console writing through _Masked: every line the CLI prints (messages, tables, --json) is masked."""
+
+    @property
+    def file(self) -> IO[str]:
+        return cast("IO[str]", _Masked(super().file))
+
+    @file.setter
+    def file(self, new_file: IO[str]) -> None:
+        self._file = new_file
+
+
+out = MaskedConsole(highlight=False, soft_wrap=True)
+err = MaskedConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 # --- pipeline runs -----------------------------------------------------------------------------------------
@@ -123,7 +152,9 @@ def print_monitor(r: Any) -> None:
 
 def print_prefect_link(settings: Any, run_id: str | None) -> None:
     if settings.prefect_api_url and run_id:
-        ui = settings.prefect_api_url.rstrip("/").removesuffix("/api")
+        from mlops.text import without_credentials
+
+        ui = without_credentials(settings.prefect_api_url.rstrip("/").removesuffix("/api"))
         out.print(f"Prefect flow run: {ui}/runs/flow-run/{run_id}", markup=False)
 
 

@@ -38,6 +38,32 @@ def quiet_environment() -> None:
     """Before any library is imported: no analytics calls (no network here) and no per-validation progress bars."""
     for key, value in QUIET_ENV.items():
         os.environ.setdefault(key, value)
+    mask_log_records()
+
+
+def mask_log_records() -> None:
+    """Every log record made in this process (ours, Prefect's, MLflow's, SQLAlchemy's) has its credentials masked
+    when it is made (mlops.settings.hide_secrets), so neither the terminal nor the Prefect server's run logs ever
+    receive a store URL's password that a library repeated in its message."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "masks_secrets", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            text = record.getMessage()
+        except Exception:  # noqa: BLE001 - a record that cannot be formatted is the logging module's to report
+            return record
+        from mlops.settings import hide_secrets
+
+        masked = hide_secrets(text)
+        if masked != text:
+            record.msg, record.args = masked, ()
+        return record
+
+    factory.masks_secrets = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
 
 
 # --- errors -> messages and exit codes ---------------------------------------------------------------------
@@ -127,7 +153,7 @@ def prefect_where(settings: Any) -> str:
 
     if settings.prefect_api_url and settings.prefect_api_url == kept_url():
         return describe(settings.prefect_api_url)
-    return settings.prefect_api_url or "temporary local server"
+    return settings.prefect_api_url_shown or "temporary local server"
 
 
 def prefect_settings(start: bool = True) -> Any:

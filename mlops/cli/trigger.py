@@ -17,7 +17,9 @@ from typing import Any
 
 from mlops.cli.errors import ServeError, UsageError
 from mlops.cli.supervisor import ui_url_for
+from mlops.settings import hide_secrets
 from mlops.spec import project_root
+from mlops.text import mask_url, without_credentials
 
 FINAL_OK = "COMPLETED"
 
@@ -61,7 +63,8 @@ def find_deployment(flow_name: str, spec: Path, deployment: str | None = None) -
             found = client.read_deployments(flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])))
     except Exception as exc:  # noqa: BLE001 - any failure to read deployments becomes one ServeError naming the server
         raise ServeError(
-            f"cannot read deployments from the Prefect server at {api_url} ({type(exc).__name__}: {exc}). Is it "
+            f"cannot read deployments from the Prefect server at {mask_url(api_url)} ({type(exc).__name__}: "
+            f"{hide_secrets(str(exc))}). Is it "
             f"running? Start it with `mlops serve`, or fix PREFECT_API_URL."
         ) from None
     if deployment:
@@ -77,7 +80,7 @@ def find_deployment(flow_name: str, spec: Path, deployment: str | None = None) -
         )
         named = f" named '{deployment}'" if deployment else ""
         raise UsageError(
-            f"no '{flow_name}' deployment{named} on {api_url} runs {spec}; deployed {flow_name} deployments: "
+            f"no '{flow_name}' deployment{named} on {mask_url(api_url)} runs {spec}; deployed {flow_name} deployments: "
             f"{listed}. Declare one in prefect.yaml and deploy it (`mlops deploy`, or restart `mlops serve`)."
         )
     if len(matches) > 1:
@@ -98,7 +101,7 @@ def start_run(target: Target, parameters: dict[str, Any]) -> Any:
 
 def flow_run_url(flow_run_id: Any) -> str:
     api = os.environ.get("PREFECT_API_URL", "")
-    return f"{ui_url_for(api)}/runs/flow-run/{flow_run_id}"
+    return f"{without_credentials(ui_url_for(api))}/runs/flow-run/{flow_run_id}"
 
 
 def wait_for(flow_run_id: Any, timeout: float, on_state: Callable[[str, float], None]) -> Any:

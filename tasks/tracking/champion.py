@@ -8,7 +8,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlops.settings import get_settings
+from mlops.settings import get_settings, hide_secrets
+from mlops.text import first_line
 from tasks.tracking.store import (
     CHALLENGER,
     CHAMPION,
@@ -94,7 +95,8 @@ def registry_state(model_name: str) -> list[VersionInfo]:
     except Exception as exc:
         if is_transient(exc):
             raise TrackingUnavailable(
-                f"cannot reach the MLflow tracking store at {get_settings().tracking_uri} ({exc}); "
+                f"cannot reach the MLflow tracking store at {get_settings().tracking_uri_shown} "
+                f"({hide_secrets(first_line(exc))}); "
                 "start it or unset MLFLOW_TRACKING_URI to use the embedded store."
             ) from None
         if is_not_found(exc):

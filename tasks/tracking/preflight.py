@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from mlops.errors import MlopsError
 from mlops.reach import Kind, http_attempt, http_failure, reach, socket_failure, unreached_error
-from mlops.settings import Settings, get_settings
+from mlops.settings import Settings, get_settings, hide_secrets
 from mlops.text import first_line
 
 # the SQL servers MLflow stores runs in (sqlite is a local file, opened by check_store)
@@ -44,7 +44,7 @@ def check_store(settings: Settings | None = None) -> None:
             f"embedded MLflow store ({_reason(exc)}); set MLOPS_HOME to a folder you can write (or unset it to "
             "use .mlops here), then rerun. Nothing was run."
         ) from None
-    uri = settings.tracking_uri
+    uri = settings.tracking_uri_shown
     try:
         client(settings)
     except MlopsError:
@@ -76,7 +76,7 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror:
         where = f": {exc.filename}" if exc.filename else ""
         return f"{exc.strerror.lower()}{where}"
-    return (first_line(exc) or type(exc).__name__).split(". See https://")[0].strip()
+    return hide_secrets((first_line(exc) or type(exc).__name__).split(". See https://")[0].strip())
 
 
 # --- reaching a server store before MLflow does -------------------------------------------------------------

@@ -26,6 +26,7 @@ from tasks.tracking.store import (
     is_transient,
     read_or_none,
     registry_error,
+    shown_tags,
     version_url,
 )
 
@@ -95,6 +96,7 @@ def publish(
     tags = decision_tags(decision, champion_version, extra_tags | {"mode": mode})
     tags |= {f"{TAG}metric.{k}": fmt(v) for k, v in metrics.items()}
     tags[f"{TAG}{ALIASES_BEFORE}"] = json.dumps(before)  # what undo_unpublished restores after a crash
+    tags = shown_tags(tags)
     key = extra_tags.get("idempotency_key", "")
     existing = _version_with_key(c, model_name, key) if key else None
     if existing is not None and (existing.tags or {}).get(f"{TAG}{PUBLISHED}") == "true":

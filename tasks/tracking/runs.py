@@ -25,6 +25,7 @@ from tasks.tracking.store import (
     param_text,
     registry_error,
     run_url,
+    shown_tags,
     start_run,
 )
 from tasks.tracking.trained_rows import log_trained_rows
@@ -86,7 +87,7 @@ def log_training_run(
     warnings.filterwarnings("ignore", message=".*dataset source can be interpreted in multiple ways.*")
     exp = experiment_id(pipeline)
     with start_run(exp, f"retrain-{time.strftime('%Y%m%d-%H%M%S')}") as run:
-        mlflow.set_tags({f"{TAG}{k}": v for k, v in tags.items()})
+        mlflow.set_tags(shown_tags(tags, TAG))
         mlflow.log_params({k: param_text(v) for k, v in params.items()})
         mlflow.log_metrics({f"holdout_{k}": v for k, v in metrics.items() if not math.isnan(v)})
         for context, frame in (("training", train), ("holdout", holdout)):
@@ -166,7 +167,7 @@ def log_failed_gate(pipeline: str, spec_path: Path, tags: dict[str, str], qualit
 
     exp = experiment_id(pipeline)
     with start_run(exp, f"quality-gate-{time.strftime('%Y%m%d-%H%M%S')}") as run:
-        mlflow.set_tags({f"{TAG}{k}": v for k, v in tags.items()} | {f"{TAG}stopped_by": "quality-gate"})
+        mlflow.set_tags(shown_tags(tags, TAG) | {f"{TAG}stopped_by": "quality-gate"})
         mlflow.log_dict(quality.to_dict(), "quality/validation.json")
         mlflow.log_metric("quality_failed_expectations", len(quality.failed))
         mlflow.log_artifact(str(spec_path), artifact_path="spec")
@@ -264,9 +265,7 @@ def log_kind_run(
     model_name, version = model
     exp = experiment_id(pipeline)
     with start_run(exp, f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}") as run:
-        mlflow.set_tags(
-            {f"{TAG}{k}": v for k, v in tags.items()} | {f"{TAG}kind": kind, f"{TAG}model_name": model_name}
-        )
+        mlflow.set_tags(shown_tags(tags, TAG) | {f"{TAG}kind": kind, f"{TAG}model_name": model_name})
         mlflow.log_metrics({k: v for k, v in metrics.items() if not math.isnan(v)})
         artifacts()
     client().set_model_version_tag(model_name, version, f"{TAG}last_{kind}_run", run.info.run_id)

@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 
 from mlops.errors import MlopsError
 from mlops.reach import CONNECT_TIMEOUT_SECONDS
-from mlops.settings import Settings, get_settings
+from mlops.settings import Settings, get_settings, hide_secrets
 from mlops.text import first_line
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
@@ -42,10 +42,10 @@ def unreachable(exc: BaseException) -> TrackingUnavailable | None:
     """The user's message for a tracking store that could not be reached, even after retrying; None otherwise."""
     if not is_transient(exc):
         return None
-    uri = get_settings().tracking_uri
+    uri = get_settings().tracking_uri_shown
     return TrackingUnavailable(
         f"cannot reach the MLflow tracking store at {uri}, even after retrying ({type(exc).__name__}: "
-        f"{first_line(exc)}); start it (or correct MLFLOW_TRACKING_URI), or unset MLFLOW_TRACKING_URI to use the "
+        f"{hide_secrets(first_line(exc))}); start it (or correct MLFLOW_TRACKING_URI), or unset MLFLOW_TRACKING_URI to use the "
         "embedded store, then rerun."
     )
 
@@ -97,7 +97,7 @@ def access_denied(exc: BaseException) -> AccessDenied | None:
 
     if not isinstance(exc, MlflowException) or exc.error_code not in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
         return None
-    uri = get_settings().tracking_uri
+    uri = get_settings().tracking_uri_shown
     user = os.environ.get("MLFLOW_TRACKING_USERNAME")
     if exc.error_code == "UNAUTHENTICATED":
         who = (
@@ -124,9 +124,9 @@ def registry_error(exc: BaseException, operation: str) -> RegistryError:
     denied = access_denied(exc)
     if denied is not None:
         return denied
-    uri = get_settings().tracking_uri
+    uri = get_settings().tracking_uri_shown
     # SQL errors go on with the statement: the first line says it
-    said = first_line(exc)
+    said = hide_secrets(first_line(exc))
     return RegistryError(
         f"could not {operation} in the MLflow registry at {uri} ({type(exc).__name__}: {said}); this "
         "is not MLflow's 'not found' answer, so nothing was decided from it: this step registered no version "
@@ -235,7 +235,7 @@ def experiment_id(pipeline: str, settings: Settings | None = None) -> str:
     exp = c.get_experiment_by_name(pipeline)
     if exp is not None and exp.lifecycle_stage == "deleted":
         raise MlopsError(
-            f"the MLflow experiment '{pipeline}' (id {exp.experiment_id}) at {settings.tracking_uri} was deleted, "
+            f"the MLflow experiment '{pipeline}' (id {exp.experiment_id}) at {settings.tracking_uri_shown} was deleted, "
             "so no run can be recorded in it; restore it (MLflow UI, or `mlflow experiments restore "
             f"--experiment-id {exp.experiment_id}`) and rerun."
         )
@@ -289,8 +289,15 @@ def version_url(model_name: str, version: str) -> str:
 
 
 def param_text(value: Any) -> str:
+    """A param's value as MLflow keeps it: JSON for anything but text, no credential in it (hide_secrets)."""
     text = value if isinstance(value, str) else json.dumps(value, default=str)
-    return text[:6000]
+    return hide_secrets(text)[:6000]
+
+
+def shown_tags(tags: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Tags as MLflow keeps them: prefixed, and no credential in any text value (a source URL's password, a
+    library's error text with the store URL inside)."""
+    return {f"{prefix}{k}": hide_secrets(v) if isinstance(v, str) else v for k, v in tags.items()}
 
 
 def fmt(value: float | None) -> str:

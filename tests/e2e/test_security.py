@@ -33,3 +33,36 @@ def test_a_spec_cannot_construct_objects(project: Path, isolated_home: Path) -> 
     spec.write_text(f"name: !!python/object/apply:os.system ['touch {marker}']\n")
     r = run_mlops("validate", str(spec), cwd=project, env={**os.environ, "MLOPS_HOME": str(isolated_home)})
     assert r.returncode == 2 and "not valid YAML" in r.stderr and not marker.exists()
+
+
+PASSWORD = "S3cretPw"
+
+
+def test_a_store_password_is_never_printed(project: Path, isolated_home: Path) -> None:
+    """A tracking server that is down: MLflow's own error repeats the request URL with the credentials in it; the
+    message names the store, masked (status --json, the scripts' view, included)."""
+    from tests.conftest import free_port
+
+    uri = f"http://u:{PASSWORD}@127.0.0.1:{free_port()}"
+    env = {
+        **os.environ,
+        "MLOPS_HOME": str(isolated_home),
+        "MLFLOW_TRACKING_URI": uri,
+        "MLOPS_LOCAL_PREFECT": "off",
+    }
+    env.pop("PREFECT_API_URL", None)
+    r = run_mlops("status", "deployments/cancer.yaml", "--json", cwd=project, env=env, timeout=300)
+    assert r.returncode == 1, r.stderr
+    assert PASSWORD not in r.stdout + r.stderr
+    assert "http://u:***@127.0.0.1" in r.stderr  # the store is still named: host, port and user
+
+
+def test_a_prefect_password_is_never_printed(project: Path, isolated_home: Path) -> None:
+    from tests.conftest import free_port
+
+    url = f"http://u:{PASSWORD}@127.0.0.1:{free_port()}/api"
+    env = {**os.environ, "MLOPS_HOME": str(isolated_home), "PREFECT_API_URL": url}
+    r = run_mlops("run", "retrain", "deployments/cancer.yaml", cwd=project, env=env, timeout=300)
+    assert r.returncode == 1, r.stderr
+    assert PASSWORD not in r.stdout + r.stderr
+    assert "PREFECT_API_URL=http://u:***@127.0.0.1" in r.stderr and "refused the connection" in r.stderr

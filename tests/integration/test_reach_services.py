@@ -49,7 +49,7 @@ def test_a_closed_postgresql_port_is_said_after_the_policys_tries(project: Path,
     uri = f"postgresql://mlflow:s3cret@127.0.0.1:{port}/mlflow"
     code, err = _retrain(project, tmp_path, MLFLOW_TRACKING_URI=uri)
     assert code == 1, err
-    assert f"MLFLOW_TRACKING_URI=postgresql://mlflow@127.0.0.1:{port}/mlflow" in err, err
+    assert f"MLFLOW_TRACKING_URI=postgresql://mlflow:***@127.0.0.1:{port}/mlflow" in err, err
     assert "refused the connection" in err and f"tried {TRIES} times over" in err, err
     assert "start the database" in err and "Nothing was run." in err, err
     assert "s3cret" not in err
@@ -61,7 +61,7 @@ def test_a_silent_postgresql_port_is_said_after_the_policys_tries(
     uri = f"postgresql://mlflow:s3cret@127.0.0.1:{silent_port}/mlflow"
     code, err = _retrain(project, tmp_path, MLFLOW_TRACKING_URI=uri)
     assert code == 1, err
-    assert f"MLFLOW_TRACKING_URI=postgresql://mlflow@127.0.0.1:{silent_port}/mlflow" in err, err
+    assert f"MLFLOW_TRACKING_URI=postgresql://mlflow:***@127.0.0.1:{silent_port}/mlflow" in err, err
     assert f"accepted the connection but did not answer within {CONNECT_TIMEOUT_SECONDS:g} s" in err, err
     assert f"tried {TRIES} times over" in err and "s3cret" not in err, err
 
@@ -122,7 +122,7 @@ def test_a_refused_postgresql_password_is_not_retried_and_exits_2(
     uri = f"postgresql://postgres:wrong-one@127.0.0.1:{port}/mlflow"
     code, err = _retrain(project, tmp_path, MLFLOW_TRACKING_URI=uri)
     assert code == 2, err
-    assert f"MLFLOW_TRACKING_URI=postgresql://postgres@127.0.0.1:{port}/mlflow" in err, err
+    assert f"MLFLOW_TRACKING_URI=postgresql://postgres:***@127.0.0.1:{port}/mlflow" in err, err
     assert 'refused the credentials (password authentication failed for user "postgres")' in err, err
     assert "not retried" in err and "correct the user, password or database name" in err, err
     assert "wrong-one" not in err

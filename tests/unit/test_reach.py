@@ -93,9 +93,12 @@ def test_a_service_back_on_the_second_try_is_reached() -> None:
 @pytest.mark.parametrize(
     ("url", "shown"),
     [
-        ("postgresql://mlflow:s3cret@db.example:5432/mlflow", "postgresql://mlflow@db.example:5432/mlflow"),
-        ("postgresql://:s3cret@db.example/mlflow", "postgresql://db.example/mlflow"),
-        ("http://u:p%40ss@127.0.0.1:5000", "http://u@127.0.0.1:5000"),
+        (
+            "postgresql://mlflow:s3cret@db.example:5432/mlflow",
+            "postgresql://mlflow:***@db.example:5432/mlflow",
+        ),
+        ("postgresql://:s3cret@db.example/mlflow", "postgresql://:***@db.example/mlflow"),
+        ("http://u:p%40ss@127.0.0.1:5000", "http://u:***@127.0.0.1:5000"),
         (
             "postgresql://db/x?password=s3cret&sslmode=require",
             "postgresql://db/x?password=***&sslmode=require",
@@ -119,7 +122,9 @@ def test_the_message_names_the_variable_the_masked_address_what_happened_and_the
     )
     text = str(down)
     assert isinstance(down, ServiceDown) and down.exit_code == 1
-    assert "MLFLOW_TRACKING_URI=postgresql://mlflow@127.0.0.1:5999/mlflow" in text and "s3cret" not in text
+    assert (
+        "MLFLOW_TRACKING_URI=postgresql://mlflow:***@127.0.0.1:5999/mlflow" in text and "s3cret" not in text
+    )
     assert f"accepted the connection but did not answer within {CONNECT_TIMEOUT_SECONDS:g} s" in text
     assert "tried 3 times over 20 s" in text and "start the database" in text and "\n" not in text
     assert "connection refused" not in text.lower()  # would read as transient to the tasks' retry condition
