@@ -4,14 +4,13 @@ has not changed since: a read then costs no MLflow import (about 3 s of CPU here
 pandas, SQLAlchemy, its GenAI modules and alembic, and each client re-checks the store's schema with alembic).
 
 Reads only: the store is still read through MLflow's public client (champion.py, ledger.py) whenever the
-snapshot is missing or stale, and nothing here can move an alias. "Unchanged" is the store file's identity,
-size and modification time (and its `-wal`/`-journal` beside it): every SQLite commit writes one of them. A
-snapshot is saved only when those files were last written long enough ago that a later write cannot share their
-modification time (git's "racy clean" rule): `SETTLE_SECONDS` on a filesystem that keeps whole seconds (FAT,
-ext3, HFS+, some network filesystems), `FINE_SETTLE_SECONDS` on one that keeps nanoseconds (ext4, XFS, btrfs,
-tmpfs, APFS: the kernel moves their clock every tick, 1-10 ms on Linux). A command that wrote the store refreshes
-the snapshot before it exits (`refresh`), so `mlops status` right after `mlops run retrain` needs no MLflow. Server stores
-(MLFLOW_TRACKING_URI=http://...) are always read live: their changes cannot be seen from here.
+snapshot is missing or stale, and nothing here can move an alias. "Unchanged" is read from the store's content,
+never from a timestamp: SQLite increments the "file change counter" in its header (4 bytes at offset 24) on every
+committed write in rollback-journal mode (MLflow's). A store in WAL mode (where commits do not move that counter)
+is never cached, and neither is one with a `-journal` beside it (a write under way, or one cut short). A command that wrote the store refreshes the snapshot before it exits (`refresh`), so `mlops status`
+right after `mlops run retrain` needs no MLflow. Server stores (MLFLOW_TRACKING_URI=http://...) are always read
+live: their changes cannot be seen from here. Gain: `mlops status` 0.59 s against 4.43 s read live
+(docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -31,8 +30,7 @@ if TYPE_CHECKING:
     from tasks.tracking.ledger import LedgerEntry
 
 FILE = "cache/registry-view.json"
-SETTLE_SECONDS = 2.0  # whole-second modification times
-FINE_SETTLE_SECONDS = 0.05  # sub-second ones: several clock ticks
+SQLITE_MAGIC = b"SQLite format 3\x00"
 KEEP = 20  # models remembered
 READERS = ("snapshot.py", "champion.py", "ledger.py", "store.py")  # the code that reads what is kept
 
@@ -44,7 +42,7 @@ def registry_view(model_name: str) -> tuple[list[VersionInfo], list[LedgerEntry]
     from tasks.tracking.ledger import LedgerEntry
 
     settings = get_settings()
-    stamp, settled = store_stamp(settings)  # before the read: a write during it changes the next stamp
+    stamp = store_stamp(settings)  # before the read: a write during it changes the next stamp
     saved = read_quietly(_path(settings)).get(model_name) if stamp else None
     if saved and saved.get("stamp") == stamp:
         try:
@@ -58,57 +56,46 @@ def registry_view(model_name: str) -> tuple[list[VersionInfo], list[LedgerEntry]
 
     versions = champion.registry_state(model_name)
     entries = ledger.history(model_name)
-    if stamp and settled:
+    if stamp:
         _save(settings, model_name, stamp, versions, entries)
     return versions, entries
 
 
-def store_stamp(settings: Settings) -> tuple[str | None, bool]:
-    """A digest of what the snapshot depends on: the store files' identity, size and modification time, the
-    time zone (versions show local creation times), the code that reads them (READERS) and MLflow's version; None when
-    the store is not an embedded SQLite file that exists (then nothing is cached). And whether the files were
-    last written more than SETTLE_SECONDS before now: only then may a read taken after it be saved under it."""
+def store_stamp(settings: Settings) -> str | None:
+    """A digest of what the snapshot depends on: the store's content version (SQLite's file change counter) and
+    the file's identity, the time zone (versions show local creation times), the code that
+    reads them (READERS) and MLflow's version. None when the store is not an embedded SQLite file in rollback-journal
+    mode at rest (no `-journal` beside it): then nothing is cached."""
     db = _db_path(settings)
     if db is None:
-        return None, False
-    now, settled = time.time(), True
+        return None
     parts = [settings.tracking_uri, repr((time.tzname, time.timezone, os.environ.get("TZ")))]
-    for f in _store_files(db):
-        try:
-            st = f.stat()
-        except FileNotFoundError:
-            if f == db:
-                return None, False
-            continue
-        except OSError:
-            return None, False
-        settled = settled and now - st.st_mtime >= settle_seconds(st.st_mtime_ns)
-        parts.append(f"{f.name}:{st.st_dev}:{st.st_ino}:{st.st_size}:{st.st_mtime_ns}")
+    try:
+        if db.with_name(db.name + "-journal").exists():
+            return None  # a write in progress, or a crashed one SQLite will roll back on the next open
+        with db.open("rb") as f:
+            header = f.read(100)
+            st = os.fstat(f.fileno())
+        if len(header) < 100 or not header.startswith(SQLITE_MAGIC):
+            return None  # not (yet) a SQLite database
+        if header[18] == 2 or db.with_name(db.name + "-wal").exists():
+            return None  # WAL mode: commits do not move the change counter (MLflow does not use it)
+        parts.append(f"{st.st_dev}:{st.st_ino}:{st.st_size}:{header[24:28].hex()}:{header[92:96].hex()}")
+    except OSError:
+        return None
     from mlops.fingerprint import library_versions
 
     here = Path(__file__).parent
     parts += [hashlib.sha256((here / f).read_bytes()).hexdigest() for f in READERS]
     parts += library_versions(("mlflow",))
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest(), settled
-
-
-def settle_seconds(mtime_ns: int) -> float:
-    """How long after a write its modification time is safe to trust: a stamp in whole seconds says the filesystem
-    keeps no finer time (a write 0.9 s later would show the same), a finer one that it ticks at least every 10 ms."""
-    return SETTLE_SECONDS if mtime_ns % 1_000_000_000 == 0 else FINE_SETTLE_SECONDS
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
 
 
 def refresh(model_name: str) -> None:
-    """For a command that has just written the model's versions or ledger: save the snapshot now, once the store's
-    files have settled (at most FINE_SETTLE_SECONDS of waiting), so the next `mlops status` reads it. On a
-    filesystem of whole seconds nothing is saved here (the next read does it). Never raises: it is only a cache."""
+    """For a command that has just written the model's versions or ledger: save the snapshot now, so the next
+    `mlops status` reads it. Never raises: it is only a cache."""
     try:
-        settings = get_settings()
-        stamp, settled = store_stamp(settings)
-        if stamp is not None and not settled:
-            time.sleep(FINE_SETTLE_SECONDS)
-            stamp, settled = store_stamp(settings)
-        if stamp is not None and settled:
+        if store_stamp(get_settings()) is not None:
             registry_view(model_name)
     except Exception:  # noqa: BLE001 - a snapshot that cannot be taken is only a slower next status
         pass

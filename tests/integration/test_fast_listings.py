@@ -5,8 +5,6 @@ changed since, not even MLflow, and it prints the same; a write to the store is 
 from __future__ import annotations
 
 import json
-import os
-import time
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -36,19 +34,9 @@ def register(version_count: int, champion: str) -> None:
     )  # fmt: skip
 
 
-def settle_store() -> None:
-    """As if the last write were a minute ago (the snapshot is never saved under a just-written store)."""
-    db = Path(get_settings().tracking_uri.removeprefix("sqlite:///"))
-    then = time.time() - 60
-    for f in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-journal")):
-        if f.exists():
-            os.utime(f, (then, then))
-
-
 def test_status_and_history_import_no_pipeline_library_and_then_no_mlflow(project: Path) -> None:
     spec = str(project / "deployments" / "cancer.yaml")
     register(1, champion="1")
-    settle_store()
     commands = (["status", spec], ["status", spec, "--json"], ["history", spec, "--json"])
 
     cold = cli(project, *commands)
@@ -85,17 +73,3 @@ def test_a_command_that_wrote_refreshes_the_snapshot_so_the_next_status_needs_no
     register(2, champion="2")  # written after the snapshot: the stamp moves, the next read is live
     live = cli(project, ["status", spec, "--json"])
     assert json.loads(live["out"][0])["champion"]["version"] == "2" and live["heavy"] == ["mlflow", "pandas"]
-
-
-def test_on_whole_second_timestamps_a_fresh_write_is_not_snapshotted(project: Path) -> None:
-    from tasks.tracking.snapshot import FILE, refresh, store_stamp
-
-    register(1, champion="1")
-    db = Path(get_settings().tracking_uri.removeprefix("sqlite:///"))
-    whole = int(time.time()) * 1_000_000_000  # under a second ago, on a whole second (as FAT, ext3)
-    for f in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-journal")):
-        if f.exists():
-            os.utime(f, ns=(whole, whole))
-    assert store_stamp(get_settings())[1] is False  # a write 0.9 s later could keep that stamp
-    refresh("cancer-model")
-    assert not (get_settings().home / FILE).exists()

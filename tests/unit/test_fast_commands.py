@@ -1,15 +1,16 @@
 """Commands that answer at once (issue 15): `mlops validate` after an edit re-runs only the checks that read what
 changed, so an edit that touches neither the data, the suite nor the params imports no Great Expectations, no
 scikit-learn and not even pandas; and the registry snapshot behind `mlops status`/`mlops history` is only saved
-under a stamp no later write can share. Fresh processes, no timing: what they import is what they cost."""
+under a stamp read from the store's content (SQLite's change counter), never a timestamp. Fresh processes, no timing: what they import is what they cost."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -39,9 +40,11 @@ def cli(cwd: Path, *commands: list[str]) -> dict:  # type: ignore[type-arg]
 
 def test_validate_after_an_edit_elsewhere_imports_no_checking_library(project: Path) -> None:
     from mlops.cli.checks import check_spec
+    from mlops.cli.spec_warnings import spec_warnings
 
     spec = project / "deployments" / "cancer.yaml"
     assert check_spec(spec)[1] == []  # the first check (here, in-process) runs every part and remembers it
+    spec_warnings(spec)  # and the warnings validate adds (the leak check reads the data: remembered too)
 
     spec.write_text(spec.read_text().replace("min_improvement: 0.001", "min_improvement: 0.002"))
     again = cli(project, ["validate", str(spec)])
@@ -115,44 +118,65 @@ def test_each_part_is_checked_again_when_what_it_reads_changes(project: Path, mo
 
 @pytest.fixture
 def sqlite_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A real SQLite database as the MLflow store (rollback-journal mode, as MLflow leaves it)."""
     db = tmp_path / "store" / "mlflow.db"
     db.parent.mkdir()
-    db.write_bytes(b"x" * 100)
+    with contextlib.closing(sqlite3.connect(db)) as con, con:
+        con.execute("create table t (x integer)")
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{db}")
     return db
 
 
-def age(path: Path, seconds: float) -> None:
-    then = time.time() - seconds
-    os.utime(path, (then, then))
+def write(db: Path, value: int, *, wal: bool = False) -> None:
+    with contextlib.closing(sqlite3.connect(db)) as con:
+        if wal:
+            con.execute("pragma journal_mode=wal")
+            con.execute("pragma wal_autocheckpoint=0")  # keep the commit in the -wal file
+        with con:
+            con.execute("insert into t values (?)", (value,))
 
 
-def test_a_store_written_just_now_is_not_settled(sqlite_store: Path) -> None:
-    from mlops.settings import get_settings
-    from tasks.tracking.snapshot import SETTLE_SECONDS, store_stamp
-
-    fresh, settled = store_stamp(get_settings())
-    assert fresh and not settled  # a write in this clock tick could still follow under the same stamp
-    age(sqlite_store, SETTLE_SECONDS + 5)
-    aged, settled = store_stamp(get_settings())
-    assert settled and aged != fresh
-
-
-def test_any_write_changes_the_stamp(sqlite_store: Path) -> None:
+def test_every_commit_changes_the_stamp_even_with_the_same_size_and_time(sqlite_store: Path) -> None:
+    """The stamp is content (SQLite's change counter), not a timestamp: a write that leaves the file's size and
+    modification time as they were (what a timestamp stamp could not see, hence its old "racy clean" rules) is seen."""
     from mlops.settings import get_settings
     from tasks.tracking.snapshot import store_stamp
 
-    age(sqlite_store, 60)
-    before = store_stamp(get_settings())[0]
-    stat = sqlite_store.stat()
-    sqlite_store.write_bytes(b"y" * 100)  # same size, then the same modification time
-    os.utime(sqlite_store, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert store_stamp(get_settings())[0] == before  # what a stamp cannot see, hence the settle rule
-    wal = sqlite_store.with_name(sqlite_store.name + "-wal")
-    wal.write_bytes(b"w")  # a commit in WAL mode writes only the -wal file
-    assert store_stamp(get_settings())[0] != before
-    sqlite_store.write_bytes(b"y" * 101)
-    assert store_stamp(get_settings())[0] != before
+    write(sqlite_store, 1)
+    before, stat = store_stamp(get_settings()), sqlite_store.stat()
+    assert before is not None
+    with contextlib.closing(sqlite3.connect(sqlite_store)) as con, con:
+        con.execute("update t set x = 2")  # same size
+    os.utime(sqlite_store, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # same modification time
+    assert sqlite_store.stat().st_size == stat.st_size
+    assert store_stamp(get_settings()) not in (None, before)
+    assert store_stamp(get_settings()) == store_stamp(get_settings())  # reading changes nothing
+
+
+def test_a_store_in_wal_mode_is_never_cached(sqlite_store: Path) -> None:
+    """In WAL mode a commit does not move the change counter, so such a store is read live every time rather than
+    cached under a stamp that cannot see its writes."""
+    from mlops.settings import get_settings
+    from tasks.tracking.snapshot import store_stamp
+
+    header = sqlite_store.read_bytes()[:100]
+    write(sqlite_store, 1, wal=True)
+    write(sqlite_store, 2, wal=True)
+    assert store_stamp(get_settings()) is None
+    assert header[18] == 1  # the fixture's store (as MLflow leaves it) is in rollback-journal mode
+
+
+def test_nothing_is_cached_mid_write_or_on_a_file_that_is_no_database(sqlite_store: Path) -> None:
+    from mlops.settings import get_settings
+    from tasks.tracking.snapshot import store_stamp
+
+    journal = sqlite_store.with_name(sqlite_store.name + "-journal")
+    journal.write_bytes(b"j")  # a write under way (or cut short: SQLite rolls it back on the next open)
+    assert store_stamp(get_settings()) is None
+    journal.unlink()
+    assert store_stamp(get_settings()) is not None
+    sqlite_store.write_bytes(b"x" * 200)
+    assert store_stamp(get_settings()) is None
 
 
 def test_a_server_store_is_never_snapshotted(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -160,20 +184,4 @@ def test_a_server_store_is_never_snapshotted(monkeypatch: pytest.MonkeyPatch) ->
     from tasks.tracking.snapshot import store_stamp
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
-    assert store_stamp(get_settings()) == (None, False)
-
-
-def test_the_settle_time_follows_the_filesystems_timestamp_resolution(sqlite_store: Path) -> None:
-    from mlops.settings import get_settings
-    from tasks.tracking.snapshot import FINE_SETTLE_SECONDS, SETTLE_SECONDS, settle_seconds, store_stamp
-
-    assert settle_seconds(1_700_000_000_000_000_000) == SETTLE_SECONDS  # whole seconds: FAT, ext3, HFS+
-    assert settle_seconds(1_700_000_000_123_456_789) == FINE_SETTLE_SECONDS
-    then = time.time_ns() - int(0.5 * 1e9)
-    fine = then - then % 1_000_000_000 + 123_456_789
-    fine = fine if fine < then else fine - 1_000_000_000  # half a second or more ago, not on a whole second
-    os.utime(sqlite_store, ns=(fine, fine))
-    assert store_stamp(get_settings())[1] is True
-    whole = then - then % 1_000_000_000  # at most 1.5 s ago, on a whole second
-    os.utime(sqlite_store, ns=(whole, whole))
-    assert store_stamp(get_settings())[1] is False
+    assert store_stamp(get_settings()) is None
