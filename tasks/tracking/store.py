@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from mlops.errors import MlopsError
-from mlops.reach import CONNECT_TIMEOUT_SECONDS
+from mlops.reach import CONNECT_TIMEOUT_SECONDS, ServiceDown
 from mlops.settings import Settings, get_settings, hide_secrets
 from mlops.text import first_line
 
@@ -26,8 +26,11 @@ class TrackingUnavailable(MlopsError):
 
 
 def is_transient(exc: BaseException) -> bool:
+    """Connection trouble that may pass: the tasks' retries ride it out. A server store found down by the first
+    reach of a process (ServiceDown, raised inside a task of a deployment's run) is too; the CLI reaches it in its
+    pre-flight, before any task, and says so at once. A refused password (ServiceRefused) never is."""
     text = str(exc).lower()
-    return isinstance(exc, ConnectionError | TimeoutError) or any(
+    return isinstance(exc, ConnectionError | TimeoutError | ServiceDown) or any(
         s in text
         for s in (
             "connection refused",

@@ -140,3 +140,13 @@ def test_the_message_names_the_variable_the_masked_address_what_happened_and_the
     assert isinstance(refused, ServiceRefused) and refused.exit_code == 2
     assert "refused the credentials (password authentication failed" in str(refused)
     assert "not retried" in str(refused) and "correct the password" in str(refused)
+
+
+def test_a_service_down_is_ridden_out_by_the_tasks_retries_a_refused_password_is_not() -> None:
+    """Inside a deployment's task the first reach of the store may find it restarting: the task retries (with its
+    backoff); the CLI reaches the store in its pre-flight, outside any task, and says so at once."""
+    from tasks.tracking.store import is_transient
+
+    down = unreached_error("x", "V", "tcp://h:1", Unreached("refused", "", 3, 5.0), "start it")
+    refused = unreached_error("x", "V", "tcp://h:1", Unreached("denied", "no", 1, 0.1), "start it", "fix it")
+    assert is_transient(down) and not is_transient(refused)
