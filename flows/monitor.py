@@ -135,7 +135,8 @@ def monitor(
     if judged.acts:
         event_id = steps.emit_drift(
             spec.name, str(loaded.path),
-            {"drifted_share": summary.drifted_share, "action": judged.action, "reasons": list(judged.reasons),
+            {"drifted_share": summary.drifted_share, "action": judged.action, "state": judged.state,
+             "reasons": list(judged.reasons),
              "champion_version": champion.version, "batch_end": batch_end.isoformat(), "retrain": trigger.retrain,
              "retrain_reason": trigger.reason, "unjudgeable": summary.unjudgeable,
              "window_start": window_start if trigger.retrain else None,

@@ -105,6 +105,8 @@ class VerdictPolicy:
     may_retrain: bool = True  # False: on_drift is alert, the monitor never retrains, it alerts
     drift_share_threshold: float = 0.3  # the drift rule of older specs (raw share), the fallback
     on_unjudgeable: str = "alert"  # alert: an unjudgeable feature alerts on its own; drift: only in the share
+    # a spec that states neither max_quality_drop nor retrain_on keeps its drift rule beside the champion's floor
+    drift_rule_stays: bool = False
 
     def __post_init__(self) -> None:
         if self.on_unjudgeable not in ON_UNJUDGEABLE:
@@ -236,6 +238,17 @@ def verdict(signals: Signals, policy: VerdictPolicy) -> Verdict:
         )
         act = rule_drift
         drifted = drifted or rule_drift
+    elif policy.retrain_on == "quality" and policy.drift_rule_stays and policy.max_quality_drop is None:
+        # the floor judged quality, and a spec that states no quality rule keeps its drift rule beside it
+        rule_drift = signals.drift_share >= policy.drift_share_threshold
+        act = dropped or rule_drift
+        drifted = drifted or rule_drift
+        if rule_drift:
+            reasons.append(
+                f"drifted share {signals.drift_share:.2f} is at or above drift_share_threshold "
+                f"{policy.drift_share_threshold:g}: the spec states no max_quality_drop, so its drift rule acts "
+                "beside the champion's floor" + (": retrain" if policy.may_retrain else "")
+            )
     else:
         act = (policy.retrain_on in ("quality", "both") and dropped) or (
             policy.retrain_on in ("drift", "both") and drifted
@@ -332,4 +345,5 @@ def policy_of(monitoring: Monitoring, higher_is_better: bool) -> VerdictPolicy:
         may_retrain=m.on_drift == "retrain",
         drift_share_threshold=m.drift_share_threshold,
         on_unjudgeable=m.on_unjudgeable,
+        drift_rule_stays=m.max_quality_drop is None and "retrain_on" not in m.model_fields_set,
     )

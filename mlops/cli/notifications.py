@@ -39,7 +39,8 @@ SUBJECTS = {
 }
 PREFECT_LINK = "Prefect run: {{ flow_run|ui_url if flow_run else 'none' }}"
 BODIES = {
-    "drift": "Pipeline {{ event.resource.name }}: drift, action {{ event.payload.action }}: "
+    # state: "drift", "quality drop", "unjudgeable features" (joined with "and"); events before it carry none
+    "drift": "Pipeline {{ event.resource.name }}: {{ event.payload.state or 'drift' }}, action {{ event.payload.action }}: "
     "{{ (event.payload.reasons or ['no reason given'])|first"
     + ONE_LINE
     + " }}\n"

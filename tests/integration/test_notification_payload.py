@@ -36,4 +36,7 @@ def test_the_drift_event_links_the_monitor_mlflow_run(timed_project: Path) -> No
     (event,) = wait_until(emitted, timeout=30, what="the drift event on the Prefect API")
     assert event.payload["mlflow_run_url"] == result.run_url
     assert event.payload["action"] == "alert" and event.payload["reasons"]
+    assert (
+        event.payload["state"] == result.verdict.state
+    )  # the message says drift, quality drop or broken feed
     assert any(r.role == "flow-run" for r in event.related)  # so the message links the monitor's Prefect run

@@ -278,3 +278,16 @@ def test_a_multiclass_roc_auc_has_no_floor_and_says_nothing_silently() -> None:
         np.array([0, 1, 2] * 100), np.array([0, 1, 2] * 100)
     )  # multiclass: no binary probabilities
     assert quality_floor(Trained(None, {"roc_auc": 0.9}, {}, 0.0, p), "roc_auc", seed=0) is None
+
+
+def test_a_spec_without_a_quality_rule_keeps_its_drift_rule_beside_the_floor() -> None:
+    """An older `on_drift: retrain` spec retrained on drift; the floor adds a quality rule, it removes nothing."""
+    policy = policy_of(Monitoring(on_drift="retrain", drift_share_threshold=0.3), higher_is_better=True)
+    healthy = dict(realised=0.84, reference=0.847, realised_rows=1_057, floor=FLOOR)
+    drifted = verdict(Signals("roc_auc", 0.67, None, **healthy), policy)  # type: ignore[arg-type]
+    assert drifted.action == "retrain" and not drifted.quality_dropped
+    assert any("its drift rule acts beside the champion's floor: retrain" in r for r in drifted.reasons)
+    assert verdict(Signals("roc_auc", 0.1, None, **healthy), policy).action == "none"  # type: ignore[arg-type]
+    # retrain_on: quality stated in so many words: quality alone acts
+    explicit = policy_of(Monitoring(on_drift="retrain", retrain_on="quality"), higher_is_better=True)
+    assert verdict(Signals("roc_auc", 0.67, None, **healthy), explicit).action == "alert"  # type: ignore[arg-type]
