@@ -124,12 +124,11 @@ def _cgroup_room() -> int | None:
 def memory_budget() -> int | None:
     """What one run's preprocessing may use: MLOPS_MEMORY_BUDGET_BYTES when set (a shared worker, a test), else
     half the memory available now; None when the machine does not say (no check then)."""
-    declared = os.environ.get("MLOPS_MEMORY_BUDGET_BYTES", "").strip()
-    if declared:
-        try:
-            return int(float(declared))
-        except ValueError:
-            pass
+    from mlops.settings import get_settings
+
+    declared = get_settings().memory_budget_bytes
+    if declared is not None:
+        return declared
     free = available_memory()
     return int(free * BUDGET_SHARE) if free is not None else None
 

@@ -7,7 +7,6 @@ the fits run."""
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -36,8 +35,10 @@ class DaskSettingError(MlopsError):
 
 def dask_address() -> str | None:
     """The Dask scheduler's address from MLOPS_DASK_ADDRESS, or None (threads) when unset or empty."""
-    value = os.environ.get(DASK_ADDRESS_ENV, "").strip()
-    return value or None
+    from mlops.settings import get_settings
+
+    value = get_settings().dask_address
+    return value.strip() or None if value else None
 
 
 def _host_port(address: str) -> tuple[str, int]:

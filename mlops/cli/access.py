@@ -9,7 +9,6 @@ message here ever contains a password or an auth string."""
 from __future__ import annotations
 
 import base64
-import os
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,7 +38,9 @@ def refused(exc: BaseException) -> MlopsError | None:
     None for any other error."""
     status = getattr(getattr(exc, "response", None), "status_code", None)
     if status in (401, 403) and type(exc).__module__.startswith(("prefect", "httpx")):
-        url = str(getattr(getattr(exc, "request", None), "url", "") or os.environ.get("PREFECT_API_URL", ""))
+        from mlops.settings import get_settings
+
+        url = str(getattr(getattr(exc, "request", None), "url", "") or get_settings().prefect_api_url or "")
         return prefect_refused(url.split("/api/")[0] + "/api" if "/api/" in url else url)
     from tasks.tracking.store import access_denied
 
@@ -47,7 +48,10 @@ def refused(exc: BaseException) -> MlopsError | None:
 
 
 def _prefect_auth_string() -> str | None:
-    value = os.environ.get("PREFECT_API_AUTH_STRING")
+    from mlops.settings import get_settings
+
+    secret = get_settings().prefect_api_auth_string
+    value = secret.get_secret_value() if secret is not None else None
     if value is None:
         from prefect.settings import PREFECT_API_AUTH_STRING
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from mlops.errors import MlopsError
@@ -23,8 +22,9 @@ def answer(spec: Path, approved: bool, reviewer: str, comment: str) -> str:
     from prefect.settings import get_current_settings
 
     from mlops.cli.preflight import prefect_unreachable
+    from mlops.settings import get_settings
 
-    url = os.environ.get("PREFECT_API_URL") or get_current_settings().api.url  # set by prefect_settings()
+    url = get_settings().prefect_api_url or get_current_settings().api.url  # set by prefect_settings()
     down = prefect_unreachable(str(url)) if url else None
     if down is not None:
         raise down

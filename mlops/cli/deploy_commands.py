@@ -8,7 +8,6 @@ Exit codes: 0 done, 1 a server, worker, deploy or run failed, 2 a usage or spec 
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -74,10 +73,10 @@ def serve(
                 f"port {port} on 127.0.0.1 is in use ({what}). If it is an earlier `mlops serve`, use that one or "
                 f"stop it (Ctrl-C in its terminal); otherwise pick another port with --port."
             )
-        if os.environ.get("PREFECT_API_URL") not in (None, "", api_url):
-            out.print(
-                f"Note: PREFECT_API_URL is {mask_url(os.environ['PREFECT_API_URL'])}; this server is {api_url}."
-            )
+        from mlops.settings import get_settings
+
+        if (set_url := get_settings().prefect_api_url) not in (None, api_url):
+            out.print(f"Note: PREFECT_API_URL is {mask_url(str(set_url))}; this server is {api_url}.")
         pools = sorted({i.pool for i in report.deployments if i.pool})
         log_path = home / "server.log"
         server = worker_procs = None

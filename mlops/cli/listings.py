@@ -89,7 +89,7 @@ def rollback_message(name: str, before: str, after: str, target: Any | None, spe
 
 def emit_json(document: Any) -> None:
     """One JSON document on stdout, no colours or wrapping (scripts parse it)."""
-    from mlops.settings import hide_secrets
+    from mlops.secrets import hide_secrets
 
     typer.echo(hide_secrets(json.dumps(_plain(document), indent=2)))
 

@@ -66,6 +66,12 @@ def main(
 ) -> None:
     """Declare a pipeline in deployments/NAME.yaml, check it with `mlops validate`, run it with `mlops run retrain`."""
     quiet_environment()
+    from mlops.settings import SettingsError, get_settings
+
+    try:
+        get_settings()  # every variable we read, checked once before any command starts
+    except SettingsError as exc:
+        fail(exc.exit_code, str(exc))
 
 
 @app.command()

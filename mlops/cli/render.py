@@ -23,7 +23,7 @@ class _Masked:
         self._stream = stream
 
     def write(self, text: str) -> int:
-        from mlops.settings import hide_secrets
+        from mlops.secrets import hide_secrets
 
         return self._stream.write(hide_secrets(text))
 

@@ -55,7 +55,7 @@ def mask_log_records() -> None:
             text = record.getMessage()
         except Exception:  # noqa: BLE001 - a record that cannot be formatted is the logging module's to report
             return record
-        from mlops.settings import hide_secrets
+        from mlops.secrets import hide_secrets
 
         masked = hide_secrets(text)
         if masked != text:
@@ -162,7 +162,7 @@ def prefect_settings(start: bool = True) -> Any:
     mlops/cli/local_server.py), else, with MLOPS_KEEP_SERVER=0, the run starts a temporary one."""
     from mlops.settings import find_local_prefect, get_settings
 
-    if not os.environ.get("PREFECT_API_URL"):
+    if not get_settings().prefect_api_url:
         # set but empty (`PREFECT_API_URL= mlops ...`) reads as unset here; Prefect's events worker would fail on it
         os.environ.pop("PREFECT_API_URL", None)
         found = find_local_prefect()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import logging
 import math
-import os
 import re
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +16,7 @@ from typing import Any
 
 from mlops.cli.errors import ServeError, UsageError
 from mlops.cli.supervisor import ui_url_for
-from mlops.settings import hide_secrets
+from mlops.secrets import hide_secrets
 from mlops.spec import project_root
 from mlops.text import mask_url, without_credentials
 
@@ -35,7 +34,9 @@ class Target:
 
 
 def require_api_url() -> str:
-    url = os.environ.get("PREFECT_API_URL")
+    from mlops.settings import get_settings
+
+    url = get_settings().prefect_api_url
     if not url:
         raise UsageError(
             "deployment runs live on a Prefect server and PREFECT_API_URL is not set. Start the local one with "
@@ -100,7 +101,9 @@ def start_run(target: Target, parameters: dict[str, Any]) -> Any:
 
 
 def flow_run_url(flow_run_id: Any) -> str:
-    api = os.environ.get("PREFECT_API_URL", "")
+    from mlops.settings import get_settings
+
+    api = get_settings().prefect_api_url or ""
     return f"{without_credentials(ui_url_for(api))}/runs/flow-run/{flow_run_id}"
 
 

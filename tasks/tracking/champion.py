@@ -8,7 +8,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from mlops.settings import get_settings, hide_secrets
+from mlops.secrets import hide_secrets
+from mlops.settings import get_settings
 from mlops.text import first_line
 from tasks.tracking.store import (
     CHALLENGER,

@@ -14,7 +14,8 @@ from urllib.parse import urlsplit
 
 from mlops.errors import MlopsError
 from mlops.reach import Kind, http_attempt, http_failure, reach, socket_failure, unreached_error
-from mlops.settings import Settings, get_settings, hide_secrets
+from mlops.secrets import hide_secrets
+from mlops.settings import Settings, get_settings
 from mlops.text import first_line
 
 # the SQL servers MLflow stores runs in (sqlite is a local file, opened by check_store)

@@ -13,7 +13,8 @@ from typing import Any, TypeVar
 
 from mlops.errors import MlopsError
 from mlops.reach import CONNECT_TIMEOUT_SECONDS, ServiceDown
-from mlops.settings import Settings, get_settings, hide_secrets
+from mlops.secrets import hide_secrets
+from mlops.settings import Settings, get_settings
 from mlops.text import first_line
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
@@ -94,14 +95,13 @@ def access_denied(exc: BaseException) -> AccessDenied | None:
     """The user's message when the MLflow server answered 401 (no or wrong credentials) or 403 (this user may not
     do that, e.g. a read-only user writing); None for any other error. Names the server and the variables to set;
     never the password."""
-    import os
 
     from mlflow.exceptions import MlflowException
 
     if not isinstance(exc, MlflowException) or exc.error_code not in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
         return None
     uri = get_settings().tracking_uri_shown
-    user = os.environ.get("MLFLOW_TRACKING_USERNAME")
+    user = get_settings().mlflow_tracking_username
     if exc.error_code == "UNAUTHENTICATED":
         who = (
             f"the user '{user}' (wrong password, or no such user)" if user else "a client without credentials"

@@ -220,7 +220,7 @@ SETTINGS_CASES: dict[str, tuple[Callable[[Path], dict[str, str]], int, tuple[str
     "home-is-a-file": (
         lambda t: {"MLOPS_HOME": str(_file(t))},
         2,
-        ("MLOPS_HOME is", "a-file", "file exists", "set MLOPS_HOME to a folder you can write"),
+        ("MLOPS_HOME is", "a-file", "it is a file, not a folder", "set MLOPS_HOME to a folder you can write"),
     ),
     "home-cannot-be-created": (
         lambda t: {"MLOPS_HOME": str(_file(t) / "home")},

@@ -104,7 +104,7 @@ def test_links_lose_their_credentials() -> None:
 
 
 def test_secret_values_come_from_secret_names_and_url_passwords() -> None:
-    from mlops.settings import secret_values
+    from mlops.secrets import secret_values
 
     env = {
         "MLFLOW_TRACKING_PASSWORD": "pw-one",
@@ -120,7 +120,7 @@ def test_secret_values_come_from_secret_names_and_url_passwords() -> None:
 
 
 def test_hide_secrets_masks_what_the_environment_holds(monkeypatch: pytest.MonkeyPatch) -> None:
-    from mlops.settings import hide_secrets
+    from mlops.secrets import hide_secrets
 
     monkeypatch.setenv("PREFECT_API_AUTH_STRING", f"admin:{PW}")
     assert hide_secrets(f"Prefect refused {PW} (sent as admin:{PW})") == "Prefect refused *** (sent as ***)"
