@@ -58,9 +58,11 @@ def monitor(
     # its quality estimator and importance weights (a note when it predates them; a corrupt record stops here)
     estimator = steps.load_monitoring(champion.run_id, champion.version)
     features = data.Features(kinds["numeric"], kinds["categorical"])
-    notes = steps.check_batch(frame, reference, features)
+    # rows predict would reject (a number written as text that is not one; the gate tolerated a few): counted
+    scorable, set_aside = steps.set_aside_unscorable(frame, features)
+    notes = [*set_aside, *steps.check_batch(scorable, reference, features)]
     # score only the seeded sample the report compares (the same rows it would draw from the whole batch)
-    current = drift.sample(frame, spec.monitoring.max_sample_rows, spec.monitoring.seed)
+    current = drift.sample(scorable, spec.monitoring.max_sample_rows, spec.monitoring.seed)
     unjudged = unjudgeable(steps.profile_columns(reference, current, features.all))
     if unjudged and spec.monitoring.on_unjudgeable == "stop":
         raise DataError(unjudgeable_stop_message(unjudged))

@@ -184,8 +184,22 @@ def _on(expectation: dict[str, Any]) -> str:
 
 
 def _key(kind: str, kwargs: dict[str, Any]) -> str:
-    clean = {k: v for k, v in kwargs.items() if k != "batch_id"}
+    """One expectation's identity, the same for the suite's JSON and GX's result: GX gives a bound of 0 back as
+    0.0, so numbers are compared as floats (else a range with whole-number bounds found no tally and passed)."""
+    clean = {k: _as_float(v) for k, v in kwargs.items() if k != "batch_id"}
     return f"{kind} {json.dumps(clean, sort_keys=True, default=str)}"
+
+
+def _as_float(value: Any) -> Any:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, list):
+        return [_as_float(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _as_float(v) for k, v in value.items()}
+    return value
 
 
 @dataclass

@@ -4,7 +4,14 @@
 scored by the champion; `splits` carves train, holdout and validation parts and hashes data snapshots.
 """
 
-from tasks.data.checks import batch_problems, check_batch, check_trainable, has_labels, load
+from tasks.data.checks import (
+    batch_problems,
+    check_batch,
+    check_trainable,
+    has_labels,
+    load,
+    set_aside_unscorable,
+)
 from tasks.data.readers import (
     FLIGHT_COLUMNS,
     as_time,
@@ -40,6 +47,7 @@ __all__ = [
     "batch_problems",
     "builtin_frame",
     "check_batch",
+    "set_aside_unscorable",
     "check_trainable",
     "frame_sha256",
     "has_labels",

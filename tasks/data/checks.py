@@ -103,6 +103,42 @@ def batch_problems(
     return errors, notes
 
 
+def set_aside_unscorable(batch: pd.DataFrame, features: Features) -> tuple[pd.DataFrame, list[str]]:
+    """The batch less the rows `mlops predict` would reject because a numeric feature holds text that is not a
+    number ('?', 'unknown': a CSV then reads the whole column as text), those columns read as numbers, and a note
+    counting the rows set aside. The quality gate tolerated them (its `mostly`); the monitor judges the others. A
+    column with no number at all, or with only numbers stored as text, is left as it is (check_batch then says it
+    is not numeric)."""
+    converted: dict[str, pd.Series] = {}
+    bad_rows = pd.Series(False, index=batch.index)
+    said = []
+    for col in features.numeric:
+        if col not in batch.columns:
+            continue
+        values = batch[col]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        present = values.notna()
+        numbers = pd.to_numeric(values.where(~present, values.astype(str).str.strip()), errors="coerce")
+        bad = present & numbers.isna()
+        if not numbers.notna().any() or not bad.any():
+            continue  # all text, or numbers stored as text (a Parquet schema change): check_batch names it
+        converted[col] = numbers
+        bad_rows |= bad
+        if bad.any():
+            examples = ", ".join(shown(v) for v in values[bad].head(3).tolist())
+            said.append(f"'{col}': {int(bad.sum()):,}, e.g. {examples}")
+    if not converted:
+        return batch, []
+    kept = batch.assign(**converted).loc[~bad_rows]
+    n = int(bad_rows.sum())
+    return kept, [
+        f"{n:,} of {len(batch):,} rows set aside, not judged: a numeric feature holds text that is not a number "
+        f"({'; '.join(said)}); the suite tolerates a few such rows, and `mlops predict` lists them in its rejects "
+        "file"
+    ]
+
+
 def check_batch(batch: pd.DataFrame, reference: pd.DataFrame, features: Features) -> list[str]:
     """Raise DataError when the batch cannot be scored by the champion; return notes otherwise."""
     errors, notes = batch_problems(batch, reference, features)

@@ -293,3 +293,73 @@ def test_init_leaves_a_planted_leak_out_and_validate_warns_when_a_spec_trains_on
     assert "kept: data.features include 'biopsy_code', which is probably a leak" in warning
     assert "remove it from data.features" in warning
     assert spec_warnings(project / "deployments" / "kept.yaml") == [warning]  # remembered: the same answer
+
+
+def crash_table(rows: int = 2400, seed: int = 11) -> pd.DataFrame:
+    """A table as users bring them: a case id, the date as text, numbers, a category with blanks, free text with
+    blanks, a constant, and a severity code written after the outcome (a planted leak)."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    speed, light = rng.normal(60, 15, rows).round(1), rng.uniform(0, 1, rows).round(3)
+    road = rng.choice(["dry", "wet", "icy"], rows, p=[0.6, 0.3, 0.1])
+    logit = 0.06 * (speed - 60) - 1.5 * light + (road == "icy") * 1.2
+    injured = np.where(rng.random(rows) < 1 / (1 + np.exp(-logit)), "yes", "no")
+    words = np.array(["hit a tree", "rear-ended", "skidded", "rolled over", "hit a deer"], dtype=object)
+    notes = np.array(
+        [f"{w} near km {k}" for w, k in zip(rng.choice(words, rows), rng.integers(1, 900, rows), strict=True)]
+    )
+    days = pd.Timestamp("2019-01-01") + pd.to_timedelta(np.sort(rng.integers(0, 1400, rows)), unit="D")
+    return pd.DataFrame(
+        {
+            "case_id": rng.permutation(rows) + 880_000,
+            "reported": days.strftime("%Y-%m-%d"),
+            "speed": speed,
+            "light": light,
+            "road": pd.Series(road, dtype=object).where(rng.random(rows) > 0.05),  # 5% blank
+            "notes": pd.Series(notes, dtype=object).where(rng.random(rows) > 0.2),  # free text, 20% blank
+            "country": "NZ",
+            "severity": np.where(
+                injured == "yes", rng.choice([3, 4], rows, p=[0.2, 0.8]), rng.choice([1, 2], rows)
+            ),
+            "injured": injured,
+        }
+    )
+
+
+def test_init_on_a_users_table_leaves_out_the_leak_and_id_trains_and_five_bad_values_reach_the_rejects(
+    project: Path, monkeypatch: pytest.MonkeyPatch, prefect_harness: None, tmp_path: Path
+) -> None:
+    from flows.monitor import monitor
+    from flows.predict import predict
+
+    frame = crash_table()
+    frame.to_csv(project / "data" / "crashes.csv", index=False)
+    code, out, err = init(project, monkeypatch, "data/crashes.csv", "--target", "injured")
+    assert code == 0, err
+    left = {line.split("'")[1]: line for line in out.splitlines() if line.startswith("Left out: ")}
+    assert set(left) == {"case_id", "reported", "notes", "country", "severity"}
+    assert "an identifier" in left["case_id"] and "probably a leak" in left["severity"]
+    assert (
+        "dates or times written as text" in left["reported"] and "--time-column reported" in left["reported"]
+    )
+    assert "free text" in left["notes"] and "blank" in left["notes"] and "a constant" in left["country"]
+    assert "each row-wise one tolerates up to 1% bad rows, mostly: 0.99" in out
+    spec_file = project / "deployments" / "crashes.yaml"
+    spec = load_spec(spec_file).spec
+    assert (spec.data.features.numeric, spec.data.features.categorical) == (["speed", "light"], ["road"])
+    assert check_spec(spec_file)[1] == []
+    trains_and_promotes(spec_file)
+
+    batch = frame.drop(columns=["injured"]).tail(1057).reset_index(drop=True)
+    batch["speed"] = batch["speed"].astype(object)
+    batch.loc[[5, 100, 400, 800, 1000], "speed"] = ["?", "unknown", "?", "fast", "--"]
+    batch.to_csv(tmp_path / "batch.csv", index=False)
+    scored = predict(str(spec_file), str(tmp_path / "scored.parquet"), batch=str(tmp_path / "batch.csv"))
+    assert (scored.rows, scored.scored, scored.rejected) == (1057, 1052, 5)
+    rejects = pd.read_csv(scored.rejects)
+    assert rejects["row"].tolist() == [5, 100, 400, 800, 1000]
+    assert rejects["reject_reason"].str.startswith("'speed' is not a number").all()
+
+    judged = monitor(str(spec_file), batch=str(tmp_path / "batch.csv"))
+    assert any(n.startswith("5 of 1,057 rows set aside, not judged") for n in judged.notes), judged.notes
