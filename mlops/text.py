@@ -71,6 +71,11 @@ _PAIR = re.compile(
     rf"(?i)(?P<head>(?:(?<=[?&;])(?:sig|key|pass)|(?<![A-Za-z0-9]){_SECRET_WORD})\s*=\s*)"
     r"(?P<value>'[^']*'|\"[^\"]*\"|[^\s&;,'\"<>)]+)"
 )
+# a webhook URL whose path is its secret (Slack, Discord, Microsoft Teams): the path after the service's prefix
+_WEBHOOK_PATH = re.compile(
+    r"(?P<head>https?://(?:hooks\.slack\.com/(?:services|workflows|triggers)/|(?:[\w.-]*\.)?discord(?:app)?\.com/api/"
+    r"webhooks/|[\w.-]+\.webhook\.office\.com/webhookb2/))[^\s'\"<>]+"
+)
 # an Authorization header's value: Bearer/Basic/Token and a token-like word (a digit, '+', '/' or '=' in it)
 _HEADER = re.compile(
     r"(?P<head>\b(?:Bearer|Basic|Token)\s+)(?=[A-Za-z0-9._~+/\-]*[0-9+/=])[A-Za-z0-9._~+/\-]{8,}=*"
@@ -89,6 +94,7 @@ def mask_secrets(text: str, secrets: Iterable[str] = ()) -> str:
         text = text.replace(secret, MASK)
     text = _USERINFO.sub(lambda m: f"{m['head']}:{MASK}@", text)
     text = _PAIR.sub(lambda m: m["head"] + MASK, text)
+    text = _WEBHOOK_PATH.sub(lambda m: m["head"] + MASK, text)
     return _HEADER.sub(lambda m: m["head"] + MASK, text)
 
 

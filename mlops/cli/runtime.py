@@ -60,6 +60,11 @@ def mask_log_records() -> None:
         masked = hide_secrets(text)
         if masked != text:
             record.msg, record.args = masked, ()
+        if record.exc_info and record.exc_info[1] is not None:  # the traceback repeats the error's text
+            trace = logging.Formatter().formatException(record.exc_info)
+            hidden = hide_secrets(trace)
+            if hidden != trace:
+                record.exc_text = hidden  # what every formatter prints in place of formatting exc_info again
         return record
 
     factory.masks_secrets = True  # type: ignore[attr-defined]

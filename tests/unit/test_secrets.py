@@ -163,3 +163,33 @@ def test_a_url_with_credentials_is_opened_without_them_in_the_host() -> None:
     assert bare == "http://127.0.0.1:4200/api"
     assert headers == {"Authorization": "Basic dTpTM2NyZXRQdw=="}  # base64 of u:S3cretPw
     assert credentials_apart("http://127.0.0.1:4200/api") == ("http://127.0.0.1:4200/api", {})
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.slack.com/services/T000/B000/XXXXsecretXXXX",
+        "https://discord.com/api/webhooks/123/XXXXsecretXXXX",
+        "https://acme.webhook.office.com/webhookb2/abc@def/IncomingWebhook/XXXXsecretXXXX",
+    ],
+)
+def test_a_webhook_url_is_its_own_secret(url: str) -> None:
+    assert "XXXXsecretXXXX" not in mask_secrets(f"could not post to {url}: 404")
+
+
+def test_a_logged_traceback_is_masked_too(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    from mlops.cli.runtime import mask_log_records
+
+    previous = logging.getLogRecordFactory()
+    try:
+        mask_log_records()
+        with caplog.at_level(logging.ERROR):
+            try:
+                raise ConnectionError(f"API request to http://u:{PW}@127.0.0.1:1/api failed")
+            except ConnectionError:
+                logging.getLogger("mlflow.utils.rest_utils").exception("request failed")
+    finally:
+        logging.setLogRecordFactory(previous)
+    assert "ConnectionError" in caplog.text and PW not in caplog.text
