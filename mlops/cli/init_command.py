@@ -18,8 +18,13 @@ from mlops.cli.runtime import fail, spec_problems
 
 
 def init(
-    data: Annotated[Path, typer.Argument(help="A CSV or Parquet file with the target and the features")],
-    target: Annotated[str, typer.Option(help="The column to predict")],
+    data: Annotated[
+        Path | None,
+        typer.Argument(
+            help="A CSV or Parquet file with the target and the features (--suite-only: the spec's data)"
+        ),
+    ] = None,
+    target: Annotated[str | None, typer.Option(help="The column to predict")] = None,
     time_column: Annotated[
         str | None, typer.Option(help="A column of dates or times: enables a time split and batch windows")
     ] = None,
@@ -33,12 +38,39 @@ def init(
     drop: Annotated[
         list[str] | None, typer.Option("--drop", help="A column to leave out of the features (repeatable)")
     ] = None,
+    suite_only: Annotated[
+        bool,
+        typer.Option(
+            "--suite-only",
+            help="Rewrite only the suite of the spec deployments/NAME.yaml from its current columns and the data; "
+            "the spec is left alone",
+        ),
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="With --suite-only: replace the existing suite")
+    ] = False,
 ) -> None:
     """Profile a data file and write a pipeline spec (deployments/NAME.yaml) and its quality suite
-    (expectations/NAME.json), printing what it chose and why. Refuses to overwrite either file.
+    (expectations/NAME.json), printing what it chose and why. Refuses to overwrite either file. With --suite-only,
+    rewrite only the suite of an existing spec from the spec's columns (after features were edited by hand).
 
-    Exits 0 when both files were written, 2 when the data, an option or an existing file is in the way.
+    Exits 0 when the files were written, 2 when the data, an option or an existing file is in the way.
     """
+    if suite_only:
+        given = [o for o, v in (("--target", target), ("--time-column", time_column), ("--keep", keep),
+                                ("--drop", drop)) if v]  # fmt: skip
+        if given:
+            fail(
+                2,
+                f"--suite-only takes the target, time column and features from the spec; leave out "
+                f"{', '.join(given)} (edit the spec instead).",
+            )
+        _suite_only(data, name, force)
+        return
+    if force:
+        fail(2, "--force only goes with --suite-only; `mlops init` never overwrites a spec.")
+    if data is None or target is None:
+        fail(2, "give the data file and the column to predict: mlops init DATA --target COLUMN.")
     from mlops.init_policy import (
         HOLDOUT_FRACTION,
         MOSTLY,
@@ -124,6 +156,104 @@ def init(
         f"Next: mlops validate {_shown(spec_file)} && mlops run retrain {_shown(spec_file)}",
         markup=False,
     )
+
+
+def _suite_only(data: Path | None, name: str | None, force: bool) -> None:
+    """Rewrite the suite of deployments/NAME.yaml from the spec's own target, time column and features (declared,
+    else inferred as the retrain infers them) and the data (DATA, else the spec's source); the spec is untouched."""
+    from mlops.errors import MlopsError, SpecError
+    from mlops.init_policy import MOSTLY, spec_name, suite_for
+    from mlops.spec import load_spec
+    from mlops.spec.loading import project_root
+
+    pipeline = name if name is not None else (spec_name(data.stem) if data is not None else "")
+    if not pipeline:
+        fail(
+            2, "--suite-only needs --name NAME: the pipeline whose suite to rewrite (deployments/NAME.yaml)."
+        )
+    spec_file = project_root(Path.cwd() / "_") / "deployments" / f"{pipeline}.yaml"
+    if not spec_file.is_file():
+        fail(2, f"{spec_file}: no such spec; write one first with `mlops init DATA --target COLUMN`.")
+    try:
+        loaded = load_spec(spec_file)
+    except SpecError as exc:
+        spec_problems(exc.problems)
+    spec = loaded.spec
+    if spec.quality is None:
+        fail(
+            2,
+            f"{spec_file} declares no quality suite; add `quality: {{suite: expectations/{pipeline}.json}}` to it "
+            "first, then run this again.",
+        )
+    suite_file = loaded.resolve(spec.quality.suite)
+    if suite_file.exists() and not force:
+        fail(
+            2,
+            f"{suite_file} already exists; `mlops init --suite-only` replaces it only with --force (the old suite's "
+            "hand edits are lost: keep a copy, or use git).",
+        )
+    if data is not None and not data.is_file():
+        fail(
+            2,
+            f"{data}: no such data file; give a CSV or Parquet file, or leave it out to read the spec's data.",
+        )
+    try:
+        from tasks.data import read_frame
+        from tasks.data.splits import resolve_features
+        from tasks.profile import profile, read
+
+        frame = read(data) if data is not None else read_frame(loaded)
+        target, time_column = spec.data.target, spec.data.time_column
+        declared = [*(spec.data.features.numeric or []), *(spec.data.features.categorical or [])]
+        absent = [
+            c for c in [target, *([time_column] if time_column else []), *declared] if c not in frame.columns
+        ]
+        if absent:
+            fail(
+                2,
+                f"the data has no column {', '.join(repr(c) for c in absent)}, which {spec_file.name} reads; give the "
+                "data the spec trains on, or fix the spec.",
+            )
+        features = resolve_features(frame, spec.data)
+        columns = profile(frame, time_column)
+    except MlopsError as exc:
+        fail(2, str(exc))
+    suite = suite_for(
+        spec.name, columns, target, time_column, spec.model.task, features.numeric, features.categorical
+    )
+    before = suite_file.read_text(encoding="utf-8") if suite_file.exists() else None
+    dropped = _checked_columns(before) - {target, *([time_column] if time_column else []), *features.all}
+    text = json.dumps(suite, indent=2) + "\n"
+    try:
+        suite_file.parent.mkdir(parents=True, exist_ok=True)
+        if before is None:
+            _create(suite_file, text)
+        else:
+            tmp = suite_file.with_name(f".{suite_file.name}.{os.getpid()}.tmp")
+            tmp.write_text(text, encoding="utf-8")
+            tmp.replace(suite_file)  # whole or not at all
+    except OSError as exc:
+        fail(2, f"cannot write {suite_file}: {exc.strerror or exc}; the old suite is unchanged.")
+    out.print(
+        f"Wrote {suite_file} ({len(suite['expectations'])} expectations, each row-wise one with mostly: {MOSTLY}) "
+        f"from {spec_file.name}'s columns: target '{target}'"
+        + (f", time column '{time_column}'" if time_column else "")
+        + f", numeric {features.numeric}, categorical {features.categorical}; the spec was left alone.",
+        markup=False,
+    )
+    if dropped:
+        out.print(f"No longer checked: {', '.join(repr(c) for c in sorted(dropped))}.", markup=False)
+
+
+def _checked_columns(text: str | None) -> set[str]:
+    """The columns a suite's JSON names; empty when it cannot be read."""
+    from mlops.cli.spec_warnings import checked_columns
+
+    try:
+        raw = json.loads(text) if text else {}
+    except ValueError:
+        return set()
+    return set(checked_columns(raw)) if isinstance(raw, dict) else set()
 
 
 def _is_time(columns: list[Any], name: str) -> bool:

@@ -37,11 +37,12 @@ def spec_warnings(path: Path) -> list[str]:
         return []
     return [
         *target_in_column_set(raw, spec.data.target, spec.quality.suite),
+        *suite_beyond_spec(raw, spec, spec.quality.suite, path.stem),
         *leak_warnings(loaded),
     ]
 
 
-def suite_beyond_spec(raw: Mapping[str, Any], spec: Any, shown: str) -> list[str]:
+def suite_beyond_spec(raw: Mapping[str, Any], spec: Any, shown: str, pipeline: str) -> list[str]:
     """The columns the suite checks that the spec no longer reads (taken out of data.features, or excluded): every
     batch without them would stop at the quality gate while the model does not use them (the monitor even calls
     them "not used by the model"). Only when the spec declares its features (inferred ones are whatever the data
@@ -51,18 +52,7 @@ def suite_beyond_spec(raw: Mapping[str, Any], spec: Any, shown: str) -> list[str
     declared = data.features.numeric is not None and data.features.categorical is not None
     read = {data.target, *([data.time_column] if data.time_column else [])}
     read |= set(data.features.numeric or []) | set(data.features.categorical or [])
-    checked: list[str] = []
-    expectations = raw.get("expectations")
-    for exp in expectations if isinstance(expectations, list) else []:
-        kwargs = exp.get("kwargs") if isinstance(exp, dict) else None
-        if not isinstance(kwargs, dict):
-            continue
-        names = [kwargs[k] for k in ("column", "column_A", "column_B") if isinstance(kwargs.get(k), str)]
-        for k in ("column_list", "column_set"):
-            if isinstance(kwargs.get(k), list):
-                names += [str(c) for c in kwargs[k]]
-        checked += [n for n in names if n not in checked]
-    stale = [c for c in checked if c in excluded or (declared and c not in read)]
+    stale = [c for c in checked_columns(raw) if c in excluded or (declared and c not in read)]
     if not stale:
         return []
     listed = ", ".join(f"'{c}'" for c in stale)
@@ -71,8 +61,25 @@ def suite_beyond_spec(raw: Mapping[str, Any], spec: Any, shown: str) -> list[str
         f"data.features, nor the target or time column): every batch without {'them' if len(stale) > 1 else 'it'} "
         "would stop at the quality gate though the model does not use "
         f"{'them' if len(stale) > 1 else 'it'}; regenerate the suite from the spec's columns and its data with "
-        f"`mlops init --suite-only --name {spec.name} --force`, or remove those expectations from the suite"
+        f"`mlops init --suite-only --name {pipeline} --force`, or remove those expectations from the suite"
     ]
+
+
+def checked_columns(raw: Mapping[str, Any]) -> list[str]:
+    """Every column a suite's JSON names, in order: column kwargs and column lists (a column set too: a batch
+    without one of its columns fails it)."""
+    checked: list[str] = []
+    expectations = raw.get("expectations")
+    for exp in expectations if isinstance(expectations, list) else []:
+        kwargs = exp.get("kwargs") if isinstance(exp, dict) else None
+        if not isinstance(kwargs, dict):
+            continue
+        names = [str(kwargs[k]) for k in ("column", "column_A", "column_B") if isinstance(kwargs.get(k), str)]
+        for k in ("column_list", "column_set"):
+            if isinstance(kwargs.get(k), list):
+                names += [str(c) for c in kwargs[k]]
+        checked += [n for n in names if n not in checked]
+    return checked
 
 
 def leak_warnings(loaded: Any) -> list[str]:

@@ -363,3 +363,45 @@ def test_init_on_a_users_table_leaves_out_the_leak_and_id_trains_and_five_bad_va
 
     judged = monitor(str(spec_file), batch=str(tmp_path / "batch.csv"))
     assert any(n.startswith("5 of 1,057 rows set aside, not judged") for n in judged.notes), judged.notes
+
+
+def test_a_suite_checking_columns_the_spec_no_longer_reads_is_warned_and_suite_only_rewrites_it(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import yaml
+
+    from mlops.cli.spec_warnings import spec_warnings
+
+    code, _, err = init(project, monkeypatch, "data/cancer.csv", "--target", "target", "--name", "tumours")
+    assert code == 0, err
+    spec_file, suite_file = (
+        project / "deployments" / "tumours.yaml",
+        project / "expectations" / "tumours.json",
+    )
+    assert spec_warnings(spec_file) == []
+    doc = yaml.safe_load(spec_file.read_text())
+    doc["data"]["features"]["numeric"].remove("mean_radius")  # a feature taken out by hand
+    spec_file.write_text(yaml.safe_dump(doc, sort_keys=False))
+    (warning,) = spec_warnings(spec_file)
+    assert "expectations/tumours.json checks column 'mean_radius' that the spec no longer reads" in warning
+    assert "every batch without it would stop at the quality gate" in warning
+    assert "`mlops init --suite-only --name tumours --force`" in warning
+
+    before = suite_file.read_text()
+    code, _, err = init(project, monkeypatch, "--suite-only", "--name", "tumours")
+    assert code == 2 and "replaces it only with --force" in err and suite_file.read_text() == before
+    code, _, err = init(project, monkeypatch, "--suite-only", "--name", "tumours", "--target", "target")
+    assert code == 2 and "leave out --target" in err
+    spec_text = spec_file.read_text()
+    code, out, err = init(project, monkeypatch, "--suite-only", "--name", "tumours", "--force")
+    assert code == 0, err
+    assert "from tumours.yaml's columns: target 'target'" in out and "the spec was left alone" in out
+    assert "No longer checked: 'mean_radius'." in out
+    assert spec_file.read_text() == spec_text
+    assert "mean_radius" not in suite_file.read_text() and spec_warnings(spec_file) == []
+    assert check_spec(spec_file)[1] == []
+    suite_passes(spec_file)
+    code, _, err = init(
+        project, monkeypatch, "data/cancer.csv", "--target", "target", "--name", "x", "--force"
+    )
+    assert code == 2 and "--force only goes with --suite-only" in err
