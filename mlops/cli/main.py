@@ -28,6 +28,7 @@ from mlops.cli.runtime import (
     prefect_where,
     quiet_environment,
     spec_problems,
+    start_server_early,
     user_errors,
 )
 from mlops.errors import SpecError
@@ -136,6 +137,7 @@ def run_retrain(
     """
     overrides = _params(param or [])
     check_dates(start=start, end=end)
+    start_server_early()  # the kept local server starts while the checks run
     preflight_spec(spec)
     check_overrides(spec, overrides)  # blamed on the option, not on the spec
     if start or end:
@@ -179,6 +181,7 @@ def run_monitor(
     from mlops.cli.arguments import check_batch
 
     check_batch(batch, start, end)
+    start_server_early()
     preflight_spec(spec)
     if batch is None:
         needs_time_column(spec, "--start/--end")

@@ -3,7 +3,7 @@
 
 Real Prefect servers, two for the module (a new database costs 10-90 s on this machine): one started by two
 commands at once, then reused, answered on, seen from a copied project folder (which must leave it alone) and
-stopped; one started by a command killed with SIGKILL while it waited, then found and stopped. Every server a test
+stopped; one started early by a command then killed with SIGKILL, found and stopped. Every server a test
 starts is stopped at the end, whatever the outcome."""
 
 from __future__ import annotations
@@ -23,10 +23,14 @@ from mlops.cli import app
 from mlops.cli import local_server as ls
 from tests.conftest import REPO, run_mlops, wait_until
 
-USE = (
-    "from mlops.cli.local_server import use_server, paths\n"
+USE = (  # what `mlops run` does: start the server early, run its checks, then wait for the server and use it
+    "from mlops.cli.local_server import paths, start_early, use_server\n"
+    "start_early()\n"
     "url = use_server()\n"
     "print(url, paths().pid.read_text().strip())\n"
+)
+EARLY_THEN_KILLED = (  # a command killed during its checks, after it started the server early
+    "import time\nfrom mlops.cli.local_server import start_early\nstart_early()\ntime.sleep(600)\n"
 )
 SPEC = REPO / "deployments" / "diabetes.yaml"
 
@@ -119,8 +123,8 @@ def test_a_server_started_by_a_command_killed_with_sigkill_is_found_and_stopped(
     env.pop("PREFECT_API_URL")
     p = ls.paths(kept)
     command = subprocess.Popen(
-        [sys.executable, "-c", USE], cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        start_new_session=True,
+        [sys.executable, "-c", EARLY_THEN_KILLED], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     try:
         pid = wait_until(lambda: ls.find(p).server, 300, what="the server's pid file").pid
