@@ -118,13 +118,6 @@ class Settings(BaseModel):
         },
         description="Keep a local Prefect server between commands (0: temporary).",
     )
-    server_idle_minutes: Annotated[float | None, BeforeValidator(_blank_is_unset)] = Field(
-        None,
-        ge=0,
-        alias="MLOPS_SERVER_IDLE_MINUTES",
-        json_schema_extra={"fix": "set it to a number of minutes, 0 or more (e.g. 30), or unset it"},
-        description="Minutes the kept local server may stay idle.",
-    )
     memory_budget_bytes: Annotated[int | None, BeforeValidator(_blank_is_unset), BeforeValidator(_number)] = (
         Field(
             None,

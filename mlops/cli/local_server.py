@@ -36,7 +36,6 @@ from mlops.cli.errors import ServeError, UsageError
 
 START_TIMEOUT = 150.0  # a new database on a busy 2-core machine: ~10-90 s; generous
 STOP_GRACE = 20.0  # SIGTERM stops it in ~1.5 s here; then SIGKILL
-OFF = ("0", "false", "no", "off")
 APP = "prefect.server.api.server:create_app"  # what `prefect server start --background` runs under uvicorn
 # the API URL of the kept server this process uses (for the line that says so)
 _in_use: str | None = None
@@ -95,7 +94,9 @@ def paths(home: Path | None = None) -> Paths:
 
 
 def keep_enabled() -> bool:
-    return os.environ.get("MLOPS_KEEP_SERVER", "1").strip().lower() not in OFF
+    from mlops.settings import get_settings
+
+    return get_settings().keep_server
 
 
 def kept_url() -> str | None:

@@ -183,12 +183,10 @@ def prefect_settings(start: bool = True) -> Any:
 def start_server_early() -> None:
     """For a command that will run a flow: start the kept local server now, when prefect_settings() would start it
     later, so its start overlaps the pre-flight (prefect_settings() then waits for it)."""
-    if os.environ.get("PREFECT_API_URL"):
-        return
     from mlops.cli.local_server import keep_enabled, start_early
-    from mlops.settings import find_local_prefect
+    from mlops.settings import find_local_prefect, get_settings
 
-    if keep_enabled() and not find_local_prefect():
+    if not get_settings().prefect_api_url and keep_enabled() and not find_local_prefect():
         start_early()
 
 
