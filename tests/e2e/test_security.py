@@ -38,12 +38,19 @@ def test_a_spec_cannot_construct_objects(project: Path, isolated_home: Path) -> 
 PASSWORD = "S3cretPw"
 
 
-def test_a_store_password_is_never_printed(project: Path, isolated_home: Path) -> None:
-    """A tracking server that is down: MLflow's own error repeats the request URL with the credentials in it; the
-    message names the store, masked (status --json, the scripts' view, included)."""
+@pytest.mark.parametrize("scheme", ["http", "postgresql"])
+@pytest.mark.parametrize(
+    "command",
+    [("status", "deployments/cancer.yaml", "--json"), ("run", "retrain", "deployments/cancer.yaml")],
+)
+def test_a_store_password_is_never_printed(
+    scheme: str, command: tuple[str, ...], project: Path, isolated_home: Path
+) -> None:
+    """A tracking store that is down (a closed port): our message and the libraries' (MLflow's own repeats the
+    request URL with the credentials in it) name the store, masked; `status --json`, the scripts' view, included."""
     from tests.conftest import free_port
 
-    uri = f"http://u:{PASSWORD}@127.0.0.1:{free_port()}"
+    uri = f"{scheme}://u:{PASSWORD}@127.0.0.1:{free_port()}" + ("/mlflow" if scheme == "postgresql" else "")
     env = {
         **os.environ,
         "MLOPS_HOME": str(isolated_home),
@@ -51,10 +58,10 @@ def test_a_store_password_is_never_printed(project: Path, isolated_home: Path) -
         "MLOPS_LOCAL_PREFECT": "off",
     }
     env.pop("PREFECT_API_URL", None)
-    r = run_mlops("status", "deployments/cancer.yaml", "--json", cwd=project, env=env, timeout=300)
+    r = run_mlops(*command, cwd=project, env=env, timeout=300)
     assert r.returncode == 1, r.stderr
     assert PASSWORD not in r.stdout + r.stderr
-    assert "http://u:***@127.0.0.1" in r.stderr  # the store is still named: host, port and user
+    assert f"{scheme}://u:***@127.0.0.1" in r.stderr  # the store is still named: host, port and user
 
 
 def test_a_prefect_password_is_never_printed(project: Path, isolated_home: Path) -> None:
