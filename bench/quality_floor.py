@@ -31,11 +31,11 @@ DROPS = (0.02, 0.05, 0.10)
 def _metric_of(metric: str, y, p):  # type: ignore[no-untyped-def]
     import numpy as np
 
-    from tasks.evaluate import _weighted
+    from tasks.evaluate import weighted_metric
     from tasks.train import Predictions
 
     rows = Predictions(y, p.pred, p.proba, p.positive)
-    return float(_weighted(metric, rows)(np.ones(len(y))))
+    return float(weighted_metric(metric, rows)(np.ones(len(y))))
 
 
 def _flipped(y, flip, positive, negative):  # type: ignore[no-untyped-def]

@@ -134,7 +134,7 @@ def paired_bootstrap(
     sign = 1.0 if direction == "maximize" else -1.0
     rng = np.random.default_rng(seed)
     n = len(new.y)
-    new_fn, old_fn = _weighted(metric, new), _weighted(metric, old)
+    new_fn, old_fn = weighted_metric(metric, new), weighted_metric(metric, old)
     diffs = np.empty(resamples)
     for i in range(resamples):
         w = np.bincount(rng.integers(0, n, n), minlength=n).astype(float)
@@ -161,13 +161,18 @@ def slice_results(
         w = mask.astype(float)
         out.append(
             SliceResult(
-                column, str(value), metric, _weighted(metric, new)(w), _weighted(metric, old)(w), rows
+                column,
+                str(value),
+                metric,
+                weighted_metric(metric, new)(w),
+                weighted_metric(metric, old)(w),
+                rows,
             )
         )
     return out
 
 
-def _weighted(metric: str, p: Predictions) -> Any:
+def weighted_metric(metric: str, p: Predictions) -> Any:
     """A function of row weights returning the metric: what a bootstrap resample or a slice needs."""
     from sklearn import metrics as m
 

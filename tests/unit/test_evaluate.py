@@ -5,7 +5,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from mlops.spec import Promotion
-from tasks.evaluate import _auc_fn, _weighted, paired_bootstrap
+from tasks.evaluate import _auc_fn, paired_bootstrap, weighted_metric
 from tasks.train import Predictions
 
 
@@ -34,7 +34,7 @@ def test_weighted_classification_metrics_with_unit_weights_equal_the_plain_metri
         "balanced_accuracy": lambda: m.balanced_accuracy_score(y, pred),
         "log_loss": lambda: m.log_loss(y == "b", proba),
     }[metric]()
-    assert _weighted(metric, p)(np.ones(300)) == pytest.approx(plain)
+    assert weighted_metric(metric, p)(np.ones(300)) == pytest.approx(plain)
 
 
 def _preds(n: int, quality: float, seed: int) -> tuple[np.ndarray, Predictions]:

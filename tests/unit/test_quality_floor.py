@@ -231,7 +231,7 @@ def test_the_vectorised_bootstrap_scores_each_resample_as_scikit_learn_does(
     metric: str, decimals: int, rows: int
 ) -> None:
     from tasks.bootstrap import batch_metric
-    from tasks.evaluate import _weighted
+    from tasks.evaluate import weighted_metric
     from tasks.train import Predictions
 
     rng = np.random.default_rng(0)
@@ -241,7 +241,7 @@ def test_the_vectorised_bootstrap_scores_each_resample_as_scikit_learn_does(
     p = Predictions(np.where(truth, "yes", "no"), np.where(score > 0.45, "yes", "no"), score, "yes")
     idx = rng.integers(0, 3_000, (4, rows))
     expected = [
-        _weighted(metric, Predictions(p.y[i], p.pred[i], score[i], "yes"))(np.ones(rows)) for i in idx
+        weighted_metric(metric, Predictions(p.y[i], p.pred[i], score[i], "yes"))(np.ones(rows)) for i in idx
     ]
     fn = batch_metric(metric, p)
     assert fn is not None and np.allclose(fn(idx), expected)
