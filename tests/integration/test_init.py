@@ -364,6 +364,20 @@ def test_init_on_a_users_table_leaves_out_the_leak_and_id_trains_and_five_bad_va
     judged = monitor(str(spec_file), batch=str(tmp_path / "batch.csv"))
     assert any(n.startswith("5 of 1,057 rows set aside, not judged") for n in judged.notes), judged.notes
 
+    # the monitor on labelled batches (the default quality rule): new rows like the old stay quiet (exit 0), the
+    # same rows with 45% of their labels wrong are a quality drop it acts on (exit 3)
+    import numpy as np
+
+    fresh = crash_table(rows=1057, seed=12)
+    fresh.to_csv(tmp_path / "fresh.csv", index=False)
+    quiet = monitor(str(spec_file), batch=str(tmp_path / "fresh.csv"))
+    assert not quiet.verdict.acts, (quiet.verdict.reasons, quiet.notes)
+    flip = np.random.default_rng(13).random(len(fresh)) < 0.45
+    fresh.loc[flip, "injured"] = fresh.loc[flip, "injured"].map({"yes": "no", "no": "yes"})
+    fresh.to_csv(tmp_path / "wrong.csv", index=False)
+    dropped = monitor(str(spec_file), batch=str(tmp_path / "wrong.csv"))
+    assert dropped.verdict.acts and dropped.verdict.quality_dropped, dropped.verdict.reasons
+
 
 def test_a_suite_checking_columns_the_spec_no_longer_reads_is_warned_and_suite_only_rewrites_it(
     project: Path, monkeypatch: pytest.MonkeyPatch
