@@ -12,6 +12,7 @@ from flows.monitor import monitor
 from flows.retrain import retrain
 from mlops.drift_policy import periods
 from mlops.errors import DataError, QualityGateFailed
+from mlops.in_sample import TrainingWindow, in_sample_notes, inside, training_window
 from mlops.settings import get_settings
 from mlops.spec import load_spec
 from mlops.timeutil import parse_time, window_before
@@ -28,7 +29,13 @@ def replay(
     if begin is None or finish is None:
         raise DataError("replay needs --start and --end dates, e.g. --start 2013-07-01 --end 2014-01-01.")
     rows: list[report.TimelineRow] = []
+    model = spec.registry.model_name
+    serving = steps.champion_version(model)  # the model judging the period: the champion before it
+    windows: dict[str, TrainingWindow | None] = {}  # each serving model's training window, read once
     for i, (p0, p1) in enumerate(periods(begin, finish, every)):
+        if serving is not None and serving not in windows:
+            windows[serving] = training_window(serving, *steps.trained_span(model, serving))
+        in_sample = serving if serving is not None and inside(p0, p1, windows[serving]) else None
         label = p0.date().isoformat()
         row: dict[str, Any] = dict(
             period=label, rows=0, quality_gate="", drift_share=None, model_metric=None, action=""
@@ -57,10 +64,10 @@ def replay(
             row["action"] = (
                 f"{row['action']}; scheduled retrain: v{scheduled.version} {scheduled.decision.verdict}"
             )
-        rows.append(
-            report.TimelineRow(**row, champion_version=steps.champion_version(spec.registry.model_name))
-        )
+        serving = steps.champion_version(model)
+        rows.append(report.TimelineRow(**row, champion_version=serving, in_sample_of=in_sample))
     folder = get_settings().reports_dir(spec.name) / f"replay-{data.run_stamp()}"
     path = steps.publish_timeline(spec.name, spec.promotion.metric, rows, folder)
     steps.draw_replay_chart(path, spec.promotion.metric, f"{spec.name}: replay {start} to {end} by {every}")
-    return report.Timeline(rows=rows, csv_path=str(path), metric=spec.promotion.metric)
+    notes = in_sample_notes([(r.period, r.in_sample_of) for r in rows])
+    return report.Timeline(rows=rows, csv_path=str(path), metric=spec.promotion.metric, notes=notes)

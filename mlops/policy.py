@@ -85,6 +85,24 @@ def improvement(challenger: float, champion: float, direction: Direction) -> flo
     return challenger - champion if direction == "maximize" else champion - challenger
 
 
+IMPROVEMENT_HEADER = "improvement (+ = challenger better)"
+
+
+def metric_improvement(
+    name: str, challenger: float, champion: float | None, metric: str, direction: Direction
+) -> float | None:
+    """The improvement shown beside the reasons: the decision's `direction` for the promotion metric, the metric's
+    natural direction for the others, so "rmse ... (improvement -0.3787)" and the table agree in sign (+ = better).
+    None when either value is missing, or the metric's direction is unknown."""
+    if champion is None or math.isnan(champion) or math.isnan(challenger):
+        return None
+    if name == metric:
+        return improvement(challenger, champion, direction)
+    if name not in METRICS:
+        return None
+    return improvement(challenger, champion, METRICS[name][1])
+
+
 def decide(
     challenger: Mapping[str, float],
     champion: Mapping[str, float] | None,
@@ -132,7 +150,8 @@ def decide(
         needed = gain > 0 and gain >= policy.min_improvement
         gain_text = (
             f"{metric} {value:.4f} vs champion {champ:.4f} "
-            f"({gain:+.4f}, needs > 0 and >= {policy.min_improvement:g})"
+            f"(improvement {gain:+.4f}{', lower is better;' if direction == 'minimize' else ','} "
+            f"needs > 0 and >= {policy.min_improvement:g})"
         )
         if policy.min_relative_improvement is not None:
             relative = gain / abs(champ) if champ else math.inf

@@ -4,7 +4,8 @@
 - Prefect: `PREFECT_API_URL` if set; else a Prefect server already running at `MLOPS_LOCAL_PREFECT` (default
   http://127.0.0.1:4200/api, "off" to never look); else Prefect starts its own temporary local server for the run.
 - Reports (quality gate, summaries): `<MLOPS_HOME>/reports/<pipeline>/`.
-`MLOPS_HOME` defaults to `.mlops` in the current folder.
+`MLOPS_HOME` defaults to the project's store, `<project root>/.mlops`, the root found from the current folder upwards
+(mlops/project.py); outside any project, with no MLOPS_HOME, there is no store (NoProject, exit 2).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from pydantic import (
 )
 
 from mlops.errors import MlopsError
+from mlops.project import default_home
 from mlops.text import mask_url, without_credentials
 
 
@@ -250,7 +252,17 @@ def _settings_problem(exc: ValidationError, env: Mapping[str, str]) -> str:
 
 
 def get_settings() -> Settings:
-    return Settings.from_environment()
+    """The settings of this environment, the store being MLOPS_HOME when set, else the project's `.mlops` found from
+    the current folder upwards (mlops/project.py: NoProject, exit 2, outside any project)."""
+    settings = Settings.from_environment()
+    if home_is_set():
+        return settings
+    return settings.model_copy(update={"home": default_home(Path.cwd(), None)})
+
+
+def home_is_set() -> bool:
+    """MLOPS_HOME names the store (it always wins over the project's `.mlops`)."""
+    return bool((os.environ.get("MLOPS_HOME") or "").strip())
 
 
 LOCAL_PREFECT = "http://127.0.0.1:4200/api"

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import html
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ACTION_KINDS = ("alert", "held back", "retrain", "promoted", "stopped")
@@ -31,6 +31,7 @@ class ChartSeries:
     reference: list[float | None]
     champion: list[int | None]
     actions: list[str]  # per period: "" | alert | held back | retrain | promoted | stopped
+    in_sample: list[bool] = field(default_factory=list)  # inside the serving model's training window
 
 
 def action_kind(action: str) -> str:
@@ -81,6 +82,7 @@ def chart_series(rows: list[dict[str, str]], metric: str) -> ChartSeries:
         reference=column(f"reference_{metric}"),
         champion=champion,
         actions=[action_kind(r.get("action", "")) for r in rows],
+        in_sample=[bool((r.get("in_training_window") or "").strip()) for r in rows],
     )
 
 
@@ -114,6 +116,7 @@ def write_chart(series: ChartSeries, path: Path) -> Path:
         at = [i for i, a in enumerate(series.actions) if a == kind]
         if at:
             top.scatter(at, [1.08] * len(at), marker=marker, s=90, color=colour, zorder=5, label=kind)
+    shade_in_sample(series.in_sample, (top, bottom))
     top.set_ylim(0, 1.15)
     top.set_ylabel("share of features")
     top.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
@@ -151,6 +154,16 @@ def write_chart(series: ChartSeries, path: Path) -> Path:
     fig.savefig(partial, format="png")
     partial.replace(path)
     return path
+
+
+def shade_in_sample(marks: list[bool], axes: tuple[object, ...]) -> None:
+    """Shade the periods the serving model trained on: their realised quality is in-sample, no evidence."""
+    for n, at in enumerate(i for i, m in enumerate(marks) if m):
+        for ax in axes:
+            label = (
+                "in the serving model's training window (in-sample)" if n == 0 and ax is axes[-1] else None
+            )
+            ax.axvspan(at - 0.5, at + 0.5, color="gold", alpha=0.25, lw=0, zorder=0, label=label)  # type: ignore[attr-defined]
 
 
 def write_page(rows: list[dict[str, str]], chart: Path, path: Path, title: str) -> Path:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from mlops.policy import Decision
+from mlops.policy import IMPROVEMENT_HEADER, Decision, metric_improvement
 
 if TYPE_CHECKING:
     from mlops.catalog import Direction
@@ -97,14 +97,16 @@ def candidate_lines(result: RetrainResult) -> list[str]:
 
 
 def metric_rows(result: RetrainResult) -> list[tuple[str, str, str, str]]:
-    """(metric, champion, challenger, difference) with the primary metric first."""
+    """(metric, champion, challenger, improvement) with the primary metric first; the improvement is signed as
+    the decision's reasons sign it, + when the challenger is better (lower rmse is +)."""
     names = sorted(result.challenger_metrics, key=lambda n: (n != result.metric, n))
+    d = result.decision
     rows = []
     for name in names:
         new = result.challenger_metrics[name]
         old = (result.champion_metrics or {}).get(name)
-        diff = "" if old is None or math.isnan(old) or math.isnan(new) else f"{new - old:+.4f}"
-        rows.append((name, _num(old), _num(new), diff))
+        gain = metric_improvement(name, new, old, result.metric, d.direction)
+        rows.append((name, _num(old), _num(new), "" if gain is None else f"{gain:+.4f}"))
     return rows
 
 
@@ -154,7 +156,7 @@ def summary_markdown(result: RetrainResult) -> str:
         f"- **MLflow**: [run]({result.run_url}) · [model version v{result.version}]({result.version_url})",
         *([f"- **Comparison**: {line}"] if (line := comparison_line(result)) else []),
         "",
-        f"| metric | champion ({champ}) | challenger (v{result.version}) | difference |",
+        f"| metric | champion ({champ}) | challenger (v{result.version}) | {IMPROVEMENT_HEADER} |",
         "|---|---|---|---|",
     ]
     lines += [
@@ -300,6 +302,8 @@ class TimelineRow:
     weighted_drift_share: float | None = None
     estimated_metric: float | None = None
     reference_metric: float | None = None
+    # the serving model whose training window holds this period: its realised figure is in-sample
+    in_sample_of: str | None = None
 
 
 def timeline_signals(result: MonitorResult) -> dict[str, float | None]:
@@ -317,6 +321,12 @@ class Timeline:
     rows: list[TimelineRow]
     csv_path: str
     metric: str
+    notes: list[str] = field(default_factory=list)  # "periods X..Y are inside the training window of vN: ..."
+
+
+def in_sample_text(version: str | None) -> str:
+    """The timeline's in-sample mark: "v3 (in-sample)" where the serving v3 trained on the period, else ""."""
+    return f"v{version} (in-sample)" if version else ""
 
 
 def publish_timeline(pipeline: str, metric: str, rows: list[TimelineRow], folder: Path) -> Path:
@@ -331,15 +341,18 @@ def publish_timeline(pipeline: str, metric: str, rows: list[TimelineRow], folder
         writer = csv.writer(fh)
         writer.writerow(
             ["period", "rows", "quality_gate", "drift_share", metric, "action", "champion_version",
-             "weighted_drift_share", f"estimated_{metric}", f"realised_{metric}", f"reference_{metric}"]
+             "weighted_drift_share", f"estimated_{metric}", f"realised_{metric}", f"reference_{metric}",
+             "in_training_window"]
         )  # fmt: skip
         for r in rows:
             writer.writerow([r.period, r.rows, r.quality_gate, _whole(r.drift_share), _whole(r.model_metric),
                              r.action, r.champion_version or "", _whole(r.weighted_drift_share),
-                             _whole(r.estimated_metric), _whole(r.model_metric), _whole(r.reference_metric)])  # fmt: skip
+                             _whole(r.estimated_metric), _whole(r.model_metric), _whole(r.reference_metric),
+                             in_sample_text(r.in_sample_of)])  # fmt: skip
     table = [
         {"period": r.period, "rows": r.rows, "quality gate": r.quality_gate, "drift share": _num(r.drift_share),
-         metric: _num(r.model_metric), "action": r.action, "champion": r.champion_version or ""}
+         metric: _num(r.model_metric), "action": r.action, "champion": r.champion_version or "",
+         "in training window": in_sample_text(r.in_sample_of)}
         for r in rows
     ]  # fmt: skip
     create_table_artifact(

@@ -106,6 +106,7 @@ register_and_promote = step(registry.publish, "register-and-promote", retried=Tr
 read_model_owner = step(owner.read_owner_tags, "read-model-owner", retried=True)
 claim_model = step(owner.claim, "claim-model", retried=True)
 champion_version = step(champion.champion_version, "read-champion-version", retried=True)
+trained_span = step(champion.trained_span, "read-training-window", retried=True)
 read_drift_episode = step(state.read_drift_episode, "read-drift-episode", retried=True)
 record_drift_episode = step(state.record_drift_episode, "record-drift-episode", retried=True)
 # events and artifacts (Prefect)

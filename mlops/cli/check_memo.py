@@ -16,7 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from mlops.cache import keep_newest, read_quietly
+from mlops.cache import keep_newest, read_quietly, store_file
 from mlops.errors import Problem
 from mlops.spec import LoadedSpec
 
@@ -68,7 +68,5 @@ def remembered(key: str | None, check: Callable[[], tuple[list[Problem], Any]]) 
     return problems, found
 
 
-def _path() -> Path:
-    from mlops.settings import get_settings
-
-    return get_settings().home / FILE
+def _path() -> Path | None:
+    return store_file(FILE)

@@ -149,11 +149,20 @@ def init(
         out.print(f"Warning: {warning}", markup=False)
     _write_both(spec_file, _yaml(spec, choices), suite_file, json.dumps(suite, indent=2) + "\n")
     _check_written(spec_file, suite_file)
+    from mlops.settings import home_is_set
+
+    if not home_is_set():  # the project's store: commands run anywhere under root find it
+        from mlops.project import STORE
+
+        (root / STORE).mkdir(exist_ok=True)
     out.print(
         f"Wrote {spec_file} and {suite_file} ({len(suite['expectations'])} expectations; each row-wise one "
         f"tolerates up to {1 - MOSTLY:.0%} bad rows, mostly: {MOSTLY}: predict lists them in its rejects file, "
         "a batch with more stops at the gate).\n"
-        f"Next: mlops validate {_shown(spec_file)} && mlops run retrain {_shown(spec_file)}",
+        f"Next: mlops validate {_shown(spec_file)} && mlops run retrain {_shown(spec_file)}\n"
+        f"The first run's model becomes champion. If it later proves leaky or wrong, a better, honest model is "
+        f"rejected as not improved against its inflated score: put that one in charge with `mlops promote "
+        f"{_shown(spec_file)} --version N --reason TEXT` (`mlops history {_shown(spec_file)}` lists the versions).",
         markup=False,
     )
 

@@ -199,15 +199,27 @@ def print_replay(timeline: Any, as_json: bool = False) -> None:
     if as_json:
         emit_json(timeline)
         return
-    t = table("period", "rows", "quality gate", "drift share", f"batch {timeline.metric}", "action", "champion",
-              title="Replay timeline")  # fmt: skip
+    marked = any(r.in_sample_of for r in timeline.rows)
+    columns = [
+        "period",
+        "rows",
+        "quality gate",
+        "drift share",
+        f"batch {timeline.metric}",
+        "action",
+        "champion",
+    ]
+    t = table(*columns, *(["in-sample"] if marked else []), title="Replay timeline")
     for r in timeline.rows:
         t.add_row(
             r.period, f"{r.rows:,}", r.quality_gate, pct(r.drift_share),
             "" if r.model_metric is None else f"{r.model_metric:.4f}", r.action,
             f"v{r.champion_version}" if r.champion_version else "",
+            *([f"v{r.in_sample_of}" if r.in_sample_of else ""] if marked else []),
         )  # fmt: skip
     out.print(t)
+    for note in timeline.notes:
+        out.print(f"Note: {note}.", markup=False)
     out.print(f"Timeline saved: {timeline.csv_path}", markup=False)
     chart = Path(timeline.csv_path).with_suffix(".png")
     if chart.is_file():

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
 from mlops import __version__
 from mlops.cli import deploy_commands, init_command, listings, render, server_commands
@@ -33,7 +34,22 @@ from mlops.cli.runtime import (
 )
 from mlops.errors import SpecError
 
+
+class _Commands(TyperGroup):
+    """Every command finds its project (mlops/project.py); outside one, with no MLOPS_HOME, it stops with exit 2
+    before anything is written, whichever command asked for the store first."""
+
+    def invoke(self, ctx: Any) -> Any:
+        from mlops.project import NoProject
+
+        try:
+            return super().invoke(ctx)
+        except NoProject as exc:
+            fail(2, str(exc))
+
+
 app = typer.Typer(
+    cls=_Commands,
     help="Declarative ML pipelines on Prefect: quality gates, MLflow tracking, champion/challenger promotion.",
     no_args_is_help=True,
     add_completion=False,
@@ -64,13 +80,19 @@ def main(
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
     ] = False,
+    verbose: Annotated[
+        bool,
+        typer.Option("--verbose", help="Also show the libraries' INFO logs (Prefect, GX) in the terminal."),
+    ] = False,
 ) -> None:
     """Declare a pipeline in deployments/NAME.yaml, check it with `mlops validate`, run it with `mlops run retrain`."""
     quiet_environment()
-    from mlops.settings import SettingsError, get_settings
+    from mlops.cli.run_logs import VERBOSE
+    from mlops.settings import Settings, SettingsError
 
-    try:
-        get_settings()  # every variable we read, checked once before any command starts
+    VERBOSE.set(verbose)
+    try:  # every variable we read, checked once before any command starts (the project's store: when used)
+        Settings.from_environment()
     except SettingsError as exc:
         fail(exc.exit_code, str(exc))
 
@@ -257,6 +279,42 @@ def rollback(
     from mlops.cli.notifications import announce_rollback
 
     announce_rollback(loaded.spec.name, name, before, after, reason, actor=f"user:{_user()}")
+    from tasks.tracking.snapshot import refresh
+
+    refresh(name)
+
+
+@app.command()
+def promote(
+    spec: SpecArg,
+    version: Annotated[str, typer.Option("--version", help="The version to make champion, e.g. 3 or v3")],
+    reason: Annotated[
+        str, typer.Option(help="Why: recorded in the ledger and on the version with your name")
+    ],
+) -> None:
+    """Make a version champion by hand, e.g. an honest model the policy rejected against a first champion that
+    proved leaky or wrong; recorded as a manual promotion (not a rollback), with who and why.
+
+    Exits 0 when promoted, 2 when the version cannot be promoted (missing, another pipeline's, already champion,
+    not loadable, the spec's approval mode is dry_run); nothing is moved then."""
+    loaded = _load(spec)
+    if not reason.strip():
+        fail(2, "--reason must say why (it is recorded in the ledger and on the version).")
+    from tasks.locking import promotion_lock
+    from tasks.tracking import registry
+
+    name = loaded.spec.registry.model_name
+    with user_errors(False), promotion_lock(name):
+        done = registry.promote(
+            name, loaded.spec.name, version, reason, actor=f"user:{_user()}",
+            approval_mode=loaded.spec.promotion.approval.mode,
+        )  # fmt: skip
+    before = f"v{done.champion_before}" if done.champion_before else "no champion"
+    out.print(
+        f"{name}: v{done.version} promoted by hand (was {before}; `previous` now points there); "
+        f"recorded in the ledger as a manual promotion (mlops history {spec}).",
+        markup=False,
+    )
     from tasks.tracking.snapshot import refresh
 
     refresh(name)

@@ -51,11 +51,12 @@ err = MaskedConsole(stderr=True, highlight=False, soft_wrap=True)
 
 
 def print_retrain(r: RetrainResult, settings: Any) -> None:
+    from mlops.policy import IMPROVEMENT_HEADER
     from tasks.report import candidate_lines, comparison_line, metric_rows
 
     d = r.decision
     champ = f"v{r.champion_before}" if r.champion_before else "none"
-    table = Table("metric", f"champion ({champ})", f"challenger (v{r.version})", "difference",
+    table = Table("metric", f"champion ({champ})", f"challenger (v{r.version})", IMPROVEMENT_HEADER,
                   title=f"{r.pipeline}: holdout metrics (same rows for both)")  # fmt: skip
     for name, old, new, diff in metric_rows(r):
         style = "bold" if name == r.metric else None

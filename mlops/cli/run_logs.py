@@ -5,7 +5,9 @@ the error once, in words, with its exit code. So, in the terminal only (the Pref
 - a user error (an MlopsError: a quality gate, unusable data, a spec problem) is not logged at all: the CLI's
   closing message says it once; the "Finished in state Failed" lines only point at it;
 - a transient error (a tracking server down) is one line per retry and one when retries are exhausted, without
-  the traceback.
+  the traceback;
+- below WARNING nothing reaches the terminal (Prefect's ~20 INFO lines a run, GX's "temporary directory" line):
+  the run's own output is its summary and the flow run's link. `mlops --verbose ...` shows them all.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 
 from mlops.errors import MlopsError
 from mlops.text import first_line
@@ -23,11 +26,14 @@ SHORT = 200
 
 
 class ConsoleOnce(logging.Filter):
-    def __init__(self) -> None:
+    def __init__(self, verbose: bool = False) -> None:
         super().__init__()
         self.said: list[str] = []  # the first lines of the user errors met so far in this run
+        self.verbose = verbose
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if not self.verbose and record.levelno < logging.WARNING:
+            return False
         exc = record.exc_info[1] if record.exc_info else getattr(record, "mlops_error", None)
         if not record.name.startswith(RUN_LOGGERS):
             if record.name == "urllib3.connectionpool" and str(record.msg).startswith("Retrying"):
@@ -94,7 +100,7 @@ def console_once() -> Iterator[None]:
     from prefect.logging.configuration import ensure_logging_setup
 
     ensure_logging_setup()  # what `import prefect` does; the handlers exist from here on
-    quiet = ConsoleOnce()
+    quiet = ConsoleOnce(verbose=verbose())
     handlers = [h for h in logging.getLogger().handlers if _to_terminal(h)]
     for handler in handlers:
         handler.addFilter(quiet)
@@ -103,6 +109,15 @@ def console_once() -> Iterator[None]:
     finally:
         for handler in handlers:
             handler.removeFilter(quiet)
+
+
+VERBOSE: ContextVar[bool] = ContextVar("mlops_verbose", default=False)  # `mlops --verbose`, set per command
+
+
+def verbose() -> bool:
+    """`mlops --verbose`: the library logs below WARNING reach the terminal too (the main callback sets it on
+    every command, so one command's flag never carries over to the next one run in the same process)."""
+    return VERBOSE.get()
 
 
 def _to_terminal(handler: logging.Handler) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from mlops.cache import keep_newest, read_quietly
+from mlops.cache import keep_newest, read_quietly, store_file
 from mlops.errors import MlopsError, Problem, SpecError
 
 NOTES_FILE = "cache/time_columns.json"
@@ -59,7 +59,5 @@ def time_note(path: Path) -> str:
     return note
 
 
-def _path() -> Path:
-    from mlops.settings import get_settings
-
-    return get_settings().home / NOTES_FILE
+def _path() -> Path | None:
+    return store_file(NOTES_FILE)

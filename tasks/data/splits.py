@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pandas as pd
 
 from mlops.data_policy import missing_target_refusal, missing_target_text
-from mlops.errors import DataError
+from mlops.errors import DataError, MlopsError
 from mlops.spec import Data, LoadedSpec
 
 if TYPE_CHECKING:
@@ -175,7 +175,28 @@ def split(frame: pd.DataFrame, loaded: LoadedSpec) -> SplitData:
     if missing:
         text += f" ({missing:,} rows without a target left out)"
     notes, tags = _left_out(features, missing, rows, data)
+    tags |= trained_span(train, data.time_column)
     return SplitData(train, holdout, features, frame_sha256(holdout), text, tuple(key), notes, tags)
+
+
+def trained_span(train: pd.DataFrame, time_column: str | None) -> dict[str, str]:
+    """`trained_from`/`trained_to`: the first and last time of the training rows (ISO, UTC), recorded on the run
+    and the version, so a replay can mark the periods the model trained on as in-sample. {} without a time
+    column, or when it cannot be read as time."""
+    if not time_column or time_column not in train.columns or train.empty:
+        return {}
+    from tasks.data.timecol import read_time
+
+    try:
+        times = read_time(train[time_column])[0].dropna()
+    except MlopsError:
+        return {}
+    if times.empty:
+        return {}
+    first, last = pd.Timestamp(times.min()), pd.Timestamp(times.max())
+    if first.tzinfo is not None:
+        first, last = first.tz_convert("UTC").tz_localize(None), last.tz_convert("UTC").tz_localize(None)
+    return {"trained_from": first.isoformat(), "trained_to": last.isoformat()}
 
 
 def row_key(frame: pd.DataFrame, data: Data) -> list[str]:

@@ -71,6 +71,14 @@ def champion_version(model_name: str) -> str | None:
     return alias_version(client(), model_name, CHAMPION)
 
 
+def trained_span(model_name: str, version: str) -> tuple[str, str]:
+    """The first and last time of a version's training rows, from its tags ("" where not recorded)."""
+    c = client()
+    mv = read_or_none(lambda: c.get_model_version(model_name, version), f"read v{version} of '{model_name}'")
+    tags = dict(mv.tags or {}) if mv is not None else {}
+    return tags.get(f"{TAG}trained_from", ""), tags.get(f"{TAG}trained_to", "")
+
+
 @dataclass(frozen=True)
 class VersionInfo:
     version: str

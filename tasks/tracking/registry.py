@@ -12,6 +12,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from mlops.errors import MlopsError, PipelineStopped
+from mlops.manual_promotion import RULE as MANUAL_RULE
+from mlops.manual_promotion import ManualPromotion, PromotionRefused, check_manual_promotion
+from mlops.manual_promotion import decision_tags as manual_decision_tags
 from tasks.tracking.champion import alias_version
 from tasks.tracking.ledger import LEDGER_PREFIX, decision_evidence, record
 from tasks.tracking.store import (
@@ -393,6 +396,68 @@ def rollback(model_name: str, to_version: str | None, reason: str, actor: str) -
         ))  # fmt: skip
     _supersede_unpublished(c, model_name)
     return current, target
+
+
+def promote(
+    model_name: str, pipeline: str, requested: str, reason: str, actor: str, approval_mode: str
+) -> ManualPromotion:
+    """Put a version in charge by hand (`mlops promote`): `champion` to it, `previous` to the champion it replaces,
+    the decision recorded on the version and in the ledger as a manual promotion. The caller holds the promotion
+    lock. Refused (PromotionRefused, exit 2, nothing moved) for a version that does not exist, belongs to another
+    pipeline, is already the champion, or cannot be loaded; all or nothing after that."""
+    import mlflow
+
+    c = client()
+    undo_unpublished(model_name)  # what killed runs left half-done is put back first, as a retrain does
+    found = read_or_none(
+        lambda: c.search_model_versions(f"name = '{model_name}'"), f"list the versions of '{model_name}'"
+    )
+    versions = {str(v.version): dict(v.tags or {}) for v in found or []}
+    current = alias_version(c, model_name, CHAMPION)
+    chosen = check_manual_promotion(requested, reason, model_name, pipeline, approval_mode, current, versions)
+    target = chosen.version
+    try:
+        mlflow.sklearn.load_model(f"models:/{model_name}/{target}")
+    except Exception as exc:  # noqa: BLE001 - a version that cannot load cannot serve: refused
+        if is_transient(exc):
+            raise  # the store is down: said as such (exit 1), not as a bad version
+        raise PromotionRefused(
+            f"v{target} of '{model_name}' cannot be loaded ({exc}); it cannot serve, so it was not promoted. "
+            "Nothing was moved."
+        ) from None
+    before = {alias: alias_version(c, model_name, alias) for alias in (CHAMPION, CHALLENGER, PREVIOUS)}
+    earlier = versions[target]
+    at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    tags = manual_decision_tags(chosen, earlier, reason, actor, at)
+    policy = tags[f"{TAG}decision.policy"]
+    try:
+        c.set_registered_model_alias(model_name, CHAMPION, target)
+        if current:
+            c.set_registered_model_alias(model_name, PREVIOUS, current)
+        for k, v in tags.items():
+            c.set_model_version_tag(model_name, target, k, v)
+        record(
+            model_name, "manual-promotion", version=target, champion_before=current, champion_after=target,
+            actor=actor, rule=MANUAL_RULE, reasons=[reason.strip()],
+            evidence={"from": current, "to": target, "reason": reason.strip(), "policy_decision": policy},
+        )  # fmt: skip
+    except BaseException:
+        _restore(c, model_name, before, None)
+        for k in tags:  # the version's own decision tags as they were
+            with contextlib.suppress(Exception):
+                if k in earlier:
+                    c.set_model_version_tag(model_name, target, k, earlier[k])
+                else:
+                    c.delete_model_version_tag(model_name, target, k)
+        raise
+    with contextlib.suppress(Exception):  # the description is for people; the tags and ledger hold the record
+        was = f" (the policy had {policy})" if policy else ""
+        replaced = f"replacing v{current}" if current else "with no champion before it"
+        c.update_model_version(model_name, target, description=(
+            f"Promoted by hand by {actor.removeprefix('user:')}{was}, {replaced}, because {reason.strip()}."
+        ))  # fmt: skip
+    _supersede_unpublished(c, model_name)
+    return chosen
 
 
 def _supersede_unpublished(c: Any, model_name: str) -> None:

@@ -106,7 +106,7 @@ def test_the_timeline_has_the_signal_columns(tmp_path: Path) -> None:
     path = publish_timeline("flights", "roc_auc", rows, tmp_path)
     lines = path.read_text().splitlines()
     head = lines[0].split(",")
-    assert head[-5:] == ["champion_version", "weighted_drift_share", "estimated_roc_auc", "realised_roc_auc",
-                         "reference_roc_auc"]  # fmt: skip
-    assert lines[1].split(",")[-4:] == ["0.125", "0.7", "0.71", "0.8"]
-    assert lines[2].split(",")[-4:] == ["", "", "", ""]
+    assert head[-6:] == ["champion_version", "weighted_drift_share", "estimated_roc_auc", "realised_roc_auc",
+                         "reference_roc_auc", "in_training_window"]  # fmt: skip
+    assert lines[1].split(",")[-5:] == ["0.125", "0.7", "0.71", "0.8", ""]
+    assert lines[2].split(",")[-5:] == ["", "", "", "", ""]

@@ -419,3 +419,22 @@ def test_a_suite_checking_columns_the_spec_no_longer_reads_is_warned_and_suite_o
         project, monkeypatch, "data/cancer.csv", "--target", "target", "--name", "x", "--force"
     )
     assert code == 2 and "--force only goes with --suite-only" in err
+
+
+def test_init_in_a_bare_folder_makes_the_store_so_commands_find_the_project(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 23: a folder with only a data file becomes a project (deployments/ and .mlops/), and a command run
+    from deployments/ then uses that store instead of making one there; init says when `mlops promote` helps."""
+    bare = tmp_path / "bare"
+    bare.mkdir()
+    builtin_frame("breast_cancer").to_csv(bare / "tumours.csv", index=False)
+    monkeypatch.delenv("MLOPS_HOME")
+    code, out, err = init(bare, monkeypatch, "tumours.csv", "--target", "target")
+    assert code == 0, err
+    assert (bare / ".mlops").is_dir() and (bare / "deployments" / "tumours.yaml").is_file()
+    assert "mlops promote deployments/tumours.yaml --version N --reason TEXT" in " ".join(out.split())
+    monkeypatch.chdir(bare / "deployments")
+    result = CliRunner().invoke(app, ["status", "tumours.yaml"])
+    assert result.exit_code == 0 and "No versions of 'tumours' yet" in result.output, result.output
+    assert (bare / ".mlops" / "mlflow.db").is_file() and not (bare / "deployments" / ".mlops").exists()

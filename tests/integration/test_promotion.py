@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -198,3 +199,100 @@ def test_a_bad_candidate_param_is_a_spec_error(project: Path) -> None:
     assert [p.path for p in problems] == ["model.candidates[1].Cc"] and "did you mean 'C'?" in problems[
         0
     ].render()
+
+
+def _promote(spec: Path, *args: str) -> Any:
+    from typer.testing import CliRunner
+
+    from mlops.cli.main import app
+
+    return CliRunner().invoke(app, ["promote", str(spec), *args])
+
+
+def test_a_person_promotes_a_version_the_policy_rejected(project: Path) -> None:
+    """Issue 23: an honest model rejected against a leaky first champion is put in charge by name, as a manual
+    promotion (not a rollback): aliases, decision tags, ledger and history say so; mistakes move nothing."""
+    spec = set_spec(project, "max_drop: 0.05", "max_drop: 1.0")
+    retrain(str(spec))  # v1 champion
+    set_spec(project, "{C: 1.0, max_iter: 500}", "{C: 1.0, max_iter: 501}")
+    assert retrain(str(spec)).decision.rule == "not-improved"  # v2 rejected: the same model in effect
+    before = registry("cancer-model")
+    assert before["aliases"] == {"champion": "1", "challenger": "2", "previous": None}
+
+    mistakes = [
+        (["--version", "9", "--reason", "typo"], "has no version 9"),
+        (["--version", "1", "--reason", "again"], "already the champion"),
+        (["--version", "other-model/2", "--reason", "x"], "names a version of 'other-model'"),
+        (["--version", "2", "--reason", "  "], "--reason must say why"),
+        (["--version", "2"], "Missing option '--reason'"),
+    ]
+    for args, said in mistakes:
+        result = _promote(spec, *args)
+        assert result.exit_code == 2, (args, result.output)
+        assert said in " ".join(result.output.split()), (args, result.output)
+        assert "Traceback" not in result.output
+    assert registry("cancer-model") == before and len(ledger.history("cancer-model")) == 2
+
+    result = _promote(spec, "--version", "v2", "--reason", "v1 saw the label through a leaky column")
+    assert result.exit_code == 0, result.output
+    assert "v2 promoted by hand" in result.output
+    assert registry("cancer-model")["aliases"] == {"champion": "2", "challenger": "2", "previous": "1"}
+    from tasks.tracking.champion import registry_state
+
+    v2 = next(v for v in registry_state("cancer-model") if v.version == "2")
+    assert v2.tag("decision") == "promoted" and v2.tag("decision.rule") == "manual-promotion"
+    assert (
+        v2.tag("decision.policy") == "rejected (not-improved)" and v2.tag("decision.champion_version") == "1"
+    )
+    assert "v1 saw the label through a leaky column" in v2.tag("decision.reasons")
+    entry = ledger.history("cancer-model")[-1]
+    assert (entry.action, entry.champion_before, entry.champion_after) == ("manual-promotion", "1", "2")
+    assert entry.reasons == ["v1 saw the label through a leaky column"] and entry.actor.startswith("user:")
+
+    import json
+
+    from typer.testing import CliRunner
+
+    from mlops.cli.main import app
+
+    shown = CliRunner().invoke(app, ["history", str(spec), "--json"])
+    last = json.loads(shown.output)["entries"][-1]
+    assert (
+        shown.exit_code == 0 and last["action"] == "manual-promotion" and last["rule"] == "manual-promotion"
+    )
+    assert last["reasons"] == ["v1 saw the label through a leaky column"]
+    # the next retrain compares against the promoted champion: a rejected run now reads v2
+    set_spec(project, "{C: 1.0, max_iter: 501}", "{C: 1.0, max_iter: 502}")
+    assert retrain(str(spec)).champion_before == "2"
+
+
+def test_a_manual_promotion_that_fails_midway_moves_nothing(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tasks.tracking import registry as reg
+    from tasks.tracking.champion import registry_state
+
+    spec = set_spec(project, "max_drop: 0.05", "max_drop: 1.0")
+    retrain(str(spec))
+    set_spec(project, "{C: 1.0, max_iter: 500}", "{C: 1.0, max_iter: 501}")
+    retrain(str(spec))
+    before = registry("cancer-model")
+    tags_before = next(v for v in registry_state("cancer-model") if v.version == "2").tags
+
+    def broken(*args: Any, **kwargs: Any) -> str:
+        raise RuntimeError("the tracking store went away")
+
+    monkeypatch.setattr(reg, "record", broken)
+    with pytest.raises(RuntimeError):
+        reg.promote("cancer-model", "cancer", "2", "why", actor="user:test", approval_mode="auto")
+    assert registry("cancer-model") == before
+    assert next(v for v in registry_state("cancer-model") if v.version == "2").tags == tags_before
+    assert len(ledger.history("cancer-model")) == 2
+
+
+def test_promote_respects_a_dry_run_spec(project: Path) -> None:
+    spec = set_spec(project, "min_improvement: 0.001", "min_improvement: 0.001\n  approval: {mode: dry_run}")
+    retrain(str(spec))
+    result = _promote(spec, "--version", "1", "--reason", "try")
+    assert result.exit_code == 2 and "dry_run" in result.output
+    assert set(registry("cancer-model")["aliases"].values()) == {None}

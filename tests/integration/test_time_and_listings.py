@@ -131,3 +131,27 @@ def test_a_replay_without_a_champion_stops_as_the_readme_says(project: Path) -> 
     readme = (REPO / "README.md").read_text()
     row = next(line for line in readme.splitlines() if line.startswith("| `mlops replay"))
     assert "1 stopped (no champion yet" in row
+
+
+def test_a_replay_marks_the_periods_the_champion_trained_on(project: Path) -> None:
+    """Issue 23: periods inside the serving model's training window are in-sample: a timeline column, the CSV,
+    and a line saying so (their good figures are no evidence of health)."""
+    spec = year_project(project)
+    first = retrain(str(spec), window_start="1990", window_end="2000")
+    tags = MlflowClient().get_model_version("cancer-model", first.version).tags
+    assert tags["mlops.trained_from"] == "1990-01-01T00:00:00"  # the time split trains on the earliest years
+    last_trained = int(tags["mlops.trained_to"][:4])
+    assert 1993 <= last_trained < 1999
+    timeline = replay(str(spec), start="1992", end="2001", every="year")
+    by_period = {r.period[:4]: r for r in timeline.rows}
+    assert by_period["1992"].in_sample_of == "1" and by_period[str(last_trained)].in_sample_of == "1"
+    assert by_period["2000"].in_sample_of is None  # after the window: out of sample
+    assert timeline.notes[0] == (
+        f"periods 1992-01-01..{last_trained}-01-01 are inside the training window of v1: in-sample, "
+        "not evidence of health"
+    )
+    with open(timeline.csv_path, newline="") as fh:
+        saved = {row["period"][:4]: row for row in csv.DictReader(fh)}
+    assert (
+        saved["1992"]["in_training_window"] == "v1 (in-sample)" and saved["2000"]["in_training_window"] == ""
+    )

@@ -157,3 +157,26 @@ def test_best_candidate_respects_direction_and_skips_nan() -> None:
     assert best_candidate([3.0, 1.0, math.nan], "minimize") == 1
     with pytest.raises(ValueError, match="no candidate"):
         best_candidate([math.nan], "maximize")
+
+
+@pytest.mark.parametrize(("challenger", "shown"), [(1.3787, "-0.3787"), (0.6213, "+0.3787")])
+def test_a_lower_is_better_reason_and_the_table_agree_in_sign(challenger: float, shown: str) -> None:
+    """Issue 23: a worse rmse read "(-0.3787, needs > 0 ...)" in the reason while the table said +0.3787."""
+    from mlops.policy import metric_improvement
+
+    policy = Promotion(metric="rmse", min_improvement=0.5)
+    d = decide({"rmse": challenger, "mae": challenger / 2}, {"rmse": 1.0, "mae": 0.5}, policy)
+    assert f"(improvement {shown}, lower is better; needs > 0 and >= 0.5)" in d.reasons[0]
+    assert f"{metric_improvement('rmse', challenger, 1.0, d.metric, d.direction):+.4f}" == shown
+    # the other metrics of the table by their own direction: mae lower is better, r2 higher
+    assert metric_improvement("mae", 0.4, 0.5, "rmse", "minimize") == pytest.approx(0.1)
+    assert metric_improvement("r2", 0.4, 0.5, "rmse", "minimize") == pytest.approx(-0.1)
+    assert metric_improvement("mae", 0.4, None, "rmse", "minimize") is None
+
+
+def test_an_overridden_direction_signs_the_table_as_the_reason() -> None:
+    from mlops.policy import metric_improvement
+
+    d = decide({"r2": 0.1}, {"r2": 0.2}, Promotion(metric="r2", direction="minimize"))
+    assert "(improvement +0.1000, lower is better;" in d.reasons[0]
+    assert metric_improvement("r2", 0.1, 0.2, "r2", d.direction) == pytest.approx(0.1)

@@ -84,3 +84,41 @@ def test_the_cli_names_the_chart_after_the_timeline(
     print_replay(Timeline(rows=[], csv_path=str(csv_path), metric="roc_auc"))
     printed = "".join(capsys.readouterr().out.split())  # whatever the terminal's width wrapped
     assert f"Chart:{tmp_path / 'timeline.png'}" in printed
+
+
+def test_the_periods_the_serving_model_trained_on_are_shaded_and_said(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 23: in-sample periods are a timeline column, a shaded band on the chart and a summary line."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    from mlops.cli.listings import print_replay
+    from tasks.replay_chart import shade_in_sample
+    from tasks.report import Timeline, TimelineRow
+
+    head = [*HEAD, "in_training_window"]
+    rows = [[*r, "v1 (in-sample)" if i < 2 else ""] for i, r in enumerate(ROWS)]
+    s = chart_series(read_timeline(write_timeline(tmp_path, head, rows)), "roc_auc")
+    assert s.in_sample == [True, True, False, False, False]
+    assert chart_series(read_timeline(write_timeline(tmp_path)), "roc_auc").in_sample == [False] * 5
+
+    axes = tuple(Figure().subplots(2, 1))
+    shade_in_sample(s.in_sample, axes)
+    assert [len(ax.patches) for ax in axes] == [2, 2]
+    assert [p.get_label() for p in axes[-1].patches][0].endswith("(in-sample)")
+    assert replay_chart(write_timeline(tmp_path, head, rows), "roc_auc").is_file()
+
+    note = "periods 2013-07-01..2013-08-01 are inside the training window of v1: in-sample, not evidence of health"
+    timeline = Timeline(
+        rows=[TimelineRow("2013-07-01", 10, "passed", 0.1, 0.9, "none", "1", in_sample_of="1"),
+              TimelineRow("2013-08-01", 10, "passed", 0.1, 0.9, "none", "1", in_sample_of="1"),
+              TimelineRow("2013-09-01", 10, "passed", 0.1, 0.7, "none", "1")],
+        csv_path=str(tmp_path / "timeline.csv"), metric="roc_auc", notes=[note],
+    )  # fmt: skip
+    print_replay(timeline)
+    printed = " ".join(capsys.readouterr().out.split())
+    assert "in-sample" in printed  # the column, shown only when a period is marked
+    assert f"Note: {note}." in printed
