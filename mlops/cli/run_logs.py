@@ -32,8 +32,8 @@ class ConsoleOnce(logging.Filter):
         self.verbose = verbose
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.verbose and record.levelno < logging.WARNING:
-            return False
+        if not self.verbose and record.levelno < logging.WARNING and record.msg != RETRY_FORMAT:
+            return False  # a retry stays said (INFO in Prefect): a run waiting to retry must not look hung
         exc = record.exc_info[1] if record.exc_info else getattr(record, "mlops_error", None)
         if not record.name.startswith(RUN_LOGGERS):
             if record.name == "urllib3.connectionpool" and str(record.msg).startswith("Retrying"):
