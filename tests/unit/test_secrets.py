@@ -140,7 +140,8 @@ def test_the_cli_console_and_the_logs_mask_what_passes_through(
     previous = logging.getLogRecordFactory()
     try:
         mask_log_records()
-        with caplog.at_level(logging.INFO):
+        # the logger's own level too: an earlier test in this process may have quieted sqlalchemy's loggers
+        with caplog.at_level(logging.INFO, logger="sqlalchemy.engine"):
             logging.getLogger("sqlalchemy.engine").info("connecting to %s", url)
     finally:
         logging.setLogRecordFactory(previous)
