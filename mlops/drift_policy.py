@@ -1,13 +1,12 @@
-"""The drift verdict as a pure function: figures in, a DriftVerdict and its reasons out. Nothing else."""
+"""Pure drift-monitoring rules beside the verdict (mlops/verdict_policy.py decides; DriftVerdict is what it
+returns): the feature columns the monitor cannot judge, the drift episode and its retrain trigger, replay periods."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-ON_DRIFT = ("none", "alert", "retrain")  # "none": report only
 EPSILON = 1e-9
 
 
@@ -37,61 +36,6 @@ class DriftVerdict:
             if on
         ]
         return " and ".join(found) or "no drift"
-
-
-def verdict(
-    drifted_share: float,
-    threshold: float,
-    on_drift: str,
-    quality: float | None = None,
-    reference_quality: float | None = None,
-    max_quality_drop: float | None = None,
-    higher_is_better: bool = True,
-    unjudgeable: Mapping[str, str] | None = None,
-    quality_unavailable: str | None = None,
-) -> DriftVerdict:
-    """Drift when drifted_share >= threshold; a quality drop when the batch's quality is worse than the
-    reference's by more than max_quality_drop. Either one triggers on_drift ("alert" or "retrain"; "none"
-    only reports). `unjudgeable` (column -> why) names the columns the share counted as drifted because they
-    could not be judged; `quality_unavailable` says why the batch has no quality figure (shown as the reason)."""
-    if on_drift not in ON_DRIFT:
-        raise ValueError(f"on_drift must be one of {', '.join(ON_DRIFT)}, got {on_drift!r}")
-    if not 0 <= drifted_share <= 1 or math.isnan(drifted_share):
-        raise ValueError(f"drifted_share must be between 0 and 1, got {drifted_share!r}")
-    if not 0 <= threshold <= 1 or math.isnan(threshold):
-        raise ValueError(f"threshold must be between 0 and 1, got {threshold!r}")
-    if max_quality_drop is not None and (math.isnan(max_quality_drop) or max_quality_drop < 0):
-        raise ValueError(f"max_quality_drop must be a non-negative number, got {max_quality_drop!r}")
-
-    drifted = drifted_share >= threshold
-    compare = "at or above" if drifted else "below"
-    reasons = [f"drifted share of columns {drifted_share:.4g} is {compare} the threshold {threshold:.4g}"]
-    if unjudgeable:
-        reasons.append(unjudgeable_reason(unjudgeable))
-
-    dropped = False
-    if quality_unavailable and (quality is None or math.isnan(quality)):
-        reasons.append(f"quality not compared: {quality_unavailable}")
-    elif quality is None or reference_quality is None:
-        reasons.append(
-            "quality not compared: " + ("no labels in the batch" if quality is None else "no reference")
-        )
-    elif math.isnan(quality) or math.isnan(reference_quality):
-        reasons.append("quality not compared: a quality figure is NaN")
-    elif max_quality_drop is None:
-        reasons.append(f"quality {quality:.4f} vs reference {reference_quality:.4f}: no max_quality_drop set")
-    else:
-        worsening = reference_quality - quality if higher_is_better else quality - reference_quality
-        dropped = worsening > max_quality_drop + EPSILON  # 0.75 - 0.70 is 0.05000000000000004 in floats
-        where = f"quality {quality:.4f} vs reference {reference_quality:.4f}"
-        if worsening <= 0:
-            reasons.append(f"{where}: no drop")
-        else:
-            judged = "more than" if dropped else "within"
-            reasons.append(f"{where}: a drop of {worsening:.4f}, {judged} the allowed {max_quality_drop:g}")
-
-    action = on_drift if drifted or dropped else "none"
-    return DriftVerdict(drifted=drifted, quality_dropped=dropped, action=action, reasons=tuple(reasons))
 
 
 # --- feature columns the monitor cannot judge (a finding, never a footnote) -------------------------------------

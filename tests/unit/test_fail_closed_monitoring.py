@@ -18,7 +18,6 @@ from mlops.drift_policy import (
     retrain_trigger,
     unjudgeable,
     unjudgeable_stop_message,
-    verdict,
 )
 
 JULY = datetime(2023, 8, 1, tzinfo=UTC)
@@ -60,26 +59,10 @@ def test_unjudgeable_columns_count_as_drifted() -> None:
         counted_share(3, 2, 0)
 
 
-def test_the_verdict_names_unjudgeable_columns() -> None:
-    v = verdict(0.5, 0.3, "alert", unjudgeable={"mean_radius": "all null in the batch"})
-    assert v.drifted and v.action == "alert"
-    assert any(
-        "1 column could not be judged and counts as drifted: mean_radius (all null" in r for r in v.reasons
-    )
-
-
 def test_the_stop_message_names_the_columns_and_the_way_out() -> None:
     text = unjudgeable_stop_message({"x": "all null in the batch", "y": "missing from the batch"})
     assert "x (all null in the batch), y (missing from the batch)" in text
     assert "on_unjudgeable: alert" in text and "\n" not in text
-
-
-def test_the_verdict_says_why_quality_was_not_compared() -> None:
-    v = verdict(
-        0.0, 0.3, "alert", quality=float("nan"), reference_quality=0.9, max_quality_drop=0.05,
-        quality_unavailable="roc_auc: the batch's labelled rows hold a single class",
-    )  # fmt: skip
-    assert "quality not compared: roc_auc: the batch's labelled rows hold a single class" in v.reasons
 
 
 # --- item 11: drift episodes ----------------------------------------------------------------------------------
