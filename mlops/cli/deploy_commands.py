@@ -218,7 +218,8 @@ def _trigger(
             )
         if not wait:
             return
-        final = tr.wait_for(run.id, timeout, lambda state, t: out.print(f"  {t:6.1f} s  {state}"))
+        out.print(f"Waiting for it to finish (up to {timeout:.0f} s) ...")
+        final = tr.wait_for(run.id, timeout)
         state = final.state
         if state is None or not state.is_final():
             raise ServeError(

@@ -1,13 +1,15 @@
-"""What a run's Prefect logs show in the terminal. Prefect logs a failed task or flow run with the error's text and
-traceback, at each level it passes (task, then flow), and each retry with the error's full repr; the CLI then says
-the error once, in words, with its exit code. So, in the terminal only (the Prefect UI keeps its full logs):
+"""What a run's Prefect logs show in the terminal (the Prefect UI keeps its full logs). Prefect's own lines are
+let through in Prefect's own words; the filter only drops or trims what would mislead or bury the user:
 
-- a user error (an MlopsError: a quality gate, unusable data, a spec problem) is not logged at all: the CLI's
-  closing message says it once; the "Finished in state Failed" lines only point at it;
-- a transient error (a tracking server down) is one line per retry and one when retries are exhausted, without
-  the traceback;
-- below WARNING nothing reaches the terminal (Prefect's ~20 INFO lines a run, GX's "temporary directory" line):
-  the run's own output is its summary and the flow run's link. `mlops --verbose ...` shows them all.
+- a user error (an MlopsError: a quality gate, unusable data, a spec problem) is not logged at all, nor any line
+  repeating its text ("Finished in state Failed(...)"): the CLI's closing message says it once, with its exit code;
+- a traceback is never shown for a user error or a transient one (a tracking server down): the line stays, the
+  traceback goes;
+- below WARNING nothing reaches the terminal (Prefect's ~20 INFO lines a run, GX's "temporary directory" line)
+  except Prefect's retry line (INFO), so a run waiting to retry does not look hung. `mlops --verbose` shows all.
+
+The one wording of Prefect's relied on is RETRY_FORMAT; tests/unit/test_no_traceback.py checks it against the
+installed Prefect.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from mlops.text import first_line
 
 RUN_LOGGERS = ("prefect.flow_runs", "prefect.task_runs")
 RETRY_FORMAT = "Task run failed with %s: %r - Retry %s/%s will start %s"  # Prefect 3.8's task_engine
-SHORT = 200
 
 
 class ConsoleOnce(logging.Filter):
@@ -33,49 +34,20 @@ class ConsoleOnce(logging.Filter):
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not self.verbose and record.levelno < logging.WARNING and record.msg != RETRY_FORMAT:
-            return False  # a retry stays said (INFO in Prefect): a run waiting to retry must not look hung
+            return False
+        if record.name == "urllib3.connectionpool" and str(record.msg).startswith("Retrying"):
+            return False  # MLflow's own HTTP retries inside one attempt: Prefect's retry line says it
         exc = record.exc_info[1] if record.exc_info else getattr(record, "mlops_error", None)
-        if not record.name.startswith(RUN_LOGGERS):
-            if record.name == "urllib3.connectionpool" and str(record.msg).startswith("Retrying"):
-                return False  # MLflow's own HTTP retries inside one attempt: the attempt's line says it
-            if exc is not None and any(isinstance(e, MlopsError) or _transient(e) for e in _chain(exc)):
-                record.exc_info, record.exc_text = (
-                    None,
-                    None,
-                )  # e.g. Prefect's events worker, logging mid-retry
-            return True
-        if isinstance(exc, MlopsError):
+        if record.name.startswith(RUN_LOGGERS) and isinstance(exc, MlopsError):
             first = first_line(exc)
             if first and first not in self.said:
                 self.said.append(first)
             return False
-        if record.msg == RETRY_FORMAT and isinstance(record.args, tuple) and len(record.args) == 5:
-            _, error, attempt, retries, when = record.args
-            record.msg, record.args = (
-                "Failed (%s); retry %s/%s will start %s",
-                (brief(error), attempt, retries, when),
-            )
-            return True
-        text = record.getMessage()
-        if any(said in text for said in self.said):
-            if "Finished in state" not in text:
-                return False
-            record.msg, record.args = "Finished in state Failed: stopped (the message is below)", ()
-            return True
-        if exc is not None and _transient(exc):
+        if self.said and any(said in record.getMessage() for said in self.said):
+            return False
+        if exc is not None and any(isinstance(e, MlopsError) or _transient(e) for e in _chain(exc)):
             record.exc_info, record.exc_text = None, None
-            exhausted = " - retries are exhausted" if "Retries are exhausted" in text else ""
-            record.msg, record.args = "Failed (%s)%s", (brief(exc), exhausted)
         return True
-
-
-def brief(error: object) -> str:
-    """An error in one short line: its type and the start of its first line."""
-    if not isinstance(error, BaseException):
-        return str(error)[:SHORT]
-    said = first_line(error)
-    said = said if len(said) <= SHORT else said[: SHORT - 3] + "..."
-    return f"{type(error).__name__}: {said}" if said else type(error).__name__
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:

@@ -4,12 +4,8 @@ end with Prefect's own `wait_for_flow_run`. Prefect is imported inside the funct
 
 from __future__ import annotations
 
-import logging
 import math
 import re
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,12 +103,9 @@ def flow_run_url(flow_run_id: Any) -> str:
     return f"{without_credentials(ui_url_for(api))}/runs/flow-run/{flow_run_id}"
 
 
-def wait_for(flow_run_id: Any, timeout: float, on_state: Callable[[str, float], None]) -> Any:
-    """Wait until the run reaches a final state, or `timeout` seconds pass; report each new state on the way.
-
-    Prefect's `wait_for_flow_run` does the waiting (it follows the run's events, no polling); its state reports
-    (`log_states=True`) become our progress lines instead of log lines. Returns the run as it is at the end:
-    not final when the wait timed out (the run goes on on the server)."""
+def wait_for(flow_run_id: Any, timeout: float) -> Any:
+    """The run once it reaches a final state, or as it is after `timeout` seconds (not final then: the run goes on
+    on the server). Prefect's `wait_for_flow_run` does the waiting, following the run's events."""
     import asyncio
     from uuid import UUID
 
@@ -120,62 +113,11 @@ def wait_for(flow_run_id: Any, timeout: float, on_state: Callable[[str, float], 
     from prefect.exceptions import FlowRunWaitTimeout
     from prefect.flow_runs import wait_for_flow_run
 
-    start = time.monotonic()
-    with get_client(sync_client=True) as client:
-        run = client.read_flow_run(flow_run_id)
-    reports = _StateReports(lambda name: on_state(name, time.monotonic() - start))
-    reports.report(str(run.state.name) if run.state else "?")
-    if run.state and run.state.is_final():
-        return run
-    with reports.installed():
-        try:
-            return asyncio.run(
-                wait_for_flow_run(UUID(str(flow_run_id)), timeout=math.ceil(timeout), log_states=True)
-            )
-        except FlowRunWaitTimeout:
-            pass
-    with get_client(sync_client=True) as client:
-        return client.read_flow_run(flow_run_id)
-
-
-class _StateReports(logging.Filter):
-    """Turns `wait_for_flow_run(log_states=True)`'s "Flow run is in state 'Running'" records into calls of
-    `report` (each new state once), and keeps every record of that wait off the terminal's log output.
-
-    The records' wording is Prefect's, not an API: tests/integration/test_library_contracts.py checks it."""
-
-    STATE = re.compile(r"Flow run is in state '(?P<name>[^']+)'")
-
-    def __init__(self, on_new_state: Callable[[str], None]) -> None:
-        super().__init__()
-        self.on_new_state, self.last = on_new_state, ""
-
-    def report(self, name: str) -> None:
-        if name != self.last:
-            self.on_new_state(name)
-            self.last = name
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if record.funcName != "wait_for_flow_run":
-            return True
-        found = self.STATE.search(record.getMessage())
-        if found:
-            self.report(found["name"])
-        return False
-
-    @contextmanager
-    def installed(self) -> Iterator[None]:
-        """On Prefect's logger (the one `wait_for_flow_run` reports on), with INFO enabled for the wait."""
-        logger = logging.getLogger("prefect")
-        level = logger.level
-        if logger.getEffectiveLevel() > logging.INFO:
-            logger.setLevel(logging.INFO)
-        logger.addFilter(self)
-        try:
-            yield
-        finally:
-            logger.removeFilter(self)
-            logger.setLevel(level)
+    try:
+        return asyncio.run(wait_for_flow_run(UUID(str(flow_run_id)), timeout=math.ceil(timeout)))
+    except FlowRunWaitTimeout:
+        with get_client(sync_client=True) as client:
+            return client.read_flow_run(flow_run_id)
 
 
 def run_artifacts(flow_run_id: Any) -> list[tuple[str, str]]:

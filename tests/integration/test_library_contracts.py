@@ -104,44 +104,23 @@ def test_prefect_server_schedule_models_give_the_next_date_of_client_schedules()
         assert now < when <= now + dt.timedelta(days=7), (type(schedule).__name__, when)
 
 
-def test_prefect_wait_for_flow_run_reports_the_states_mlops_trigger_prints(prefect_harness: None) -> None:
-    """`mlops trigger --wait` waits with prefect.flow_runs.wait_for_flow_run(log_states=True) and turns its
-    "Flow run is in state 'Running'" records into progress lines (mlops/cli/trigger.py::_StateReports): the
-    function, its FlowRunWaitTimeout and the records' wording are what it relies on."""
-    import asyncio
-    import logging
+def test_prefect_wait_for_flow_run_ends_or_times_out_as_mlops_trigger_expects(prefect_harness: None) -> None:
+    """`mlops trigger --wait` waits with prefect.flow_runs.wait_for_flow_run and, on its FlowRunWaitTimeout, tells
+    the user the run goes on on the server (mlops/cli/trigger.py::wait_for): a run that moves on while we wait is
+    returned final, a stuck one is returned not final once the timeout has passed, never raised as a traceback."""
     import threading
     import time
 
     from prefect import flow
     from prefect.client.orchestration import get_client
-    from prefect.flow_runs import wait_for_flow_run
     from prefect.states import Completed, Running, Scheduled
 
-    from mlops.cli.trigger import _StateReports, wait_for
+    from mlops.cli.trigger import wait_for
 
     @flow(name="contract-wait")
     def noop() -> int:
         return 1
 
-    # 1. The records: a finished run is reported once, and nothing of the wait reaches the log output.
-    done = noop(return_state=True).state_details.flow_run_id
-    seen: list[str] = []
-    reports = _StateReports(seen.append)
-    leaked: list[logging.LogRecord] = []
-    catch = logging.Handler()
-    catch.emit = leaked.append  # type: ignore[method-assign]
-    logging.getLogger().addHandler(catch)
-    try:
-        with reports.installed():
-            run = asyncio.run(wait_for_flow_run(done, timeout=60, log_states=True))
-    finally:
-        logging.getLogger().removeHandler(catch)
-    assert run.state is not None and run.state.is_completed()
-    assert seen == ["Completed"], f"wait_for_flow_run's state records changed: saw {seen!r}"
-    assert not [r for r in leaked if r.funcName == "wait_for_flow_run"]
-
-    # 2. The whole wait: a run that moves on while we wait, then a wait that times out.
     with get_client(sync_client=True) as client:
         moving = client.create_flow_run(noop, state=Scheduled()).id  # as a deployment's run starts
         stuck = client.create_flow_run(noop, state=Scheduled()).id
@@ -155,17 +134,12 @@ def test_prefect_wait_for_flow_run_reports_the_states_mlops_trigger_prints(prefe
 
     mover = threading.Thread(target=move)
     mover.start()
-    states: list[str] = []
-    final = wait_for(moving, 90, lambda name, _t: states.append(name))
+    final = wait_for(moving, 90)
     mover.join()
     assert final.state is not None and final.state.is_completed()
-    assert states[0] == "Scheduled" and states[-1] == "Completed" and "Running" in states, states
 
-    states.clear()
-    start = time.monotonic()
-    still = wait_for(stuck, 1, lambda name, _t: states.append(name))
-    assert still.state is not None and not still.state.is_final() and states == ["Scheduled"]
-    assert time.monotonic() - start < 30
+    still = wait_for(stuck, 1)
+    assert still.state is not None and not still.state.is_final() and still.state.name == "Scheduled"
 
 
 def test_sklearn_validate_params_checks_constructor_params_without_fitting() -> None:

@@ -292,9 +292,9 @@ def _raised(exc: BaseException) -> BaseException:
         return caught
 
 
-def test_prefects_retry_log_line_is_the_one_the_filter_shortens() -> None:
+def test_prefects_retry_log_line_is_the_one_the_filter_lets_through() -> None:
     """The format string is Prefect's own: when Prefect words it otherwise, this fails rather than the filter
-    silently letting the long lines through."""
+    silently hiding the retry lines (INFO), which would make a run waiting to retry look hung."""
     import prefect.task_engine
 
     from mlops.cli.run_logs import RETRY_FORMAT
@@ -302,7 +302,7 @@ def test_prefects_retry_log_line_is_the_one_the_filter_shortens() -> None:
     assert f'"{RETRY_FORMAT}"' in inspect.getsource(prefect.task_engine)
 
 
-def test_a_retried_connection_error_is_one_short_line_per_attempt() -> None:
+def test_a_retried_connection_error_is_said_in_prefects_words_without_a_traceback() -> None:
     from mlops.cli.run_logs import RETRY_FORMAT, ConsoleOnce
 
     down = _raised(
@@ -310,16 +310,16 @@ def test_a_retried_connection_error_is_one_short_line_per_attempt() -> None:
     )
     quiet = ConsoleOnce()
     retry = _record("prefect.task_runs", RETRY_FORMAT, ("exception", down, 1, 3, "2.1 second(s) from now"))
+    retry.levelno = logging.INFO
     assert quiet.filter(retry)
-    line = retry.getMessage()
-    assert line.startswith("Failed (ConnectionError: HTTPConnectionPool(host='127.0.0.1', port=9)")
-    assert line.endswith("retry 1/3 will start 2.1 second(s) from now") and len(line) < 300
+    assert retry.getMessage().endswith(
+        "Retry 1/3 will start 2.1 second(s) from now"
+    )  # Prefect's line as it is
     exhausted = _record(
         "prefect.task_runs", f"Task run failed with exception: {down!r} - Retries are exhausted", exc=down
     )
     assert quiet.filter(exhausted)
-    assert exhausted.exc_info is None and exhausted.getMessage().endswith("retries are exhausted")
-    assert len(exhausted.getMessage()) < 300
+    assert exhausted.exc_info is None and exhausted.getMessage().endswith("Retries are exhausted")
     inner = _record(
         "urllib3.connectionpool", "Retrying (%s) after connection broken by '%r': %s", ("r", down, "/x")
     )
@@ -341,7 +341,7 @@ def test_a_user_error_is_left_to_the_clis_closing_message() -> None:
     finished = _record(
         "prefect.task_runs", "Finished in state %s", (f"Failed('Task run encountered {stop}')",)
     )
-    assert quiet.filter(finished) and "the quality gate failed" not in finished.getMessage()
+    assert not quiet.filter(finished)  # the user error's text is said once, by the CLI's closing message
     assert not quiet.filter(
         _record("prefect.flow_runs", "Encountered exception during execution: %r", (stop,), stop)
     )

@@ -83,6 +83,6 @@ def test_library_logs_below_warning_stay_off_the_terminal_unless_verbose() -> No
 
     retry = logging.LogRecord("prefect.task_runs", logging.INFO, __file__, 1, RETRY_FORMAT,
                               ("exception", ConnectionError("down"), 1, 3, "2 second(s) from now"), None)  # fmt: skip
-    assert quiet.filter(retry) and "retry 1/3 will start" in retry.getMessage()  # a retry is still said
+    assert quiet.filter(retry) and "Retry 1/3 will start" in retry.getMessage()  # a retry is still said
     assert CliRunner().invoke(app, ["--verbose", "schema"]).exit_code == 0 and VERBOSE.get()
     assert CliRunner().invoke(app, ["schema"]).exit_code == 0 and not VERBOSE.get()
