@@ -10,7 +10,8 @@ checks.py          `mlops validate`: the spec and everything it points at, with 
 check_memo.py      each deep check of validate remembered by the inputs it reads (an edit re-runs only its part)
 approvals.py       answering a manual promotion approval
 init_command.py    `mlops init`: a spec and a suite written from a data file's profile
-project_check.py   prefect.yaml checked without a server (flow_source.py: flow signatures read with ast)
+prefect_yaml.py    prefect.yaml generated from the specs (one template; `mlops deploy --write`)
+project_check.py   `mlops deploy --check/--write`: the specs checked, prefect.yaml compared with what they generate
 supervisor.py      `mlops serve`'s server and worker processes (and the helpers local_server.py shares)
 local_server.py    the local Prefect server `mlops run` keeps running, on `prefect server start --background` (server_commands.py: its CLI)
 server.py          work pools and deployments on the server, through Prefect's client

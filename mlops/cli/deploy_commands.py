@@ -113,14 +113,20 @@ def serve(
 
 def deploy(
     check: Annotated[
-        bool, typer.Option("--check", help="Only check prefect.yaml and the specs it runs; deploy nothing.")
+        bool,
+        typer.Option("--check", help="Only check the specs and that prefect.yaml is what they generate."),
+    ] = False,
+    write: Annotated[
+        bool,
+        typer.Option("--write", help="Only (re)generate prefect.yaml from the specs' schedule sections."),
     ] = False,
 ) -> None:
-    """Check every deployment in prefect.yaml (entrypoint and flow function, spec and its data, cron strings,
-    trigger events, work pool), then deploy them all to the server in PREFECT_API_URL.
+    """Check every spec under deployments/ (as `mlops validate` does, schedules included) and that prefect.yaml is
+    what they generate, then deploy each spec's retrain, monitor and predict deployments to the server in
+    PREFECT_API_URL. prefect.yaml is generated (`mlops deploy --write`), never edited by hand.
 
-    Exits 0 when deployed (or, with --check, when all is well), 2 on problems (all listed at once), 1 when the
-    deploy fails.
+    Exits 0 when deployed (or written, or with --check when all is well), 2 on problems (all listed at once), 1
+    when the deploy fails.
     """
     from mlops.cli import project_check as pc
     from mlops.cli import server as srv
@@ -129,11 +135,16 @@ def deploy(
 
     with server_errors():
         project = pc.find_project()
-        report = pc.check_project(project)
+        report = pc.write_project(project) if write else pc.check_project(project)
         if report.problems:
             deploy_problems(report)
         check_notifications(project)
         render.print_checked(report)
+        if write:
+            out.print(
+                f"Wrote {project / pc.PREFECT_FILE}; deploy it with `mlops deploy` (or `prefect deploy --all`)."
+            )
+            return
         if check:
             return
         api_url = tr.require_api_url()

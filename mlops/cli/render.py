@@ -163,7 +163,9 @@ def print_prefect_link(settings: Any, run_id: str | None) -> None:
 
 
 def print_checked(report: CheckReport) -> None:
-    table = Table("deployment", "flow", "spec", "schedules", "triggers", "work pool", title="prefect.yaml")
+    table = Table(
+        "deployment", "flow", "spec", "schedules", "triggers", "work pool", title="deployments (prefect.yaml)"
+    )
     for i in report.deployments:
         table.add_row(
             i.name, i.flow, i.spec_path or "", "\n".join(i.schedules) or "none", "\n".join(i.triggers) or "none",

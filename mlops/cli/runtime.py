@@ -87,12 +87,14 @@ def fail(code: int, message: str) -> NoReturn:
 
 
 def deploy_problems(report: CheckReport) -> NoReturn:
+    if report.diff:
+        err.print(report.diff, markup=False, highlight=False, end="")
     for p in report.problems:
         err.print(p.render(), markup=False)
     fail(
         2,
-        f"{len(report.problems)} problem(s) in {report.project / 'prefect.yaml'} or the specs it runs; fix them "
-        f"and check again with `mlops deploy --check`.",
+        f"{len(report.problems)} problem(s) in the specs under {report.project / 'deployments'} or the "
+        f"prefect.yaml they generate; fix them and check again with `mlops deploy --check`.",
     )
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from mlops.cli.project_check import duration
+from mlops.cli.prefect_yaml import duration
 
 
 def ensure_process_pools(api_url: str, names: list[str]) -> tuple[list[str], list[str]]:

@@ -5,7 +5,7 @@ Every model forbids unknown fields (a misspelling is an error, never silently ig
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -261,6 +261,59 @@ class Monitoring(Strict):
         return self
 
 
+class When(Strict):
+    """When one deployment runs: a cron string or an interval (none: no schedule, runs start on demand with
+    `mlops trigger`). Prefect's own schedule models check the values when prefect.yaml is generated."""
+
+    cron: str | None = Field(None, description="Five fields: minute hour day-of-month month day-of-week")
+    interval: int | None = Field(None, ge=1, description="Seconds between runs")
+    anchor_date: datetime | None = Field(None, description="With interval: the first run's time")
+    active: bool = Field(True, description="false: declared but off until switched on in the Prefect UI")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> When:
+        if self.cron is not None and self.interval is not None:
+            raise PydanticCustomError("conflict", "give cron or interval, not both")
+        if self.anchor_date is not None and self.interval is None:
+            raise PydanticCustomError(
+                "conflict", "anchor_date goes with interval: add interval, or remove it"
+            )
+        return self
+
+
+class BatchWhen(When):
+    """A scheduled monitor or predict run, and the data it reads: a batch file (or glob) or a window of the
+    spec's source (ISO dates; end excluded)."""
+
+    batch: str | None = None
+    start: str | None = None
+    end: str | None = None
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _as_text(cls, value: object) -> object:
+        """YAML reads `2013-07-01` as a date and `2013` as a number: both are kept as the text written."""
+        return (
+            value.isoformat() if isinstance(value, date) else str(value) if isinstance(value, int) else value
+        )
+
+    @model_validator(mode="after")
+    def _batch_or_window(self) -> BatchWhen:
+        if self.batch is not None and (self.start is not None or self.end is not None):
+            raise PydanticCustomError("conflict", "give batch, or start and end, not both")
+        return self
+
+
+class Schedule(Strict):
+    """When the pipeline's deployments run. prefect.yaml is generated from this (`mlops deploy --write`): every
+    spec gets its retrain (with the drift trigger), monitor and predict deployments."""
+
+    timezone: str = Field("UTC", description="IANA time zone of the cron strings and anchor dates")
+    retrain: When = When()
+    monitor: BatchWhen = BatchWhen()
+    predict: BatchWhen = BatchWhen()
+
+
 class PipelineSpec(Strict):
     name: Name
     description: str = ""
@@ -270,6 +323,7 @@ class PipelineSpec(Strict):
     registry: Registry
     promotion: Promotion
     monitoring: Monitoring = Monitoring()
+    schedule: Schedule = Schedule()
 
     @property
     def direction(self) -> Direction:

@@ -31,6 +31,8 @@ from typing import Any
 
 import pytest
 
+from mlops.cli.project_check import write_project
+from mlops.spec import load_spec
 from tests.conftest import REPO
 from tests.stack import BIN, READER, TEAM, Stack, postgres_bin, start_stack
 
@@ -66,19 +68,8 @@ monitoring:
   retrain_on: drift
   retrain_window_days: 30
   max_sample_rows: 2000
-"""
-ENERGY_DEPLOYMENTS = """
-  - <<: *retrain
-    name: energy-dask-retrain
-    parameters: {spec_path: deployments/energy_dask.yaml}
-    triggers:
-      - <<: *drift_trigger
-        name: "energy-dask: retrain on drift"
-        match: {prefect.resource.id: mlops.pipeline.energy-dask, mlops.retrain: "true"}
-  - <<: *monitor
-    name: energy-dask-monitor
-    parameters: {spec_path: deployments/energy_dask.yaml, start: "2020-07-01", end: "2020-08-01",
-                 retrain_in_process: false}
+schedule:
+  monitor: {start: "2020-07-01", end: "2020-08-01"}
 """
 
 
@@ -112,10 +103,10 @@ def copy_project(dest: Path) -> Path:
         shutil.copytree(REPO / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("prefect.yaml", "pyproject.toml"):
         shutil.copy2(REPO / name, dest / name)
-    # the test's own pipeline, in this checkout only: its spec, and its deployments after the others
+    # the test's own pipeline, in this checkout only: its spec, and the deployments it generates
     (dest / "deployments" / "energy_dask.yaml").write_text(ENERGY_SPEC)
-    with (dest / "prefect.yaml").open("a") as f:
-        f.write(ENERGY_DEPLOYMENTS)
+    report = write_project(dest, lambda p: (load_spec(p), []))
+    assert not report.problems, [p.render() for p in report.problems]
     return dest
 
 

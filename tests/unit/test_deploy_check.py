@@ -1,221 +1,153 @@
-"""`mlops deploy --check`: prefect.yaml read with the flows parsed (never imported) and every problem reported at
-once, named by deployment. Specs are checked through an injected function, so no data is read here."""
+"""prefect.yaml is generated from the specs (`mlops deploy --write`) and `mlops deploy --check` refuses a file that
+differs from what they generate: a spec added without regenerating, a hand edit, a bad schedule in a spec. Each
+is one paragraph and exit 2, with the command that fixes it, and nothing half-written."""
 
 from __future__ import annotations
 
+import inspect
+import shutil
 from pathlib import Path
 
 import pytest
+import yaml
+from typer.testing import CliRunner
 
-from mlops.cli.project_check import check_project, find_project
+from mlops.cli import app
+from mlops.cli.errors import UsageError
+from mlops.cli.project_check import check_project, find_project, write_project
 from mlops.errors import Problem
 from mlops.spec import load_spec
 from tests.conftest import REPO
 
-FLOWS = '''
-from prefect import flow
+SPECS = sorted(p.relative_to(REPO).as_posix() for p in (REPO / "deployments").glob("*.yaml"))
+DIABETES = (REPO / "deployments" / "diabetes.yaml").read_text()
 
 
-@flow(name="retrain")
-def retrain(spec_path: str, window_start: str | None = None, window_end: str | None = None,
-            params: dict | None = None):
-    """A stand-in: the check reads this file with ast and never imports it."""
-    raise RuntimeError("never imported")
+def schema_only(path: Path) -> tuple[object, list[Problem]]:
+    """The spec's schema (fast, no data)."""
+    return load_spec(path), []
 
 
-@flow
-def monitor(spec_path: str, batch: str | None = None, retrain_in_process: bool = True):
-    ...
-
-
-def helper(x):
-    return x
-'''
-
-SPEC = "name: {name}\n"  # only read by the stub below
-
-GOOD = """
-definitions:
-  pool: &pool {name: mlops-local}
-  retrain: &retrain
-    entrypoint: flows/retrain.py:retrain
-    enforce_parameter_schema: true
-    concurrency_limit: {limit: 1, collision_strategy: ENQUEUE}
-    work_pool: *pool
-deployments:
-  - <<: *retrain
-    name: churn-retrain
-    parameters: {spec_path: deployments/churn.yaml}
-    schedules:
-      - {cron: "0 2 * * 1", timezone: Europe/Paris}
-    triggers:
-      - expect: [mlops.drift.detected]
-        match: {prefect.resource.id: mlops.pipeline.churn, mlops.retrain: "true"}
-        parameters: {window_start: "{{ event.payload.window_start }}"}
-  - name: churn-monitor
-    entrypoint: flows/retrain.py:monitor
-    work_pool: *pool
-    parameters: {spec_path: deployments/churn.yaml, batch: data/in/*.csv, retrain_in_process: false}
-    schedules:
-      - {interval: 3600, active: false}
-"""
-
-
-def stub_check(path: Path) -> tuple[object, list[Problem]]:
-    """Schema only (fast, no data): a spec whose name starts with 'broken' reports one problem."""
-    loaded = load_spec(path)
-    if loaded.spec.name.startswith("broken"):
-        return loaded, [
-            Problem(
-                str(path), "model.params.max_iters", "not a parameter of Ridge", "did you mean 'max_iter'?"
-            )
-        ]
-    return loaded, []
+def _spec(name: str, schedule: str = "") -> str:
+    head = DIABETES.split("\nschedule:")[0].replace("name: diabetes-progression", f"name: {name}")
+    return head + (f"\nschedule:\n{schedule}" if schedule else "\n")
 
 
 @pytest.fixture
-def proj(tmp_path: Path) -> Path:
+def proj(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     root = tmp_path / "proj"
-    (root / "flows").mkdir(parents=True)
-    (root / "deployments").mkdir()
-    (root / "flows" / "retrain.py").write_text(FLOWS)
-    spec = (REPO / "deployments" / "diabetes.yaml").read_text()
+    (root / "deployments").mkdir(parents=True)
+    shutil.copytree(REPO / "expectations", root / "expectations")
     (root / "deployments" / "churn.yaml").write_text(
-        spec.replace("name: diabetes-progression", "name: churn")
+        _spec(
+            "churn",
+            '  timezone: Europe/Paris\n  retrain: {cron: "0 2 * * 1"}\n  monitor: {batch: data/in/*.csv}\n',
+        )
     )
-    (root / "deployments" / "broken.yaml").write_text(
-        spec.replace("name: diabetes-progression", "name: broken-one")
-    )
-    (root / "prefect.yaml").write_text(GOOD)
+    assert write_project(root, schema_only).problems == []
+    monkeypatch.chdir(root)
     return root
 
 
-def rendered(root: Path) -> list[str]:
-    return [p.render() for p in check_project(root, stub_check).problems]
+def _deploy(*args: str) -> tuple[int, str]:
+    result = CliRunner().invoke(app, ["deploy", *args])
+    assert "Traceback" not in result.output
+    return result.exit_code, " ".join(result.output.split())
 
 
-def test_a_good_file_has_no_problems_and_is_summarised(proj: Path) -> None:
-    report = check_project(proj, stub_check)
-    assert report.problems == []
-    names = [(d.name, d.flow, d.spec_path, d.pool) for d in report.deployments]
-    assert names == [
-        ("churn-retrain", "retrain", "deployments/churn.yaml", "mlops-local"),
-        ("churn-monitor", "monitor", "deployments/churn.yaml", "mlops-local"),
-    ]
-    assert report.deployments[0].schedules == ["cron 0 2 * * 1 Europe/Paris"]
-    assert report.deployments[0].triggers == ["mlops.drift.detected (churn)"]
-    assert report.deployments[1].schedules == ["every 1 hour (off)"]
+def test_the_projects_prefect_yaml_is_what_its_specs_generate() -> None:
+    report = check_project(REPO, schema_only)
+    assert [p.render() for p in report.problems] == [], report.diff
 
 
-def test_the_projects_own_prefect_yaml_passes(tmp_path: Path) -> None:
-    """The real file (aliases, merge keys, templated trigger parameters) against the real flows and specs."""
-    report = check_project(REPO, lambda p: (load_spec(p), []))
-    assert [p.render() for p in report.problems] == []
-    by_name = {d.name: d for d in report.deployments}
-    assert {"flight-delays-retrain", "flight-delays-monitor", "diabetes-progression-retrain",
-            "diabetes-progression-monitor", "flight-delays-predict",
-            "diabetes-progression-predict"} <= set(by_name)  # fmt: skip
-    assert {by_name[n].flow for n in ("flight-delays-predict", "diabetes-progression-predict")} == {"predict"}
-    for d in report.deployments:
-        assert d.pool and d.schedules, d
-        if d.flow == "retrain":
-            assert d.triggers, f"{d.name}: a retrain deployment without a drift trigger"
+@pytest.mark.parametrize("spec_path", SPECS)
+def test_every_shipped_spec_gets_its_retrain_monitor_and_predict_deployments(spec_path: str) -> None:
+    """...with the flows' own parameter names (the generated file is deployed with enforce_parameter_schema)."""
+    from flows.monitor import monitor
+    from flows.predict import predict
+    from flows.retrain import retrain
+
+    flows = {"retrain": retrain, "monitor": monitor, "predict": predict}
+    name = load_spec(REPO / spec_path).spec.name
+    declared = {d["name"]: d for d in yaml.safe_load((REPO / "prefect.yaml").read_text())["deployments"]}
+    for flow, fn in flows.items():
+        d = declared[f"{name}-{flow}"]
+        assert d["entrypoint"] == f"flows/{flow}.py:{flow}" and d["work_pool"]["name"] == "mlops-local"
+        assert d["parameters"]["spec_path"] == spec_path and d["schedules"], d
+        assert set(d["parameters"]) <= set(inspect.signature(fn.fn).parameters), d["parameters"]
+    (trigger,) = declared[f"{name}-retrain"]["triggers"]
+    assert trigger["match"]["prefect.resource.id"] == f"mlops.pipeline.{name}"
+    assert trigger["parameters"] == {
+        "window_start": "{{ event.payload.window_start }}",
+        "window_end": "{{ event.payload.window_end }}",
+    }
 
 
-def test_every_problem_is_reported_at_once_with_its_deployment(proj: Path) -> None:
-    (proj / "prefect.yaml").write_text(
-        """
-deployments:
-  - name: a
-    entrypoint: flows/retrian.py:retrain
-    work_pool: {name: p}
-    parameters: {spec_path: deployments/churn.yaml}
-  - name: b
-    entrypoint: flows/retrain.py:retrian
-    work_pool: {name: p}
-    parameters: {spec_path: deployments/churn.yaml}
-  - name: c
-    entrypoint: flows/retrain.py:helper
-    work_pool: {name: p}
-    parameters: {spec_path: deployments/churn.yaml}
-  - name: d
-    entrypoint: flows/retrain.py:monitor
-    parameters: {spec_path: deployments/chrun.yaml, retrain_in_proces: false}
-    schedules:
-      - {cron: "0 25 * * *"}
-      - {cron: "0 2 * * *", timezone: Mars/Olympus}
-      - {cron: "0 2 * * *", interval: 60}
-      - {rrule: "FREQ=SOMETIMES"}
-    concurrency_limit: {limit: 1, collision_strategy: ENQUEU}
-  - name: e
-    entrypoint: flows/retrain.py:monitor
-    work_pool: {name: p}
-    parameters: {spec_path: deployments/broken.yaml, retrain_in_process: "no"}
-  - name: f
-    entrypoint: flows/retrain.py:retrain
-    work_pool: {name: p}
-    parameters: {spec_path: deployments/churn.yaml}
-    triggers:
-      - expect: [mlops.drift.detectd]
-        match: {prefect.resource.id: mlops.pipeline.churn}
-      - expect: [mlops.drift.detected]
-        match: {prefect.resource.id: mlops.pipeline.flight-delays}
-        parameters: {window_strat: "{{ event.payload.window_start }}"}
-  - name: f
-    entrypoint: flows/retrain.py:retrain
-    work_pool: {name: p}
-"""
-    )
-    problems = rendered(proj)
-    expected = [
-        "deployment 'a': entrypoint: 'flows/retrian.py' does not exist; did you mean 'flows/retrain.py'?",
-        "deployment 'b': entrypoint: 'flows/retrain.py' defines no function 'retrian'; did you mean 'retrain'?",
-        "deployment 'c': entrypoint: 'helper' in 'flows/retrain.py' is not decorated with @flow",
-        "deployment 'd': parameters.retrain_in_proces: not a parameter of monitor(); did you mean 'retrain_in_process'?",
-        "deployment 'd': parameters.spec_path: 'deployments/chrun.yaml' does not exist; did you mean 'deployments/churn.yaml'?",
-        "deployment 'd': schedules[0].cron: Invalid cron string: \"0 25 * * *\"; five fields:",
-        "deployment 'd': schedules[1].timezone: Invalid timezone: \"Mars/Olympus\"",
-        "deployment 'd': schedules[2]: give exactly one of cron, interval or rrule; it has cron, interval",
-        "deployment 'd': schedules[3].rrule: Invalid RRule string",
-        "deployment 'd': work_pool.name: no work pool named",
-        "deployment 'd': concurrency_limit.collision_strategy: unknown strategy 'ENQUEU'; did you mean 'ENQUEUE'?",
-        "deployment 'e': parameters.retrain_in_process: 'no' is not a bool",
-        "deployment 'e': parameters.spec_path: deployments/broken.yaml: model.params.max_iters: not a parameter of Ridge",
-        "deployment 'f': triggers[0].expect: 'mlops.drift.detectd' is not an event anything here emits; did you mean 'mlops.drift.detected'?",
-        "deployment 'f': triggers[1].match.prefect.resource.id: 'mlops.pipeline.flight-delays' is not this deployment's pipeline 'churn'; use 'mlops.pipeline.churn'",
-        "deployment 'f': triggers[1].parameters.window_strat: not a parameter of retrain()",
-        "deployment 'f': the name is used twice",
-        "deployment 'f': parameters: retrain() needs 'spec_path', and it has no default",
-    ]  # fmt: skip
-    for text in expected:
-        assert any(text in p for p in problems), f"missing: {text}\ngot:\n" + "\n".join(problems)
-    assert all(p.startswith("prefect.yaml: deployment '") for p in problems), problems
-    assert len(problems) == len(expected), "\n".join(problems)
+def test_the_schedules_and_their_run_parameters_come_from_the_spec(proj: Path) -> None:
+    text = (proj / "prefect.yaml").read_text()
+    assert text.startswith("# GENERATED by `mlops deploy --write`")
+    declared = {d["name"]: d for d in yaml.safe_load(text)["deployments"]}
+    assert declared["churn-retrain"]["schedules"] == [{"cron": "0 2 * * 1", "timezone": "Europe/Paris"}]
+    assert declared["churn-retrain"]["concurrency_limit"] == {"limit": 1, "collision_strategy": "ENQUEUE"}
+    assert declared["churn-monitor"]["parameters"] == {
+        "spec_path": "deployments/churn.yaml", "batch": "data/in/*.csv", "retrain_in_process": False,
+    }  # fmt: skip
+    assert "schedules" not in declared["churn-monitor"]  # no cron or interval: runs start on demand
+    assert declared["churn-predict"]["parameters"]["out"] == "predictions/churn.parquet"
+
+
+def test_a_spec_added_without_regenerating_is_refused_with_the_fix(proj: Path) -> None:
+    (proj / "deployments" / "sales.yaml").write_text(_spec("sales"))
+    code, said = _deploy("--check")
+    assert code == 2
+    assert "prefect.yaml: has no deployments for deployments/sales.yaml" in said
+    assert "run `mlops deploy --write` to regenerate it" in said
+    assert "+ - <<: *retrain" in said and "name: sales-retrain" in said  # the diff
+    code, said = _deploy("--write")
+    assert code == 0 and "Wrote" in said
+    assert "name: sales-predict" in (proj / "prefect.yaml").read_text()
+    assert _deploy("--check")[0] == 0
+
+
+def test_a_hand_edited_file_is_refused_with_the_difference(proj: Path) -> None:
+    file = proj / "prefect.yaml"
+    file.write_text(file.read_text().replace("cron: 0 2 * * 1", "cron: 0 3 * * 1"))
+    code, said = _deploy("--check")
+    assert code == 2
+    assert "differs from what the specs generate (edited by hand" in said
+    assert "- schedules: [{cron: 0 3 * * 1" in said and "+ schedules: [{cron: 0 2 * * 1" in said
+    assert "never in prefect.yaml" in said
 
 
 @pytest.mark.parametrize(
-    ("text", "expected"),
+    ("schedule", "expected"),
     [
-        ("deployments: [\n", "not valid YAML: line"),
-        ("name: x\n", "deployments: no deployments declared"),
-        ("deployments: [7]\n", "deployments[0]: expected a mapping"),
         (
-            "deployments:\n  - {entrypoint: flows/retrain.py, work_pool: {name: p}}\n",
-            "expected 'file.py:function'",
+            '  retrain: {cron: "0 2 * *"}\n',
+            "deployments/sales.yaml: schedule.retrain.cron: Invalid cron string",
         ),
+        ('  retrain: {cron: "0 2 * * 1"}\n  timezone: Mars/Olympus\n', "schedule.timezone: Invalid timezone"),
+        ("  monitor: {interval: 0}\n", "schedule.monitor.interval"),
+        ('  retrain: {cron: "0 2 * * 1", interval: 60}\n', "give cron or interval, not both"),
+        ('  predict: {batch: a.csv, start: "2020-01-01"}\n', "give batch, or start and end, not both"),
     ],
 )
-def test_malformed_files_are_explained(proj: Path, text: str, expected: str) -> None:
-    (proj / "prefect.yaml").write_text(text)
-    problems = rendered(proj)
-    assert any(expected in p for p in problems), problems
+def test_a_bad_schedule_in_a_spec_is_one_paragraph_and_nothing_is_written(
+    proj: Path, schedule: str, expected: str
+) -> None:
+    before = (proj / "prefect.yaml").read_text()
+    (proj / "deployments" / "sales.yaml").write_text(_spec("sales", schedule))
+    for args in (["--write"], ["--check"]):
+        code, said = _deploy(*args)
+        assert code == 2 and expected in said, said
+    assert (proj / "prefect.yaml").read_text() == before
+    assert not list(proj.glob(".prefect.yaml*"))
 
 
 def test_the_project_is_found_from_a_subfolder(proj: Path) -> None:
-    assert find_project(proj / "flows") == proj.resolve()
-    from mlops.cli.errors import UsageError
-
-    with pytest.raises(UsageError, match="no prefect.yaml"):
+    (proj / "deployments" / "sub").mkdir()
+    assert find_project(proj / "deployments" / "sub") == proj.resolve()
+    with pytest.raises(UsageError, match="no prefect.yaml or deployments/ folder"):
         find_project(proj.parent)
 
 
@@ -236,21 +168,11 @@ def test_the_project_is_found_from_a_subfolder(proj: Path) -> None:
     ],
 )
 def test_deploy_check_refuses_an_empty_notifications_file_and_names_a_deliberate_empty_one(
-    proj: Path, monkeypatch: pytest.MonkeyPatch, text: str, code: int, expected: str
+    proj: Path, text: str, code: int, expected: str
 ) -> None:
     """An empty notifications.yaml passed `mlops deploy --check` without a word, and the deploy would then have
     deleted every mlops automation on the server; a misspelt pipeline was never notified."""
-    import shutil
-
-    from typer.testing import CliRunner
-
-    from mlops.cli import app
-
-    (proj / "deployments" / "broken.yaml").unlink()  # the real spec check runs here: keep the good one only
-    shutil.copytree(REPO / "expectations", proj / "expectations")
     (proj / "notifications.yaml").write_text(text)
-    monkeypatch.chdir(proj)
-    result = CliRunner().invoke(app, ["deploy", "--check"])
-    assert result.exit_code == code, result.output
-    assert expected in " ".join(result.output.split())
-    assert "Traceback" not in result.output
+    got, said = _deploy("--check")
+    assert got == code, said
+    assert expected in said
