@@ -67,8 +67,9 @@ def monitor(
     if unjudged and spec.monitoring.on_unjudgeable == "stop":
         raise DataError(unjudgeable_stop_message(unjudged))
     # the predictions a `predict` run of this very batch by this champion logged, else predicted here
+    batch_id = steps.fingerprint_batch(frame)
     logged = steps.find_logged_predictions(
-        spec.name, spec.registry.model_name, champion.version, steps.fingerprint_batch(frame),
+        spec.name, spec.registry.model_name, champion.version, batch_id,
         spec.monitoring.seed, spec.monitoring.max_sample_rows,
     )  # fmt: skip
     scored = steps.reuse_predictions(current, logged[1]) if logged else None
@@ -107,6 +108,12 @@ def monitor(
         ),
         verdict_policy.policy_of(spec.monitoring, higher_is_better=spec.direction == "maximize"),
     )  # fmt: skip
+    # labels that arrived later, joined to the predictions predict kept by id: each period's realised quality,
+    # judged from monitoring.min_label_share, beside the estimate given before them (docs/labels.md)
+    arrived = steps.label_report(
+        loaded, champion_version=champion.version, reference=champion.metrics.get(metric),
+        floor=estimator.floor, batch_id=batch_id, estimated=signals.estimated.get(metric),
+    )  # fmt: skip
     batch_end = data.batch_end(frame, spec.data.time_column, end)
     window_start, window_end = window_before(batch_end, spec.monitoring.retrain_window_days, spec.data.window)
     model_name = spec.registry.model_name
@@ -122,7 +129,8 @@ def monitor(
         tags=tags | {"drift.action": judged.action, "drift.retrain": trigger.reason,
                      "drift.unjudgeable": ", ".join(summary.unjudgeable)},
         metrics={"drift_share": summary.drifted_share, "unjudgeable_columns": len(summary.unjudgeable),
-                 **{f"batch_{k}": v for k, v in (quality.metrics or {}).items()}, **signals.metrics()},
+                 **{f"batch_{k}": v for k, v in (quality.metrics or {}).items()}, **signals.metrics(),
+                 **(arrived.metrics() if arrived else {})},
         files=[p for p in (summary.html_path, summary.snapshot_path) if p], summary=summary.to_dict(),
     )  # fmt: skip
 
@@ -170,6 +178,7 @@ def monitor(
         batch_end=batch_end.isoformat(), run_url=run_url, retrain_reason=trigger.reason, retrain=retrained,
         event_id=event_id, notes=[*notes, *quality.notes], model_quality=quality.metrics,
         retrain_window=window_label(window_start, window_end) if trigger.retrain else None, signals=signals,
+        labels=arrived,
     )  # fmt: skip
     steps.publish_monitor(result)
     return result

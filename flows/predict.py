@@ -11,8 +11,9 @@ from flows.gates import gate_source
 from mlops.errors import NoChampion
 from mlops.ownership import check_ownership, owner_of
 from mlops.spec import load_spec
+from mlops.write_targets import table_target
 from tasks import data, steps
-from tasks.predict import ModelRef, PredictResult, check_predict_targets, refuse_unjudgeable
+from tasks.predict import ModelRef, PredictResult, check_predict_targets, refuse_unjudgeable, staged_out
 
 
 @flow(name="predict", flow_run_name="predict-{spec_path}", validate_parameters=True)
@@ -35,11 +36,19 @@ def predict(
     model_name = spec.registry.model_name
     # before any work: no output replaces an input, and each can be written
     check_predict_targets(loaded, batch, out)
+    table = table_target(
+        out
+    )  # --out table:NAME@ENV_VAR: Parquet under MLOPS_HOME first, then one transaction
     check_ownership(model_name, owner_of(loaded), steps.read_model_owner(model_name))
     # read chunk by chunk, twice (the gate, then the scoring): the memory is bounded by chunk_rows, not the batch
     source = steps.open_batch(loaded, batch, start, end, chunk_rows)
+    if (
+        spec.data.id_column
+    ):  # each row's own id, or a label arriving later could not say which prediction it is
+        steps.check_ids(source, spec.data.id_column, chunk_rows)
     checked, tags = gate_source(loaded, source, "predict", chunk_rows)
     label = tags["batch"]
+    written_to = str(staged_out(spec.name, table, checked.fingerprint[:16])) if table else out
 
     model = steps.load_model(model_name, version=version, alias=alias)
     if model is None:
@@ -54,17 +63,26 @@ def predict(
     empty = refuse_unjudgeable(reference, checked.values, features, allow_empty_features or [], checked.rows)
     ref = ModelRef(model_name, model.version, model.run_id or "")
     scored = steps.score_batch(
-        model.model, source, features, spec.model.task, ref, out, rows=checked.rows,
+        model.model, source, features, spec.model.task, ref, written_to, rows=checked.rows,
         metadata={"pipeline": spec.name, "spec_sha256": loaded.sha256, "batch": label,
                   "selected_by": selected_by, "scored_at": data.run_stamp()},
         chunk_rows=chunk_rows, sample_rows=spec.monitoring.max_sample_rows, seed=spec.monitoring.seed,
     )  # fmt: skip
+    if table is not None:  # the batch's earlier rows replaced by these, in one transaction (batch_id column)
+        steps.write_table(scored.out, table, checked.fingerprint)
+    kept = None
+    if spec.data.id_column:  # what was predicted per id, for the labels that arrive later (docs/labels.md)
+        kept = steps.keep_predictions(
+            scored.out, pipeline=spec.name, id_column=spec.data.id_column, time_column=spec.data.time_column,
+            batch_id=checked.fingerprint, batch=label, model_version=model.version,
+            classes=list(getattr(model.model, "classes_", [])),
+        )  # fmt: skip
     run_id, run_url = steps.track_predict_run(
         pipeline=spec.name, model_name=model_name, model_version=model.version,
-        tags=tags | {"selected_by": selected_by, "out": scored.out, "rejects": scored.rejects,
+        tags=tags | {"selected_by": selected_by, "out": str(table) if table else scored.out, "rejects": scored.rejects,
                      "model_run_id": ref.run_id, "sample_seed": str(spec.monitoring.seed),
                      "sample_max_rows": str(spec.monitoring.max_sample_rows), "batch_fingerprint": checked.fingerprint,
-                     "allowed_empty_features": ",".join(empty)},
+                     "allowed_empty_features": ",".join(empty), "kept_by_id": kept or ""},
         metrics={"rows": scored.rows, "scored": scored.scored, "rejected": scored.rejected,
                  "sample_rows": len(scored.sample)},
         sample=scored.sample,
@@ -72,7 +90,7 @@ def predict(
     return PredictResult(
         pipeline=spec.name, model_name=model_name, model_version=model.version, model_run_id=ref.run_id,
         selected_by=selected_by, batch=label, rows=scored.rows, scored=scored.scored, rejected=scored.rejected,
-        reasons=scored.reasons, out=scored.out, rejects=scored.rejects,
+        reasons=scored.reasons, out=str(table) if table else scored.out, rejects=scored.rejects,
         quality=checked.outcome.headline() if checked.outcome else "no suite declared", run_url=run_url,
-        run_id=run_id, chunks=scored.chunks, empty_features=tuple(empty),
+        run_id=run_id, chunks=scored.chunks, empty_features=tuple(empty), kept_by_id=kept or "",
     )  # fmt: skip

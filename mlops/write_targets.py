@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 
 from mlops.errors import MlopsError
@@ -180,3 +182,91 @@ def atomic_files(*paths: Path) -> Iterator[tuple[Path, ...]]:
             for folder in reversed(created):  # the deepest first; only when still empty
                 with contextlib.suppress(OSError):
                     folder.rmdir()
+
+
+# --out table:NAME@ENV_VAR: the predictions written into a table of the database whose URL the variable holds
+TABLE_PREFIX = "table:"
+_TABLE_OUT = re.compile(
+    r"^table:(?P<table>[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)@(?P<env>[A-Za-z_][A-Za-z0-9_]*)$"
+)
+TABLE_ENGINES = ("duckdb", "postgresql")
+
+
+@dataclass(frozen=True)
+class TableTarget:
+    """A table predictions are written into: its name, and the environment variable holding the database URL (the
+    URL itself is never shown, logged or recorded)."""
+
+    table: str
+    url_env: str
+
+    def __str__(self) -> str:
+        return f"table {self.table} in ${self.url_env}"
+
+
+def table_target(out: str) -> TableTarget | None:
+    """The table `--out` names (`table:NAME@ENV_VAR`), None for a file; OutputRefused (exit 2) for a table
+    spelled otherwise."""
+    if not out.startswith(TABLE_PREFIX):
+        return None
+    m = _TABLE_OUT.match(out)
+    if m is None:
+        raise OutputRefused(
+            f"--out {out}: a table is named table:NAME@ENV_VAR (e.g. table:predictions@PREDICTIONS_DB_URL): a "
+            "table or schema.table of letters, digits and '_', and the environment variable holding the database "
+            "URL. Nothing was run and nothing was written."
+        )
+    return TableTarget(m["table"], m["env"])
+
+
+def engine_of(url: str) -> str:
+    """`duckdb` or `postgresql` from a SQLAlchemy-style URL (`postgresql+psycopg2://...` too); '' for another."""
+    scheme = url.partition(":")[0].lower().partition("+")[0]
+    return "postgresql" if scheme in ("postgresql", "postgres") else ("duckdb" if scheme == "duckdb" else "")
+
+
+def duckdb_file(url: str) -> Path | None:
+    """The database file of a `duckdb:///path` URL (None in memory)."""
+    rest = url.split("://", 1)[1] if "://" in url else ""
+    path = rest[1:] if rest.startswith("/") else rest
+    path = path.split("?", 1)[0]
+    return None if path in ("", ":memory:") else Path(path)
+
+
+def table_problem(
+    target: TableTarget,
+    environ: Mapping[str, str],
+    sources: Iterable[tuple[str | None, str | None]] = (),
+    reads: Iterable[Path] = (),
+) -> str | None:
+    """Why predictions cannot be written into `target` (None: they can): the URL variable unset, an engine other
+    than DuckDB or PostgreSQL, the table a source of this run (`sources`: (url_env, table) pairs, e.g. the spec's
+    SQL source) or a DuckDB file the run reads (`reads`)."""
+    url = environ.get(target.url_env, "").strip()
+    if not url:
+        return (
+            f"--out {target}: the environment variable {target.url_env} is not set; export it with the database "
+            "URL (e.g. duckdb:///predictions.duckdb, or postgresql://user@host/db)."
+        )
+    engine = engine_of(url)
+    if not engine:
+        return (
+            f"--out {target}: {target.url_env} holds a URL of an engine predictions cannot be written to; give a "
+            f"{' or '.join(TABLE_ENGINES)} URL."
+        )
+    for env, table in sources:
+        same_db = env == target.url_env or (env and environ.get(env, "").strip() == url)
+        if same_db and table and table.lower() == target.table.lower():
+            return (
+                f"--out {target} is a table this run reads its data from; writing there would add the predictions "
+                "to the input. Give another table, e.g. predictions."
+            )
+    file = duckdb_file(url) if engine == "duckdb" else None
+    if file is not None:
+        for read in reads:
+            if _same(file, read):
+                return (
+                    f"--out {target}: {target.url_env} names a file this run reads ({read}); give a DuckDB "
+                    "database file of its own."
+                )
+    return None

@@ -19,7 +19,15 @@ from mlops.errors import BadOption, DataError
 from mlops.settings import get_settings
 from mlops.spec import LoadedSpec
 from mlops.text import did_you_mean
-from mlops.write_targets import atomic_files, batch_reads, check_targets
+from mlops.write_targets import (
+    OutputRefused,
+    TableTarget,
+    atomic_files,
+    batch_reads,
+    check_targets,
+    table_problem,
+    table_target,
+)
 from tasks.data.draw import SmallestDraws
 from tasks.data.splits import Features
 from tasks.data.stream import BatchSource, batch_chunks
@@ -80,12 +88,29 @@ def run_reads(loaded: LoadedSpec, batch: str | None) -> list[Path]:
     return reads
 
 
+def staged_out(pipeline: str, target: TableTarget, batch_id: str = "batch") -> Path:
+    """Where predictions bound for a table are written first (Parquet under MLOPS_HOME, the rejects beside; one
+    file a batch, so two batches for one table never share it): the table then takes them in one transaction, so a
+    failed run leaves no partial batch in it."""
+    return get_settings().home / "predictions" / pipeline / "staging" / f"{target.table}-{batch_id}.parquet"
+
+
 def check_predict_targets(loaded: LoadedSpec, batch: str | None, out: str) -> None:
     """Before any work: every place predict writes (the predictions, the rejects file, the reports folder) can
-    take its file and is none of the files the run reads; OutputRefused (exit 2) naming the path otherwise."""
+    take its file and is none of the files the run reads; a table (`--out table:NAME@ENV_VAR`) is reachable by its
+    variable and is no table the run reads; OutputRefused (exit 2) naming the path otherwise."""
     import glob
+    import os
 
-    target = Path(out)
+    table = table_target(out)
+    if table is not None:
+        spec = loaded.spec
+        sources = [(getattr(s, "url_env", None), getattr(s, "table", None))
+                   for s in (spec.data.source, spec.labels.source if spec.labels else None) if s is not None]  # fmt: skip
+        problem = table_problem(table, os.environ, sources, run_reads(loaded, batch))
+        if problem:
+            raise OutputRefused(problem + " Nothing was run and nothing was written.")
+    target = staged_out(loaded.spec.name, table) if table is not None else Path(out)
     source = loaded.spec.data.source
     patterns = [
         p for p in (batch, source.path and str(loaded.resolve(source.path))) if p and glob.has_magic(p)
@@ -395,6 +420,7 @@ class PredictResult:
     run_id: str
     chunks: int
     empty_features: tuple[str, ...] = ()  # all null, scored as --allow-empty-feature asked
+    kept_by_id: str = ""  # where the predictions were kept by id (data.id_column), for labels arriving later
 
 
 def missing_columns(frame: pd.DataFrame, features: Features) -> None:

@@ -12,6 +12,7 @@ from mlops.policy import IMPROVEMENT_HEADER, Decision, metric_improvement
 if TYPE_CHECKING:
     from mlops.catalog import Direction
     from mlops.drift_policy import DriftVerdict
+    from mlops.labels import LabelReport
     from tasks.drift import DriftSummary
     from tasks.estimate import QualitySignals
 
@@ -230,6 +231,8 @@ class MonitorResult:
     retrain_window: str | None = None  # the training window of the drift retrain, when one was started
     # drift_share, weighted_drift_share, estimated, realised, reference (tasks/estimate.py; issue 14)
     signals: QualitySignals | None = None
+    # labels that arrived later, joined to the kept predictions (tasks/labels.py; issue 26)
+    labels: LabelReport | None = None
 
     @property
     def batch_metric(self) -> float | None:
@@ -264,6 +267,8 @@ def monitor_markdown(result: MonitorResult) -> str:
         lines.append(f"- **Model quality on the batch**: {shown}{ref}")
     if result.signals is not None:
         lines += [f"- {line}" for line in result.signals.lines(result.metric)]
+    if result.labels is not None:
+        lines += [f"- {line.strip()}" for line in result.labels.lines()]
     if result.drift.html_path:
         lines.append(f"- **Evidently report**: `{result.drift.html_path}`")
     if result.retrain is not None:

@@ -18,6 +18,8 @@ from tasks import (
     estimate_fit,
     evaluate,
     events,
+    labels,
+    predictions_table,
     promotion,
     quality_memo,
     replay_chart,
@@ -116,3 +118,8 @@ publish_quality_stop = step(report.publish_quality_stop, "publish-quality-stop")
 publish_monitor = step(report.publish_monitor, "publish-monitor-summary")
 publish_timeline = step(report.publish_timeline, "publish-timeline")
 draw_replay_chart = step(replay_chart.replay_chart, "draw-replay-chart")
+# labels that arrive later (tasks/labels.py)
+check_ids = step(labels.check_ids, "check-batch-ids")
+keep_predictions = step(labels.keep_predictions, "keep-predictions-by-id")
+label_report = step(labels.label_report, "join-arrived-labels")
+write_table = step(predictions_table.write_table, "write-predictions-table")

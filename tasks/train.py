@@ -174,6 +174,12 @@ def evaluate_on(
     return metrics, outputs
 
 
+def metrics_of(y: Any, pred: Any, proba: Any, classes: list[Any], task_kind: Task) -> dict[str, float]:
+    """The task's metrics from outputs already made (kept predictions joined to labels that came later), by the
+    functions that scored the champion's holdout."""
+    return _metrics(y, pred, proba, classes, task_kind)
+
+
 def _metrics(y: Any, pred: Any, proba: Any, classes: list[Any], task_kind: Task) -> dict[str, float]:
     from sklearn import metrics as m
 

@@ -150,6 +150,8 @@ def columns_present(file: str, spec, columns: list[str]) -> list[Problem]:  # ty
     wanted = [("data.target", data.target)]
     if data.time_column:
         wanted.append(("data.time_column", data.time_column))
+    if data.id_column:
+        wanted.append(("data.id_column", data.id_column))
     for kind in ("numeric", "categorical"):
         for i, col in enumerate(getattr(data.features, kind) or []):
             wanted.append((f"data.features.{kind}[{i}]", col))

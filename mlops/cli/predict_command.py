@@ -29,7 +29,12 @@ def run_predict(
     spec: Annotated[Path, typer.Argument(help="The pipeline spec, e.g. deployments/flight_delays.yaml")],
     out_path: Annotated[
         Path,
-        typer.Option("--out", help="The Parquet file to write (replaced atomically; rejects go beside it)"),
+        typer.Option(
+            "--out",
+            help="The Parquet file to write (replaced atomically; rejects go beside it), or a table: "
+            "table:NAME@ENV_VAR (ENV_VAR holds a DuckDB or PostgreSQL URL; one transaction; a rerun of the "
+            "same batch replaces its rows)",
+        ),
     ],
     batch: Annotated[str | None, typer.Option(help="A CSV or Parquet batch file (or a glob of them)")] = None,
     start: Annotated[
@@ -110,8 +115,14 @@ def usage_problems(
         fail(2, "--alias is empty; give an alias such as challenger.")
     if chunk_rows < 1:
         fail(2, f"--chunk-rows must be at least 1, not {chunk_rows}.")
+    if str(out_path).startswith("table:"):  # a table: checked with the spec (check_outputs)
+        return
     if out_path.suffix.lower() not in SUFFIXES:
-        fail(2, f"--out {out_path} is not a Parquet file name; end it with .parquet.")
+        fail(
+            2,
+            f"--out {out_path} is not a Parquet file name; end it with .parquet (or name a table: "
+            "table:NAME@ENV_VAR).",
+        )
 
 
 def check_outputs(spec: Path, batch: str | None, out_path: Path) -> None:

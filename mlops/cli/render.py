@@ -135,6 +135,9 @@ def print_monitor(r: Any) -> None:
     signals = getattr(r, "signals", None)  # estimated next to realised quality, weighted drift (issue 14)
     for line in signals.lines(r.metric) if signals is not None else []:
         out.print(line, markup=False)
+    labels = getattr(r, "labels", None)  # labels that arrived later, by prediction period (docs/labels.md)
+    for line in labels.lines() if labels is not None else []:
+        out.print(line, markup=False)
     for note in [*d.notes, *r.notes]:
         out.print(f"Note: {note}", markup=False)
     colour = "red" if v.acts else "green"

@@ -76,6 +76,11 @@ class Data(Strict):
     source: Source
     target: str
     time_column: str | None = None
+    id_column: str | None = Field(
+        None,
+        description="Column that identifies a row across runs (one value per row of a batch): predict keeps its "
+        "predictions by it, and labels that arrive later (the labels section) are joined to them by it",
+    )
     window: Window | None = None
     features: Features = Features()
     split: Split = Split()
@@ -84,6 +89,21 @@ class Data(Strict):
         description="Largest share of rows without a target value (they are left out, counted and reported); "
         "more stops the retrain: a broken join, the wrong target column or labels not yet arrived leave a "
         "biased sample. 0 = every row needs a target, 1 = no limit",
+    )
+
+
+class Labels(Strict):
+    """Labels that arrive after the predictions (days later, from another system): a file (or a glob) with the
+    row's id, its label and when the label became known. The monitor joins those that have arrived to the
+    predictions they belong to (docs/labels.md)."""
+
+    source: Source
+    id_column: str | None = Field(None, description="The id column in the labels; default: data.id_column")
+    label_column: str | None = Field(None, description="The label column; default: data.target")
+    known_at_column: str | None = Field(
+        None,
+        description="When each label became known; a label counts once known (a later label of an id replaces an "
+        "earlier one). Without it every label in the source counts",
     )
 
 
@@ -240,6 +260,11 @@ class Monitoring(Strict):
         "finding), only count it as drifted in the share (drift), or stop the batch with an error naming it (stop)",
     )
     seed: Seed = 0
+    min_label_share: Annotated[float, Field(gt=0, le=1)] = Field(
+        0.8,
+        description="With a labels section: a prediction period's realised quality is judged only once this "
+        "share of its predictions has a label (below it the report shows the share and waits)",
+    )
 
     @model_validator(mode="after")
     def _no_conflict(self) -> Monitoring:
@@ -324,6 +349,23 @@ class PipelineSpec(Strict):
     promotion: Promotion
     monitoring: Monitoring = Monitoring()
     schedule: Schedule = Schedule()
+    labels: Labels | None = None
+
+    @model_validator(mode="after")
+    def _labels_need_an_id(self) -> PipelineSpec:
+        """Labels that arrive later are joined to the predictions by an id: without data.id_column there is none."""
+        if self.labels is not None and self.data.id_column is None:
+            raise PydanticCustomError(
+                "missing_id",
+                "labels: joining labels to predictions needs an id: add data.id_column (the column that "
+                "identifies a row, e.g. flight_id), or remove the labels section",
+            )
+        if self.labels is not None and self.labels.source.kind == "builtin":
+            raise PydanticCustomError(
+                "labels_source",
+                "labels.source: a bundled dataset holds no labels of yours; give a csv or parquet path",
+            )
+        return self
 
     @property
     def direction(self) -> Direction:

@@ -62,6 +62,8 @@ def resolve_features(frame: pd.DataFrame, data: Data) -> Features:
     skip = {data.target, *(data.features.exclude or [])}
     if data.time_column:
         skip.add(data.time_column)
+    if data.id_column:  # an id names a row, it says nothing about it: never a feature
+        skip.add(data.id_column)
     declared = set((data.features.numeric or []) + (data.features.categorical or []))
     numeric = data.features.numeric
     if numeric is None:
