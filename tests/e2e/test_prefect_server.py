@@ -356,7 +356,7 @@ def test_the_ui_shows_the_run_and_its_summary_in_headless_chromium(served: Serve
     browse(f"{served.ui_url}/runs/flow-run/{run.id}", tmp_path / "profile", f"--screenshot={shot}",
            "--window-size=1400,1000")  # fmt: skip
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 20_000
-    if os.environ.get("MLOPS_UPDATE_SCREENSHOTS"):  # refresh the README's picture: MLOPS_UPDATE_SCREENSHOTS=1
+    if os.environ.get("MLOPS_UPDATE_SCREENSHOTS"):  # refresh the docs' picture: MLOPS_UPDATE_SCREENSHOTS=1
         (REPO / "docs" / "img").mkdir(parents=True, exist_ok=True)
         shutil.copy(shot, REPO / "docs" / "img" / "prefect-flow-run.png")
 

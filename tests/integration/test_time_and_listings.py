@@ -2,7 +2,7 @@
 integer years retrains on a window given as years; the version's description holds the decision in one sentence
 and the first retrain prints no MLflow noise; `mlops status` follows a rollback to a rejected, newer version,
 worded as what it is; a replay period stopped by the quality gate shows its rows and why, and the CSV keeps
-whole values; a replay without a champion stops (exit 1) as the README's table says."""
+whole values; a replay without a champion stops (exit 1) as docs/cli.md's table says."""
 
 from __future__ import annotations
 
@@ -123,13 +123,13 @@ def test_a_replay_period_stopped_by_the_gate_shows_its_rows_and_why(project: Pat
     assert saved[1]["roc_auc"] == ("" if judged.model_metric is None else repr(judged.model_metric))
 
 
-def test_a_replay_without_a_champion_stops_as_the_readme_says(project: Path) -> None:
+def test_a_replay_without_a_champion_stops_as_the_cli_page_says(project: Path) -> None:
     spec = year_project(project)
     with pytest.raises(NoChampion) as caught:
         replay(str(spec), start="2008", end="2010", every="year")
     assert caught.value.exit_code == 1 and "has no champion yet" in str(caught.value)
-    readme = (REPO / "README.md").read_text()
-    row = next(line for line in readme.splitlines() if line.startswith("| `mlops replay"))
+    page = (REPO / "docs" / "cli.md").read_text()
+    row = next(line for line in page.splitlines() if line.startswith("| `mlops replay"))
     assert "1 stopped (no champion yet" in row
 
 

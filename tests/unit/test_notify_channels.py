@@ -175,10 +175,10 @@ def test_slack_actions_escape_slack_markup_in_the_free_text_only() -> None:
         SendNotification.model_validate(action.model_dump())
 
 
-def test_the_readme_example_loads_with_its_slack_and_smtp_channels(tmp_path: Path) -> None:
+def test_the_documented_example_loads_with_its_slack_and_smtp_channels(tmp_path: Path) -> None:
     from tests.conftest import REPO
 
-    section = (REPO / "README.md").read_text().split("### Notifications", 1)[1]
+    section = (REPO / "docs" / "prefect.md").read_text().split("## Notifications", 1)[1]
     example = section.split("```yaml\n", 1)[1].split("```", 1)[0]
     (tmp_path / nc.FILE_NAME).write_text(example)
     (tmp_path / "deployments").mkdir()

@@ -345,11 +345,11 @@ def test_a_version_description_is_the_decision_in_one_sentence() -> None:
     )
 
 
-# --- the README -----------------------------------------------------------------------------------------------
+# --- the manual (docs/) --------------------------------------------------------------------------------------
 
 
 def estimator_table() -> str:
-    """The README's estimator list as generated from the catalog."""
+    """docs/specs.md's estimator list as generated from the catalog."""
     from itertools import zip_longest
 
     from mlops.catalog import ESTIMATORS
@@ -362,26 +362,29 @@ def estimator_table() -> str:
     return "\n".join(["| classification | regression |", "|---|---|", *rows])
 
 
-def test_the_readme_lists_exactly_the_catalogs_estimators() -> None:
+def test_the_spec_page_lists_exactly_the_catalogs_estimators() -> None:
     from tests.conftest import REPO
 
-    readme = (REPO / "README.md").read_text()
+    page = (REPO / "docs" / "specs.md").read_text()
     start = "<!-- estimators: generated from mlops/catalog.py ESTIMATORS -->\n"
-    listed = readme.split(start, 1)[1].split("\n<!-- end of estimators -->", 1)[0]
+    listed = page.split(start, 1)[1].split("\n<!-- end of estimators -->", 1)[0]
     expected = estimator_table()
-    assert listed == expected, f"paste this between the estimator markers of README.md:\n{expected}"
+    assert listed == expected, f"paste this between the estimator markers of docs/specs.md:\n{expected}"
 
 
-def test_the_readme_documents_time_columns_periods_candidates_and_nulls() -> None:
+def test_the_manual_documents_time_columns_periods_candidates_and_nulls() -> None:
     from tests.conftest import REPO
 
-    readme = " ".join((REPO / "README.md").read_text().split())
-    assert "integer years (1997) or integer epoch seconds" in readme
-    assert "(`--every day`, `week`, `month`, `quarter` or `year`;" in readme
-    assert "candidates: # optional: parameter sets, each merged onto params" in readme
-    assert "let nulls through: # pair them with expect_column_values_to_not_be_null" in readme
+    def page(name: str) -> str:
+        return " ".join((REPO / "docs" / name).read_text().split())
+
+    specs = page("specs.md")
+    assert "integer years (1997) or integer epoch seconds" in specs
+    assert "candidates: # optional: parameter sets, each merged onto params" in specs
+    assert "let nulls through: # pair them with expect_column_values_to_not_be_null" in specs
+    assert "(`--every day`, `week`, `month`, `quarter` or `year`;" in page("drift.md")
     for command in ("status", "history"):
-        assert f"| `mlops {command} SPEC [--json]` |" in readme
+        assert f"| `mlops {command} SPEC [--json]` |" in page("cli.md")
 
 
 def test_a_bare_year_or_month_in_the_spec_window_means_that_year_or_month() -> None:
