@@ -63,7 +63,7 @@ def predict(
     empty = refuse_unjudgeable(reference, checked.values, features, allow_empty_features or [], checked.rows)
     ref = ModelRef(model_name, model.version, model.run_id or "")
     scored = steps.score_batch(
-        model.model, source, features, spec.model.task, ref, written_to, rows=checked.rows,
+        model.model, source, features, spec.model.task, ref, written_to,
         metadata={"pipeline": spec.name, "spec_sha256": loaded.sha256, "batch": label,
                   "selected_by": selected_by, "scored_at": data.run_stamp()},
         chunk_rows=chunk_rows, sample_rows=spec.monitoring.max_sample_rows, seed=spec.monitoring.seed,

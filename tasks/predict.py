@@ -238,32 +238,28 @@ def score_batch(
     ref: ModelRef,
     out: str,
     *,
-    rows: int | None = None,
     metadata: dict[str, str] | None = None,
     chunk_rows: int = 100_000,
     sample_rows: int = 50_000,
     seed: int = 0,
 ) -> Scored:
     """Score a batch in chunks of `chunk_rows` (see score_chunks): a frame in memory, or the batch a BatchSource
-    names, read chunk by chunk (tasks/data/stream.py), so the memory is one chunk's whatever the batch's size;
-    `rows` is then its row count (the quality gate's pass counted it)."""
+    names, read chunk by chunk (tasks/data/stream.py), so the memory is one chunk's whatever the batch's size."""
     if isinstance(batch, BatchSource):
         parts: Iterable[pd.DataFrame] = batch_chunks(batch, chunk_rows)
-        n = rows if rows is not None else sum(len(c) for c in batch_chunks(batch, chunk_rows))
     else:
         if not batch.index.equals(pd.RangeIndex(len(batch))):  # row numbers are positions
             batch = batch.reset_index(drop=True)
         missing_columns(batch, features)
-        parts, n = chunks(batch, chunk_rows), len(batch)
+        parts = chunks(batch, chunk_rows)
     return score_chunks(
-        model, parts, n, features, task_kind, ref, out, metadata=metadata, sample_rows=sample_rows, seed=seed
+        model, parts, features, task_kind, ref, out, metadata=metadata, sample_rows=sample_rows, seed=seed
     )
 
 
 def score_chunks(
     model: Any,
     parts: Iterable[pd.DataFrame],
-    rows: int,
     features: Features,
     task_kind: str,
     ref: ModelRef,
@@ -273,7 +269,7 @@ def score_chunks(
     sample_rows: int = 50_000,
     seed: int = 0,
 ) -> Scored:
-    """Score the chunks `parts` yields (rows numbered 0..rows-1 across them) and write the predictions to `out`
+    """Score the chunks `parts` yields (rows numbered from 0 across them) and write the predictions to `out`
     (Parquet: the batch's own columns, the outputs, the model's name, version and run id) and the rows that cannot
     be scored to `rejects_path(out)` with the reason. One chunk is held at a time."""
     target = Path(out)

@@ -194,7 +194,7 @@ def traced_peak(tmp_path: Path, rows: int, chunk_rows: int) -> int:
     try:
         check = validate_batch(source, suite, folder / "reports", "y", chunk_rows)
         scored = score_batch(model, source, Features(["x", "n"], []), "classification", ModelRef("m", "1", "r"),
-                             str(folder / "p.parquet"), rows=check.rows, chunk_rows=chunk_rows,
+                             str(folder / "p.parquet"), chunk_rows=chunk_rows,
                              sample_rows=1000)  # fmt: skip
         peak = tracemalloc.get_traced_memory()[1]
     finally:
