@@ -176,3 +176,13 @@ def test_deploy_check_refuses_an_empty_notifications_file_and_names_a_deliberate
     got, said = _deploy("--check")
     assert got == code, said
     assert expected in said
+
+
+def test_two_specs_of_one_name_are_refused_not_deployed_over_each_other(proj: Path) -> None:
+    """Both would generate churn-retrain, churn-monitor and churn-predict: the second deploy would replace the
+    first's deployments on the server without a word."""
+    (proj / "deployments" / "churn_copy.yaml").write_text(_spec("churn"))
+    code, said = _deploy("--write")
+    assert code == 2
+    assert "deployments/churn_copy.yaml: name: 'churn' is also the name of deployments/churn.yaml" in said
+    assert "give each spec its own name" in said
