@@ -14,7 +14,7 @@ from mlops.ownership import check_ownership, note_feature_changes, owner_of
 from mlops.policy import apply_approval, best_candidate, gate, recheck_after_approval
 from mlops.settings import get_settings
 from mlops.spec import LoadedSpec, load_spec
-from tasks import data, parallel, promotion, report, steps, train
+from tasks import data, parallel, promotion, report, search, steps, train
 from tasks.locking import check_promotion_lock, promotion_lock
 from tasks.tracking.runs import TrainingRun
 
@@ -34,7 +34,7 @@ def retrain(
     spec = loaded.spec
     promotion.check_approval_possible(spec.promotion)
     check_promotion_lock(spec.registry.model_name)  # refused before any work when no lock covers every writer
-    if spec.model.candidates:
+    if spec.model.candidates or spec.model.search:
         parallel.check_cluster()  # MLOPS_DASK_ADDRESS set: its scheduler must answer before any work
     # a model belongs to one pipeline: another pipeline's (or task's, target's) is refused before any work
     check_ownership(
@@ -75,10 +75,11 @@ def retrain(
     finished = steps.find_finished_training(spec.name, tags["idempotency_key"])
     tried: list[train.CandidateResult] = []  # each candidate's validation score, for the summary
     ran_on = ""  # where the candidates were fitted: "3 fits on Dask tcp://..." or "... on 3 threads"
+    searched: search.Outcome | None = None  # model.search's trials, when declared
     if finished is not None:  # the same work finished before (resumed or repeated run): reuse it, no refit
         run, fitted = finished.run, steps.rescore(finished.model, parts, spec.data.target, spec.model.task)
     else:
-        run, fitted, tried, ran_on = _train_and_track(loaded, parts, tags, checked)
+        run, fitted, tried, ran_on, searched = _train_and_track(loaded, parts, tags, checked)
     policy, mode = spec.promotion, spec.promotion.approval.mode
     with ExitStack() as held:  # read champion, compare, move aliases: one at a time, under the promotion lock
         held.enter_context(promotion_lock(spec.registry.model_name))
@@ -123,6 +124,7 @@ def retrain(
         champion_after=published.champion_version, run_url=run.run_url, version_url=published.version_url,
         run_id=run.run_id, fit_seconds=fitted.fit_seconds, mode=mode, reused_run=finished is not None,
         duplicate_of=published.duplicate_of, candidates=report.candidate_scores(tried, spec.direction), candidates_ran_on=ran_on,
+        search=report.search_lines(searched),
         notes=[*parts.notes, *claimed, *([checked.message()] if checked and verdict == "warn" else [])],
     )  # fmt: skip
     steps.publish_summary(result)
@@ -131,11 +133,22 @@ def retrain(
 
 def _train_and_track(
     loaded: LoadedSpec, parts: data.SplitData, tags: dict[str, str], checked: Any
-) -> tuple[TrainingRun, train.Trained, list[train.CandidateResult], str]:
-    """Train (the candidates concurrently, when declared; the best on validation becomes the challenger), then
-    record the MLflow run."""
+) -> tuple[TrainingRun, train.Trained, list[train.CandidateResult], str, search.Outcome | None]:
+    """Train (the candidates concurrently, or a search's trials, when declared; the best on validation becomes the
+    challenger), then record the MLflow run."""
     spec = loaded.spec
-    model, tried, ran_on = spec.model, [], ""
+    model, tried, ran_on, searched = spec.model, [], "", None
+    if spec.model.search:  # scored on a validation part of the training rows: the holdout is not handed over
+        fit, validation = steps.validation_split(parts, loaded)
+        searched = search.run_search(
+            spec.model.search, name=search.study_name(spec.name, tags["idempotency_key"]),
+            storage=get_settings().search_storage_url, metric=spec.promotion.metric, direction=spec.direction,
+            seed=spec.model.search.seed if spec.model.search.seed is not None else spec.data.split.seed,
+            fit_batch=parallel.trial_fitter(steps.fit_trial, fit, validation, parts.features, spec.model,
+                                            spec.data.target, spec.data.split.seed, spec.promotion.metric),
+        )  # fmt: skip
+        model = train.trial_models(spec.model, [searched.best.params])[0]
+        tags |= search.version_tags(searched)
     if spec.model.candidates:
         fit, validation = steps.validation_split(parts, loaded)
         fanned = parallel.fit_candidates(  # on threads, or on the Dask cluster at MLOPS_DASK_ADDRESS
@@ -162,6 +175,6 @@ def _train_and_track(
         trained_rows=data.training_rows(parts),
         feature_kinds={"numeric": parts.features.numeric, "categorical": parts.features.categorical,
                        "target": spec.data.target, "time_column": spec.data.time_column},
-        monitoring=monitoring, quality_floor=floor,
+        monitoring=monitoring, quality_floor=floor, search=searched,
     )  # fmt: skip
-    return run, fitted, tried, ran_on
+    return run, fitted, tried, ran_on, searched

@@ -137,6 +137,15 @@ class Settings(BaseModel):
         json_schema_extra={"fix": "set it to the Dask scheduler's address (tcp://host:8786), or unset it"},
         description="Dask scheduler (tcp://host:port) for model.candidates.",
     )
+    search_storage: Annotated[SecretStr | None, BeforeValidator(_blank_is_unset)] = Field(
+        None,
+        alias="MLOPS_SEARCH_STORAGE",
+        json_schema_extra={
+            "fix": "set it to a database URL (postgresql://user:password@host:5432/db), or unset it for the "
+            "SQLite file in MLOPS_HOME"
+        },
+        description="Database of model.search's trials, so a killed search resumes (default: MLOPS_HOME/search.db).",
+    )
     mlflow_tracking_username: Annotated[str | None, BeforeValidator(_blank_is_unset)] = Field(
         None,
         alias="MLFLOW_TRACKING_USERNAME",
@@ -210,6 +219,13 @@ class Settings(BaseModel):
     @property
     def embedded_mlflow(self) -> bool:
         return self.tracking_uri.startswith("sqlite:")
+
+    @property
+    def search_storage_url(self) -> str:
+        """Where model.search keeps its trials (an SQLAlchemy URL): the shared database when set, else a file."""
+        if self.search_storage is not None:
+            return self.search_storage.get_secret_value()
+        return f"sqlite:///{self.home / 'search.db'}"
 
     def reports_dir(self, pipeline: str) -> Path:
         return self.home / "reports" / pipeline

@@ -189,6 +189,30 @@ def fit_candidates(
     return FanOut(results, f"{fits} on Dask {address}")
 
 
+def trial_fitter(
+    fit_task: Any,
+    fit: pd.DataFrame,
+    validation: pd.DataFrame,
+    features: Features,
+    model: Model,
+    target: str,
+    seed: int,
+    metric: str,
+) -> Any:
+    """model.search's `fit_batch` (tasks.search): fits a batch of trials' values, each merged onto the spec's model,
+    with the Prefect task `fit_task` (tasks.steps.fit_trial), where fit_candidates fits (threads or Dask); returns
+    each trial's (validation score, fit seconds, error) and where they ran."""
+    from tasks.train import trial_models
+
+    def fit_batch(trials: list[dict[str, Any]]) -> tuple[list[tuple[float, float, str]], str]:
+        out = fit_candidates(
+            fit_task, fit, validation, features, trial_models(model, trials), target, seed, metric
+        )
+        return [(r.value, r.fit_seconds, r.error) for r in out.results], out.where
+
+    return fit_batch
+
+
 @contextmanager
 def _flow_script_by_value() -> Iterator[None]:
     """Each fit carries the flow run's context, the flow included. A deployment's flow run loads its flow from the

@@ -41,6 +41,9 @@ class RetrainResult:
     reused_run: bool = False  # the model of an earlier, finished run with the same idempotency key
     candidates: list[CandidateScore] = field(default_factory=list)  # model.candidates, when declared
     candidates_ran_on: str = ""  # "3 fits on Dask tcp://host:port" or "3 fits on 3 threads"
+    search: list[str] = field(
+        default_factory=list
+    )  # model.search: its headline, then the best trial's values
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,21 @@ def candidate_scores(tried: list[Any], direction: Direction) -> list[CandidateSc
             {k: v for k, v in t.params.items() if k in varying or not varying}, t.metric, t.value, i == best
         )
         for i, t in enumerate(tried)
+    ]
+
+
+def search_lines(outcome: Any) -> list[str]:
+    """'Search: 20 trials (...)' and the best trial's values (tasks.search.Outcome), or nothing without a search."""
+    if outcome is None:
+        return []
+    where = f" ({outcome.ran_on})" if outcome.ran_on else ""
+    stopped = "; stopped by timeout_minutes" if outcome.stopped_by == "timeout" else ""
+    values = ", ".join(
+        f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in outcome.best.params.items()
+    )
+    return [
+        f"Search: {outcome.headline()}{where}{stopped}; the best trial's values trained on all the training rows",
+        f"  best #{outcome.best.number}: {values}",
     ]
 
 
@@ -166,6 +184,8 @@ def summary_markdown(result: RetrainResult) -> str:
     ]
     if cands := candidate_lines(result):
         lines += ["", f"**{cands[0]}**", "", *[f"- {c.strip()}" for c in cands[1:]]]
+    if found := getattr(result, "search", []):
+        lines += ["", f"**{found[0]}**", "", *[f"- {c.strip()}" for c in found[1:]]]
     lines += [f"\n> {n}" for n in result.notes]
     return "\n".join(lines)
 

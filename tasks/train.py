@@ -273,6 +273,36 @@ def param_problems(file: str, estimator: str, params: dict[str, object]) -> list
     return out
 
 
+def search_problems(
+    file: str, estimator: str, params: dict[str, object], space: dict[str, Any]
+) -> list[Problem]:
+    """model.search.space against the estimator's own parameters (get_params()): an unknown name gets the closest
+    valid one; each bound and choice must be a value the estimator accepts (with model.params beside it)."""
+    if estimator not in ESTIMATORS:
+        return []
+    short = estimator.rsplit(".", 1)[1]
+    valid = sorted(estimator_class(estimator)().get_params())
+    out = []
+    for name, dim in space.items():
+        path = f"model.search.space.{name}"
+        if name not in valid:
+            guess = did_you_mean(name, valid)
+            hint = f"did you mean '{guess}'?" if guess else "valid params: " + ", ".join(valid)
+            out.append(Problem(file, path, f"not a parameter of {short}", hint))
+            continue
+        if dim.type == "categorical":
+            values = list(dim.choices or [])
+        else:
+            cast = int if dim.type == "int" else float
+            values = [cast(dim.low), cast(dim.high)]
+        for value in values:
+            problem = param_problems(file, estimator, {**params, name: value})
+            if problem:
+                out.append(Problem(file, path, f"{value!r} is refused by {short}: {problem[0].message}"))
+                break
+    return out
+
+
 def check_constructor_params(estimator: Any) -> None:
     """Raise scikit-learn's own error (InvalidParameterError) when a constructor parameter has the wrong type
     or range, without fitting.
@@ -300,6 +330,7 @@ class CandidateResult:
     metric: str
     value: float
     fit_seconds: float
+    error: str = ""  # a search trial the estimator refused (fit_trial): its value is NaN
 
 
 def candidate_models(model: Model) -> list[Model]:
@@ -332,6 +363,32 @@ def fit_candidate(
     seconds = time.perf_counter() - start
     value = score(pipeline, validation, features.all, target, model.task).get(metric, math.nan)
     return CandidateResult(dict(model.params), metric, value, seconds)
+
+
+def fit_trial(
+    fit: pd.DataFrame,
+    validation: pd.DataFrame,
+    features: Features,
+    model: Model,
+    target: str,
+    seed: int,
+    metric: str,
+) -> CandidateResult:
+    """One trial of model.search: fit_candidate, except that values the estimator refuses (or a fit that fails)
+    make a failed trial, recorded with its reason, instead of stopping the search."""
+    start = time.perf_counter()
+    try:
+        return fit_candidate(fit, validation, features, model, target, seed, metric)
+    except DataError as exc:
+        return CandidateResult(dict(model.params), metric, math.nan, time.perf_counter() - start, str(exc))
+
+
+def trial_models(model: Model, trials: list[dict[str, Any]]) -> list[Model]:
+    """The spec's model with each trial's values merged onto model.params (no search, no candidates left)."""
+    return [
+        model.model_copy(update={"params": {**model.params, **t}, "search": None, "candidates": []})
+        for t in trials
+    ]
 
 
 @dataclass(frozen=True)

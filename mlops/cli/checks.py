@@ -71,7 +71,8 @@ def _references(loaded: LoadedSpec) -> list[Problem]:
     problems += remembered(
         part_key("stattests", file, monitoring), lambda: (stattest_problems(file, spec), 1)
     )[0]
-    params = [spec.model.estimator, spec.model.params, spec.model.candidates]
+    params = [spec.model.estimator, spec.model.params, spec.model.candidates,
+              spec.model.search.model_dump() if spec.model.search else None]  # fmt: skip
     return problems + remembered(part_key("params", file, params), lambda: (_param_problems(loaded), 1))[0]
 
 
@@ -120,7 +121,7 @@ def _suite_problems(file: str, suite: Path, columns: list[str] | None) -> list[P
 
 
 def _param_problems(loaded: LoadedSpec) -> list[Problem]:
-    from tasks.train import param_problems
+    from tasks.train import param_problems, search_problems
 
     spec, file = loaded.spec, str(loaded.path)
     problems = param_problems(file, spec.model.estimator, dict(spec.model.params))
@@ -129,6 +130,16 @@ def _param_problems(loaded: LoadedSpec) -> list[Problem]:
             problems.append(
                 Problem(p.file, p.path.replace("model.params", f"model.candidates[{i}]"), p.message, p.hint)
             )
+    if spec.model.search:
+        from tasks.search import INSTALL_HINT, installed
+
+        if not installed():
+            problems.append(
+                Problem(file, "model.search", INSTALL_HINT.split(": ", 1)[0], INSTALL_HINT.split(": ", 1)[1])
+            )
+        problems += search_problems(
+            file, spec.model.estimator, dict(spec.model.params), spec.model.search.space
+        )
     return problems
 
 

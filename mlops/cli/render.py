@@ -72,7 +72,7 @@ def print_retrain(r: RetrainResult, settings: Any) -> None:
         out.print(f"Split: {r.split}; not refitted: run {r.run_id} already trained this spec, data and code")
     else:
         out.print(f"Split: {r.split}; fit in {r.fit_seconds:.1f} s")
-    for line in candidate_lines(r):
+    for line in [*candidate_lines(r), *getattr(r, "search", [])]:
         out.print(line, markup=False)
     if compared := comparison_line(r):
         out.print(compared, markup=False)

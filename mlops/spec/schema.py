@@ -128,6 +128,90 @@ class Preprocessing(Strict):
     categorical: CategoricalPreprocessing = CategoricalPreprocessing()
 
 
+class SearchParam(Strict):
+    """One dimension of model.search.space: an integer or a float between low and high (both included; `log`
+    samples on a log scale, so 0.001-0.01 is tried as often as 0.01-0.1), or one of a list of choices."""
+
+    type: Literal["int", "float", "categorical"]
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    choices: list[str | int | float | bool | None] | None = None
+
+    @model_validator(mode="after")
+    def _a_space_to_search(self) -> SearchParam:
+        if self.type == "categorical":
+            if self.low is not None or self.high is not None or self.log:
+                raise PydanticCustomError(
+                    "search", "a categorical parameter takes choices, not low/high/log: remove them"
+                )
+            if not self.choices:
+                raise PydanticCustomError(
+                    "search", "a categorical parameter needs choices (e.g. choices: [15, 31, 63])"
+                )
+            if len({repr(c) for c in self.choices}) < len(self.choices):
+                raise PydanticCustomError("search", "choices repeat a value: list each one once")
+            return self
+        if self.choices is not None:
+            raise PydanticCustomError(
+                "search", f"choices are for type: categorical; a {self.type} parameter takes low and high"
+            )
+        if self.low is None or self.high is None:
+            raise PydanticCustomError(
+                "search", f"a {self.type} parameter needs both low and high (e.g. low: 1, high: 10)"
+            )
+        if self.type == "int" and not (float(self.low).is_integer() and float(self.high).is_integer()):
+            raise PydanticCustomError(
+                "search", f"an int parameter needs whole bounds: low {self.low}, high {self.high}"
+            )
+        if not self.low < self.high:
+            raise PydanticCustomError(
+                "search",
+                f"low ({self.low:g}) must be below high ({self.high:g}); a single value is not a search: put it in "
+                "model.params",
+            )
+        if self.log and self.low <= 0:
+            raise PydanticCustomError(
+                "search",
+                f"log: true needs low above 0 (a log scale has no {self.low:g}): raise low (e.g. 0.001), or drop log",
+            )
+        return self
+
+
+class Search(Strict):
+    """A hyperparameter search (Optuna's TPE sampler): each trial fits the model with values drawn from `space`
+    (merged onto model.params) and scores promotion.metric on a validation part cut from the training rows, never
+    on the holdout; the best trial's values are then trained on all the training rows as the challenger."""
+
+    space: dict[str, SearchParam] = Field(
+        min_length=1, description="Estimator parameter -> its range or choices"
+    )
+    trials: int | None = Field(
+        None, ge=1, le=10_000, description="Trials to run (a budget: this and/or timeout)"
+    )
+    timeout_minutes: float | None = Field(
+        None, gt=0, description="Start no trial after this long (a budget: this and/or trials)"
+    )
+    seed: Seed | None = Field(None, description="The sampler's seed; default: data.split.seed")
+    parallel: int = Field(
+        4,
+        ge=1,
+        le=64,
+        description="Trials drawn and fitted at once (threads, or the Dask cluster); part of the result: the same "
+        "seed, data and parallel give the same trials wherever they run",
+    )
+
+    @model_validator(mode="after")
+    def _a_budget(self) -> Search:
+        if self.trials is None and self.timeout_minutes is None:
+            raise PydanticCustomError(
+                "search",
+                "a search needs a budget: set trials (e.g. trials: 20), timeout_minutes, or both (it stops at the "
+                "first reached)",
+            )
+        return self
+
+
 class Model(Strict):
     task: Task
     estimator: str = Field(description="Import path of an allowed scikit-learn estimator")
@@ -137,7 +221,31 @@ class Model(Strict):
         description="Parameter sets to try, each merged onto params; they train concurrently and the best on a "
         "validation part of the training data becomes the challenger",
     )
+    search: Search | None = Field(
+        None,
+        description="A hyperparameter search over some estimator parameters (pip install -e '.[search]')",
+    )
     preprocessing: Preprocessing = Preprocessing()
+
+    @model_validator(mode="after")
+    def _search_or_candidates(self) -> Model:
+        if self.search is None:
+            return self
+        if self.candidates:
+            raise PydanticCustomError(
+                "conflict",
+                "search and candidates both choose the model's params on validation: keep search (it explores a "
+                "space), or keep candidates (a hand-picked list) and remove search; to try a hand-picked set "
+                "inside a search, narrow the space",
+            )
+        both = sorted(set(self.search.space) & set(self.params))
+        if both:
+            raise PydanticCustomError(
+                "conflict",
+                f"{', '.join(both)} is both fixed in model.params and searched in model.search.space: remove it "
+                "from one of them",
+            )
+        return self
 
 
 class Registry(Strict):

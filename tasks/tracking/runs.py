@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from tasks.data.splits import TrainedRows
     from tasks.estimate_fit import MonitoringFit
     from tasks.quality import ValidationOutcome
+    from tasks.search import Outcome
 
 REFERENCE_DIR = "reference"
 # What a logged model needs to load again; passing it skips MLflow's slow requirement inference.
@@ -76,6 +77,7 @@ def log_training_run(
     feature_kinds: dict[str, Any] | None = None,
     monitoring: MonitoringFit | None = None,
     quality_floor: QualityFloor | None = None,
+    search: Outcome | None = None,
 ) -> TrainingRun:
     """One MLflow run: params, holdout metrics, dataset lineage, the spec, and the model with its signature."""
     import warnings
@@ -107,6 +109,8 @@ def log_training_run(
             log_monitoring(monitoring)
         if quality_floor is not None:  # the default quality rule of the monitor (issue 23)
             log_quality_floor(quality_floor)
+        if search is not None:  # its trials as nested runs, its history as a chart
+            _log_search(search, run.info.run_id, exp)
         x = train[features]
         example = x.head(5)
         info = mlflow.sklearn.log_model(
@@ -278,3 +282,55 @@ def _own_types(model: Any) -> list[str]:
     import skops.io
 
     return list(skops.io.get_untrusted_types(data=skops.io.dumps(model)))
+
+
+def _log_search(outcome: Outcome, parent_id: str, exp: str) -> None:
+    """model.search on the training run: the best trial's values (params `search.best.<name>`), every trial as a
+    nested run (its values, its validation score, its state), the trials as JSON and the history chart."""
+    import dataclasses
+    import tempfile
+
+    import mlflow
+    from mlflow.entities import Metric, Param
+
+    from tasks.search_chart import draw_history
+
+    mlflow.log_params({f"search.best.{k}": param_text(v) for k, v in outcome.best.params.items()})
+    mlflow.log_metrics(
+        {
+            f"search_best_validation_{outcome.metric}": float(outcome.best.value or math.nan),
+            **{f"search_trials_{k}": v for k, v in outcome.counts().items()},
+        }
+    )
+    mlflow.log_dict(
+        {
+            "study": outcome.study,
+            "best": outcome.best.number,
+            "trials": [dataclasses.asdict(t) for t in outcome.trials],
+        },
+        "search/trials.json",
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        chart = draw_history(outcome.trials, outcome.metric, outcome.direction, Path(tmp) / "history.png")
+        mlflow.log_artifact(str(chart), artifact_path="search")
+    c = client()
+    for t in outcome.trials:
+        child = c.create_run(
+            exp,
+            run_name=f"trial-{t.number}",
+            tags={
+                "mlflow.parentRunId": parent_id,
+                f"{TAG}kind": "search-trial",
+                f"{TAG}trial_state": t.state,
+                **({f"{TAG}trial_error": t.error[:500]} if t.error else {}),
+                **({f"{TAG}trial_resumed": "true"} if t.resumed else {}),
+            },
+        )
+        cid, now = child.info.run_id, int(time.time() * 1000)
+        scores = {f"validation_{outcome.metric}": t.value, "fit_seconds": t.seconds}
+        c.log_batch(
+            cid,
+            metrics=[Metric(k, float(v), now, 0) for k, v in scores.items() if v is not None],
+            params=[Param(k, param_text(v)) for k, v in t.params.items()],
+        )
+        c.set_terminated(cid, "FINISHED" if t.state == "complete" else "FAILED")

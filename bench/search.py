@@ -1,0 +1,153 @@
+"""model.search against a bare Optuna script doing the same trials, each in a fresh process.
+
+Run: python bench/search.py [--rows 100000] [--trials 20] [--parallel 4]
+The parent starts two children on the same rows of the bundled flight data (the spec's own pipeline, its
+validation part cut from the training rows):
+- ours: tasks.search.run_search inside a Prefect flow, each trial a Prefect task run (tasks.steps.fit_trial via
+  tasks.parallel.trial_fitter, on threads), its SQLite storage in a fresh MLOPS_HOME; it writes its trials' values.
+- bare: optuna.create_study on a fresh SQLite file, the same trials' values enqueued, study.optimize(objective,
+  n_jobs=parallel) calling tasks.train.fit_candidate: the same fits with nothing of ours around them.
+Each child times its search from just before the first trial to the best value (imports, data loading and the
+Prefect test server's start are outside), and the parent prints both and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+SPEC = "deployments/flight_delays.yaml"
+SPACE = {
+    "learning_rate": {"type": "float", "low": 0.02, "high": 0.3, "log": True},
+    "max_leaf_nodes": {"type": "int", "low": 15, "high": 63},
+    "l2_regularization": {"type": "categorical", "choices": [0.0, 0.1, 1.0]},
+}
+
+
+def _parts(rows: int) -> Any:
+    from mlops.spec import load_spec
+    from tasks import data
+
+    loaded = load_spec(SPEC)
+    parts = data.split(data.load(loaded).head(rows), loaded)
+    fit, validation = data.validation_split(parts, loaded)
+    return loaded, parts, fit, validation
+
+
+def ours(rows: int, trials: int, parallel: int, out: Path) -> None:
+    from prefect import flow
+    from prefect.testing.utilities import prefect_test_harness
+
+    from mlops.settings import get_settings
+    from mlops.spec.schema import Search
+    from tasks import parallel as fan
+    from tasks import search, steps
+
+    loaded, parts, fit, validation = _parts(rows)
+    spec = loaded.spec
+    model = spec.model.model_copy(
+        update={"params": {k: v for k, v in spec.model.params.items() if k not in SPACE}}
+    )
+    space = Search.model_validate({"space": SPACE, "trials": trials, "parallel": parallel, "seed": 7})
+
+    @flow
+    def searching() -> tuple[Any, float]:
+        start = time.perf_counter()
+        outcome = search.run_search(
+            space, name="bench", storage=get_settings().search_storage_url, metric="roc_auc",
+            direction="maximize", seed=7,
+            fit_batch=fan.trial_fitter(steps.fit_trial, fit, validation, parts.features, model,
+                                       spec.data.target, 7, "roc_auc"),
+        )  # fmt: skip
+        return outcome, time.perf_counter() - start
+
+    with prefect_test_harness(server_startup_timeout=180):
+        result: tuple[Any, float] = searching()  # type: ignore[assignment]
+    outcome, seconds = result
+    out.write_text(json.dumps({
+        "seconds": seconds, "rows": len(fit), "best": outcome.best.value, "ran_on": outcome.ran_on,
+        "trials": [t.params for t in outcome.trials], "model_params": dict(model.params),
+    }))  # fmt: skip
+
+
+def bare(rows: int, parallel: int, trials_file: Path, out: Path) -> None:
+    import optuna
+
+    from tasks import train
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    loaded, parts, fit, validation = _parts(rows)
+    spec = loaded.spec
+    given = json.loads(trials_file.read_text())
+    model = spec.model.model_copy(update={"params": given["model_params"]})
+    with tempfile.TemporaryDirectory() as tmp:
+        study = optuna.create_study(storage=f"sqlite:///{tmp}/bare.db", direction="maximize")
+        for params in given["trials"]:
+            study.enqueue_trial(params)
+
+        def objective(trial: optuna.Trial) -> float:
+            values = {
+                "learning_rate": trial.suggest_float("learning_rate", 0.02, 0.3, log=True),
+                "max_leaf_nodes": trial.suggest_int("max_leaf_nodes", 15, 63),
+                "l2_regularization": trial.suggest_categorical("l2_regularization", [0.0, 0.1, 1.0]),
+            }
+            m = model.model_copy(update={"params": {**model.params, **values}})
+            return train.fit_candidate(
+                fit, validation, parts.features, m, spec.data.target, 7, "roc_auc"
+            ).value
+
+        start = time.perf_counter()
+        study.optimize(objective, n_trials=len(given["trials"]), n_jobs=parallel)
+        seconds = time.perf_counter() - start
+    out.write_text(json.dumps({"seconds": seconds, "best": study.best_value}))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=100_000)
+    parser.add_argument("--trials", type=int, default=20)
+    parser.add_argument("--parallel", type=int, default=4)
+    parser.add_argument("--child", choices=["ours", "bare"])
+    parser.add_argument("--trials-file")
+    parser.add_argument("--out")
+    args = parser.parse_args()
+    if args.child == "ours":
+        ours(args.rows, args.trials, args.parallel, Path(args.out))
+        return
+    if args.child == "bare":
+        bare(args.rows, args.parallel, Path(args.trials_file), Path(args.out))
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "MLOPS_HOME": f"{tmp}/home", "PREFECT_HOME": f"{tmp}/prefect",
+               "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "OMP_WAIT_POLICY": "PASSIVE"}  # fmt: skip
+        env.pop("PREFECT_API_URL", None)
+        common = [sys.executable, __file__, "--rows", str(args.rows), "--parallel", str(args.parallel)]
+        mine, theirs = Path(tmp) / "ours.json", Path(tmp) / "bare.json"
+        subprocess.run([*common, "--trials", str(args.trials), "--child", "ours", "--out", str(mine)],
+                       env=env, check=True)  # fmt: skip
+        subprocess.run([*common, "--child", "bare", "--trials-file", str(mine), "--out", str(theirs)],
+                       env=env, check=True)  # fmt: skip
+        a, b = json.loads(mine.read_text()), json.loads(theirs.read_text())
+    print(
+        f"{args.trials} trials of HistGradientBoosting on {a['rows']:,} fitting rows, {args.parallel} at a time"
+    )
+    print(
+        f"model.search (Prefect task runs, {a['ran_on']}): {a['seconds']:.1f} s, best roc_auc {a['best']:.4f}"
+    )
+    print(
+        f"bare Optuna (same trials enqueued, n_jobs={args.parallel}): {b['seconds']:.1f} s, best {b['best']:.4f}"
+    )
+    print(f"ratio: {a['seconds'] / b['seconds']:.2f}x")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,204 @@
+"""model.search in the retrain flow on a real Prefect API and MLflow: each trial a Prefect task run and a nested
+MLflow run under the training run, the best trial's values and the history on the version, the holdout never read
+(poisoning it leaves the search unchanged), and a search SIGKILLed mid-way resumed with its finished trials."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from tests.conftest import REPO
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
+
+SEARCH = (
+    "  search: {trials: 8, parallel: 4, seed: 11, space: {C: {type: float, low: 0.0005, high: 10, log: true}, "
+    "fit_intercept: {type: categorical, choices: [true, false]}}}\n"
+)
+
+
+def _searching(project: Path, search: str = SEARCH, params: str = "{max_iter: 500}") -> Path:
+    """The project's spec with a search (and a key column, so the holdout's rows can be changed in place)."""
+    data = project / "data" / "cancer.csv"
+    frame = pd.read_csv(data)
+    if "row_id" not in frame.columns:
+        frame.insert(0, "row_id", range(len(frame)))
+        frame.to_csv(data, index=False)
+    spec = project / "deployments" / "cancer.yaml"
+    text = spec.read_text().replace("params: {C: 1.0, max_iter: 500}", f"params: {params}\n{search.rstrip()}")
+    text = text.replace("seed: 3}", "seed: 3, key: [row_id]}\n  features: {exclude: [row_id]}")
+    spec.write_text(text)
+    return spec
+
+
+def _task_runs(flow_run_id: Any, name: str) -> int:
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterId,
+        TaskRunFilter,
+        TaskRunFilterName,
+    )
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])),
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_=name)),
+        )
+    return len(runs)
+
+
+def test_a_search_is_tracked_trial_by_trial_and_its_best_values_are_on_the_version(project: Path) -> None:
+    from mlflow import MlflowClient
+
+    from flows.retrain import retrain
+    from mlops.settings import get_settings
+    from tasks.report import summary_markdown
+
+    spec = _searching(project)
+    state = retrain(str(spec), return_state=True)
+    result = state.result()
+    assert result.search[0].startswith("Search: 8 trials (8 complete, 0 pruned, 0 failed): best #")
+    assert "(8 fits on 4 threads)" in result.search[0]
+    assert result.search[1].startswith("  best #") and "C=" in result.search[1]
+    assert "**Search: 8 trials" in summary_markdown(result)
+    assert _task_runs(state.state_details.flow_run_id, "search-trial") == 8  # one Prefect task run a trial
+
+    c = MlflowClient(get_settings().tracking_uri)
+    run = c.get_run(result.run_id)
+    best = json.loads(run.data.tags["mlops.search_best_params"])
+    assert set(best) == {"C", "fit_intercept"}
+    assert float(run.data.params["search.best.C"]) == pytest.approx(best["C"])
+    assert float(run.data.params["model.C"]) == pytest.approx(best["C"])  # the challenger is the best trial's
+    children = c.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{result.run_id}'")
+    assert len(children) == 8 and all(ch.data.tags["mlops.trial_state"] == "complete" for ch in children)
+    assert all("validation_roc_auc" in ch.data.metrics for ch in children)
+    artifacts = {a.path for a in c.list_artifacts(result.run_id, "search")}
+    assert artifacts == {"search/history.png", "search/trials.json"}
+    version = c.get_model_version("cancer-model", result.version)
+    assert version.tags["mlops.search"].startswith("8 trials") and version.run_id == result.run_id
+
+
+def test_poisoning_the_holdout_leaves_the_search_unchanged(project: Path) -> None:
+    from flows.retrain import retrain
+    from mlops.spec import load_spec
+    from tasks import data
+
+    spec = _searching(project)
+    clean = retrain(str(spec))
+    loaded = load_spec(spec)
+    holdout_ids = set(data.split(data.load(loaded), loaded).holdout["row_id"])
+    csv = project / "data" / "cancer.csv"
+    frame = pd.read_csv(csv)
+    held = frame["row_id"].isin(holdout_ids)
+    flipped = {"benign": "malignant", "malignant": "benign"}
+    frame.loc[held, "target"] = frame.loc[held, "target"].map(flipped)  # every holdout label wrong
+    frame.loc[held, "mean_texture"] = (
+        frame.loc[held, "mean_texture"].sample(frac=1, random_state=0).to_numpy()
+    )
+    frame.to_csv(csv, index=False)
+    poisoned = retrain(str(spec))
+
+    assert (
+        clean.search == poisoned.search
+    )  # the same trials, the same best values, the same validation scores
+    assert (
+        poisoned.challenger_metrics["roc_auc"] < 0.5 < clean.challenger_metrics["roc_auc"]
+    )  # it was poisoned
+
+
+SLOW = (
+    "  search: {trials: 10, parallel: 2, seed: 5, space: {n_estimators: {type: int, low: 150, high: 300}, "
+    "max_depth: {type: int, low: 2, high: 8}}}\n"
+)
+
+
+def test_a_retrain_sigkilled_mid_search_resumes_with_its_finished_trials(
+    project: Path, prefect_harness: str, isolated_home: Path
+) -> None:
+    from flows.retrain import retrain
+
+    spec = _searching(project, SLOW, params="{n_jobs: 1}")
+    spec.write_text(spec.read_text().replace("sklearn.linear_model.LogisticRegression",
+                                             "sklearn.ensemble.RandomForestClassifier"))  # fmt: skip
+    env = {**os.environ, "MLOPS_HOME": str(isolated_home), "PREFECT_API_URL": prefect_harness}
+    child = subprocess.Popen(
+        [sys.executable, "-c", f"from flows.retrain import retrain; retrain({str(spec)!r})"],
+        cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    finished = 0
+    try:
+        deadline = time.monotonic() + 300
+        while finished < 2 and time.monotonic() < deadline and child.poll() is None:
+            time.sleep(0.2)
+            finished = _complete_trials(isolated_home / "search.db")
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+    finished = _complete_trials(isolated_home / "search.db")
+    assert 2 <= finished < 10, "the search was not killed mid-way"
+
+    state = retrain(str(spec), return_state=True)
+    result = state.result()
+    assert f"{finished} finished by an earlier run, not redone" in result.search[0]
+    assert result.search[0].startswith("Search: 10 trials (10 complete")
+    assert _task_runs(state.state_details.flow_run_id, "search-trial") == 10 - finished
+
+
+def _complete_trials(db: Path) -> int:
+    if not db.exists():
+        return 0
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            return int(conn.execute("select count(*) from trials where state = 'COMPLETE'").fetchone()[0])
+    except sqlite3.OperationalError:  # the schema is being created
+        return 0
+
+
+def test_the_same_seed_and_data_give_the_same_search_on_threads_and_on_dask(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from distributed import LocalCluster
+    from prefect import flow
+
+    from mlops.settings import get_settings
+    from mlops.spec import load_spec
+    from tasks import data, parallel, search, steps
+
+    loaded = load_spec(
+        _searching(project, SEARCH.replace("trials: 8, parallel: 4", "trials: 6, parallel: 3"))
+    )
+    spec = loaded.spec
+    assert spec.model.search is not None
+    space = spec.model.search
+
+    @flow
+    def searching(name: str) -> Any:
+        parts = data.split(data.load(loaded), loaded)
+        fit, validation = data.validation_split(parts, loaded)
+        return search.run_search(
+            space, name=name, storage=get_settings().search_storage_url, metric="roc_auc", direction="maximize",
+            seed=11, fit_batch=parallel.trial_fitter(steps.fit_trial, fit, validation, parts.features, spec.model,
+                                                     "target", 3, "roc_auc"),
+        )  # fmt: skip
+
+    monkeypatch.delenv("MLOPS_DASK_ADDRESS", raising=False)
+    threads = searching("on-threads")
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        monkeypatch.setenv("MLOPS_DASK_ADDRESS", cluster.scheduler_address)
+        on_dask = searching("on-dask")
+    assert threads.ran_on == "6 fits on 3 threads"
+    assert on_dask.ran_on == f"6 fits on Dask {cluster.scheduler_address}"
+    assert [(t.params, t.value) for t in on_dask.trials] == [(t.params, t.value) for t in threads.trials]
+    assert on_dask.best == threads.best
+    assert len({t.value for t in threads.trials}) > 1  # six different models, not one result six times

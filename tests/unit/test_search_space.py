@@ -1,0 +1,200 @@
+"""model.search: the spec's space and budget (schema), its names against the estimator's own parameters, and the
+search loop itself with a plain scoring function (no Prefect): reproducible, resumable with its finished trials."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mlops.errors import DataError, SpecError
+from mlops.spec import load_spec
+from mlops.spec.schema import Search
+from tasks.search import run_search
+from tasks.train import search_problems
+from tests.conftest import spec_text
+
+LOGISTIC = "sklearn.linear_model.LogisticRegression"
+
+
+def _spec(tmp_path: Path, search: str, params: str = "{max_iter: 500}", extra_model: str = "") -> Path:
+    (tmp_path / "pyproject.toml").write_text("")
+    text = spec_text(params=params).replace(
+        "  preprocessing:", f"  search: {search}\n{extra_model}  preprocessing:"
+    )
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    return path
+
+
+def _problems(path: Path) -> str:
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    return "\n".join(p.render() for p in info.value.problems)
+
+
+def test_a_valid_search_loads_with_its_space_and_budget(tmp_path: Path) -> None:
+    path = _spec(
+        tmp_path,
+        "{trials: 12, seed: 5, space: {C: {type: float, low: 0.001, high: 10, log: true}, "
+        "penalty: {type: categorical, choices: [l2, null]}, max_iter: {type: int, low: 100, high: 900}}}",
+        params="{}",
+    )
+    search = load_spec(path).spec.model.search
+    assert search is not None and search.trials == 12 and search.seed == 5
+    assert search.space["C"].log and search.space["penalty"].choices == ["l2", None]
+
+
+@pytest.mark.parametrize(
+    ("space", "said"),
+    [
+        ("{C: {type: float, low: 10, high: 1}}", "low (10) must be below high (1)"),
+        ("{C: {type: float, low: 1, high: 1}}", "a single value is not a search: put it in model.params"),
+        ("{C: {type: float, low: 0, high: 1, log: true}}", "log: true needs low above 0"),
+        ("{C: {type: float, low: -1, high: 1, log: true}}", "log: true needs low above 0"),
+        ("{C: {type: float, low: 1}}", "needs both low and high"),
+        ("{max_iter: {type: int, low: 1.5, high: 9}}", "an int parameter needs whole bounds"),
+        ("{penalty: {type: categorical}}", "a categorical parameter needs choices"),
+        ("{penalty: {type: categorical, choices: [l2, l2]}}", "choices repeat a value"),
+        ("{penalty: {type: categorical, choices: [l2], low: 1}}", "takes choices, not low/high/log"),
+        ("{C: {type: float, low: 1, high: 2, choices: [1]}}", "choices are for type: categorical"),
+        ("{}", "model.search.space"),
+    ],
+)
+def test_a_space_that_cannot_be_searched_is_refused_with_the_fix(
+    tmp_path: Path, space: str, said: str
+) -> None:
+    text = _problems(_spec(tmp_path, f"{{trials: 5, space: {space}}}"))
+    assert said in text and "model.search.space" in text
+
+
+def test_a_search_without_a_budget_is_refused(tmp_path: Path) -> None:
+    text = _problems(_spec(tmp_path, "{space: {C: {type: float, low: 0.1, high: 1}}}"))
+    assert "a search needs a budget: set trials" in text and "timeout_minutes" in text
+
+
+def test_search_and_candidates_together_are_refused(tmp_path: Path) -> None:
+    text = _problems(
+        _spec(
+            tmp_path,
+            "{trials: 5, space: {C: {type: float, low: 0.1, high: 1}}}",
+            extra_model="  candidates: [{C: 0.5}]\n",
+        )  # fmt: skip
+    )
+    assert "search and candidates both choose the model's params" in text and "remove search" in text
+
+
+def test_a_param_both_fixed_and_searched_is_refused(tmp_path: Path) -> None:
+    text = _problems(_spec(tmp_path, "{trials: 5, space: {C: {type: float, low: 0.1, high: 1}}}", "{C: 1.0}"))
+    assert "C is both fixed in model.params and searched in model.search.space" in text
+
+
+def test_an_unknown_searched_param_gets_the_estimators_closest_parameter() -> None:
+    space = Search.model_validate(
+        {"trials": 3, "space": {"C_": {"type": "float", "low": 0.1, "high": 1}}}
+    ).space
+    (problem,) = search_problems("spec.yaml", LOGISTIC, {}, space)
+    assert problem.path == "model.search.space.C_"
+    assert "not a parameter of LogisticRegression" in problem.message and problem.hint == "did you mean 'C'?"
+
+
+def test_a_bound_or_choice_the_estimator_refuses_is_named() -> None:
+    space = Search.model_validate(
+        {
+            "trials": 3,
+            "space": {
+                "C": {"type": "float", "low": -1, "high": 1},
+                "solver": {"type": "categorical", "choices": ["lbfgs", "magic"]},
+            },
+        }  # fmt: skip
+    ).space
+    problems = search_problems("spec.yaml", LOGISTIC, {}, space)
+    assert [p.path for p in problems] == ["model.search.space.C", "model.search.space.solver"]
+    assert "-1.0 is refused by LogisticRegression" in problems[0].message
+    assert "'magic' is refused" in problems[1].message
+
+
+# --- the search loop, with a plain scoring function -------------------------------------------------------------
+
+SPACE = Search.model_validate(
+    {
+        "trials": 12,
+        "parallel": 3,
+        "space": {
+            "x": {"type": "float", "low": 0.001, "high": 10, "log": True},
+            "n": {"type": "int", "low": 1, "high": 50},
+            "kind": {"type": "categorical", "choices": ["a", "b", "c"]},
+        },
+    }
+)
+
+
+def _score(p: dict[str, Any]) -> float:
+    return -((math.log10(p["x"]) - 0.3) ** 2) - abs(p["n"] - 20) / 50 + (0.1 if p["kind"] == "b" else 0)
+
+
+class Scorer:
+    """fit_batch for run_search: scores each trial's values, counts the fits, and can die after some batches."""
+
+    def __init__(self, die_after_batches: int | None = None) -> None:
+        self.fits: list[dict[str, Any]] = []
+        self.die_after = die_after_batches
+        self.batches = 0
+
+    def __call__(self, trials: list[dict[str, Any]]) -> tuple[list[tuple[float, float, str]], str]:
+        if self.die_after is not None and self.batches == self.die_after:
+            raise KeyboardInterrupt  # the process dies mid-batch: these trials stay RUNNING in the storage
+        self.batches += 1
+        self.fits += trials
+        return [(_score(t), 0.01, "") for t in trials], f"{len(trials)} fits on {len(trials)} threads"
+
+
+def _run(storage: str, scorer: Scorer, name: str = "s", seed: int = 7) -> Any:
+    return run_search(SPACE, name=name, storage=storage, metric="roc_auc", direction="maximize", seed=seed,
+                      fit_batch=scorer)  # fmt: skip
+
+
+def test_the_same_seed_gives_the_same_trials_and_best(tmp_path: Path) -> None:
+    first = _run(f"sqlite:///{tmp_path}/a.db", Scorer())
+    second = _run(f"sqlite:///{tmp_path}/b.db", Scorer())
+    other = _run(f"sqlite:///{tmp_path}/c.db", Scorer(), seed=8)
+    assert [t.params for t in first.trials] == [t.params for t in second.trials]
+    assert first.best == second.best and len(first.trials) == 12
+    assert [t.params for t in other.trials] != [t.params for t in first.trials]
+    assert first.headline().startswith("12 trials (12 complete, 0 pruned, 0 failed)")
+    assert first.ran_on == "12 fits on 3 threads"
+
+
+def test_a_killed_search_resumes_with_its_finished_trials_and_ends_as_if_never_killed(tmp_path: Path) -> None:
+    whole = _run(f"sqlite:///{tmp_path}/whole.db", Scorer())
+    storage = f"sqlite:///{tmp_path}/killed.db"
+    with pytest.raises(KeyboardInterrupt):
+        _run(storage, Scorer(die_after_batches=2))  # 6 trials told, 3 asked and never told
+    again = Scorer()
+    resumed = _run(storage, again)
+    assert len(again.fits) == 12 - 6  # the 6 finished trials are not fitted again; the 3 interrupted ones are
+    assert (
+        resumed.counts()["resumed"] == 6 and "6 finished by an earlier run, not redone" in resumed.headline()
+    )
+    assert [t.params for t in resumed.trials] == [t.params for t in whole.trials]
+    assert resumed.best.params == whole.best.params
+
+
+def test_failed_trials_are_counted_and_a_search_with_no_scored_trial_stops(tmp_path: Path) -> None:
+    def half_fail(trials: list[dict[str, Any]]) -> tuple[list[tuple[float, float, str]], str]:
+        return [(math.nan, 0.0, "refused") if t["kind"] == "a" else (_score(t), 0.0, "") for t in trials], ""
+
+    out = run_search(SPACE, name="f", storage=f"sqlite:///{tmp_path}/f.db", metric="roc_auc",
+                     direction="maximize", seed=1, fit_batch=half_fail)  # fmt: skip
+    counts = out.counts()
+    assert counts["failed"] >= 1 and counts["failed"] + counts["complete"] == 12
+    assert all(t.error == "refused" for t in out.trials if t.state == "failed")
+
+    def all_fail(trials: list[dict[str, Any]]) -> tuple[list[tuple[float, float, str]], str]:
+        return [(math.nan, 0.0, "C must be positive") for _ in trials], ""
+
+    with pytest.raises(DataError, match="no trial of model.search could be scored.*C must be positive"):
+        run_search(SPACE, name="g", storage=f"sqlite:///{tmp_path}/g.db", metric="roc_auc",
+                   direction="maximize", seed=1, fit_batch=all_fail)  # fmt: skip
