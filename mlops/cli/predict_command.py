@@ -115,7 +115,21 @@ def usage_problems(
         fail(2, "--alias is empty; give an alias such as challenger.")
     if chunk_rows < 1:
         fail(2, f"--chunk-rows must be at least 1, not {chunk_rows}.")
-    if str(out_path).startswith("table:"):  # a table: checked with the spec (check_outputs)
+    if str(out_path).startswith(
+        "table:"
+    ):  # its name and variable here; against the spec's sources in check_outputs
+        import os
+
+        from mlops.errors import MlopsError
+        from mlops.write_targets import table_problem, table_target
+
+        try:
+            target = table_target(str(out_path))
+        except MlopsError as exc:
+            fail(exc.exit_code, str(exc))
+        problem = table_problem(target, os.environ) if target else None
+        if problem:
+            fail(2, problem)
         return
     if out_path.suffix.lower() not in SUFFIXES:
         fail(

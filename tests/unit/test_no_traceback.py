@@ -192,10 +192,16 @@ def test_every_number_in_the_schema_has_its_range() -> None:
         (("run", "monitor", SPEC, "--batch", "data"), "--batch data: is a folder"),
         (("replay", SPEC, "--start", "2013-07-01", "--end", "2013-09-01", "--retrain-every", "-1"),
          "Invalid value for '--retrain-every': Input should be greater than or equal to 0"),
+        (("run", "predict", SPEC, "--batch", "data/cancer.csv", "--out", "table:predictions@MLOPS_TEST_UNSET_URL"),
+         "the environment variable MLOPS_TEST_UNSET_URL is not set"),
+        (("run", "predict", SPEC, "--batch", "data/cancer.csv", "--out", "table:drop table@X"),
+         "a table is named table:NAME@ENV_VAR"),
+        (("run", "predict", SPEC, "--batch", "data/cancer.csv", "--out", "out.csv"),
+         "end it with .parquet (or name a table: table:NAME@ENV_VAR)"),
     ],
     ids=["retrain-start-after-end", "monitor-start-after-end", "replay-start-equals-end", "batch-and-start",
          "batch-and-end", "batch-file-missing", "batch-glob-matches-nothing", "batch-is-a-folder",
-         "negative-retrain-every"],
+         "negative-retrain-every", "predict-table-url-unset", "predict-table-misnamed", "predict-out-not-parquet"],
 )  # fmt: skip
 def test_a_command_line_that_cannot_work_is_a_usage_error_before_anything_runs(
     args: tuple[str, ...], expected: str, project: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
