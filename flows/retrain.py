@@ -138,8 +138,12 @@ def _train_and_track(
     challenger), then record the MLflow run."""
     spec = loaded.spec
     model, tried, ran_on, searched = spec.model, [], "", None
-    if spec.model.search:  # scored on a validation part of the training rows: the holdout is not handed over
-        fit, validation = steps.validation_split(parts, loaded)
+    # one validation part cut from the training rows, for the search, the candidates and early stopping: the
+    # holdout is not handed over
+    needs_cut = spec.model.search or spec.model.candidates or train.stops_early(spec.model)
+    cut = steps.validation_split(parts, loaded) if needs_cut else None
+    if spec.model.search and cut is not None:
+        fit, validation = cut
         searched = search.run_search(
             spec.model.search, name=search.study_name(spec.name, tags["idempotency_key"]),
             storage=get_settings().search_storage_url, metric=spec.promotion.metric, direction=spec.direction,
@@ -149,15 +153,16 @@ def _train_and_track(
         )  # fmt: skip
         model = train.trial_models(spec.model, [searched.best.params])[0]
         tags |= search.version_tags(searched)
-    if spec.model.candidates:
-        fit, validation = steps.validation_split(parts, loaded)
+    if spec.model.candidates and cut is not None:
+        fit, validation = cut
         fanned = parallel.fit_candidates(  # on threads, or on the Dask cluster at MLOPS_DASK_ADDRESS
             steps.fit_candidate, fit, validation, parts.features, train.candidate_models(spec.model),
             spec.data.target, spec.data.split.seed, spec.promotion.metric,
         )  # fmt: skip
         tried, ran_on = fanned.results, fanned.where
         model = train.candidate_models(spec.model)[best_candidate([t.value for t in tried], spec.direction)]
-    fitted = steps.train_model(parts, model, spec.data.target, spec.data.split.seed)
+    fitted = steps.train_model(parts, model, spec.data.target, spec.data.split.seed,
+                               validation=cut if train.stops_early(model) else None)  # fmt: skip
     # what the monitor needs to estimate quality without labels and to weigh drift: fitted on the holdout
     monitoring = steps.fit_monitoring(fitted.model, parts.holdout, parts.features.numeric,
                                       parts.features.categorical, spec.data.target, spec.model.task,

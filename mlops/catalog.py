@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Literal
 
 Task = Literal["classification", "regression"]
@@ -30,6 +31,41 @@ ESTIMATORS: dict[str, Task] = {
     "sklearn.neighbors.KNeighborsRegressor": "regression",
     "sklearn.dummy.DummyRegressor": "regression",
 }
+
+# Estimators of an optional extra (pyproject.toml's [project.optional-dependencies]): in the catalog only when their
+# library is installed, so a spec naming one elsewhere is told which extra to install (docs/models.md).
+OPTIONAL_ESTIMATORS: dict[str, tuple[Task, str]] = {
+    "lightgbm.LGBMClassifier": ("classification", "boost"),
+    "lightgbm.LGBMRegressor": ("regression", "boost"),
+    "xgboost.XGBClassifier": ("classification", "boost"),
+    "xgboost.XGBRegressor": ("regression", "boost"),
+}
+# Gradient-boosting estimators that take the categorical columns' codes as categories and missing values as they
+# are ("native" encoding), and stop early on a validation part of the training rows (tasks/train.py).
+BOOSTING = frozenset(OPTIONAL_ESTIMATORS)
+# Estimators that split on categorical columns given as codes (preprocessing.categorical.encoding: native).
+NATIVE_CATEGORICAL = BOOSTING | {
+    "sklearn.ensemble.HistGradientBoostingClassifier",
+    "sklearn.ensemble.HistGradientBoostingRegressor",
+}
+
+
+def installed(path: str) -> bool:
+    """Whether the estimator's library can be imported, without importing it (a spec check must stay instant)."""
+    return importlib.util.find_spec(path.split(".", 1)[0]) is not None
+
+
+def estimators() -> dict[str, Task]:
+    """Every estimator a spec may name here: scikit-learn's, and those of the optional extras installed."""
+    return ESTIMATORS | {path: task for path, (task, _) in OPTIONAL_ESTIMATORS.items() if installed(path)}
+
+
+def missing_extra(path: str) -> str | None:
+    """The extra to install for an estimator of the catalog whose library is not installed, else None."""
+    if path in OPTIONAL_ESTIMATORS and not installed(path):
+        return OPTIONAL_ESTIMATORS[path][1]
+    return None
+
 
 # Metric name -> (task, which way is better).
 METRICS: dict[str, tuple[Task, Direction]] = {
@@ -61,7 +97,7 @@ def metrics_for(task: Task) -> list[str]:
 
 
 def estimators_for(task: Task) -> list[str]:
-    return [path for path, t in ESTIMATORS.items() if t == task]
+    return [path for path, t in estimators().items() if t == task]
 
 
 def direction_of(metric: str) -> Direction:

@@ -1,4 +1,6 @@
-"""scikit-learn: build the declared pipeline, fit it, and score models on a holdout."""
+"""scikit-learn: build the declared pipeline, fit it, and score models on a holdout. The optional extra's
+estimators (LightGBM, XGBoost: mlops.catalog.OPTIONAL_ESTIMATORS) are built and fitted here too, through their
+scikit-learn interfaces, imported only when a spec names one."""
 
 from __future__ import annotations
 
@@ -6,18 +8,24 @@ import importlib
 import math
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from mlops.catalog import ESTIMATORS, Task, metrics_for
+from mlops.catalog import BOOSTING, Task, estimators, metrics_for, missing_extra
 from mlops.errors import DataError, Problem
 from mlops.memory import EncodingEstimate, estimate_encoding, memory_refusal
 from mlops.memory import memory_budget as machine_budget
 from mlops.spec import Model
 from mlops.text import did_you_mean
 from tasks.data import Features, SplitData
+
+# Never imported at run time here: estimator_class imports them by their catalog names, when a spec names one.
+# Named so that import-linter's graph holds them and its contract keeps them in this module (pyproject.toml).
+if TYPE_CHECKING:
+    import lightgbm  # noqa: F401
+    import xgboost  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -41,7 +49,13 @@ class Trained:
 
 def estimator_class(path: str) -> type:
     """Import an estimator class, but only one on the allowlist: a spec names classes, never code."""
-    if path not in ESTIMATORS:
+    if path not in estimators():
+        extra = missing_extra(path)
+        if extra is not None:  # validate says so first; a model trained elsewhere may still meet it here
+            raise DataError(
+                f"estimator '{path}' needs the optional '{extra}' extra, which is not installed here: "
+                f'`pip install -e ".[{extra}]"`, then rerun.'
+            )
         raise ValueError(f"estimator '{path}' is not on the allowlist")
     module, _, name = path.rpartition(".")
     return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
@@ -93,11 +107,16 @@ def build_pipeline(model: Model, features: Features, seed: int) -> Any:
     cat_steps: list[tuple[str, Any]] = []
     if cat.impute != "none":
         cat_steps.append(("impute", SimpleImputer(strategy=cat.impute, fill_value="missing")))
-    if cat.encoding == "onehot":
+    if cat.encoding == "native":
+        # codes the estimator splits on as categories (told below which columns they are); an unknown or missing
+        # category is missing, which all of them handle (LightGBM and XGBoost refuse negative codes)
+        encoder: Any = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
+                                      encoded_missing_value=np.nan, max_categories=cat.max_categories)  # fmt: skip
+    elif cat.encoding == "onehot":
         # sparse where the estimator takes it: a column of many categories then costs one value a row, not one
         # per category (ColumnTransformer still makes a mostly non-zero output dense)
-        encoder: Any = OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=cat.max_categories,
-                                     sparse_output=accepts_sparse(model.estimator))  # fmt: skip
+        encoder = OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=cat.max_categories,
+                                sparse_output=accepts_sparse(model.estimator))  # fmt: skip
     else:
         encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1,
                                  max_categories=cat.max_categories)  # fmt: skip
@@ -110,22 +129,81 @@ def build_pipeline(model: Model, features: Features, seed: int) -> Any:
     if features.categorical:
         transformers.append(("categorical", Pipeline(cat_steps), features.categorical))
     estimator = estimator_class(model.estimator)()
-    params = dict(model.params)
+    params = _library_defaults(model.estimator) | dict(model.params)
     if "random_state" in estimator.get_params() and "random_state" not in params:
         params["random_state"] = seed
+    if cat.encoding == "native" and features.categorical:
+        params = (
+            _native_categorical(model.estimator, len(features.numeric), len(features.categorical)) | params
+        )
     estimator.set_params(**params)
     return Pipeline([("preprocess", ColumnTransformer(transformers, verbose_feature_names_out=False)),
                      ("model", estimator)])  # fmt: skip
 
 
-def train(data: SplitData, model: Model, target: str, seed: int, memory_budget: int | None = None) -> Trained:
+def _library_defaults(path: str) -> dict[str, Any]:
+    """Params the spec did not set that keep a library quiet (LightGBM logs a warning per tree otherwise)."""
+    return {"verbosity": -1} if path.startswith("lightgbm.") else {}
+
+
+def _native_categorical(path: str, numeric: int, categorical: int) -> dict[str, Any]:
+    """How each estimator is told that the columns after the `numeric` first ones are categorical codes."""
+    columns = list(range(numeric, numeric + categorical))
+    if path.startswith("lightgbm."):
+        # LightGBM's own parameter (categorical_feature is its alias, which the Python side warns about), kept on
+        # the model rather than passed to each fit
+        return {"categorical_column": columns}
+    if path.startswith("xgboost."):
+        return {"enable_categorical": True, "feature_types": ["q"] * numeric + ["c"] * categorical}
+    return {"categorical_features": columns}  # HistGradientBoosting
+
+
+def stops_early(model: Model) -> bool:
+    """Whether training needs a validation part cut from the training rows (model.early_stopping_rounds)."""
+    return model.early_stopping_rounds is not None
+
+
+def early_stopped_trees(
+    model: Model, features: Features, seed: int, fit: pd.DataFrame, validation: pd.DataFrame, target: str
+) -> int:
+    """How many trees a boosting estimator grows before the validation loss stops improving for
+    model.early_stopping_rounds rounds: fitted on `fit` and watched on `validation`, both training rows."""
+    probe = build_pipeline(model, features, seed)
+    prepare, estimator = probe[:-1], probe[-1]
+    x_fit = prepare.fit_transform(fit[features.all], fit[target])
+    x_val = prepare.transform(validation[features.all])
+    rounds = model.early_stopping_rounds
+    if model.estimator.startswith("xgboost."):
+        estimator.set_params(early_stopping_rounds=rounds)
+        estimator.fit(x_fit, fit[target], eval_set=[(x_val, validation[target])], verbose=False)
+        return int(estimator.best_iteration) + 1  # 0-based
+    estimator.set_params(early_stopping_round=rounds)  # LightGBM (BOOSTING holds nothing else)
+    estimator.fit(x_fit, fit[target], eval_X=(x_val,), eval_y=(validation[target],))
+    return int(estimator.best_iteration_ or estimator.n_estimators)  # 1-based; 0 when it never stopped
+
+
+def train(
+    data: SplitData,
+    model: Model,
+    target: str,
+    seed: int,
+    memory_budget: int | None = None,
+    validation: tuple[pd.DataFrame, pd.DataFrame] | None = None,
+) -> Trained:
     """Fit the declared pipeline on the training part and score it on the holdout; `memory_budget` (bytes) bounds
-    the preprocessing (default: half the memory available)."""
+    the preprocessing (default: half the memory available). With model.early_stopping_rounds, `validation` (the
+    fitting and validation parts of the training rows, tasks.data.validation_split) finds the number of trees,
+    and the model is then fitted with that many on all the training rows: the holdout is never looked at."""
     check_memory(data.train, model, data.features, memory_budget)
     pipeline = build_pipeline(model, data.features, seed)
     x, y = data.train[data.features.all], data.train[target]
     start = time.perf_counter()
     try:
+        if stops_early(model):
+            if validation is None or model.estimator not in BOOSTING:
+                raise ValueError("early stopping needs a boosting estimator and a validation part")
+            trees = early_stopped_trees(model, data.features, seed, *validation, target)
+            pipeline.set_params(model__n_estimators=trees)
         pipeline.fit(x, y)
     except (ValueError, TypeError) as exc:
         raise DataError(f"the model could not be fitted: {exc}") from None
@@ -245,8 +323,8 @@ def param_problems(file: str, estimator: str, params: dict[str, object]) -> list
     """Unknown or invalid estimator params, with the closest valid name."""
     from sklearn.base import clone
 
-    if estimator not in ESTIMATORS:
-        return []  # already reported by the schema check
+    if estimator not in estimators():
+        return []  # already reported by the schema check (or the extra's missing)
     try:
         instance = estimator_class(estimator)()
     except Exception as exc:  # noqa: BLE001  # pragma: no cover - an allowlisted class that fails to import is an install problem
@@ -278,7 +356,7 @@ def search_problems(
 ) -> list[Problem]:
     """model.search.space against the estimator's own parameters (get_params()): an unknown name gets the closest
     valid one; each bound and choice must be a value the estimator accepts (with model.params beside it)."""
-    if estimator not in ESTIMATORS:
+    if estimator not in estimators():
         return []
     short = estimator.rsplit(".", 1)[1]
     valid = sorted(estimator_class(estimator)().get_params())

@@ -17,7 +17,14 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from mlops import text
-from mlops.catalog import BUILTIN_DATASETS, ESTIMATORS, estimators_for, metrics_for
+from mlops.catalog import (
+    BOOSTING,
+    BUILTIN_DATASETS,
+    NATIVE_CATEGORICAL,
+    estimators,
+    estimators_for,
+    metrics_for,
+)
 from mlops.errors import Problem, SpecError
 from mlops.spec.allowlist import unknown_estimator
 from mlops.spec.partial import without_bad_fields
@@ -194,9 +201,10 @@ def semantic_problems(file: str, spec: PipelineSpec) -> list[Problem]:
         out.append(
             Problem(file, "data.source.path", f"a {src.kind} source needs a path", "add `path: data/x.csv`")
         )
-    if spec.model.estimator not in ESTIMATORS:
+    allowed = estimators()
+    if spec.model.estimator not in allowed:
         out.append(unknown_estimator(file, spec.model.estimator, task))
-    elif ESTIMATORS[spec.model.estimator] != task:
+    elif allowed[spec.model.estimator] != task:
         out.append(
             _choice(
                 file,
@@ -207,6 +215,7 @@ def semantic_problems(file: str, spec: PipelineSpec) -> list[Problem]:
                 close=False,
             )
         )
+    out += _estimator_options(file, spec.model)
     valid_metrics = metrics_for(task)
     if spec.promotion.metric not in valid_metrics:
         out.append(
@@ -264,6 +273,32 @@ def semantic_problems(file: str, spec: PipelineSpec) -> list[Problem]:
                     _choice(file, f"monitoring.{kind}.{col}", col, sorted(declared), "a declared feature")
                 )
     return out + feature_and_window_problems(file, spec)
+
+
+def _estimator_options(file: str, model: Any) -> list[Problem]:
+    """Options only some estimators have: native categorical handling, early stopping on a validation part."""
+    out = []
+    short = model.estimator.rsplit(".", 1)[-1]
+    if model.preprocessing.categorical.encoding == "native" and model.estimator not in NATIVE_CATEGORICAL:
+        out.append(
+            Problem(
+                file,
+                "model.preprocessing.categorical.encoding",
+                f"'native' needs an estimator that splits on categories itself, and {short} does not",
+                "use onehot or ordinal, or one of: " + ", ".join(sorted(NATIVE_CATEGORICAL)),
+            )
+        )
+    if model.early_stopping_rounds is not None and model.estimator not in BOOSTING:
+        out.append(
+            Problem(
+                file,
+                "model.early_stopping_rounds",
+                f"{short} does not stop early on a validation part here",
+                "remove it (HistGradientBoosting has its own params: early_stopping, validation_fraction, "
+                "n_iter_no_change), or use one of: " + ", ".join(sorted(BOOSTING)),
+            )
+        )
+    return out
 
 
 def _choice(

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
-from mlops.catalog import BUILTIN_DATASETS, METRICS, Direction, Task
+from mlops.catalog import BOOSTING, BUILTIN_DATASETS, METRICS, Direction, Task
 from mlops.timeutil import as_iso
 
 Name = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]*$", max_length=64)]
@@ -119,7 +119,11 @@ class NumericPreprocessing(Strict):
 
 class CategoricalPreprocessing(Strict):
     impute: Literal["most_frequent", "constant", "none"] = "constant"
-    encoding: Literal["onehot", "ordinal"] = "onehot"
+    encoding: Literal["onehot", "ordinal", "native"] = Field(
+        "onehot",
+        description="onehot | ordinal | native: ordinal codes the estimator splits on as categories (its own "
+        "handling of categorical columns: HistGradientBoosting, LightGBM, XGBoost); unknown and missing are missing",
+    )
     max_categories: int | None = Field(20, ge=2)
 
 
@@ -226,6 +230,30 @@ class Model(Strict):
         description="A hyperparameter search over some estimator parameters (pip install -e '.[search]')",
     )
     preprocessing: Preprocessing = Preprocessing()
+    early_stopping_rounds: int | None = Field(
+        None,
+        ge=1,
+        description="LightGBM and XGBoost: stop adding trees when the validation loss has not improved for this "
+        "many rounds, on a validation part cut from the training rows (never the holdout), then refit on all the "
+        "training rows with the number of trees found",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _boosting_defaults(cls, data: object) -> object:
+        """LightGBM and XGBoost take categorical columns as categories and nulls as they are unless the spec says
+        otherwise: on the flights both beat one-hot/ordinal and median imputation (docs/benchmarks.md)."""
+        if not isinstance(data, dict) or data.get("estimator") not in BOOSTING:
+            return data
+        given = data.get("preprocessing")
+        if given is not None and not isinstance(given, dict):
+            return data  # a built Preprocessing (or a wrong type, which the field reports)
+        pre = dict(given or {})
+        for part, key, value in (("categorical", "encoding", "native"), ("numeric", "impute", "none")):
+            section = pre.get(part, {})
+            if isinstance(section, dict) and key not in section:
+                pre[part] = {**section, key: value}
+        return {**data, "preprocessing": pre}
 
     @model_validator(mode="after")
     def _search_or_candidates(self) -> Model:

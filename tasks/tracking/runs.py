@@ -42,6 +42,8 @@ if TYPE_CHECKING:
 REFERENCE_DIR = "reference"
 # What a logged model needs to load again; passing it skips MLflow's slow requirement inference.
 PIP_REQUIREMENTS = ["scikit-learn>=1.9,<2", "pandas>=2.2,<3", "numpy", "skops"]
+# The distributions a boosting estimator's module may come from (the [boost] extra installs xgboost-cpu on Linux)
+_DISTRIBUTIONS = {"lightgbm": ("lightgbm",), "xgboost": ("xgboost-cpu", "xgboost")}
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ def log_training_run(
             name="model",
             signature=infer_signature(example, model.predict(example)),
             input_example=example,
-            pip_requirements=PIP_REQUIREMENTS,
+            pip_requirements=pip_requirements(model),
             skops_trusted_types=_own_types(model),
         )
         mlflow.set_tag(f"{TAG}model_uri", info.model_uri)  # last: a FINISHED run with it is complete
@@ -274,6 +276,22 @@ def log_kind_run(
         artifacts()
     client().set_model_version_tag(model_name, version, f"{TAG}last_{kind}_run", run.info.run_id)
     return run.info.run_id, run_url(exp, run.info.run_id)
+
+
+def pip_requirements(model: Any) -> list[str]:
+    """PIP_REQUIREMENTS, plus the boosting library of the model's estimator as installed here (same major
+    version: its booster is saved in the library's own model text inside the skops file)."""
+    from importlib import metadata
+
+    estimator = model.steps[-1][1] if hasattr(model, "steps") else model
+    library = type(estimator).__module__.split(".", 1)[0]
+    for dist in _DISTRIBUTIONS.get(library, ()):
+        try:
+            version = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            continue
+        return [*PIP_REQUIREMENTS, f"{dist}>={version},<{int(version.split('.')[0]) + 1}"]
+    return list(PIP_REQUIREMENTS)
 
 
 def _own_types(model: Any) -> list[str]:

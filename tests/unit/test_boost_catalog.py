@@ -1,0 +1,120 @@
+"""The [boost] extra's estimators (issue 27): in the catalog only when installed, and a spec naming one where it
+is not installed is told which extra to install; their options (native categories, early stopping) are refused
+with the estimators that do not have them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from mlops import catalog
+from mlops.errors import SpecError
+from mlops.spec import load_spec
+from tests.conftest import REPO, spec_text
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "pyproject.toml").write_text("")
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    return path
+
+
+def problems(path: Path) -> list[str]:
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    return [p.render() for p in info.value.problems]
+
+
+def boost_spec(
+    estimator: str = "lightgbm.LGBMClassifier", params: str = "{n_estimators: 50}", **model: str
+) -> str:
+    text = spec_text(estimator=estimator, params=params, suite=None)
+    lines = "".join(f"  {k}: {v}\n" for k, v in model.items())
+    return text.replace("  preprocessing: {numeric: {scale: true}}\n", lines or "")
+
+
+def test_the_installed_extras_estimators_are_in_the_catalog_for_their_task() -> None:
+    found = catalog.estimators()
+    for path, (task, extra) in catalog.OPTIONAL_ESTIMATORS.items():
+        assert extra == "boost"
+        assert found[path] == task, path  # the dev extra installs [boost]
+    assert "lightgbm.LGBMRegressor" in catalog.estimators_for("regression")
+    assert "lightgbm.LGBMRegressor" not in catalog.estimators_for("classification")
+
+
+def test_a_spec_naming_an_installed_boosting_estimator_is_valid(tmp_path: Path) -> None:
+    spec = load_spec(write(tmp_path, boost_spec(early_stopping_rounds="10"))).spec
+    assert spec.model.estimator == "lightgbm.LGBMClassifier" and spec.model.early_stopping_rounds == 10
+
+
+def test_checking_a_spec_does_not_import_the_boosting_libraries(tmp_path: Path) -> None:
+    path = write(tmp_path, boost_spec())
+    code = (
+        "import sys; from mlops.spec import load_spec; from mlops import catalog; "
+        f"load_spec({str(path)!r}); catalog.estimators(); "
+        "print(sorted(m for m in ('lightgbm', 'xgboost', 'sklearn') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_a_spec_naming_a_boosting_estimator_without_the_extra_says_which_extra_to_install(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(catalog, "installed", lambda path: False)  # as in an environment without [boost]
+    assert "xgboost.XGBRegressor" not in catalog.estimators()
+    (msg,) = problems(write(tmp_path, boost_spec("xgboost.XGBClassifier")))
+    assert "model.estimator: 'xgboost.XGBClassifier' needs the optional 'boost' extra" in msg
+    assert "xgboost is not installed" in msg
+    assert 'pip install -e ".[boost]"' in msg
+    assert "sklearn.ensemble.HistGradientBoostingClassifier" in msg  # the alternative, for the spec's task
+    assert "is not an allowed estimator" not in msg  # it is allowed: it is just not installed here
+
+
+def test_validate_refuses_it_in_one_paragraph_with_exit_code_2(
+    project: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlops.cli import app
+
+    monkeypatch.setattr(catalog, "installed", lambda path: not path.startswith("lightgbm"))
+    path = project / "deployments" / "cancer.yaml"
+    path.write_text(boost_spec("lightgbm.LGBMClassifier"))
+    result = CliRunner().invoke(app, ["validate", str(path)])
+    said = " ".join(result.output.split())
+    assert result.exit_code == 2, said
+    assert "1 problem(s)" in said and "needs the optional 'boost' extra" in said, said
+    assert 'pip install -e ".[boost]"' in said, said
+    assert "Traceback" not in said
+
+
+def test_a_misspelt_boosting_class_gets_the_nearest_name(tmp_path: Path) -> None:
+    (msg,) = problems(write(tmp_path, boost_spec("lightgbm.LGBMClasifier")))
+    assert "did you mean 'lightgbm.LGBMClassifier'?" in msg
+
+
+def test_native_categories_need_an_estimator_that_splits_on_categories(tmp_path: Path) -> None:
+    native = "{categorical: {encoding: native}}"
+    (msg,) = problems(
+        write(tmp_path, boost_spec("sklearn.linear_model.LogisticRegression", "{}", preprocessing=native))
+    )
+    assert "model.preprocessing.categorical.encoding: 'native' needs an estimator" in msg
+    assert "lightgbm.LGBMClassifier" in msg and "HistGradientBoostingClassifier" in msg
+    for ok in (
+        "lightgbm.LGBMClassifier",
+        "xgboost.XGBClassifier",
+        "sklearn.ensemble.HistGradientBoostingClassifier",
+    ):
+        load_spec(write(tmp_path, boost_spec(ok, "{}", preprocessing=native)))
+
+
+def test_early_stopping_needs_a_boosting_estimator(tmp_path: Path) -> None:
+    text = boost_spec("sklearn.ensemble.HistGradientBoostingClassifier", "{}", early_stopping_rounds="20")
+    (msg,) = problems(write(tmp_path, text))
+    assert "model.early_stopping_rounds" in msg and "n_iter_no_change" in msg
+    (msg,) = problems(write(tmp_path, boost_spec(early_stopping_rounds="0")))
+    assert "model.early_stopping_rounds" in msg

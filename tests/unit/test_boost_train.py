@@ -1,0 +1,103 @@
+"""LightGBM and XGBoost through tasks.train (issue 27), on small generated data with the real libraries: native
+categorical columns and missing values, early stopping on a validation part of the training rows that never
+reads the holdout, and what the logged model needs to load again."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from mlops.spec.schema import Model
+from tasks import train
+from tasks.data import Features, SplitData
+
+FEATURES = Features(["a", "b"], ["c"])
+NATIVE = {"categorical": {"encoding": "native", "max_categories": None}, "numeric": {"impute": "none"}}
+
+
+def frame(n: int, seed: int) -> pd.DataFrame:
+    """The label depends on a set of categories that is not an interval of their codes, and on `b`; a seventh of
+    `a` and an eleventh of `c` are missing."""
+    rng = np.random.default_rng(seed)
+    out = pd.DataFrame(
+        {"a": rng.normal(size=n), "b": rng.normal(size=n), "c": rng.choice(list("pqrstuvw"), n)}
+    )
+    out.loc[::7, "a"] = np.nan
+    out.loc[::11, "c"] = None
+    noise = rng.random(n) < 0.1
+    out["y"] = (out["c"].isin(["p", "s", "w"]) ^ (out["b"] > 0.5) ^ noise).astype(int)
+    return out
+
+
+def parts(holdout: pd.DataFrame | None = None) -> SplitData:
+    return SplitData(frame(3000, 0), frame(1000, 1) if holdout is None else holdout, FEATURES, "sha", "test")
+
+
+def model(estimator: str, **update: object) -> Model:
+    return Model(task="classification", estimator=estimator, params={}, preprocessing=NATIVE).model_copy(
+        update=update
+    )
+
+
+@pytest.mark.parametrize("estimator", ["lightgbm.LGBMClassifier", "xgboost.XGBClassifier"])
+def test_native_categories_and_missing_values_reach_the_library(estimator: str) -> None:
+    fitted = train.train(parts(), model(estimator), "y", 3)
+    booster = fitted.model[-1]
+    if estimator.startswith("lightgbm"):
+        dump = booster.booster_.dump_model()
+        kinds = {
+            node["decision_type"] for tree in dump["tree_info"] for node in _nodes(tree["tree_structure"])
+        }
+        assert "==" in kinds  # a split on a set of categories
+    else:
+        assert booster.get_booster().feature_types == ["q", "q", "c"]
+    assert fitted.metrics["roc_auc"] > 0.85, fitted.metrics  # the categories' set is learnt, nulls and all
+    unseen = frame(50, 2).assign(c="never seen")  # an unknown category is missing, not an error
+    assert train.predict(fitted.model, unseen, FEATURES.all, "classification")["prediction"].notna().all()
+
+
+def _nodes(node: dict) -> list[dict]:
+    if "decision_type" not in node:
+        return []
+    return [node, *_nodes(node["left_child"]), *_nodes(node["right_child"])]
+
+
+@pytest.mark.parametrize("estimator", ["lightgbm.LGBMClassifier", "xgboost.XGBClassifier"])
+def test_early_stopping_counts_trees_on_training_rows_and_never_reads_the_holdout(estimator: str) -> None:
+    spec = model(estimator, params={"n_estimators": 400, "learning_rate": 0.3}, early_stopping_rounds=5)
+    training = frame(3000, 0)
+    validation = (training.iloc[:2400], training.iloc[2400:])
+    fitted = train.train(parts(), spec, "y", 3, validation=validation)
+    trees = fitted.model[-1].n_estimators
+    assert 1 <= trees < 400, trees  # it stopped, and the model was refitted with that many trees
+    assert fitted.params["model.n_estimators"] == trees
+    poisoned = frame(1000, 1).assign(y=lambda f: 1 - f["y"], b=np.nan)  # labels flipped, a feature gone
+    again = train.train(parts(poisoned), spec, "y", 3, validation=validation)
+    assert again.model[-1].n_estimators == trees  # the holdout played no part in choosing it
+    probe = np.asarray(fitted.model.predict_proba(training[FEATURES.all]))
+    assert np.array_equal(probe, again.model.predict_proba(training[FEATURES.all]))
+
+
+def test_early_stopping_without_a_validation_part_is_refused_not_skipped() -> None:
+    from mlops.errors import DataError
+
+    with pytest.raises(DataError, match="validation part"):
+        train.train(parts(), model("lightgbm.LGBMClassifier", early_stopping_rounds=5), "y", 3)
+
+
+def test_the_logged_model_requires_the_boosting_library_it_was_fitted_with() -> None:
+    from importlib import metadata
+
+    from tasks.tracking.runs import PIP_REQUIREMENTS, pip_requirements
+
+    lgbm = train.train(parts(), model("lightgbm.LGBMClassifier"), "y", 3).model
+    major = int(metadata.version("lightgbm").split(".")[0])
+    assert pip_requirements(lgbm) == [
+        *PIP_REQUIREMENTS,
+        f"lightgbm>={metadata.version('lightgbm')},<{major + 1}",
+    ]
+    xgb = train.train(parts(), model("xgboost.XGBClassifier"), "y", 3).model
+    assert pip_requirements(xgb)[-1].startswith(("xgboost-cpu>=", "xgboost>="))
+    hgb = train.train(parts(), model("sklearn.ensemble.HistGradientBoostingClassifier"), "y", 3).model
+    assert pip_requirements(hgb) == PIP_REQUIREMENTS
