@@ -5,7 +5,8 @@ Expectations (about 3 s of CPU here) and no scikit-learn; a new suite runs GX on
 Parts (mlops/cli/checks.py `_references`): "data" (the head of the source: columns, target, time column; keyed by
 the bytes of the source's files, and the spec fields those checks read; never a timestamp), "suite" (the GX
 suite: its bytes and the data's columns), "params" (the estimator and its params), "stattests" (the monitoring
-column methods and thresholds, against Evidently's registry). Every key holds this project's
+column methods and thresholds, against Evidently's registry), "schedule" (the spec's schedules, against Prefect's
+schedule models). Every key holds this project's
 code hash and the versions of the libraries the part uses, so an upgrade or a code change checks again. Only a
 part that found no problem is remembered: a failing part runs again each time.
 """
@@ -30,6 +31,7 @@ PART_LIBRARIES = {
     "suite": ("great-expectations",),
     "params": ("scikit-learn",),
     "stattests": ("evidently",),
+    "schedule": ("prefect",),
 }
 
 

@@ -45,7 +45,7 @@ def check_spec(
 
 
 def _references(loaded: LoadedSpec) -> list[Problem]:
-    """The data, the suite, the stattests and the params; each part that passed before with the same inputs is
+    """The data, the suite, the stattests, the schedules and the params; each part that passed before with the same inputs is
     not checked again (mlops/cli/check_memo.py)."""
     from mlops.cli.check_memo import data_key, part_key, remembered
 
@@ -70,6 +70,12 @@ def _references(loaded: LoadedSpec) -> list[Problem]:
     monitoring = [spec.monitoring.column_methods, spec.monitoring.column_thresholds]
     problems += remembered(
         part_key("stattests", file, monitoring), lambda: (stattest_problems(file, spec), 1)
+    )[0]
+    from mlops.cli.prefect_yaml import schedule_problems
+
+    problems += remembered(
+        part_key("schedule", file, spec.schedule.model_dump(mode="json")),
+        lambda: (schedule_problems(file, spec), 1),
     )[0]
     params = [spec.model.estimator, spec.model.params, spec.model.candidates,
               spec.model.search.model_dump() if spec.model.search else None]  # fmt: skip

@@ -146,6 +146,16 @@ def deployments(spec_path: str, spec: PipelineSpec) -> tuple[list[Deployment], l
     return out, problems
 
 
+def schedule_problems(spec_path: str, spec: PipelineSpec) -> list[Problem]:
+    """The spec's schedules checked with Prefect's models, as `deployments` checks them (for `mlops validate`)."""
+    problems: list[Problem] = []
+    for flow in FLOWS:
+        _schedule(
+            getattr(spec.schedule, flow), spec.schedule.timezone, spec_path, f"schedule.{flow}", problems
+        )
+    return problems
+
+
 def _schedule(
     entry: When, timezone: str, file: str, where: str, problems: list[Problem]
 ) -> tuple[dict[str, Any] | None, str]:

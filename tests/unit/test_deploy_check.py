@@ -119,19 +119,19 @@ def test_a_hand_edited_file_is_refused_with_the_difference(proj: Path) -> None:
     assert "never in prefect.yaml" in said
 
 
-@pytest.mark.parametrize(
-    ("schedule", "expected"),
-    [
-        (
-            '  retrain: {cron: "0 2 * *"}\n',
-            "deployments/sales.yaml: schedule.retrain.cron: Invalid cron string",
-        ),
-        ('  retrain: {cron: "0 2 * * 1"}\n  timezone: Mars/Olympus\n', "schedule.timezone: Invalid timezone"),
-        ("  monitor: {interval: 0}\n", "schedule.monitor.interval"),
-        ('  retrain: {cron: "0 2 * * 1", interval: 60}\n', "give cron or interval, not both"),
-        ('  predict: {batch: a.csv, start: "2020-01-01"}\n', "give batch, or start and end, not both"),
-    ],
-)
+BAD_SCHEDULES = [
+    (
+        '  retrain: {cron: "0 2 * *"}\n',
+        "deployments/sales.yaml: schedule.retrain.cron: Invalid cron string",
+    ),
+    ('  retrain: {cron: "0 2 * * 1"}\n  timezone: Mars/Olympus\n', "schedule.timezone: Invalid timezone"),
+    ("  monitor: {interval: 0}\n", "schedule.monitor.interval"),
+    ('  retrain: {cron: "0 2 * * 1", interval: 60}\n', "give cron or interval, not both"),
+    ('  predict: {batch: a.csv, start: "2020-01-01"}\n', "give batch, or start and end, not both"),
+]
+
+
+@pytest.mark.parametrize(("schedule", "expected"), BAD_SCHEDULES)
 def test_a_bad_schedule_in_a_spec_is_one_paragraph_and_nothing_is_written(
     proj: Path, schedule: str, expected: str
 ) -> None:
@@ -142,6 +142,17 @@ def test_a_bad_schedule_in_a_spec_is_one_paragraph_and_nothing_is_written(
         assert code == 2 and expected in said, said
     assert (proj / "prefect.yaml").read_text() == before
     assert not list(proj.glob(".prefect.yaml*"))
+
+
+@pytest.mark.parametrize(("schedule", "expected"), BAD_SCHEDULES)
+def test_validate_says_a_bad_schedule_too(proj: Path, schedule: str, expected: str) -> None:
+    """The schedule is checked where every other spec field is, not first at `mlops deploy`."""
+    from mlops.cli.checks import check_spec
+
+    spec = proj / "deployments" / "sales.yaml"
+    spec.write_text(_spec("sales", schedule))
+    said = "\n".join(p.render() for p in check_spec(spec)[1])
+    assert expected.removeprefix("deployments/sales.yaml: ") in said, said
 
 
 def test_the_project_is_found_from_a_subfolder(proj: Path) -> None:
