@@ -13,6 +13,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import commands  # noqa: E402
 import dask_parquet  # noqa: E402
 import predict as predict_bench  # noqa: E402
+import search as search_bench  # noqa: E402
 from common import SAMPLE_ROWS, median  # noqa: E402
 from report_format import (  # noqa: E402
     Config,
@@ -302,6 +303,8 @@ def document(results: dict[str, Any], rows: list[Row], cfg: Config, flags: str, 
         parts.append(commands.section(results["commands"]))
     if "dask_parquet" in results:  # bench/dask_parquet.py: Dask candidates, a month of a Parquet dataset
         parts.append(dask_parquet.section(results["dask_parquet"]))
+    if "search" in results:  # bench/search.py: model.search vs bare Optuna doing the same trials
+        parts.append(search_bench.section(results["search"]))
     if "predict" in results:  # bench/predict.py: `mlops run predict` on a large batch vs bare scoring loops
         parts.append(predict_bench.section(results["predict"]))
     parts += [what_costs(results, cfg), "## Details", ""]

@@ -94,7 +94,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        default="first_run,cli,commands,scale,overhead,monitor,candidates,dask_parquet,predict",
+        default="first_run,cli,commands,scale,overhead,monitor,candidates,search,dask_parquet,predict",
         help="comma-separated steps",
     )
     args = parser.parse_args()
@@ -150,6 +150,12 @@ def main() -> None:
                  "--repeats", "1"], work / "candidates.log"))  # fmt: skip
         elif "candidates" in steps:
             log("candidates: skipped, it would end after the time budget (run bench/candidates.py alone)")
+        if "search" in steps and time.time() + 600 < deadline:
+            step("search", lambda: worker(
+                [str(BENCH / "search.py"), "--rows", str(20_000 if args.quick else 100_000), "--trials",
+                 str(8 if args.quick else 20)], work / "search.log"))  # fmt: skip
+        elif "search" in steps:
+            log("search: skipped, it would end after the time budget (run bench/search.py alone)")
         if "dask_parquet" in steps and time.time() + 240 < deadline:
             step("dask_parquet", lambda: worker(
                 [str(BENCH / "dask_parquet.py"), "--rows", str(1_000_000 if args.quick else 10_000_000),
