@@ -3,6 +3,9 @@ reference data -> verdict -> MLflow run and Prefect artifacts -> drift event -> 
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from prefect import flow
 
 from flows.gates import gate_batch
@@ -10,10 +13,11 @@ from flows.retrain import retrain
 from mlops import verdict_policy
 from mlops.drift_policy import (
     Episode,
-    after_attempt,
-    after_quiet,
+    after_failed_retrain,
+    after_retrain,
+    after_verdict,
+    drift_event,
     reconcile,
-    retrain_outcome,
     retrain_trigger,
     unjudgeable,
     unjudgeable_stop_message,
@@ -22,9 +26,9 @@ from mlops.drift_policy import (
 from mlops.errors import DataError, NoChampion
 from mlops.ownership import check_ownership, owner_of
 from mlops.settings import get_settings
-from mlops.spec import load_spec
+from mlops.spec import LoadedSpec, PipelineSpec, load_spec
 from mlops.timeutil import window_before
-from tasks import data, drift, report, steps, train
+from tasks import data, report, steps, train
 from tasks.predict import predictions_note
 
 
@@ -62,21 +66,14 @@ def monitor(
     scorable, set_aside = steps.set_aside_unscorable(frame, features)
     notes = [*set_aside, *steps.check_batch(scorable, reference, features)]
     # score only the seeded sample the report compares (the same rows it would draw from the whole batch)
-    current = drift.sample(scorable, spec.monitoring.max_sample_rows, spec.monitoring.seed)
+    current = steps.sample_batch(scorable, spec.monitoring.max_sample_rows, spec.monitoring.seed)
     unjudged = unjudgeable(steps.profile_columns(reference, current, features.all))
     if unjudged and spec.monitoring.on_unjudgeable == "stop":
         raise DataError(unjudgeable_stop_message(unjudged))
     # the predictions a `predict` run of this very batch by this champion logged, else predicted here
     batch_id = steps.fingerprint_batch(frame)
-    logged = steps.find_logged_predictions(
-        spec.name, spec.registry.model_name, champion.version, batch_id,
-        spec.monitoring.seed, spec.monitoring.max_sample_rows,
-    )  # fmt: skip
-    scored = steps.reuse_predictions(current, logged[1]) if logged else None
-    reused_run = logged[0] if logged and scored is not None else None
+    scored, reused_run = _champion_predictions(spec, champion, batch_id, current, features)
     notes = [*notes, predictions_note(reused_run, champion.version)]
-    if scored is None:
-        scored = steps.predict(champion.model, current, features.all, spec.model.task)
     scored_reference = steps.predict(champion.model, reference, features.all, spec.model.task)
     # quality by the metric function that scored the champion's holdout, for every metric of the task
     quality = steps.batch_quality(champion.model, current, features.all, spec.data.target, spec.model.task)
@@ -115,14 +112,14 @@ def monitor(
         floor=estimator.floor, batch_id=batch_id, estimated=signals.estimated.get(metric),
     )  # fmt: skip
     batch_end = data.batch_end(frame, spec.data.time_column, end)
-    window_start, window_end = window_before(batch_end, spec.monitoring.retrain_window_days, spec.data.window)
+    window = window_before(batch_end, spec.monitoring.retrain_window_days, spec.data.window)
     model_name = spec.registry.model_name
     # the cooldown starts when a drift retrain PROMOTES; a rejected or failed one leaves the episode open
     stored = Episode.from_tags(steps.read_drift_episode(model_name))
     episode = reconcile(stored, champion.version)
     trigger = retrain_trigger(
         judged.action, batch_end, episode, spec.monitoring.cooldown_days,
-        spec.monitoring.max_retries_per_episode, window_label(window_start, window_end),
+        spec.monitoring.max_retries_per_episode, window_label(*window),
     )  # fmt: skip
     run_url = steps.track_monitor_run(
         pipeline=spec.name, model_name=spec.registry.model_name, champion_version=champion.version,
@@ -134,42 +131,21 @@ def monitor(
         files=[p for p in (summary.html_path, summary.snapshot_path) if p], summary=summary.to_dict(),
     )  # fmt: skip
 
-    started = "started" if retrain_in_process else "requested by the mlops.drift.detected event"
-    if trigger.retrain:
-        episode = after_attempt(episode, batch_end, champion.version, started)
-    elif not judged.acts:
-        episode = after_quiet(episode)
+    episode = after_verdict(episode, trigger, judged.acts, batch_end, champion.version, retrain_in_process)
     if episode != stored:
         steps.record_drift_episode(model_name, episode.to_tags())
     event_id = None
     if judged.acts:
-        event_id = steps.emit_drift(
-            spec.name, str(loaded.path),
-            {"drifted_share": summary.drifted_share, "action": judged.action, "state": judged.state,
-             "reasons": list(judged.reasons),
-             "champion_version": champion.version, "batch_end": batch_end.isoformat(), "retrain": trigger.retrain,
-             "retrain_reason": trigger.reason, "unjudgeable": summary.unjudgeable,
-             "window_start": window_start if trigger.retrain else None,
-             "window_end": window_end if trigger.retrain else None, "mlflow_run_url": run_url},
-            retrain=trigger.retrain and not retrain_in_process,
+        event = drift_event(
+            judged, trigger, drifted_share=summary.drifted_share, champion=champion.version, batch_end=batch_end,
+            unjudgeable=summary.unjudgeable, window=window, run_url=run_url,
         )  # fmt: skip
+        event_id = steps.emit_drift(
+            spec.name, str(loaded.path), event, retrain=trigger.retrain and not retrain_in_process
+        )
     retrained = None
     if trigger.retrain and retrain_in_process:
-        try:
-            retrained = retrain(str(loaded.path), window_start=window_start, window_end=window_end)
-        except Exception as exc:  # recorded as this attempt's outcome, then raised: a failed retrain is loud
-            failed = after_attempt(
-                episode, batch_end, champion.version, f"failed: {exc}"[:500], new_attempt=False
-            )
-            steps.record_drift_episode(model_name, failed.to_tags())
-            raise
-        outcome, promoted = retrain_outcome(
-            champion.version, retrained.champion_after, retrained.version, retrained.decision.reasons
-        )
-        answered = after_attempt(
-            episode, batch_end, champion.version, outcome, promoted=promoted, new_attempt=False
-        )
-        steps.record_drift_episode(model_name, answered.to_tags())
+        retrained = _retrain_for_drift(loaded, episode, batch_end, champion.version, window)
 
     result = report.MonitorResult(
         pipeline=spec.name, model_name=spec.registry.model_name, batch=tags["batch"], rows=len(frame),
@@ -177,8 +153,43 @@ def monitor(
         drift=summary, verdict=judged, metric=metric, reference_metric=champion.metrics.get(metric),
         batch_end=batch_end.isoformat(), run_url=run_url, retrain_reason=trigger.reason, retrain=retrained,
         event_id=event_id, notes=[*notes, *quality.notes], model_quality=quality.metrics,
-        retrain_window=window_label(window_start, window_end) if trigger.retrain else None, signals=signals,
+        retrain_window=window_label(*window) if trigger.retrain else None, signals=signals,
         labels=arrived,
     )  # fmt: skip
     steps.publish_monitor(result)
     return result
+
+
+def _champion_predictions(
+    spec: PipelineSpec, champion: Any, batch_id: str, current: Any, features: data.Features
+) -> tuple[Any, str | None]:
+    """The champion's predictions on the sampled batch: those a `predict` run of this very batch by this champion
+    logged (its run id returned beside them), else predicted here."""
+    logged = steps.find_logged_predictions(
+        spec.name, spec.registry.model_name, champion.version, batch_id,
+        spec.monitoring.seed, spec.monitoring.max_sample_rows,
+    )  # fmt: skip
+    scored = steps.reuse_predictions(current, logged[1]) if logged else None
+    if scored is not None:
+        return scored, logged[0] if logged else None
+    return steps.predict(champion.model, current, features.all, spec.model.task), None
+
+
+def _retrain_for_drift(
+    loaded: LoadedSpec, episode: Episode, batch_end: datetime, champion: str, window: tuple[str | None, str]
+) -> report.RetrainResult:
+    """The drift retrain, in this run, on `window`; its outcome recorded on the drift episode either way (a failure
+    recorded, then raised: a failed retrain is loud)."""
+    model_name = loaded.spec.registry.model_name
+    try:
+        retrained = retrain(str(loaded.path), window_start=window[0], window_end=window[1])
+    except Exception as exc:
+        steps.record_drift_episode(
+            model_name, after_failed_retrain(episode, batch_end, champion, exc).to_tags()
+        )
+        raise
+    answered = after_retrain(
+        episode, batch_end, champion, retrained.champion_after, retrained.version, retrained.decision.reasons
+    )
+    steps.record_drift_episode(model_name, answered.to_tags())
+    return retrained

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-from contextlib import ExitStack
 from typing import Any
 
 from prefect import flow
@@ -15,7 +14,7 @@ from mlops.policy import apply_approval, best_candidate, gate, recheck_after_app
 from mlops.settings import get_settings
 from mlops.spec import LoadedSpec, load_spec
 from tasks import data, parallel, promotion, report, search, steps, train
-from tasks.locking import check_promotion_lock, promotion_lock
+from tasks.locking import check_promotion_lock, holding_promotion_lock
 from tasks.tracking.runs import TrainingRun
 
 
@@ -45,7 +44,7 @@ def retrain(
         "pipeline": spec.name,
         "spec_path": str(loaded.path),
         "spec_sha256": loaded.sha256,
-        "data_sha256": data.frame_sha256(frame),
+        "data_sha256": steps.hash_data(frame),
         "data_rows": str(len(frame)),
     }
 
@@ -81,10 +80,9 @@ def retrain(
     else:
         run, fitted, tried, ran_on, searched = _train_and_track(loaded, parts, tags, checked)
     policy, mode = spec.promotion, spec.promotion.approval.mode
-    with ExitStack() as held:  # read champion, compare, move aliases: one at a time, under the promotion lock
-        held.enter_context(promotion_lock(spec.registry.model_name))
-        # killed runs (any data, any key) may have moved aliases without committing: put them back first
-        steps.undo_unpublished(spec.registry.model_name)
+    # read champion, compare, move aliases: one at a time, under the promotion lock; each time it is taken,
+    # killed runs (any data, any key) that may have moved aliases without committing are put back first
+    with holding_promotion_lock(spec.registry.model_name, on_take=steps.undo_unpublished) as lock:
         champion = steps.load_champion(spec.registry.model_name)
         # compare on the holdout minus the rows the champion trained on (both models on the same rows)
         trained_rows = steps.load_trained_rows(champion.run_id if champion else None)
@@ -99,16 +97,14 @@ def retrain(
         decision = steps.decide_promotion(compared.metrics, champion_score, policy, evidence)
         decision = note_feature_changes(decision, champion.features if champion else None, parts.features.all)
         approval = None
-        if mode == "manual":  # a person answers with the lock released: a rollback is never blocked by it...
-            held.close()
-            approval = promotion.await_approval(
-                decision, report.evidence_markdown(decision), policy.approval.timeout_seconds
-            )
-            decision = apply_approval(decision, approval)
-            held.enter_context(promotion_lock(spec.registry.model_name))  # ...then the champion is read again
-            steps.undo_unpublished(spec.registry.model_name)  # (a run killed meanwhile is undone first)
-            champion_now = steps.champion_version(spec.registry.model_name)
-            decision = recheck_after_approval(decision, champion_score.version, champion_now)
+        if mode == "manual":  # a person answers with the lock released: a rollback is never blocked by it
+            with lock.released():
+                approval = promotion.await_approval(
+                    decision, report.evidence_markdown(decision), policy.approval.timeout_seconds
+                )
+            # the lock taken again (a run killed meanwhile undone): the champion is read again
+            now = steps.champion_version(spec.registry.model_name)
+            decision = recheck_after_approval(apply_approval(decision, approval), champion_score.version, now)
         # record (or check again, under the lock) that this pipeline owns the model, then register in it
         claimed = steps.claim_model(spec.registry.model_name, owner_of(loaded, parts.features.all))
         published = steps.register_and_promote(
@@ -175,9 +171,9 @@ def _train_and_track(
         params=train.run_params(spec, parts.features, tried) | fitted.params, metrics=fitted.metrics, model=fitted.model,
         train=parts.train, holdout=parts.holdout, features=parts.features.all,
         target=spec.data.target, source=data.source_label(loaded), quality=checked,
-        reference=data.reference_sample(parts, spec.data.target, spec.data.time_column,
-                                        spec.monitoring.max_sample_rows, spec.monitoring.seed),
-        trained_rows=data.training_rows(parts),
+        reference=steps.reference_sample(parts, spec.data.target, spec.data.time_column,
+                                         spec.monitoring.max_sample_rows, spec.monitoring.seed),
+        trained_rows=steps.training_rows(parts),
         feature_kinds={"numeric": parts.features.numeric, "categorical": parts.features.categorical,
                        "target": spec.data.target, "time_column": spec.data.time_column},
         monitoring=monitoring, quality_floor=floor, search=searched,

@@ -293,6 +293,74 @@ def after_quiet(episode: Episode) -> Episode:
     return Episode(last_promotion=episode.last_promotion, last_outcome="ended: a batch without drift")
 
 
+def after_verdict(
+    episode: Episode,
+    trigger: RetrainTrigger,
+    acts: bool,
+    batch_end: datetime,
+    champion: str | None,
+    in_process: bool,
+) -> Episode:
+    """The episode the monitor records once the verdict is known, before any retrain runs: a retrain starts an
+    attempt (started in this run, or requested by the drift event when a deployment retrains), a batch that asks
+    for nothing ends an open episode, an alert alone leaves it as it is."""
+    if trigger.retrain:
+        started = "started" if in_process else "requested by the mlops.drift.detected event"
+        return after_attempt(episode, batch_end, champion, started)
+    return episode if acts else after_quiet(episode)
+
+
+def after_retrain(
+    episode: Episode,
+    batch_end: datetime,
+    champion: str | None,
+    champion_after: str | None,
+    version: str,
+    reasons: Iterable[str],
+) -> Episode:
+    """The episode once the drift retrain this monitor started is answered: promoted (the episode ends, the
+    cooldown starts), or rejected with its reasons (the same attempt's outcome)."""
+    outcome, promoted = retrain_outcome(champion, champion_after, version, reasons)
+    return after_attempt(episode, batch_end, champion, outcome, promoted=promoted, new_attempt=False)
+
+
+def after_failed_retrain(
+    episode: Episode, batch_end: datetime, champion: str | None, error: object
+) -> Episode:
+    """The episode once the drift retrain this monitor started failed: the attempt's outcome says why (a failure
+    starts no cooldown, so the next drifted batch tries again, within the episode's retries)."""
+    return after_attempt(episode, batch_end, champion, f"failed: {error}"[:500], new_attempt=False)
+
+
+def drift_event(
+    verdict: DriftVerdict,
+    trigger: RetrainTrigger,
+    *,
+    drifted_share: float,
+    champion: str | None,
+    batch_end: datetime,
+    unjudgeable: Mapping[str, str],
+    window: tuple[str | None, str],
+    run_url: str,
+) -> dict[str, object]:
+    """The `mlops.drift.detected` payload: what a notification says and what the retrain deployment it starts
+    reads (the window, only when this verdict retrains)."""
+    return {
+        "drifted_share": drifted_share,
+        "action": verdict.action,
+        "state": verdict.state,
+        "reasons": list(verdict.reasons),
+        "champion_version": champion,
+        "batch_end": batch_end.isoformat(),
+        "retrain": trigger.retrain,
+        "retrain_reason": trigger.reason,
+        "unjudgeable": unjudgeable,
+        "window_start": window[0] if trigger.retrain else None,
+        "window_end": window[1] if trigger.retrain else None,
+        "mlflow_run_url": run_url,
+    }
+
+
 PERIODS = ("day", "week", "month", "quarter", "year")
 
 

@@ -9,8 +9,8 @@ promotion_lock_kind) rather than guarded by a lock that covers one host only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 from mlops.errors import MlopsError
@@ -33,6 +33,45 @@ def promotion_lock(model_name: str, timeout: float = WAIT_SECONDS) -> Iterator[s
     _ensure_limit(name)
     with concurrency(name, occupy=1, strict=True, timeout_seconds=timeout):
         yield f"Prefect concurrency limit '{name}'"
+
+
+class HeldLock:
+    """A model's promotion lock held by a retrain, with `released()` to let go of it for a while (a person's
+    approval: a rollback meanwhile is never blocked by it). Each time it is taken, `on_take(model_name)` runs
+    first under it (the retrain puts back what a killed run left half-published)."""
+
+    def __init__(self, model_name: str, timeout: float, on_take: Callable[[str], object]) -> None:
+        self.model_name, self.timeout, self.on_take = model_name, timeout, on_take
+        self._held = ExitStack()
+
+    def take(self) -> None:
+        self._held.enter_context(promotion_lock(self.model_name, self.timeout))
+        self.on_take(self.model_name)
+
+    def let_go(self) -> None:
+        self._held.close()
+
+    @contextmanager
+    def released(self) -> Iterator[None]:
+        """Released for the block, taken again after it (`on_take` runs again); when the block raises, the lock
+        stays released and the error propagates."""
+        self.let_go()
+        yield
+        self.take()
+
+
+@contextmanager
+def holding_promotion_lock(
+    model_name: str, on_take: Callable[[str], object] = lambda _: None, timeout: float = WAIT_SECONDS
+) -> Iterator[HeldLock]:
+    """`promotion_lock` as a retrain holds it: taken (then `on_take` run under it), released inside
+    `held.released()`, and let go at the end, however the block ends."""
+    held = HeldLock(model_name, timeout, on_take)
+    try:
+        held.take()
+        yield held
+    finally:
+        held.let_go()
 
 
 @contextmanager
