@@ -61,9 +61,10 @@ def step(fn: Callable[P, R], name: str, retried: bool = False) -> Task[P, R]:
 
 
 # data
-load_data = step(data.load, "load-data")
-load_batch = step(data.load_batch, "load-batch")
-open_batch = step(stream.open_batch, "open-batch")
+# retried: a database that is down or restarting (ServiceDown from a sql source) is read again
+load_data = step(data.load, "load-data", retried=True)
+load_batch = step(data.load_batch, "load-batch", retried=True)
+open_batch = step(stream.open_batch, "open-batch", retried=True)
 fingerprint_batch = step(stream.fingerprint, "fingerprint-batch")
 hash_data = step(data.frame_sha256, "hash-data")
 check_batch = step(data.check_batch, "check-batch")

@@ -38,8 +38,11 @@ PART_LIBRARIES = {
 def data_key(loaded: LoadedSpec) -> str | None:
     """The identity of the spec's data by content: the source as declared and each file's path and SHA-256 (a
     bundled dataset: the versions of the packages that ship it). None, so the checks run, when no file matches
-    or the files pass HASH_LIMIT bytes: the checks read only a head, which costs less than hashing that much."""
+    or the files pass HASH_LIMIT bytes: the checks read only a head, which costs less than hashing that much; and
+    for a sql source (a database's content has no cheap identity: it is read each time)."""
     src = loaded.spec.data.source
+    if src.kind == "sql":
+        return None  # a database changes under the same spec: read it each time
     parts: list[Any] = [src.model_dump(mode="json"), str(loaded.root)]
     if src.kind != "builtin":
         try:

@@ -29,7 +29,7 @@ from mlops.errors import Problem, SpecError
 from mlops.spec.allowlist import unknown_estimator
 from mlops.spec.partial import without_bad_fields
 from mlops.spec.sanity import feature_and_window_problems, too_deep
-from mlops.spec.schema import PipelineSpec, Window
+from mlops.spec.schema import PipelineSpec, Source, Window
 from mlops.text import did_you_mean, yaml_error
 from mlops.timeutil import as_iso
 
@@ -187,6 +187,32 @@ def _loaded(spec: PipelineSpec | None, path: Path) -> LoadedSpec | None:
     return None if spec is None else LoadedSpec(spec=spec, path=path, root=project_root(path))
 
 
+def sql_source_problems(file: str, src: Source) -> list[Problem]:
+    """A sql source names its URL's variable and exactly one of table or query (a single SELECT)."""
+    from mlops.sql_policy import query_problem, table_problem
+
+    out: list[Problem] = []
+    where = "data.source"
+    if not src.url_env:
+        out.append(Problem(file, f"{where}.url_env", "a sql source needs url_env",
+                           "add `url_env: FLIGHTS_DB_URL` and put the database URL in that environment variable "
+                           "(never in the spec)"))  # fmt: skip
+    for field in ("path", "name"):
+        if getattr(src, field) is not None:
+            out.append(Problem(file, f"{where}.{field}", f"{field} is not used by a sql source",
+                               "remove it; name the data with table: or query:"))  # fmt: skip
+    if bool(src.table) == bool(src.query):
+        out.append(Problem(file, where, "a sql source needs either table: or query: (one of them)",
+                           "e.g. `table: flights`, or `query: SELECT ... FROM flights JOIN weather USING (...)`"))  # fmt: skip
+    elif src.table and (why := table_problem(src.table)):
+        out.append(Problem(file, f"{where}.table", f"'{src.table}' is not a table name", why))
+    elif src.query and (why := query_problem(src.query)):
+        out.append(
+            Problem(file, f"{where}.query", f"{why}", "give one SELECT statement (WITH ... SELECT allowed)")
+        )
+    return out
+
+
 def semantic_problems(file: str, spec: PipelineSpec) -> list[Problem]:
     """Cross-field rules the schema alone cannot express."""
     out: list[Problem] = []
@@ -197,10 +223,17 @@ def semantic_problems(file: str, spec: PipelineSpec) -> list[Problem]:
             out.append(
                 _choice(file, "data.source.name", src.name, list(BUILTIN_DATASETS), "a bundled dataset")
             )
+    elif src.kind == "sql":
+        out += sql_source_problems(file, src)
     elif not src.path:
         out.append(
             Problem(file, "data.source.path", f"a {src.kind} source needs a path", "add `path: data/x.csv`")
         )
+    if src.kind != "sql":
+        for field in ("url_env", "table", "query"):
+            if getattr(src, field) is not None:
+                out.append(Problem(file, f"data.source.{field}", f"{field} is for a sql source, not {src.kind}",
+                                   "remove it, or set kind: sql"))  # fmt: skip
     allowed = estimators()
     if spec.model.estimator not in allowed:
         out.append(unknown_estimator(file, spec.model.estimator, task))

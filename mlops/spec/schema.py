@@ -26,11 +26,20 @@ class Strict(BaseModel):
 
 
 class Source(Strict):
-    """Where the data comes from: a CSV or Parquet file (or a glob of them), or a bundled dataset."""
+    """Where the data comes from: a CSV or Parquet file (or a glob of them, or a folder), a bundled dataset, or a
+    SQL database (PostgreSQL, or DuckDB over local files) through a URL held in an environment variable."""
 
-    kind: Literal["csv", "parquet", "builtin"]
+    kind: Literal["csv", "parquet", "builtin", "sql"]
     path: str | None = Field(None, description="File or glob, relative to the project root (csv, parquet)")
     name: str | None = Field(None, description=f"Bundled dataset (builtin): {', '.join(BUILTIN_DATASETS)}")
+    url_env: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="sql: the environment variable holding the database URL (postgresql://user:pw@host/db, "
+        "duckdb:///file.duckdb, duckdb:///:memory:); the URL itself is never written in the spec",
+    )
+    table: str | None = Field(None, description="sql: the table (or schema.table) to read")
+    query: str | None = Field(None, description="sql: one SELECT to read (instead of table)")
 
 
 class Window(Strict):

@@ -22,7 +22,12 @@ FLIGHT_COLUMNS = [
 
 
 def source_label(loaded: LoadedSpec) -> str:
+    """The source as messages and lineage name it: a path, `builtin:NAME`, or `sql:<masked URL> <table|query>`."""
     src = loaded.spec.data.source
+    if src.kind == "sql":
+        from tasks.data.sql import label, sql_source
+
+        return label(sql_source(loaded))
     return f"builtin:{src.name}" if src.kind == "builtin" else str(loaded.resolve(src.path or ""))
 
 
@@ -30,13 +35,17 @@ def read_frame(
     loaded: LoadedSpec, nrows: int | None = None, start: object = None, end: object = None
 ) -> pd.DataFrame:
     """Read the source; `nrows` reads only a head (for fast checks). Raises SpecError when files are missing.
-    A Parquet folder (dataset) is read with the window [start, end) and the spec's columns pushed down (callers
-    still apply the window: files and CSV are read whole)."""
+    A Parquet folder (dataset) and a sql source are read with the window [start, end) and the spec's columns
+    pushed down (callers still apply the window: files and CSV are read whole)."""
     src = loaded.spec.data.source
     from tasks.data.dataset import dataset_root, read_dataset
 
     if (root := dataset_root(loaded)) is not None:
         return read_dataset(loaded, root, start, end, nrows)
+    if src.kind == "sql":  # the window and the columns pushed down as a query with bound parameters
+        from tasks.data.sql import read_sql
+
+        return read_sql(loaded, start, end, nrows)
     if src.kind == "builtin":
         frame = builtin_frame(src.name or "")
         return frame.head(nrows) if nrows else frame

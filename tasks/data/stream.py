@@ -16,10 +16,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from mlops.errors import DataError
 from mlops.spec import LoadedSpec
+from tasks.data.sql import SqlSource
 
 
 @dataclass(frozen=True)
@@ -28,12 +30,13 @@ class BatchSource:
 
     label: str
     files: tuple[str, ...]
-    kind: str  # "csv" | "parquet" | "builtin"
+    kind: str  # "csv" | "parquet" | "builtin" | "sql"
     time_column: str | None = None
     start: str | None = None
     end: str | None = None
     builtin: str = ""
     dtypes: dict[str, str] = field(default_factory=dict)  # settled CSV types, by column
+    sql: SqlSource | None = None  # a sql source: read in chunks with the window pushed down
 
     @property
     def windowed(self) -> bool:
@@ -70,6 +73,14 @@ def open_batch(
         if src.kind == "builtin":
             return BatchSource(f"{start or '...'} to {end or '...'}", (), "builtin", time_column, start, end,
                                builtin=src.name or "")  # fmt: skip
+        if src.kind == "sql":
+            from tasks.data.sql import sql_source, url_of
+
+            sql = sql_source(loaded)
+            url_of(sql)  # an unset variable is a SpecError now, not mid-run
+            return BatchSource(
+                f"{start or '...'} to {end or '...'}", (), "sql", time_column, start, end, sql=sql
+            )
         from tasks.data.readers import read_frame
 
         files = loaded.data_files()
@@ -116,6 +127,11 @@ def batch_chunks(source: BatchSource, chunk_rows: int) -> Iterator[pd.DataFrame]
 
 
 def _raw_chunks(source: BatchSource, chunk_rows: int) -> Iterator[pd.DataFrame]:
+    if source.kind == "sql" and source.sql is not None:
+        from tasks.data.sql import read_chunks
+
+        yield from read_chunks(source.sql, source.time_column, source.start, source.end, chunk_rows)
+        return
     if source.kind == "builtin":
         from tasks.data.readers import builtin_frame
 
@@ -125,15 +141,29 @@ def _raw_chunks(source: BatchSource, chunk_rows: int) -> Iterator[pd.DataFrame]:
         return
     for f in map(Path, source.files):
         if source.kind == "parquet":
-            yield from _parquet_chunks(f, chunk_rows)
+            yield from _parquet_chunks(f, chunk_rows, source)
         else:
             yield from _csv_chunks(f, chunk_rows, source.dtypes)
 
 
-def _parquet_chunks(path: Path, chunk_rows: int) -> Iterator[pd.DataFrame]:
+def _parquet_chunks(path: Path, chunk_rows: int, source: BatchSource | None = None) -> Iterator[pd.DataFrame]:
+    """A Parquet file in chunks; a window of the spec's source is pushed down (row groups whose statistics lie
+    outside it are skipped, as the monitor's read of a dataset skips them; _timed applies it exactly after)."""
     import pyarrow.parquet as pq
 
     try:
+        if source is not None and source.windowed and source.time_column:
+            import pyarrow.dataset as ds
+
+            from tasks.data.dataset import window_filter
+
+            fragment = ds.dataset(path, format="parquet")
+            where = window_filter(fragment.schema, source.time_column, source.start, source.end)
+            if where is not None:
+                for part in fragment.to_batches(filter=where, batch_size=chunk_rows, use_threads=False):
+                    if part.num_rows:
+                        yield part.to_pandas()
+                return
         pf = pq.ParquetFile(path)
         for part in pf.iter_batches(batch_size=chunk_rows):
             yield part.to_pandas()
@@ -166,8 +196,9 @@ def _timed(chunk: pd.DataFrame, source: BatchSource) -> pd.DataFrame:
 
 class Fingerprint:
     """A batch's content hash, fed chunk by chunk: the same for the same rows however they are chunked (each row
-    hashed alone, in order, with the column names), so a predict run's batch (read in chunks) and the monitor's
-    (read whole) match when they are the same data."""
+    hashed alone, in order, with the column names and types), so a predict run's batch (read in chunks) and the
+    monitor's (read whole) match when they are the same data. As in splits.frame_sha256, the types count: pandas'
+    value hash reads 1 and "1" alike in an object column, so each value's type is hashed beside it there."""
 
     def __init__(self) -> None:
         self._hash = hashlib.sha256()
@@ -176,8 +207,16 @@ class Fingerprint:
     def add(self, chunk: pd.DataFrame) -> pd.DataFrame:
         if not self._started:
             self._hash.update("\x1f".join(map(str, chunk.columns)).encode())
+            self._hash.update("\x1f".join(map(str, chunk.dtypes)).encode())
             self._started = True
-        self._hash.update(pd.util.hash_pandas_object(chunk, index=False).to_numpy().tobytes())
+        rows = pd.util.hash_pandas_object(chunk, index=False).to_numpy()
+        for col in range(chunk.shape[1]):
+            if pd.api.types.is_object_dtype(
+                chunk.dtypes.iloc[col]
+            ):  # each row's hash takes its values' types
+                kinds = [type(v).__name__ for v in chunk.iloc[:, col].to_numpy()]
+                rows = rows * np.uint64(1_000_003) ^ pd.util.hash_array(np.array(kinds, dtype=object))
+        self._hash.update(rows.tobytes())
         return chunk
 
     def hexdigest(self) -> str:

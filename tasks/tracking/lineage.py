@@ -45,7 +45,13 @@ def with_schema(ds: Any, schema: Any) -> Any:
 
 
 def source(label: str) -> Any:
-    """MLflow dataset source for lineage: the file (or folder of a glob) as a URI, or the bundled dataset's name."""
+    """MLflow dataset source for lineage: the file (or folder of a glob) as a URI, the bundled dataset's name, or
+    a sql source's masked URL and its table or query."""
+    if label.startswith("sql:"):  # `sql:<masked URL> <table or query>` (tasks.data.sql.label): no password
+        from mlflow.data.code_dataset_source import CodeDatasetSource
+
+        url, _, what = label[4:].partition(" ")
+        return CodeDatasetSource(tags={"mlops.sql_url": url, "mlops.sql_source": what})
     if label.startswith("builtin:"):
         from mlflow.data.code_dataset_source import CodeDatasetSource
 

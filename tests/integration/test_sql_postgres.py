@@ -1,0 +1,116 @@
+"""`source: {kind: sql}` on a real PostgreSQL (the server .ci/install-postgres.sh installs, started by
+tests/stack.py): the window and the columns pushed into the query, the URL masked in MLflow's lineage, a wrong
+password and a missing table each one paragraph with exit 2 and nothing registered."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from tests.integration.test_parquet_dataset import _frame
+from tests.integration.test_sql_source import _sql_project
+
+pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
+PASSWORD = "right-one"
+
+
+@pytest.fixture(scope="module")
+def trips_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, pd.DataFrame]]:
+    """A real PostgreSQL whose user `postgres` needs a password, with the trips in table `trips` (ts timestamptz)."""
+    import adbc_driver_postgresql.dbapi as pg
+    import pyarrow as pa
+
+    from tests.stack import Stack, StackError, postgres_bin
+
+    if postgres_bin() is None:
+        pytest.skip("PostgreSQL is not installed here (.ci/install-postgres.sh installs it)")
+    stack = Stack(tmp_path_factory.mktemp("pg-sql"))
+    try:
+        stack.start_postgres(["flights"], password=PASSWORD)
+    except StackError as exc:
+        stack.stop()
+        pytest.fail(str(exc))
+    frame = _frame()
+    frame["ts"] = frame["ts"].dt.floor(
+        "s"
+    )  # PostgreSQL keeps microseconds, the generated times have nanoseconds
+    try:
+        with pg.connect(f"postgresql://postgres:{PASSWORD}@127.0.0.1:{stack.pg_port}/flights") as con:
+            with con.cursor() as cur:
+                cur.adbc_ingest("trips", pa.Table.from_pandas(frame, preserve_index=False), mode="create")
+            con.commit()
+        yield stack.pg_port, frame
+    finally:
+        stack.stop()
+
+
+def _url(port: int, password: str = PASSWORD) -> str:
+    return f"postgresql://postgres:{password}@127.0.0.1:{port}/flights"
+
+
+def test_a_month_is_read_with_the_spec_columns_and_the_url_masked_in_lineage(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trips_db: tuple[int, pd.DataFrame]
+) -> None:
+    from mlflow import MlflowClient
+
+    from flows.retrain import retrain
+    from mlops.settings import get_settings
+    from mlops.spec import load_spec
+    from tasks.data import load_batch
+
+    port, frame = trips_db
+    monkeypatch.setenv("TRIPS_DB_URL", _url(port))
+    root = _sql_project(tmp_path, "table: trips")
+    loaded = load_spec(root / "deployments" / "trips.yaml")
+
+    july = load_batch(loaded, start="2013-07-01", end="2013-08-01")
+    expected = frame[(frame["ts"] >= "2013-07-01") & (frame["ts"] < "2013-08-01")].reset_index(drop=True)
+    assert list(july.columns) == ["ts", "distance", "temp", "carrier", "origin", "late"]
+    pd.testing.assert_frame_equal(july, expected[list(july.columns)], check_dtype=False)
+
+    trained = retrain(str(root / "deployments" / "trips.yaml"))
+    run = MlflowClient(get_settings().tracking_uri).get_run(trained.run_id)
+    sources = [i.dataset.source for i in run.inputs.dataset_inputs]
+    assert sources and all(f"postgresql://postgres:***@127.0.0.1:{port}/flights" in s for s in sources), (
+        sources
+    )
+    recorded = " ".join([*sources, *map(str, run.data.params.values()), *map(str, run.data.tags.values())])
+    assert PASSWORD not in recorded
+
+
+@pytest.mark.parametrize(
+    ("password", "table", "said", "fix"),
+    [
+        ("wrong-one", "trips", "refused the credentials", "correct the user, password"),
+        (PASSWORD, "nowhere", 'relation "nowhere" does not exist', "correct data.source.table"),
+    ],
+)
+def test_a_wrong_password_or_a_missing_table_is_one_paragraph_exit_2_nothing_registered(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    trips_db: tuple[int, pd.DataFrame],
+    password: str,
+    table: str,
+    said: str,
+    fix: str,
+) -> None:
+    from mlflow import MlflowClient
+
+    from mlops.cli import app
+    from mlops.settings import get_settings
+
+    port, _ = trips_db
+    monkeypatch.setenv("TRIPS_DB_URL", _url(port, password))
+    root = _sql_project(tmp_path, f"table: {table}")
+    client = MlflowClient(get_settings().tracking_uri)
+    before = len(client.search_model_versions())
+    result = CliRunner().invoke(app, ["run", "retrain", str(root / "deployments" / "trips.yaml")])
+    assert result.exit_code == 2, result.output
+    assert said in result.output and fix in result.output, result.output
+    assert f"TRIPS_DB_URL=postgresql://postgres:***@127.0.0.1:{port}/flights" in result.output, result.output
+    assert password not in result.output and "Traceback" not in result.output
+    assert len(client.search_model_versions()) == before  # nothing registered
