@@ -13,7 +13,7 @@ as a Prefect task retry); a wrong password, a missing database, table or column,
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -276,29 +276,46 @@ def as_frame(table: pa.Table) -> pd.DataFrame:
     return table.to_pandas()
 
 
-def read_sql(
-    loaded: LoadedSpec, start: object = None, end: object = None, nrows: int | None = None,
-    all_columns: bool = False,
-) -> pd.DataFrame:  # fmt: skip
-    """The source's rows in [start, end) of the time column (all without a window), with the columns the spec
-    uses (every column for a head of `nrows` rows or with `all_columns`)."""
-    from tasks.data.dataset import needed_columns
-
-    source = sql_source(loaded)
+def read(
+    source: SqlSource,
+    columns: list[str] | Callable[[list[str]], list[str] | None] | None = None,
+    time_column: str | None = None,
+    start: object = None,
+    end: object = None,
+    nrows: int | None = None,
+) -> pd.DataFrame:
+    """Rows of a sql source (the spec's data, or any table/query: labels, ...) in [start, end) of `time_column`,
+    as pandas. `columns`: the names to select, None for all, or a function of the source's column names (read
+    with no row first) that picks them. The window is bound parameters; ServiceDown/ServiceRefused as above."""
     url = url_of(source)
     con = _open(source, url)
     try:
         try:
             shape = _shape(con, source)
-            columns = None if all_columns or nrows is not None else needed_columns(loaded, shape.names)
-            statement = _statement(source, shape, columns, loaded.spec.data.time_column, start, end, nrows)
-            return as_frame(_arrow(_run(con, statement)))
+            picked = columns(shape.names) if callable(columns) else columns
+            return as_frame(
+                _arrow(_run(con, _statement(source, shape, picked, time_column, start, end, nrows)))
+            )
         finally:
             con.close()
     except MlopsError:
         raise
     except Exception as exc:  # noqa: BLE001 - each driver raises its own types: all become the paragraph
         raise _failure(source, url, exc) from None
+
+
+def read_sql(
+    loaded: LoadedSpec, start: object = None, end: object = None, nrows: int | None = None,
+    all_columns: bool = False,
+) -> pd.DataFrame:  # fmt: skip
+    """The spec's source's rows in [start, end) of the time column (all without a window), with the columns the
+    spec uses (every column for a head of `nrows` rows or with `all_columns`)."""
+    from tasks.data.dataset import needed_columns
+
+    def pick(names: list[str]) -> list[str] | None:
+        return None if all_columns or nrows is not None else needed_columns(loaded, names)
+
+    return read(sql_source(loaded), pick, loaded.spec.data.time_column, start, end, nrows)
 
 
 def read_chunks(

@@ -183,3 +183,20 @@ def test_predict_from_a_parquet_folder_reads_only_its_window(tmp_path: Path) -> 
     assert list(pd.concat(chunks)["ts"]) == list(july["ts"]) and list(chunks[0].columns) == list(
         frame.columns
     )
+
+
+def test_any_table_reads_through_the_public_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """tasks.data.sql.read: a table or query other than the spec's source (labels, ...), its window bound."""
+    from tasks.data.sql import SqlSource, read
+
+    root = _sql_project(tmp_path, "table: trips")
+    frame = _frame()
+    frame["ts"] = frame["ts"].dt.floor("s")  # a database keeps microseconds
+    _duckdb_file(root, frame)
+    monkeypatch.setenv("LABELS_DB_URL", "duckdb:///data/trips.duckdb")
+    labels = SqlSource("LABELS_DB_URL", None, "SELECT ts, late FROM trips", str(root))
+
+    got = read(labels, ["ts", "late"], "ts", "2013-07-01", "2013-08-01")
+
+    july = frame[(frame["ts"] >= "2013-07-01") & (frame["ts"] < "2013-08-01")].reset_index(drop=True)
+    pd.testing.assert_frame_equal(got, july[["ts", "late"]], check_dtype=False)
