@@ -51,7 +51,8 @@ def main() -> int:
     def cx() -> pd.DataFrame:
         import connectorx
 
-        return connectorx.read_sql(url, sql, return_type="arrow").to_pandas()
+        table: Any = connectorx.read_sql(url, sql, return_type="arrow")  # a pyarrow.Table
+        return table.to_pandas()
 
     def pandas_sqlalchemy() -> pd.DataFrame:
         import sqlalchemy
