@@ -200,3 +200,32 @@ def test_any_table_reads_through_the_public_read(tmp_path: Path, monkeypatch: py
 
     july = frame[(frame["ts"] >= "2013-07-01") & (frame["ts"] < "2013-08-01")].reset_index(drop=True)
     pd.testing.assert_frame_equal(got, july[["ts", "late"]], check_dtype=False)
+
+
+def test_a_database_that_is_down_is_service_down_and_the_read_steps_retry_it(tmp_path: Path) -> None:
+    """A closed port: tried with mlops.reach's bounded policy, then ServiceDown (exit 1) naming the masked URL; the
+    Prefect steps that read data retry exactly that (a wrong password, ServiceRefused, is not retried)."""
+    import os
+    import socket
+
+    from mlops.reach import ServiceDown, ServiceRefused
+    from tasks import steps
+    from tasks.data.sql import SqlSource, read
+    from tasks.tracking import is_transient
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed once the block ends: nothing listens there
+    env = "DOWN_DB_URL"
+    os.environ[env] = f"postgresql://u:s3cret-pw@127.0.0.1:{port}/db"
+    try:
+        with pytest.raises(ServiceDown) as caught:
+            read(SqlSource(env, "t", None, str(tmp_path)))
+    finally:
+        del os.environ[env]
+    text = str(caught.value)
+    assert caught.value.exit_code == 1 and "s3cret-pw" not in text
+    assert f"DOWN_DB_URL=postgresql://u:***@127.0.0.1:{port}/db" in text and "tried 3 times" in text, text
+    assert is_transient(caught.value) and not is_transient(ServiceRefused("wrong password"))
+    for step in (steps.load_data, steps.load_batch, steps.open_batch):
+        assert step.retries == 3 and step.retry_condition_fn is steps.retry_transient
