@@ -148,7 +148,13 @@ def read_labels(loaded: LoadedSpec, as_of: datetime) -> Arrived:
     id_col = cfg.id_column or spec.data.id_column
     label_col = cfg.label_column or spec.data.target
     known_col = cfg.known_at_column
-    pattern = str(loaded.resolve(cfg.source.path or ""))
+    if cfg.source.kind not in ("csv", "parquet") or not cfg.source.path:
+        # never an empty read that looks like "no labels yet": a source this reader cannot read is said so
+        raise LabelsRefused(
+            f"labels.source: kind {cfg.source.kind} is not read for labels yet; give a CSV or Parquet file, glob or "
+            "folder (kind: csv or parquet, with path). Nothing was judged or recorded."
+        )
+    pattern = str(loaded.resolve(cfg.source.path))
     folder = Path(pattern)
     if folder.is_dir():
         files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))

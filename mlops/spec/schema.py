@@ -505,6 +505,14 @@ class PipelineSpec(Strict):
                 "labels: joining labels to predictions needs an id: add data.id_column (the column that "
                 "identifies a row, e.g. flight_id), or remove the labels section",
             )
+        if (
+            self.labels is not None
+            and self.labels.source.kind in ("csv", "parquet")
+            and not self.labels.source.path
+        ):
+            raise PydanticCustomError(
+                "labels_source", "labels.source: give the labels' path (a file, a glob or a folder)"
+            )
         if self.labels is not None and self.labels.source.kind == "builtin":
             raise PydanticCustomError(
                 "labels_source",

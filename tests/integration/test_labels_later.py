@@ -10,12 +10,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from mlflow import MlflowClient
 
 from flows.monitor import monitor
 from flows.predict import predict
 from flows.retrain import retrain
+from mlops.cli import render
 from mlops.labels import OK, WAITING, WORSE, LabelsRefused
+from mlops.settings import get_settings
 from tasks.labels import _labels_as, store_dir
+from tasks.report import monitor_markdown
 from tests.conftest import cancer_frame, spec_text
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
@@ -100,6 +104,12 @@ def test_labels_arriving_later_turn_a_waiting_period_into_a_realised_figure_besi
     assert july.trust.realised == july.realised
     text = "\n".join(later.labels.lines())
     assert "200/200 labelled (100%)" in text and "before the labels" in text
+    assert "before the labels" in monitor_markdown(later)  # the Prefect artifact
+    with render.out.capture() as printed:  # what `mlops run monitor` prints
+        render.print_monitor(later)
+    assert "Labels arrived:" in printed.get() and "200/200 labelled (100%)" in printed.get()
+    run = MlflowClient(get_settings().tracking_uri).get_run(later.run_url.rstrip("/").rsplit("/", 1)[-1])
+    assert run.data.metrics["label_periods_judged"] >= 1 and "estimate_abs_error_max" in run.data.metrics
 
     # the same batch predicted again replaces its kept rows, never adds to them
     predict(spec, out=str(project / "out" / "july-again.parquet"), batch=first)

@@ -151,3 +151,10 @@ def test_labels_without_an_id_column_are_refused_with_the_fix() -> None:
         PipelineSpec.model_validate(BASE | {"labels": {"source": {"kind": "csv", "path": "l.csv"}}})
     with pytest.raises(ValidationError):
         PipelineSpec.model_validate(BASE | {"monitoring": {"min_label_share": 0}})
+    with_id = BASE["data"] | {"id_column": "i"}
+    with pytest.raises(ValidationError, match="give the labels' path"):
+        PipelineSpec.model_validate(BASE | {"data": with_id, "labels": {"source": {"kind": "csv"}}})
+    with pytest.raises(ValidationError, match="bundled dataset holds no labels"):
+        PipelineSpec.model_validate(
+            BASE | {"data": with_id, "labels": {"source": {"kind": "builtin", "name": "breast_cancer"}}}
+        )
