@@ -103,6 +103,7 @@ def init(
             )
     if not data.is_file():
         fail(2, f"{data}: no such data file; give a CSV or Parquet file.")
+    from mlops.catalog import installed
     from mlops.errors import MlopsError
 
     try:
@@ -114,15 +115,18 @@ def init(
         if time_column is not None and target in frame.columns and _is_time(columns, time_column):
             held = time_holdout_share(frame, target, time_column, HOLDOUT_FRACTION)
         kept, dropped = tuple(keep or ()), tuple(drop or ())
+        boosting = installed(
+            "lightgbm.LGBMClassifier"
+        )  # the boost extra: init proposes LightGBM, and says so
         choices = plan(
-            columns, target, time_column, held, keep=kept, drop=dropped
+            columns, target, time_column, held, keep=kept, drop=dropped, boosting=boosting
         )  # refuses bad options first
         from tasks.data.leakage import alone_scores
 
         # how well each chosen feature alone predicts the target: a near-perfect one is a probable leak
         measured = [*choices.numeric, *choices.categorical]
         alone = alone_scores(frame, target, choices.task.value, measured, seed=SEED)
-        choices = plan(columns, target, time_column, held, alone, kept, dropped)
+        choices = plan(columns, target, time_column, held, alone, kept, dropped, boosting)
     except InitRefused as exc:
         fail(2, f"{data}: {exc}")
     except MlopsError as exc:  # unreadable, empty, duplicate columns, truncated
@@ -292,6 +296,7 @@ def _yaml(spec: dict[str, Any], choices: Any) -> str:
         f"# Written by `mlops init`. {choices.task.value}: {choices.task.why}.",
         f"# split {choices.split.value}: {choices.split.why}.",
         f"# metric {choices.metric.value}: {choices.metric.why}.",
+        f"# model {choices.estimator.value}: {choices.estimator.why}.",
         *(f"# left out '{c.value}': {c.why}." for c in choices.left_out),
         *(f"# kept '{c.value}': {c.why}." for c in choices.kept),
         *(f"# warning: {w}" for w in choices.warnings),

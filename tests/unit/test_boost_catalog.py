@@ -118,3 +118,33 @@ def test_early_stopping_needs_a_boosting_estimator(tmp_path: Path) -> None:
     assert "model.early_stopping_rounds" in msg and "n_iter_no_change" in msg
     (msg,) = problems(write(tmp_path, boost_spec(early_stopping_rounds="0")))
     assert "model.early_stopping_rounds" in msg
+
+
+# --- mlops init (issue 27 item 3) -------------------------------------------------------------------------------
+
+
+def test_init_proposes_lightgbm_with_early_stopping_when_the_extra_is_installed_and_says_so() -> None:
+    from mlops.init_policy import ColumnProfile, model_section, plan
+    from mlops.spec.schema import Model
+
+    columns = [
+        ColumnProfile("x", "numeric", 500, distinct=400),
+        ColumnProfile("colour", "text", 500, distinct=3, values=["b", "g", "r"]),
+        ColumnProfile("y", "text", 500, distinct=2, values=["no", "yes"], smallest=100),
+    ]
+    without = plan(columns, "y", None)
+    assert without.estimator.value == "sklearn.ensemble.HistGradientBoostingClassifier"
+    assert 'pip install -e ".[boost]"' in without.estimator.why  # how to get the other proposal
+    assert model_section(without)["params"] == {} and "early_stopping_rounds" not in model_section(without)
+    boosted = plan(columns, "y", None, boosting=True)
+    assert boosted.estimator.value == "lightgbm.LGBMClassifier"
+    assert (
+        "boost extra is installed" in boosted.estimator.why and "never the holdout" in boosted.estimator.why
+    )
+    section = model_section(boosted)
+    model = Model.model_validate(section)  # what init writes is a valid spec's model
+    assert model.early_stopping_rounds == 20 and model.preprocessing.categorical.encoding == "native"
+    regression = plan(
+        [columns[0], columns[1], ColumnProfile("y", "numeric", 500, distinct=450)], "y", None, boosting=True
+    )
+    assert regression.estimator.value == "lightgbm.LGBMRegressor"

@@ -101,3 +101,12 @@ def test_the_logged_model_requires_the_boosting_library_it_was_fitted_with() -> 
     assert pip_requirements(xgb)[-1].startswith(("xgboost-cpu>=", "xgboost>="))
     hgb = train.train(parts(), model("sklearn.ensemble.HistGradientBoostingClassifier"), "y", 3).model
     assert pip_requirements(hgb) == PIP_REQUIREMENTS
+
+
+@pytest.mark.parametrize("estimator", ["lightgbm.LGBMClassifier", "xgboost.XGBRegressor"])
+def test_the_spec_check_takes_their_params_and_names_the_closest_to_an_unknown_one(estimator: str) -> None:
+    from tasks.train import param_problems
+
+    assert param_problems("s.yaml", estimator, {"n_estimators": 500, "learning_rate": 0.05}) == []
+    (problem,) = param_problems("s.yaml", estimator, {"n_estimator": 500})
+    assert problem.path == "model.params.n_estimator" and "did you mean 'n_estimators'?" in problem.hint
