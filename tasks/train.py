@@ -172,13 +172,22 @@ def early_stopped_trees(
     prepare, estimator = probe[:-1], probe[-1]
     x_fit = prepare.fit_transform(fit[features.all], fit[target])
     x_val = prepare.transform(validation[features.all])
+    y_fit, y_val = np.asarray(fit[target]), np.asarray(validation[target])
+    if model.task == "classification":
+        # the probe only counts trees: labels as codes 0..k-1, which both libraries take in an eval set (LightGBM
+        # does not encode text labels there, XGBoost nowhere); a validation row of a class unseen in `fit` is left
+        # out of the watch
+        classes = np.unique(y_fit)
+        known = np.isin(y_val, classes)
+        x_val, y_val = x_val[known], np.searchsorted(classes, y_val[known])
+        y_fit = np.searchsorted(classes, y_fit)
     rounds = model.early_stopping_rounds
     if model.estimator.startswith("xgboost."):
         estimator.set_params(early_stopping_rounds=rounds)
-        estimator.fit(x_fit, fit[target], eval_set=[(x_val, validation[target])], verbose=False)
+        estimator.fit(x_fit, y_fit, eval_set=[(x_val, y_val)], verbose=False)
         return int(estimator.best_iteration) + 1  # 0-based
     estimator.set_params(early_stopping_round=rounds)  # LightGBM (BOOSTING holds nothing else)
-    estimator.fit(x_fit, fit[target], eval_X=(x_val,), eval_y=(validation[target],))
+    estimator.fit(x_fit, y_fit, eval_X=(x_val,), eval_y=(y_val,))
     return int(estimator.best_iteration_ or estimator.n_estimators)  # 1-based; 0 when it never stopped
 
 

@@ -110,3 +110,22 @@ def test_the_spec_check_takes_their_params_and_names_the_closest_to_an_unknown_o
     assert param_problems("s.yaml", estimator, {"n_estimators": 500, "learning_rate": 0.05}) == []
     (problem,) = param_problems("s.yaml", estimator, {"n_estimator": 500})
     assert problem.path == "model.params.n_estimator" and "did you mean 'n_estimators'?" in problem.hint
+
+
+def test_lightgbm_stops_early_on_text_labels() -> None:
+    """The probe's eval set takes codes: LightGBM does not encode text labels there ('pandas dtypes must be int,
+    float or bool', found by `mlops init` on a text target)."""
+    worded = frame(3000, 0).assign(y=lambda f: f["y"].map({0: "benign", 1: "malignant"}))
+    held = frame(1000, 1).assign(y=lambda f: f["y"].map({0: "benign", 1: "malignant"}))
+    spec = model(
+        "lightgbm.LGBMClassifier", params={"n_estimators": 400, "learning_rate": 0.3}, early_stopping_rounds=5
+    )
+    fitted = train.train(
+        SplitData(worded, held, FEATURES, "sha", "test"),
+        spec,
+        "y",
+        3,
+        validation=(worded.iloc[:2400], worded.iloc[2400:]),
+    )
+    assert 1 <= fitted.model[-1].n_estimators < 400
+    assert set(fitted.model.predict(held[FEATURES.all])) <= {"benign", "malignant"}
