@@ -28,11 +28,18 @@ def batch_tags(loaded: LoadedSpec, label: str, rows: int) -> dict[str, str]:
 
 
 def gate_batch(
-    loaded: LoadedSpec, frame: Any, batch: str | None, start: str | None, end: str | None, kind: str
+    loaded: LoadedSpec,
+    frame: Any,
+    batch: str | None,
+    start: str | None,
+    end: str | None,
+    kind: str,
+    data_sha256: str | None = None,
 ) -> tuple[Any, dict[str, str]]:
     """Validate the batch against the spec's suite (its target expectations skipped when the batch has no labels).
     Returns the validation outcome (None when the spec declares no suite) and the batch's tags, the verdict in
-    `tags["quality"]`; a stop raises QualityGateFailed (see `judge`)."""
+    `tags["quality"]`; a stop raises QualityGateFailed (see `judge`). `data_sha256`: the batch's frame_sha256,
+    when the caller has it already (the gate's memo is keyed on it)."""
     spec = loaded.spec
     tags = batch_tags(loaded, batch_label(batch, start, end), len(frame))
     if not spec.quality:
@@ -43,6 +50,7 @@ def gate_batch(
         loaded.resolve(spec.quality.suite),
         get_settings().reports_dir(spec.name),
         skip_columns=unlabelled,
+        data_sha256=data_sha256,
     )
     return judge(loaded, checked, tags, kind), tags
 

@@ -51,7 +51,10 @@ def monitor(
         spec.registry.model_name, owner_of(loaded), steps.read_model_owner(spec.registry.model_name)
     )
     frame = steps.load_batch(loaded, batch, start, end)
-    checked, tags = gate_batch(loaded, frame, batch, start, end, "monitor")
+    # hashed once: the gate memo's key, and the id of the batch a `predict` run may have scored already
+    hashes = steps.fingerprint_batch(frame, sha256=spec.quality is not None)
+    batch_id = hashes.fingerprint
+    checked, tags = gate_batch(loaded, frame, batch, start, end, "monitor", hashes.sha256)
 
     champion = steps.load_champion(spec.registry.model_name)
     if champion is None:
@@ -71,7 +74,6 @@ def monitor(
     if unjudged and spec.monitoring.on_unjudgeable == "stop":
         raise DataError(unjudgeable_stop_message(unjudged))
     # the predictions a `predict` run of this very batch by this champion logged, else predicted here
-    batch_id = steps.fingerprint_batch(frame)
     scored, reused_run = _champion_predictions(spec, champion, batch_id, current, features)
     notes = [*notes, predictions_note(reused_run, champion.version)]
     scored_reference = steps.predict(champion.model, reference, features.all, spec.model.task)

@@ -65,7 +65,7 @@ def step(fn: Callable[P, R], name: str, retried: bool = False) -> Task[P, R]:
 load_data = step(data.load, "load-data", retried=True)
 load_batch = step(data.load_batch, "load-batch", retried=True)
 open_batch = step(stream.open_batch, "open-batch", retried=True)
-fingerprint_batch = step(stream.fingerprint, "fingerprint-batch")
+fingerprint_batch = step(stream.batch_hashes, "fingerprint-batch")  # a batch held whole, hashed once
 hash_data = step(data.frame_sha256, "hash-data")
 check_batch = step(data.check_batch, "check-batch")
 set_aside_unscorable = step(data.set_aside_unscorable, "set-aside-unscorable")

@@ -293,11 +293,12 @@ def _key_text(key: list[str], data: Data) -> str:
     return "row content"
 
 
-def frame_sha256(frame: pd.DataFrame) -> str:
+def frame_sha256(frame: pd.DataFrame, row_hashes: np.ndarray | None = None) -> str:
     """A content hash of a frame (values, column names and types, not the index): the data snapshot's identity,
     behind the retrain's idempotency key and the gate's memo. The types count because pandas' value hash does not
     tell 1 from "1" in an object column, True from 1, or a category from its text, where a model and a GX suite
-    do: without them, the same key would reuse a model trained on other data."""
+    do: without them, the same key would reuse a model trained on other data. `row_hashes`: pandas' hash of each
+    row (`hash_pandas_object(frame, index=False)`, the costly part) when the caller has it already."""
     digest = hashlib.sha256()
     digest.update("\x1f".join(map(str, frame.columns)).encode())
     digest.update("\x1f".join(map(str, frame.dtypes)).encode())
@@ -305,7 +306,8 @@ def frame_sha256(frame: pd.DataFrame) -> str:
         if pd.api.types.is_object_dtype(frame.dtypes.iloc[col]):  # "1" and 1 hash alike below
             kinds = sorted({type(v).__name__ for v in frame.iloc[:, col].to_numpy()})
             digest.update(f"\x1e{col}:{','.join(kinds)}".encode())
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    rows = pd.util.hash_pandas_object(frame, index=False).to_numpy() if row_hashes is None else row_hashes
+    digest.update(rows.tobytes())
     return digest.hexdigest()
 
 

@@ -21,6 +21,7 @@ import pandas as pd
 
 from mlops.errors import DataError
 from mlops.spec import LoadedSpec
+from tasks.data.splits import frame_sha256
 from tasks.data.sql import SqlSource
 
 
@@ -204,12 +205,15 @@ class Fingerprint:
         self._hash = hashlib.sha256()
         self._started = False
 
-    def add(self, chunk: pd.DataFrame) -> pd.DataFrame:
+    def add(self, chunk: pd.DataFrame, row_hashes: np.ndarray | None = None) -> pd.DataFrame:
+        """Feed a chunk (`row_hashes`: its `hash_pandas_object(chunk, index=False)`, when the caller has it)."""
         if not self._started:
             self._hash.update("\x1f".join(map(str, chunk.columns)).encode())
             self._hash.update("\x1f".join(map(str, chunk.dtypes)).encode())
             self._started = True
-        rows = pd.util.hash_pandas_object(chunk, index=False).to_numpy()
+        if row_hashes is None:
+            row_hashes = pd.util.hash_pandas_object(chunk, index=False).to_numpy()
+        rows = row_hashes
         for col in range(chunk.shape[1]):
             if pd.api.types.is_object_dtype(
                 chunk.dtypes.iloc[col]
@@ -236,8 +240,23 @@ class ValueCounts:
         return chunk
 
 
-def fingerprint(frame: pd.DataFrame) -> str:
-    """The Fingerprint of a batch held whole (the monitor's)."""
+@dataclass(frozen=True)
+class BatchHashes:
+    """A batch held whole (the monitor's), hashed once: its Fingerprint (what a `predict` run of the same rows
+    logged) and, when asked for, its `frame_sha256` (the gate memo's key), both from one pass of pandas' row
+    hashes, the costly part (issue 25 item 13: the gate hashed the batch a second time)."""
+
+    fingerprint: str
+    sha256: str | None = None
+
+
+def batch_hashes(frame: pd.DataFrame, sha256: bool = True) -> BatchHashes:
+    rows = pd.util.hash_pandas_object(frame, index=False).to_numpy()
     fp = Fingerprint()
-    fp.add(frame)
-    return fp.hexdigest()
+    fp.add(frame, rows)
+    return BatchHashes(fp.hexdigest(), frame_sha256(frame, rows) if sha256 else None)
+
+
+def fingerprint(frame: pd.DataFrame) -> str:
+    """The Fingerprint of a batch held whole."""
+    return batch_hashes(frame, sha256=False).fingerprint
