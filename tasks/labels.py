@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -137,8 +137,8 @@ class Arrived:
 
 
 def read_labels(loaded: LoadedSpec, as_of: datetime) -> Arrived:
-    """The labels source (a file or glob, CSV or Parquet), the labels that count at `as_of` (mlops.labels.counts;
-    a later label of an id replaces an earlier one). LabelsRefused (exit 2) naming the file when a column the spec
+    """The labels source (a file, glob or folder of CSV or Parquet, or a sql table or query), the labels that count
+    at `as_of` (mlops.labels.counts; a later label of an id replaces an earlier one). LabelsRefused (exit 2) naming the file when a column the spec
     names is missing or a known_at value is not a time. No file yet: no labels (they have not arrived)."""
     import glob
 
@@ -148,11 +148,14 @@ def read_labels(loaded: LoadedSpec, as_of: datetime) -> Arrived:
     id_col = cfg.id_column or spec.data.id_column
     label_col = cfg.label_column or spec.data.target
     known_col = cfg.known_at_column
+    needed = [c for c in (id_col, label_col, known_col) if c]
+    if cfg.source.kind == "sql":
+        return _arrived(_sql_labels(loaded, needed, known_col, as_of), id_col, label_col, known_col, as_of, 1)
     if cfg.source.kind not in ("csv", "parquet") or not cfg.source.path:
         # never an empty read that looks like "no labels yet": a source this reader cannot read is said so
         raise LabelsRefused(
-            f"labels.source: kind {cfg.source.kind} is not read for labels yet; give a CSV or Parquet file, glob or "
-            "folder (kind: csv or parquet, with path). Nothing was judged or recorded."
+            f"labels.source: kind {cfg.source.kind} is not read for labels; give a CSV or Parquet file, glob or "
+            "folder, or a sql table or query. Nothing was judged or recorded."
         )
     pattern = str(loaded.resolve(cfg.source.path))
     folder = Path(pattern)
@@ -164,7 +167,6 @@ def read_labels(loaded: LoadedSpec, as_of: datetime) -> Arrived:
     parts = []
     for f in files:
         frame = pd.read_parquet(f) if cfg.source.kind == "parquet" else pd.read_csv(f)
-        needed = [c for c in (id_col, label_col, known_col) if c]
         missing = [c for c in needed if c not in frame.columns]
         if missing:
             raise LabelsRefused(
@@ -177,7 +179,43 @@ def read_labels(loaded: LoadedSpec, as_of: datetime) -> Arrived:
         parts.append(frame[needed])
     if not parts:
         return Arrived(pd.DataFrame({"id": [], LABEL: []}), 0, 0, 0)
-    raw = pd.concat(parts, ignore_index=True)
+    return _arrived(pd.concat(parts, ignore_index=True), id_col, label_col, known_col, as_of, len(files))
+
+
+def _sql_labels(
+    loaded: LoadedSpec, needed: list[str], known_col: str | None, as_of: datetime
+) -> pd.DataFrame:
+    """The labels of a `kind: sql` source (tasks.data.sql: the URL from its variable, read-only, the known_at
+    bound pushed into the query as a parameter); LabelsRefused naming a column the table or query lacks."""
+    from tasks.data.sql import SqlSource, read
+
+    cfg = loaded.spec.labels
+    assert cfg is not None
+    src = SqlSource(
+        cfg.source.url_env or "", cfg.source.table, cfg.source.query, str(loaded.root), str(loaded.path)
+    )
+
+    def pick(names: list[str]) -> list[str]:
+        missing = [c for c in needed if c not in names]
+        if missing:
+            raise LabelsRefused(
+                f"labels: the sql {src.what} has no column {', '.join(repr(c) for c in missing)}; its columns are: "
+                f"{', '.join(names)}. Correct labels.id_column, labels.label_column or labels.known_at_column. "
+                "Nothing was judged or recorded."
+            )
+        return needed
+
+    # labels known after as_of are left in the database (the bound is a parameter, never SQL text)
+    cutoff = as_of.astimezone(UTC).replace(tzinfo=None) if as_of.tzinfo else as_of
+    return read(
+        src, pick, time_column=known_col, end=cutoff + timedelta(microseconds=1) if known_col else None
+    )
+
+
+def _arrived(
+    raw: pd.DataFrame, id_col: str, label_col: str, known_col: str | None, as_of: datetime, files: int
+) -> Arrived:
+    """The labels that count (mlops.labels.counts), one per id (the latest known), and what was read."""
     read = len(raw)
     if known_col:
         known = pd.to_datetime(raw[known_col], errors="coerce", utc=True)
@@ -200,7 +238,7 @@ def read_labels(loaded: LoadedSpec, as_of: datetime) -> Arrived:
     # a later label of an id replaces an earlier one (a correction)
     latest = raw.drop_duplicates(subset=[id_col], keep="last")
     frame = pd.DataFrame({"id": latest[id_col].to_numpy(), LABEL: latest[label_col].to_numpy()})
-    return Arrived(frame, read, without_id, len(files))
+    return Arrived(frame, read, without_id, files)
 
 
 def _join_keys(ids: pd.Series, other: pd.Series) -> tuple[pd.Series, pd.Series]:
