@@ -10,6 +10,7 @@ from prefect import flow
 
 from flows.monitor import monitor
 from flows.retrain import retrain
+from mlops.baselines import Summary, policy_outcome, reading, summarise
 from mlops.drift_policy import periods
 from mlops.errors import DataError, QualityGateFailed
 from mlops.in_sample import TrainingWindow, in_sample_notes, inside, training_window
@@ -21,8 +22,15 @@ from tasks import data, report, steps
 
 @flow(name="replay", flow_run_name="replay-{spec_path}-{start}-{end}")
 def replay(
-    spec_path: str, start: str, end: str, every: str = "month", retrain_every: int = 0
+    spec_path: str,
+    start: str,
+    end: str,
+    every: str = "month",
+    retrain_every: int = 0,
+    baselines: bool = False,
 ) -> report.Timeline:
+    """With `baselines`, also the mean realised quality of the models served against never retraining and
+    retraining every period (tasks/baselines.py: computed in memory, nothing registered)."""
     loaded = load_spec(spec_path)
     spec = loaded.spec
     begin, finish = parse_time(start), parse_time(end)
@@ -31,8 +39,10 @@ def replay(
     rows: list[report.TimelineRow] = []
     model = spec.registry.model_name
     serving = steps.champion_version(model)  # the model judging the period: the champion before it
+    first, first_version = steps.first_contender(model) if baselines else None, serving
+    windows_replayed = periods(begin, finish, every)
     windows: dict[str, TrainingWindow | None] = {}  # each serving model's training window, read once
-    for i, (p0, p1) in enumerate(periods(begin, finish, every)):
+    for i, (p0, p1) in enumerate(windows_replayed):
         if serving is not None and serving not in windows:
             windows[serving] = training_window(serving, *steps.trained_span(model, serving))
         in_sample = serving if serving is not None and inside(p0, p1, windows[serving]) else None
@@ -48,6 +58,7 @@ def replay(
             row |= report.timeline_signals(result)  # weighted drift, estimated and reference quality
             if result.retrain is not None:
                 row["action"] = f"retrain: v{result.retrain.version} {result.retrain.decision.verdict}"
+                row |= dict(retrains=1, promotions=int(result.retrain.decision.promote))
             elif result.verdict.action == "retrain":  # a cooldown, or the episode's retries used up
                 row["action"] = f"drift (no retrain: {result.retrain_reason.split(':')[0]})"
         except QualityGateFailed as exc:
@@ -64,10 +75,27 @@ def replay(
             row["action"] = (
                 f"{row['action']}; scheduled retrain: v{scheduled.version} {scheduled.decision.verdict}"
             )
+            row["retrains"] = row.get("retrains", 0) + 1
+            row["promotions"] = row.get("promotions", 0) + int(scheduled.decision.promote)
         serving = steps.champion_version(model)
         rows.append(report.TimelineRow(**row, champion_version=serving, in_sample_of=in_sample))
     folder = get_settings().reports_dir(spec.name) / f"replay-{data.run_stamp()}"
     path = steps.publish_timeline(spec.name, spec.promotion.metric, rows, folder)
     steps.draw_replay_chart(path, spec.promotion.metric, f"{spec.name}: replay {start} to {end} by {every}")
     notes = in_sample_notes([(r.period, r.in_sample_of) for r in rows])
-    return report.Timeline(rows=rows, csv_path=str(path), metric=spec.promotion.metric, notes=notes)
+    compared: list[Summary] = []
+    if first is not None and first_version is not None:
+        ran = steps.replay_baselines(
+            loaded, windows_replayed, [r.model_metric is not None for r in rows], first, folder / "baselines"
+        )
+        policy = policy_outcome(
+            first_version, [r.period for r in rows], [r.rows for r in rows], [r.model_metric for r in rows],
+            [r.champion_version for r in rows], sum(r.retrains for r in rows), sum(r.promotions for r in rows),
+        )  # fmt: skip
+        outcomes = [ran.never, ran.every, policy]
+        compared = [summarise(o) for o in outcomes]
+        steps.publish_baselines(spec.name, spec.promotion.metric, compared, folder)
+        notes += reading(outcomes, spec.promotion.metric, spec.direction == "maximize")
+    return report.Timeline(
+        rows=rows, csv_path=str(path), metric=spec.promotion.metric, notes=notes, baselines=compared
+    )

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from mlops.baselines import Summary
 from mlops.policy import IMPROVEMENT_HEADER, Decision, metric_improvement
 
 if TYPE_CHECKING:
@@ -329,6 +330,9 @@ class TimelineRow:
     reference_metric: float | None = None
     # the serving model whose training window holds this period: its realised figure is in-sample
     in_sample_of: str | None = None
+    # models trained during the period (the monitor's retrain, the schedule's) and how many were promoted
+    retrains: int = 0
+    promotions: int = 0
 
 
 def timeline_signals(result: MonitorResult) -> dict[str, float | None]:
@@ -347,6 +351,8 @@ class Timeline:
     csv_path: str
     metric: str
     notes: list[str] = field(default_factory=list)  # "periods X..Y are inside the training window of vN: ..."
+    # with --baselines: the spec's policy against never retrain and retrain every period (mlops/baselines.py)
+    baselines: list[Summary] = field(default_factory=list)
 
 
 def in_sample_text(version: str | None) -> str:
@@ -383,4 +389,31 @@ def publish_timeline(pipeline: str, metric: str, rows: list[TimelineRow], folder
     create_table_artifact(
         key=f"{pipeline.replace('_', '-')}-replay-timeline", table=table, description="Replay"
     )
+    return path
+
+
+def publish_baselines(pipeline: str, metric: str, summaries: list[Summary], folder: Path) -> Path:
+    """The replay's comparison with the two baselines: baselines.csv beside the timeline, and a Prefect table."""
+    import csv
+
+    from prefect.artifacts import create_table_artifact
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "baselines.csv"
+    with path.open("w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["strategy", "periods_judged", "rows", f"mean_{metric}_weighted_by_rows",
+                         f"mean_{metric}_plain", "retrains", "promotions", "models_served"])  # fmt: skip
+        for b in summaries:
+            writer.writerow([b.strategy, b.periods, b.rows, _whole(b.mean), _whole(b.plain_mean), b.retrains,
+                             b.promotions, b.models])  # fmt: skip
+    table = [
+        {"strategy": b.strategy, "periods judged": b.periods, f"mean {metric} (by rows)": _num(b.mean),
+         "retrains": b.retrains, "promotions": b.promotions, "models served": b.models}
+        for b in summaries
+    ]  # fmt: skip
+    create_table_artifact(
+        key=f"{pipeline.replace('_', '-')}-replay-baselines", table=table,
+        description=f"Replay: the mean realised {metric} of the models served, weighted by rows",
+    )  # fmt: skip
     return path

@@ -11,6 +11,7 @@ from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks import (
+    baselines,
     bootstrap,
     data,
     drift,
@@ -130,3 +131,7 @@ check_ids = step(labels.check_ids, "check-batch-ids")
 keep_predictions = step(labels.keep_predictions, "keep-predictions-by-id")
 label_report = step(labels.label_report, "join-arrived-labels")
 write_table = step(predictions_table.write_table, "write-predictions-table")
+publish_baselines = step(report.publish_baselines, "publish-replay-baselines")
+# the replay's baselines (issue 23): computed in memory, the store only read
+first_contender = step(baselines.first_contender, "load-first-champion", retried=True)
+replay_baselines = step(baselines.run_baselines, "replay-baselines")

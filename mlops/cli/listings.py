@@ -218,12 +218,28 @@ def print_replay(timeline: Any, as_json: bool = False) -> None:
             *([f"v{r.in_sample_of}" if r.in_sample_of else ""] if marked else []),
         )  # fmt: skip
     out.print(t)
+    if timeline.baselines:
+        print_baselines(timeline)
     for note in timeline.notes:
         out.print(f"Note: {note}.", markup=False)
     out.print(f"Timeline saved: {timeline.csv_path}", markup=False)
     chart = Path(timeline.csv_path).with_suffix(".png")
     if chart.is_file():
         out.print(f"Chart: {chart} (with the timeline: {chart.with_suffix('.html')})", markup=False)
+
+
+def print_baselines(timeline: Any) -> None:
+    """The outcome that matters: the mean realised quality of the models actually served, by strategy."""
+    t = table(
+        "strategy", "periods", "mean (by rows)", "plain mean", "retrains", "promoted", "models served",
+        title=f"Outcome: realised {timeline.metric} of the models served",
+    )  # fmt: skip
+    for b in timeline.baselines:
+        t.add_row(
+            b.strategy, str(b.periods), "" if b.mean is None else f"{b.mean:.4f}",
+            "" if b.plain_mean is None else f"{b.plain_mean:.4f}", str(b.retrains), str(b.promotions), b.models,
+        )  # fmt: skip
+    out.print(t)
 
 
 def _load(spec: Path) -> Any:

@@ -230,11 +230,20 @@ def replay(
     retrain_every: Annotated[
         int, typer.Option(min=0, help="Also retrain on a schedule every N periods (0: never)")
     ] = 0,
+    baselines: Annotated[
+        bool,
+        typer.Option(
+            "--baselines",
+            help="Also compare with never retraining and retraining every period (trained in memory, nothing "
+            "registered): the mean realised quality of the models served and the retrains each made",
+        ),
+    ] = False,
     debug: Annotated[bool, typer.Option(help="Show the full traceback of unexpected errors.")] = False,
     as_json: listings.JsonOption = False,
 ) -> None:
     """Replay production over the spec's source: monitor each period, retrain on drift (and on a schedule), and
-    print the timeline: period, rows, quality gate, drift share, model quality, action, champion version."""
+    print the timeline: period, rows, quality gate, drift share, model quality, action, champion version; with
+    --baselines, the outcome against never retraining and retraining every period."""
     from mlops.drift_policy import PERIODS
 
     if every not in PERIODS:
@@ -247,8 +256,9 @@ def replay(
         from flows.replay import replay as replay_flow
 
         timeline, run_id = flow_run(
-            replay_flow, str(spec), start=start, end=end, every=every, retrain_every=retrain_every
-        )
+            replay_flow, str(spec), start=start, end=end, every=every, retrain_every=retrain_every,
+            baselines=baselines,
+        )  # fmt: skip
     listings.print_replay(timeline, as_json)
     if not as_json:
         render.print_prefect_link(settings, run_id)
