@@ -69,9 +69,13 @@ def challenge(
         if gate(checked.success, spec.quality.on_failure) == "stop":
             return None, False, f"{name}: the quality gate stopped the retrain on {start}..{stop}"
     parts = data.split(frame, windowed)
-    model = spec.model
-    if spec.model.candidates:
-        fit, validation = data.validation_split(parts, windowed)
+    model = (
+        spec.model
+    )  # a model.search is not run again here: the declared params are trained (said in a note)
+    needs_cut = spec.model.candidates or train.stops_early(spec.model)
+    cut = data.validation_split(parts, windowed) if needs_cut else None
+    if spec.model.candidates and cut is not None:
+        fit, validation = cut
         models = train.candidate_models(spec.model)
         tried = [
             train.fit_candidate(fit, validation, parts.features, m, spec.data.target, spec.data.split.seed,
@@ -79,7 +83,8 @@ def challenge(
             for m in models
         ]  # fmt: skip
         model = models[best_candidate([t.value for t in tried], spec.direction)]
-    fitted = train.train(parts, model, spec.data.target, spec.data.split.seed)
+    fitted = train.train(parts, model, spec.data.target, spec.data.split.seed,
+                         validation=cut if train.stops_early(model) else None)  # fmt: skip
     compared = evaluate.comparison_set(
         parts, fitted, champion.trained, spec.data.target, spec.model.task, True
     )
@@ -90,10 +95,11 @@ def challenge(
     )  # fmt: skip
     decision = promotion.decide_promotion(compared.metrics, scored, spec.promotion, evidence)
     challenger = Contender(name, fitted.model, parts.features.all, parts.features, training_rows(parts))
+    searched = "; model.search not run: the declared params trained" if spec.model.search else ""
     return (
         challenger,
         decision.promote,
-        f"{name} ({start[:10] if start else ''}..{stop[:10]}): {decision.verdict} ({decision.rule})",
+        f"{name} ({start[:10] if start else ''}..{stop[:10]}): {decision.verdict} ({decision.rule}){searched}",
     )
 
 
