@@ -4,6 +4,8 @@
 The project root is the nearest folder, at or above the current one, holding either
 - `.mlops/` (the store: the project has run before, or `mlops init` made it), or
 - `deployments/` together with `prefect.yaml` or `pyproject.toml` (a project checked out, not run yet).
+A command given a spec works on the spec's project wherever it is run from: the root is then found from the spec's
+folder upwards (`anchor_at`), and from the current folder only when the spec is in no project.
 Its store is `<root>/.mlops`. `MLOPS_HOME`, when set, always wins. With neither, there is no project: commands
 refuse rather than create a store in a folder that holds none (NoProject, exit 2)."""
 
@@ -19,6 +21,20 @@ MARKERS = ("prefect.yaml", "pyproject.toml")  # beside deployments/
 
 class NoProject(MlopsError):
     exit_code = 2
+
+
+# the project root of the spec the running command was given (anchor_at); cleared as each command starts and ends
+_anchor: list[Path] = []
+
+
+def anchor_at(spec: Path | None) -> None:
+    """Work on `spec`'s project: its root found from the spec's folder upwards (nothing when the spec is in no
+    project). None clears it."""
+    _anchor.clear()
+    if spec is not None:
+        root = find_project_root(Path(spec).parent)
+        if root is not None:
+            _anchor.append(root)
 
 
 def is_project_root(folder: Path) -> bool:
@@ -41,7 +57,7 @@ def default_home(cwd: Path, explicit: str | None) -> Path:
     when there is neither, naming both ways out."""
     if explicit:
         return Path(explicit).resolve()
-    root = find_project_root(cwd)
+    root = _anchor[0] if _anchor else find_project_root(cwd)
     if root is None:
         raise NoProject(
             f"{cwd.resolve()} is not inside an mlops project: neither it nor any folder above it holds {STORE}/ "

@@ -9,6 +9,15 @@ from pathlib import Path
 from mlops.cli.runtime import fail
 
 
+def anchor_spec(value: Path | None) -> Path | None:
+    """A spec argument's callback: the command works on the spec's project, found from the spec's folder upwards,
+    so `mlops status /abs/proj/deployments/x.yaml` from /tmp reads /abs/proj/.mlops (mlops/project.py)."""
+    from mlops.project import anchor_at
+
+    anchor_at(value)
+    return value
+
+
 def check_dates(**options: str | None) -> None:
     """--start/--end must be ISO dates or times; say which one is not, then that the window holds time."""
     from mlops.timeutil import parse_time

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from mlops.cli import render
+from mlops.cli.arguments import anchor_spec
 from mlops.cli.notifications import check_notifications, deploy_notifications
 from mlops.cli.render import out
 from mlops.cli.runtime import deploy_problems, server_errors
@@ -25,7 +26,9 @@ trigger_app = typer.Typer(
     no_args_is_help=True,
 )
 
-SpecArg = Annotated[Path, typer.Argument(help="The pipeline spec, e.g. deployments/diabetes.yaml")]
+SpecArg = Annotated[
+    Path, typer.Argument(help="The pipeline spec, e.g. deployments/diabetes.yaml", callback=anchor_spec)
+]
 WaitOpt = Annotated[
     bool, typer.Option("--wait", help="Wait for the run to finish; print its state and artifacts.")
 ]

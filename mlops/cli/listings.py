@@ -12,11 +12,14 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from mlops.cli.arguments import anchor_spec
 from mlops.cli.render import out, pct
 from mlops.cli.runtime import spec_problems, user_errors
 from mlops.errors import SpecError
 
-SpecArg = Annotated[Path, typer.Argument(help="The pipeline spec, e.g. deployments/flight_delays.yaml")]
+SpecArg = Annotated[
+    Path, typer.Argument(help="The pipeline spec, e.g. deployments/flight_delays.yaml", callback=anchor_spec)
+]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts instead of a table.")]
 
 

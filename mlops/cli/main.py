@@ -16,7 +16,7 @@ from typer.core import TyperGroup
 
 from mlops import __version__
 from mlops.cli import deploy_commands, init_command, listings, render, server_commands
-from mlops.cli.arguments import check_dates, needs_time_column
+from mlops.cli.arguments import anchor_spec, check_dates, needs_time_column
 from mlops.cli.params import check_overrides
 from mlops.cli.predict_command import run_predict
 from mlops.cli.preflight import preflight_spec
@@ -40,12 +40,17 @@ class _Commands(TyperGroup):
     before anything is written, whichever command asked for the store first."""
 
     def invoke(self, ctx: Any) -> Any:
-        from mlops.project import NoProject
+        from mlops.project import NoProject, anchor_at
 
+        anchor_at(
+            None
+        )  # a spec argument anchors this command to its project (arguments.anchor_spec), no other
         try:
             return super().invoke(ctx)
         except NoProject as exc:
             fail(2, str(exc))
+        finally:
+            anchor_at(None)
 
 
 app = typer.Typer(
@@ -66,7 +71,9 @@ app.command("status")(listings.status)
 app.command("history")(listings.history)
 app.command("init")(init_command.init)
 app.add_typer(server_commands.server_app, name="server")
-SpecArg = Annotated[Path, typer.Argument(help="The pipeline spec, e.g. deployments/flight_delays.yaml")]
+SpecArg = Annotated[
+    Path, typer.Argument(help="The pipeline spec, e.g. deployments/flight_delays.yaml", callback=anchor_spec)
+]
 
 
 def _version(value: bool) -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from mlops.cli import render
+from mlops.cli.arguments import anchor_spec
 from mlops.cli.render import out
 from mlops.cli.runtime import fail, flow_run, prefect_context, prefect_settings, prefect_where, user_errors
 
@@ -26,7 +27,10 @@ SUFFIXES = (".parquet", ".pq")
 
 
 def run_predict(
-    spec: Annotated[Path, typer.Argument(help="The pipeline spec, e.g. deployments/flight_delays.yaml")],
+    spec: Annotated[
+        Path,
+        typer.Argument(help="The pipeline spec, e.g. deployments/flight_delays.yaml", callback=anchor_spec),
+    ],
     out_path: Annotated[
         Path,
         typer.Option(

@@ -86,3 +86,25 @@ def test_library_logs_below_warning_stay_off_the_terminal_unless_verbose() -> No
     assert quiet.filter(retry) and "Retry 1/3 will start" in retry.getMessage()  # a retry is still said
     assert CliRunner().invoke(app, ["--verbose", "schema"]).exit_code == 0 and VERBOSE.get()
     assert CliRunner().invoke(app, ["schema"]).exit_code == 0 and not VERBOSE.get()
+
+
+def test_a_spec_path_finds_its_project_from_any_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From /tmp, `mlops status /abs/proj/deployments/x.yaml` works on /abs/proj (its store), found from the spec's
+    folder upwards; the next command without a spec, from the same folder, still refuses."""
+    from tests.conftest import spec_text
+
+    root = _project(tmp_path / "proj")
+    spec = root / "deployments" / "cancer.yaml"
+    spec.write_text(spec_text(suite=None))
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    monkeypatch.delenv("MLOPS_HOME", raising=False)
+    result = CliRunner().invoke(app, ["status", str(spec)])
+    assert result.exit_code == 0, result.output
+    assert "not inside an mlops project" not in result.output
+    assert not list(here.iterdir())  # nothing written where the command ran
+    after = CliRunner().invoke(app, ["server", "status"])
+    assert after.exit_code == 2 and "not inside an mlops project" in after.output
