@@ -7,10 +7,10 @@ from typing import Any
 
 from prefect import flow
 
-from mlops.errors import QualityGateFailed
+from flows.gates import judge
 from mlops.fingerprint import code_sha256, idempotency_key
 from mlops.ownership import check_ownership, note_feature_changes, owner_of
-from mlops.policy import apply_approval, best_candidate, gate, recheck_after_approval
+from mlops.policy import apply_approval, best_candidate, recheck_after_approval
 from mlops.settings import get_settings
 from mlops.spec import LoadedSpec, load_spec
 from tasks import data, parallel, promotion, report, search, steps, train
@@ -49,20 +49,13 @@ def retrain(
     }
 
     checked = None
-    verdict = "pass"
-    if spec.quality:
+    if spec.quality:  # a stop is recorded (a FAILED MLflow run, a Prefect artifact), then raised
         checked = steps.validate_data(
-            frame,
-            loaded.resolve(spec.quality.suite),
-            get_settings().reports_dir(spec.name),
+            frame, loaded.resolve(spec.quality.suite), get_settings().reports_dir(spec.name),
             data_sha256=tags["data_sha256"],
-        )
-        verdict = gate(checked.success, spec.quality.on_failure)
-        tags["quality"] = verdict
-        if verdict == "stop":
-            run_url = steps.record_quality_failure(spec.name, loaded.path, tags, checked)
-            steps.publish_quality_stop(spec.name, checked.to_markdown(), run_url)
-            raise QualityGateFailed(checked.message(), checked.report_path)
+        )  # fmt: skip
+        judge(loaded, checked, tags, "retrain")
+    verdict = tags.get("quality", "pass")
 
     parts = steps.split(frame, loaded)
     tags["holdout_sha256"] = parts.holdout_sha256
