@@ -148,6 +148,9 @@ UNBOUNDED = (
     "Guardrail.properties.max.",
     "Model.properties.params.",
     "Model.properties.candidates.",
+    "SearchParam.properties.low.",  # a searched param's bounds and choices are the estimator's values too: validate
+    "SearchParam.properties.high.",  # checks them against the estimator (mlops/cli/checks.py _param_problems)
+    "SearchParam.properties.choices.",
 )
 
 
