@@ -69,7 +69,7 @@ def predict(
         chunk_rows=chunk_rows, sample_rows=spec.monitoring.max_sample_rows, seed=spec.monitoring.seed,
     )  # fmt: skip
     if table is not None:  # the batch's earlier rows replaced by these, in one transaction (batch_id column)
-        steps.write_table(scored.out, table, checked.fingerprint)
+        steps.write_table(scored.out, table, checked.fingerprint, str(loaded.root))
     kept = None
     if spec.data.id_column:  # what was predicted per id, for the labels that arrive later (docs/labels.md)
         kept = steps.keep_predictions(

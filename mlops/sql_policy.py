@@ -97,10 +97,15 @@ def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+def quote_table(table: str) -> str:
+    """A `name` or `schema.name` quoted part by part."""
+    return ".".join(quote(part) for part in table.split("."))
+
+
 def from_clause(table: str | None, query: str | None) -> str:
     """The source as a FROM item: the quoted table, or the query as a subquery."""
     if table:
-        return ".".join(quote(part) for part in table.split("."))
+        return quote_table(table)
     body = (query or "").strip().rstrip(";").rstrip()
     return f"({body}) AS src"
 

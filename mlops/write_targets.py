@@ -225,12 +225,15 @@ def engine_of(url: str) -> str:
     return "postgresql" if scheme in ("postgresql", "postgres") else ("duckdb" if scheme == "duckdb" else "")
 
 
-def duckdb_file(url: str) -> Path | None:
-    """The database file of a `duckdb:///path` URL (None in memory)."""
+def duckdb_file(url: str, root: Path | None = None) -> Path | None:
+    """The database file of a `duckdb:///path` URL (None in memory); a relative path is read from `root` (the
+    project root), for the sources and the outputs alike."""
     rest = url.split("://", 1)[1] if "://" in url else ""
     path = rest[1:] if rest.startswith("/") else rest
     path = path.split("?", 1)[0]
-    return None if path in ("", ":memory:") else Path(path)
+    if path in ("", ":memory:"):
+        return None
+    return Path(path) if root is None or Path(path).is_absolute() else Path(root) / path
 
 
 def table_problem(
@@ -238,6 +241,7 @@ def table_problem(
     environ: Mapping[str, str],
     sources: Iterable[tuple[str | None, str | None]] = (),
     reads: Iterable[Path] = (),
+    root: Path | None = None,
 ) -> str | None:
     """Why predictions cannot be written into `target` (None: they can): the URL variable unset, an engine other
     than DuckDB or PostgreSQL, the table a source of this run (`sources`: (url_env, table) pairs, e.g. the spec's
@@ -261,7 +265,7 @@ def table_problem(
                 f"--out {target} is a table this run reads its data from; writing there would add the predictions "
                 "to the input. Give another table, e.g. predictions."
             )
-    file = duckdb_file(url) if engine == "duckdb" else None
+    file = duckdb_file(url, root) if engine == "duckdb" else None
     if file is not None:
         for read in reads:
             if _same(file, read):

@@ -107,7 +107,7 @@ def check_predict_targets(loaded: LoadedSpec, batch: str | None, out: str) -> No
         spec = loaded.spec
         sources = [(getattr(s, "url_env", None), getattr(s, "table", None))
                    for s in (spec.data.source, spec.labels.source if spec.labels else None) if s is not None]  # fmt: skip
-        problem = table_problem(table, os.environ, sources, run_reads(loaded, batch))
+        problem = table_problem(table, os.environ, sources, run_reads(loaded, batch), loaded.root)
         if problem:
             raise OutputRefused(problem + " Nothing was run and nothing was written.")
     target = staged_out(loaded.spec.name, table) if table is not None else Path(out)

@@ -11,10 +11,11 @@ shown: a message names the variable.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 from mlops.errors import MlopsError
-from mlops.sql_names import quote_table
+from mlops.sql_policy import quote_table
 from mlops.write_targets import TableTarget, duckdb_file, engine_of
 
 BATCH_ID = "batch_id"
@@ -26,14 +27,15 @@ class TableWriteFailed(MlopsError):
     exit_code = 1
 
 
-def write_table(staged: str, target: TableTarget, batch_id: str) -> int:
+def write_table(staged: str, target: TableTarget, batch_id: str, root: str | None = None) -> int:
     """Replace the rows of batch `batch_id` in the table with the predictions in the Parquet file `staged`, in one
-    transaction; the table is created (typed from the file) when it does not exist. Returns the rows written."""
+    transaction; the table is created (typed from the file) when it does not exist. Returns the rows written. A
+    relative DuckDB path is read from `root` (the project root), as a DuckDB source's is."""
     url = os.environ.get(target.url_env, "").strip()
     engine = engine_of(url)
     try:
         if engine == "duckdb":
-            return _duckdb(url, staged, target, batch_id)
+            return _duckdb(url, staged, target, batch_id, root)
         if engine == "postgresql":
             return _sqlalchemy(url, staged, target, batch_id)
     except MlopsError:
@@ -51,10 +53,10 @@ def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [""])[0][:300]
 
 
-def _duckdb(url: str, staged: str, target: TableTarget, batch_id: str) -> int:
+def _duckdb(url: str, staged: str, target: TableTarget, batch_id: str, root: str | None) -> int:
     import duckdb
 
-    file = duckdb_file(url)
+    file = duckdb_file(url, Path(root) if root else None)
     if file is not None:
         file.parent.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(str(file) if file is not None else ":memory:")

@@ -22,7 +22,7 @@ from mlops.errors import MlopsError, Problem, SpecError
 from mlops.reach import CONNECT_TIMEOUT_SECONDS, ServiceDown, ServiceRefused
 from mlops.sql_policy import Statement, probe, select
 from mlops.text import first_line, mask_url
-from mlops.write_targets import engine_of
+from mlops.write_targets import duckdb_file, engine_of
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -107,15 +107,10 @@ def _connect(source: SqlSource, url: str, timeout: float = CONNECT_TIMEOUT_SECON
     if engine_of(url) == "duckdb":
         import duckdb
 
-        path = url.partition("://")[2].lstrip("/") if "://" in url else ""
-        if url.partition("://")[2].startswith("//"):  # duckdb:////abs/path
-            path = "/" + path
-        memory = path in ("", ":memory:")
-        if not memory and not Path(path).is_absolute():
-            path = str(Path(source.root) / path)
-        if not memory and not Path(path).is_file():
-            raise FileNotFoundError(f"the DuckDB file {path} does not exist")
-        con = duckdb.connect(":memory:" if memory else path, read_only=not memory)
+        file = duckdb_file(url, Path(source.root))  # duckdb:////abs/path, or relative to the project root
+        if file is not None and not file.is_file():
+            raise FileNotFoundError(f"the DuckDB file {file} does not exist")
+        con = duckdb.connect(":memory:" if file is None else str(file), read_only=file is not None)
         con.execute(f"SET file_search_path = '{source.root.replace(chr(39), chr(39) * 2)}'")
         return con
     import adbc_driver_postgresql.dbapi as pg

@@ -33,6 +33,9 @@ def test_engines_and_duckdb_files_are_read_from_the_url() -> None:
     assert duckdb_file("duckdb:///data/p.duckdb") == Path("data/p.duckdb")
     assert duckdb_file("duckdb:////abs/p.duckdb") == Path("/abs/p.duckdb")
     assert duckdb_file("duckdb:///:memory:") is None
+    # read from the project root, as a DuckDB source's path is (tasks/data/sql.py), whatever the current folder
+    assert duckdb_file("duckdb:///data/p.duckdb", Path("/proj")) == Path("/proj/data/p.duckdb")
+    assert duckdb_file("duckdb:////abs/p.duckdb", Path("/proj")) == Path("/abs/p.duckdb")
 
 
 def test_an_unset_variable_another_engine_or_an_input_is_refused_without_showing_the_url(
