@@ -169,6 +169,10 @@ def _storage(url: str) -> Any:
     import optuna
 
     if not url.startswith("sqlite:///"):
+        from tasks.tracking.preflight import reach_database
+
+        # a database that does not answer: one paragraph naming MLOPS_SEARCH_STORAGE, not SQLAlchemy's traceback
+        reach_database(url, "MLOPS_SEARCH_STORAGE", "model search's trial store")
         return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
     from pathlib import Path
 

@@ -87,29 +87,42 @@ def reach_store(tracking_uri: str) -> None:
     """A SQL database or an MLflow server named by MLFLOW_TRACKING_URI must answer within the retry policy
     (mlops/reach.py); else ServiceDown (exit 1) or ServiceRefused (exit 2: the password, the database name, the
     driver), naming the variable and the masked address. A local store (SQLite, a folder) is not reached here."""
-    scheme = urlsplit(tracking_uri.strip()).scheme.lower()
-    base = scheme.split("+")[0]
-    fix_credentials = ""
+    base = urlsplit(tracking_uri.strip()).scheme.lower().split("+")[0]
     if base in SQL_SCHEMES:
-        what = "MLflow tracking store's database"
-        unreached = reach(_sql_attempt(tracking_uri, base), _sql_failure(base))
-        fix = "start the database (or correct its host and port in MLFLOW_TRACKING_URI), then rerun"
-        fix_credentials = (
-            "correct the user, password or database name in MLFLOW_TRACKING_URI (or install the driver, "
-            f"`pip install {DRIVERS.get(base, 'the driver')}`), then rerun"
-        )
+        reach_database(tracking_uri, "MLFLOW_TRACKING_URI", "MLflow tracking store's database")
     elif base in ("http", "https"):
-        what = "MLflow tracking server"
         unreached = reach(http_attempt(f"{tracking_uri.rstrip('/')}/health"), http_failure)
-        fix = (
-            "start it (`mlflow server ...`, or `mlops server start`), correct MLFLOW_TRACKING_URI, or unset it to "
-            "use the embedded store in MLOPS_HOME, then rerun"
-        )
-        fix_credentials = "correct the host in MLFLOW_TRACKING_URI, then rerun"
-    else:
+        if unreached is not None:
+            raise unreached_error(
+                "MLflow tracking server",
+                "MLFLOW_TRACKING_URI",
+                tracking_uri,
+                unreached,
+                "start it (`mlflow server ...`, or `mlops server start`), correct MLFLOW_TRACKING_URI, or unset it "
+                "to use the embedded store in MLOPS_HOME, then rerun",
+                "correct the host in MLFLOW_TRACKING_URI, then rerun",
+            )
+
+
+def reach_database(url: str, variable: str, what: str) -> None:
+    """A PostgreSQL, MySQL or SQL Server database named by `variable` must answer within the retry policy
+    (mlops/reach.py); else ServiceDown (exit 1) or ServiceRefused (exit 2), naming the variable and the masked
+    address. Any other scheme (SQLite: a local file) is not reached here. Used for the MLflow store and for
+    model.search's trial store (MLOPS_SEARCH_STORAGE)."""
+    base = urlsplit(url.strip()).scheme.lower().split("+")[0]
+    if base not in SQL_SCHEMES:
         return
+    unreached = reach(_sql_attempt(url, base), _sql_failure(base))
     if unreached is not None:
-        raise unreached_error(what, "MLFLOW_TRACKING_URI", tracking_uri, unreached, fix, fix_credentials)
+        raise unreached_error(
+            what,
+            variable,
+            url,
+            unreached,
+            f"start the database (or correct its host and port in {variable}), then rerun",
+            f"correct the user, password or database name in {variable} (or install the driver, "
+            f"`pip install {DRIVERS.get(base, 'the driver')}`), then rerun",
+        )
 
 
 def _sql_attempt(uri: str, base: str) -> Callable[[float], None]:

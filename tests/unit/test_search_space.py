@@ -198,3 +198,17 @@ def test_failed_trials_are_counted_and_a_search_with_no_scored_trial_stops(tmp_p
     with pytest.raises(DataError, match="no trial of model.search could be scored.*C must be positive"):
         run_search(SPACE, name="g", storage=f"sqlite:///{tmp_path}/g.db", metric="roc_auc",
                    direction="maximize", seed=1, fit_batch=all_fail)  # fmt: skip
+
+
+def test_a_trial_store_that_does_not_answer_is_one_paragraph_naming_its_variable(tmp_path: Path) -> None:
+    """MLOPS_SEARCH_STORAGE at a database that is down: mlops/reach.py's bounded reach and its message (the
+    variable, the masked address, the fix), not SQLAlchemy's traceback; the password is never shown."""
+    from mlops.reach import ServiceDown
+    from tests.conftest import free_port
+
+    url = f"postgresql://mlops:s3cret-pw@127.0.0.1:{free_port()}/trials"
+    with pytest.raises(ServiceDown) as caught:
+        _run(url, Scorer())
+    said = str(caught.value)
+    assert "MLOPS_SEARCH_STORAGE=" in said and "model search's trial store" in said, said
+    assert "s3cret-pw" not in said and "start the database" in said, said
