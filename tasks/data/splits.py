@@ -342,8 +342,18 @@ def validation_split(parts: SplitData, loaded: LoadedSpec) -> tuple[pd.DataFrame
         fit, validation = train[~held], train[held]
         what = f"the draw per {_key_text(key, data)} left {len(fit)} fitting and {len(validation)} validation rows"
     if len(fit) < 2 or len(validation) < 1:
+        model = loaded.spec.model
+        asked = [
+            why
+            for declared, why in (
+                (model.search, ("score model.search's trials", "model.search")),
+                (model.candidates, ("choose among model.candidates", "model.candidates")),
+                (model.early_stopping_rounds is not None, ("stop early", "model.early_stopping_rounds")),
+            )
+            if declared
+        ] or [("choose a model", "what needs it")]
         raise DataError(
-            f"cannot carve a validation part out of the {len(train)} training rows to choose among "
-            f"model.candidates: {what}; use more data or declare no candidates."
+            f"cannot carve a validation part out of the {len(train)} training rows to "
+            f"{' and '.join(a for a, _ in asked)}: {what}; use more data or remove {' and '.join(f for _, f in asked)}."
         )
     return fit, validation

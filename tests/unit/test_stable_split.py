@@ -176,3 +176,22 @@ def test_nothing_left_to_compare_on_is_a_recorded_no() -> None:
                evidence=Evidence(0, excluded_rows=171))  # fmt: skip
     assert not d.promote and d.rule == "holdout-too-small"
     assert "after excluding 171 rows the champion trained on" in d.reasons[0]
+
+
+def test_a_validation_part_that_cannot_be_cut_names_what_asked_for_it(tmp_path: Path) -> None:
+    """The training rows all share one timestamp: no validation part. The message names the declared field that
+    needed one (here model.candidates), not a fixed guess."""
+    from tasks import data
+
+    loaded = loaded_spec(tmp_path, "{strategy: time, holdout_fraction: 0.25, seed: 0}")
+    text = loaded.path.read_text().replace(
+        "  params: {C: 1.0, max_iter: 500}\n", "  params: {C: 1.0, max_iter: 500}\n  candidates: [{C: 0.1}]\n"
+    )
+    loaded.path.write_text(text)
+    loaded = load_spec(loaded.path)
+    parts = data.split(rows(0, 40, per_stamp=30), loaded)  # 30 training rows at one time, 10 held out
+    with pytest.raises(
+        DataError, match="to choose among model.candidates: every training row shares"
+    ) as caught:
+        data.validation_split(parts, loaded)
+    assert "remove model.candidates" in str(caught.value)
