@@ -159,11 +159,11 @@ def schedule_problems(spec_path: str, spec: PipelineSpec) -> list[Problem]:
 def _schedule(
     entry: When, timezone: str, file: str, where: str, problems: list[Problem]
 ) -> tuple[dict[str, Any] | None, str]:
+    if entry.cron is None and entry.interval is None:
+        return None, ""  # nothing to check: Prefect is not imported
     from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
     from pydantic import ValidationError
 
-    if entry.cron is None and entry.interval is None:
-        return None, ""
     if entry.cron is not None:
         schedule: dict[str, Any] = {"cron": entry.cron, "timezone": timezone}
         model: Any = CronSchedule

@@ -230,8 +230,12 @@ def chain(*changes: Callable[[Path], None]) -> Callable[[Path], None]:
 
 
 SPEC_CASES = [
-    Case("unknown-top-level-field-with-a-cron", append("schedule: {cron: '61 * * * *'}\n"),
-         (f"{SPEC}: schedule: unknown field", "valid fields here: name, description, data")),
+    Case("unknown-top-level-field", append("schedules: {retrain: {cron: '0 2 * * 1'}}\n"),
+         (f"{SPEC}: schedules: unknown field; did you mean 'schedule'?",)),
+    Case("cron-outside-its-flow", append("schedule: {cron: '0 2 * * 1'}\n"),
+         (f"{SPEC}: schedule.cron: unknown field", "valid fields here: timezone, retrain, monitor, predict")),
+    Case("impossible-cron", append("schedule: {retrain: {cron: '61 * * * *'}}\n"),
+         (f"{SPEC}: schedule.retrain.cron: Invalid cron string", "five fields")),
     Case("misspelled-nested-field", edit("  target: target\n", "  targte: target\n"),
          (f"{SPEC}: data.targte: unknown field; did you mean 'target'?",)),
     Case("misspelled-monitoring-field", append("monitoring: {drift_share_treshold: 0.3}\n"),
