@@ -8,6 +8,7 @@ down), 2 a usage or spec error (a setting or credentials to correct: a refused p
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -99,9 +100,13 @@ def main(
 
     VERBOSE.set(verbose)
     try:  # every variable we read, checked once before any command starts (the project's store: when used)
-        Settings.from_environment()
+        settings = Settings.from_environment()
     except SettingsError as exc:
         fail(exc.exit_code, str(exc))
+    if settings.prefect_api_url is None:
+        # set but blank (`PREFECT_API_URL= mlops ...`) reads as unset, before any check imports Prefect (validate's
+        # schedule check does): Prefect reading it blank leaves its events worker failing with a traceback per event
+        os.environ.pop("PREFECT_API_URL", None)
 
 
 @app.command()

@@ -38,10 +38,6 @@ def quiet_environment() -> None:
     """Before any library is imported: no analytics calls (no network here) and no per-validation progress bars."""
     for key, value in QUIET_ENV.items():
         os.environ.setdefault(key, value)
-    if not os.environ.get("PREFECT_API_URL", "x").strip():
-        # set but blank (`PREFECT_API_URL= mlops ...`) reads as unset, before any check imports Prefect (validate's
-        # schedule check does): Prefect reading it blank leaves its events worker failing with a traceback per event
-        os.environ.pop("PREFECT_API_URL")
     mask_log_records()
 
 
