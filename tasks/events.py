@@ -6,6 +6,7 @@ from typing import Any
 
 DRIFT_EVENT = "mlops.drift.detected"
 ROLLBACK_EVENT = "mlops.rollback"
+MANUAL_PROMOTION_EVENT = "mlops.promotion.manual"
 
 
 def resource_id(pipeline: str) -> str:
@@ -31,13 +32,14 @@ def emit_drift(pipeline: str, spec_path: str, payload: dict[str, Any], retrain: 
     return str(event.id) if event else None
 
 
-def emit_rollback(pipeline: str, payload: dict[str, Any]) -> str | None:
-    """Emit `mlops.rollback` for the pipeline after a rollback is recorded (notifications.yaml rules listen for
-    it); waits up to a few seconds for the event to leave this process, as the CLI exits right after."""
+def emit_registry_change(event_name: str, pipeline: str, payload: dict[str, Any]) -> str | None:
+    """Emit `mlops.rollback` or `mlops.promotion.manual` for the pipeline after the CLI recorded that change of
+    champion (notifications.yaml rules listen for them); waits up to a few seconds for the event to leave this
+    process, as the CLI exits right after."""
     from prefect.events import emit_event
 
     event = emit_event(
-        event=ROLLBACK_EVENT,
+        event=event_name,
         resource={"prefect.resource.id": resource_id(pipeline), "prefect.resource.name": pipeline},
         payload=payload,
     )

@@ -337,6 +337,11 @@ def promote(
         f"recorded in the ledger as a manual promotion (mlops history {spec}).",
         markup=False,
     )
+    from mlops.cli.notifications import announce_manual_promotion
+
+    announce_manual_promotion(
+        loaded.spec.name, name, before, str(done.version), reason, actor=f"user:{_user()}"
+    )
     from tasks.tracking.snapshot import refresh
 
     refresh(name)

@@ -1,7 +1,8 @@
 """notifications.yaml made real on the Prefect server: a notification block per channel and an automation per
 rule, created or updated by `mlops deploy` and `mlops serve`. Idempotent: automations are matched by name
 ("mlops: <rule>"), an unchanged one is left alone, a duplicate is removed, and one whose rule was deleted from
-the file is deleted too. Also the CLI's rollback announcement (the `mlops.rollback` event).
+the file is deleted too. Also the CLI's announcements of a champion changed by hand (the `mlops.rollback` and
+`mlops.promotion.manual` events).
 
 The messages are Prefect's Jinja templates, rendered by the server when the event arrives; each says the
 pipeline, the verdict or error in one line, and links to the Prefect run and the MLflow run (or model version).
@@ -34,6 +35,7 @@ SLACK_ONE_LINE = ONE_LINE + "|replace('&', '&amp;')|replace('<', '&lt;')|replace
 SUBJECTS = {
     "drift": "mlops: drift in {{ event.resource.name }}",
     "rollback": "mlops: {{ event.resource.name }} rolled back",
+    "manual-promotion": "mlops: {{ event.resource.name }} champion set by hand",
     "run-failed": "mlops: a {{ flow.name }} run {{ event.resource['prefect.state-name'] }}",
     "approval-waiting": "mlops: a promotion waits for approval",
 }
@@ -50,6 +52,10 @@ BODIES = {
     "v{{ event.payload.from_version }} to v{{ event.payload.to_version }} by {{ event.payload.actor }}: "
     "{{ event.payload.reason" + ONE_LINE + " }}\n"
     "Prefect run: none (done with mlops rollback)\nMLflow model version: {{ event.payload.mlflow_url }}",
+    "manual-promotion": "Pipeline {{ event.resource.name }}: v{{ event.payload.to_version }} of "
+    "{{ event.payload.model }} made champion by hand (was {{ event.payload.from_version }}) by "
+    "{{ event.payload.actor }}: {{ event.payload.reason" + ONE_LINE + " }}\n"
+    "Prefect run: none (done with mlops promote)\nMLflow model version: {{ event.payload.mlflow_url }}",
     "run-failed": "Pipeline {{ flow_run.parameters.spec_path }}: {{ flow.name }} run {{ flow_run.name }} "
     "{{ event.resource['prefect.state-name'] }}: "
     "{{ (event.resource['prefect.state-message'] or 'no message')"
@@ -85,10 +91,11 @@ def trigger_for(rule: Rule) -> Any:
     from prefect.events.schemas.automations import EventTrigger, Posture
 
     related: list[dict[str, Any]] = []
-    if rule.when in ("drift", "rollback"):
-        from tasks.events import DRIFT_EVENT, ROLLBACK_EVENT, resource_id
+    if rule.when in ("drift", "rollback", "manual-promotion"):
+        from tasks.events import DRIFT_EVENT, MANUAL_PROMOTION_EVENT, ROLLBACK_EVENT, resource_id
 
-        expect = {DRIFT_EVENT if rule.when == "drift" else ROLLBACK_EVENT}
+        ours = {"drift": DRIFT_EVENT, "rollback": ROLLBACK_EVENT, "manual-promotion": MANUAL_PROMOTION_EVENT}
+        expect = {ours[rule.when]}
         ids: str | list[str] = [resource_id(p) for p in rule.pipelines] or resource_id("*")
         match: dict[str, Any] = {"prefect.resource.id": ids}
     else:
@@ -308,6 +315,18 @@ def _apply(declared: Notifications, mlflow_ui: str, get_client: Any) -> list[Cha
 def announce_rollback(pipeline: str, model: str, before: str, after: str, reason: str, actor: str) -> bool:
     """Emit `mlops.rollback` when a Prefect server is there to hear it (PREFECT_API_URL, or one running on this
     machine); False when there is none. Never fails the rollback, which is already recorded."""
+    return _announce("rollback", pipeline, model, before, after, reason, actor)
+
+
+def announce_manual_promotion(
+    pipeline: str, model: str, before: str, after: str, reason: str, actor: str
+) -> bool:
+    """Emit `mlops.promotion.manual` after `mlops promote` recorded it; as announce_rollback. `before` is the
+    champion it replaced ("v3", or "no champion")."""
+    return _announce("manual-promotion", pipeline, model, before, after, reason, actor)
+
+
+def _announce(kind: str, pipeline: str, model: str, before: str, after: str, reason: str, actor: str) -> bool:
     from mlops.cli.runtime import prefect_settings
 
     settings = prefect_settings(start=False)  # a kept local server if one runs; never start one for this
@@ -315,7 +334,7 @@ def announce_rollback(pipeline: str, model: str, before: str, after: str, reason
         return False
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from tasks.events import emit_rollback
+    from tasks.events import MANUAL_PROMOTION_EVENT, ROLLBACK_EVENT, emit_registry_change
     from tasks.tracking.store import version_url
 
     payload = {
@@ -324,7 +343,8 @@ def announce_rollback(pipeline: str, model: str, before: str, after: str, reason
     }  # fmt: skip
     try:
         with temporary_settings(updates={PREFECT_API_URL: settings.prefect_api_url}):
-            return emit_rollback(pipeline, payload) is not None
+            event = ROLLBACK_EVENT if kind == "rollback" else MANUAL_PROMOTION_EVENT
+            return emit_registry_change(event, pipeline, payload) is not None
     except Exception:  # noqa: BLE001 - the caller reports an event that could not be sent
         return False
 

@@ -11,6 +11,7 @@ mlops/cli/notifications.py turns it into Prefect notification blocks and automat
       - {when: run-failed, notify: [ops-webhook], pipelines: [flight-delays]}
       - {when: approval-waiting, notify: [oncall-mail]}
       - {when: rollback, notify: [ops-webhook]}
+      - {when: manual-promotion, notify: [ops-webhook]}    # `mlops promote`
 """
 
 from __future__ import annotations
@@ -25,8 +26,8 @@ from mlops.cli.errors import UsageError
 from mlops.text import did_you_mean
 
 FILE_NAME = "notifications.yaml"
-WHEN = ("drift", "run-failed", "approval-waiting", "rollback")
-When = Literal["drift", "run-failed", "approval-waiting", "rollback"]
+WHEN = ("drift", "run-failed", "approval-waiting", "rollback", "manual-promotion")
+When = Literal["drift", "run-failed", "approval-waiting", "rollback", "manual-promotion"]
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 ENV = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 HOST = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$|^[0-9A-Fa-f:]+$")  # a name, IPv4 or IPv6

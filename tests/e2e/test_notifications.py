@@ -43,6 +43,7 @@ rules:
   - {when: run-failed, notify: [ops, team-slack, oncall]}
   - {when: approval-waiting, notify: [ops, oncall]}
   - {when: rollback, notify: [ops, team-slack], pipelines: [e2e-pipe]}
+  - {when: manual-promotion, notify: [ops]}
 """
 
 FLOWS = """
@@ -79,6 +80,9 @@ except Exception:
 # As `mlops rollback` does after recording it, then the process exits at once: the event must still leave.
 from mlops.cli.notifications import announce_rollback
 assert announce_rollback("e2e-pipe", "e2e-model", "3", "2", "complaints from ops", "user:tester")
+# As `mlops promote` does after recording it.
+from mlops.cli.notifications import announce_manual_promotion
+assert announce_manual_promotion("e2e-pipe", "e2e-model", "v2", "4", "v4 is the honest one", "user:tester")
 """
 
 
@@ -232,13 +236,19 @@ def test_notifications_reach_the_receiver(
     secrets = ["s3cret", "slackt0ken456", "pa55"]  # the SMTP password, plain or quoted in a URL
 
     first = nt.sync(tmp_path, api_url)
-    assert first is not None and [c.what for c in first] == ["created"] * 4
+    assert first is not None and [c.what for c in first] == ["created"] * 5
     nt.deploy_notifications(tmp_path, api_url)  # the second deploy: nothing changes, no duplicate
-    assert "4 unchanged" in capsys.readouterr().out
+    assert "5 unchanged" in capsys.readouterr().out
     with SyncPrefectClient(api_url) as client:
         names = sorted(a.name for a in client.read_automations())
         assert names == sorted(
-            ["mlops: drift", "mlops: run-failed", "mlops: approval-waiting", "mlops: rollback e2e-pipe"]
+            [
+                "mlops: drift",
+                "mlops: run-failed",
+                "mlops: approval-waiting",
+                "mlops: rollback e2e-pipe",
+                "mlops: manual-promotion",
+            ]
         )
         blocks = client.read_block_documents(include_secrets=False)  # as the API and UI show them
         shown = json.dumps([b.model_dump(mode="json") for b in blocks], default=str)
@@ -257,10 +267,17 @@ def test_notifications_reach_the_receiver(
 
     wait_until(
         lambda: all(
-            messages(k) for k in ("mlops: drift", "mlops: a retrain run", "mlops: e2e-pipe", "mlops: a promo")
+            messages(k)
+            for k in (
+                "mlops: drift",
+                "mlops: a retrain run",
+                "mlops: e2e-pipe rolled",
+                "mlops: a promo",
+                "mlops: e2e-pipe champion",
+            )
         ),
         timeout=60,
-        what=f"the four messages (received so far: {Receiver.received})",
+        what=f"the five messages (received so far: {Receiver.received})",
     )
     drift = messages("mlops: drift")[0]
     assert drift.splitlines()[0] == (
@@ -272,11 +289,16 @@ def test_notifications_reach_the_receiver(
     assert failed.startswith("Pipeline deployments/e2e.yaml: retrain run ")
     assert "Failed" in failed.splitlines()[0] and "the data source is gone" in failed.splitlines()[0]
     assert "/runs/flow-run/" in failed
-    rollback = messages("mlops: e2e-pipe")[0]
+    rollback = messages("mlops: e2e-pipe rolled")[0]
     assert rollback.splitlines()[0] == (
         "Pipeline e2e-pipe: champion of e2e-model rolled back from v3 to v2 by user:tester: complaints from ops"
     )
     assert "/#/models/e2e-model/versions/2" in rollback
+    by_hand = messages("mlops: e2e-pipe champion set by hand")
+    assert len(by_hand) == 1 and by_hand[0].splitlines()[0] == (
+        "Pipeline e2e-pipe: v4 of e2e-model made champion by hand (was v2) by user:tester: v4 is the honest one"
+    )
+    assert "/#/models/e2e-model/versions/4" in by_hand[0]
     approval = messages("mlops: a promotion waits")[0]
     assert approval.startswith("Pipeline deployments/e2e-approval.yaml: a promotion waits for approval")
     assert "mlops approve/reject deployments/e2e-approval.yaml" in approval and "/runs/flow-run/" in approval
@@ -284,9 +306,14 @@ def test_notifications_reach_the_receiver(
 
     # Slack and SMTP email: each rule wired to them, once per event (two retrain runs failed: one raised, one was
     # never approved), and nothing for the rule they are not wired to.
-    expected = {"mlops: drift": 1, "mlops: a retrain run": 2, "mlops: e2e-pipe": 1, "mlops: a promotion": 1}
+    expected = {
+        "mlops: drift": 1,
+        "mlops: a retrain run": 2,
+        "mlops: e2e-pipe rolled": 1,
+        "mlops: a promotion": 1,
+    }
     to_slack = {k: n for k, n in expected.items() if k != "mlops: a promotion"}
-    to_mail = {k: n for k, n in expected.items() if k != "mlops: e2e-pipe"}
+    to_mail = {k: n for k, n in expected.items() if k != "mlops: e2e-pipe rolled"}
     wait_until(
         lambda: (
             all(len(slack(k)) >= n for k, n in to_slack.items())
@@ -296,9 +323,12 @@ def test_notifications_reach_the_receiver(
         what=f"the Slack and email messages (so far: {Receiver.received}, {SMTPSink.messages})",
     )
     assert {k: len(slack(k)) for k in expected} == {**to_slack, "mlops: a promotion": 0}
-    assert {k: len(mails(k)) for k in expected} == {**to_mail, "mlops: e2e-pipe": 0}
+    assert {k: len(mails(k)) for k in expected} == {**to_mail, "mlops: e2e-pipe rolled": 0}
+    assert not slack("mlops: e2e-pipe champion") and not mails(
+        "mlops: e2e-pipe champion"
+    )  # its rule: ops only
     assert slack("mlops: drift")[0] == drift and mails("mlops: drift")[0].strip() == drift  # same message
-    assert slack("mlops: e2e-pipe")[0] == rollback
+    assert slack("mlops: e2e-pipe rolled")[0] == rollback
     slack_failed = [m for m in slack("mlops: a retrain run") if "data source" in m][0]
     assert "no file matches data/*.csv &lt;gone &amp; moved&gt;" in slack_failed  # Slack's markup, escaped
     assert "data/*.csv <gone & moved>" in failed  # and only for Slack

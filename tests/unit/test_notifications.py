@@ -22,6 +22,7 @@ rules:
   - {when: run-failed, notify: [ops-webhook], pipelines: [flight-delays]}
   - {when: approval-waiting, notify: [oncall]}
   - {when: rollback, notify: [ops-webhook]}
+  - {when: manual-promotion, notify: [ops-webhook]}
 """
 
 
@@ -55,6 +56,7 @@ def test_a_good_file_loads(tmp_path: Path) -> None:
         "run-failed flight-delays",
         "approval-waiting",
         "rollback",
+        "manual-promotion",
     ]
     assert loaded.channels["oncall"].to == ["a@example.com"]
 
@@ -118,6 +120,9 @@ def test_drift_and_rollback_rules_match_the_pipeline_events(tmp_path: Path) -> N
     assert drift.posture == "Reactive" and drift.threshold == 1
     rollback = nt.trigger_for(by_on["rollback"])
     assert rollback.expect == {"mlops.rollback"}
+    by_hand = nt.trigger_for(by_on["manual-promotion"])
+    assert by_hand.expect == {"mlops.promotion.manual"}
+    assert by_hand.match.model_dump()["prefect.resource.id"] == "mlops.pipeline.*"
     narrowed = nt.trigger_for(nc.Rule(when="drift", notify=["x"], pipelines=["a", "b"]))
     assert narrowed.match.model_dump()["prefect.resource.id"] == ["mlops.pipeline.a", "mlops.pipeline.b"]
 
@@ -157,6 +162,9 @@ def test_each_channel_gets_a_notification_action_with_the_pipeline_verdict_and_l
         "event.payload.reason" in rollback.actions[0].body
         and "event.payload.mlflow_url" in rollback.actions[0].body
     )
+    by_hand = nt.automation_for(by_on["manual-promotion"], ids, "x")
+    assert by_hand.name == "mlops: manual-promotion"
+    assert all(f"event.payload.{k}" in by_hand.actions[0].body for k in ("to_version", "actor", "reason"))
 
 
 def test_templates_are_valid_for_the_prefect_server(tmp_path: Path) -> None:
@@ -213,7 +221,7 @@ def test_the_shipped_example_is_valid(tmp_path: Path) -> None:
 
     loaded = nc.load(write(tmp_path, (REPO / "notifications.example.yaml").read_text()))
     assert loaded is not None
-    assert {r.when for r in loaded.rules} == {"drift", "run-failed", "approval-waiting", "rollback"}
+    assert {r.when for r in loaded.rules} == set(nc.WHEN)
 
 
 def test_the_served_server_knows_its_ui_url_for_the_links_in_messages(tmp_path: Path) -> None:
