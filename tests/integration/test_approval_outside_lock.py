@@ -14,8 +14,7 @@ from mlops.errors import MlopsError
 from tasks.locking import promotion_lock
 from tasks.tracking import ledger
 from tasks.tracking.registry import rollback
-from tests.conftest import wait_until
-from tests.integration.test_promotion import set_spec
+from tests.conftest import edit_spec, wait_until
 from tests.integration.test_retrain_flow import registry
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
@@ -44,13 +43,13 @@ def test_a_rollback_while_an_approval_waits_is_not_blocked_and_the_approval_is_r
 ) -> None:
     from mlops.cli.approvals import answer
 
-    spec = set_spec(project, "{C: 1.0, max_iter: 500}", "{C: 0.001, max_iter: 500}")
-    set_spec(project, "max_drop: 0.05", "max_drop: 1.0")
+    spec = edit_spec(project, "{C: 1.0, max_iter: 500}", "{C: 0.001, max_iter: 500}")
+    edit_spec(project, "max_drop: 0.05", "max_drop: 1.0")
     assert retrain(str(spec)).decision.rule == "first-model"  # v1
-    set_spec(project, "{C: 0.001, max_iter: 500}", "{C: 0.003, max_iter: 500}")
+    edit_spec(project, "{C: 0.001, max_iter: 500}", "{C: 0.003, max_iter: 500}")
     assert retrain(str(spec)).decision.rule == "improved"  # v2 champion, v1 previous
-    set_spec(project, "{C: 0.003, max_iter: 500}", "{C: 1.0, max_iter: 500}")
-    set_spec(
+    edit_spec(project, "{C: 0.003, max_iter: 500}", "{C: 1.0, max_iter: 500}")
+    edit_spec(
         project,
         "min_improvement: 0.001",
         "min_improvement: 0.001\n  approval: {mode: manual, timeout_seconds: 120}",

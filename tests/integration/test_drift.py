@@ -16,22 +16,10 @@ import pytest
 
 from tasks.drift import DriftSummary, drift_report, load_snapshot, sample
 from tasks.train import batch_quality
+from tests.conftest import FLIGHT_CATEGORICAL, FLIGHT_NUMERIC
 
 pytestmark = pytest.mark.integration
 
-NUMERIC = [
-    "day_of_week",
-    "hour",
-    "distance",
-    "temp",
-    "dewp",
-    "humid",
-    "wind_speed",
-    "precip",
-    "pressure",
-    "visib",
-]
-CATEGORICAL = ["carrier", "origin", "dest"]
 ROWS = 3000  # per side: enough for stable tests, a second or two per report
 
 
@@ -50,7 +38,9 @@ def delay_model(flights: dict[int, pd.DataFrame]) -> Any:
     from sklearn.ensemble import HistGradientBoostingClassifier
 
     train = flights[1].sample(8000, random_state=0)
-    return HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(train[NUMERIC], train["delayed"])
+    return HistGradientBoostingClassifier(max_iter=40, random_state=0).fit(
+        train[FLIGHT_NUMERIC], train["delayed"]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +48,8 @@ def months(flights: dict[int, pd.DataFrame], delay_model: Any) -> dict[int, pd.D
     """January and July, scored by the model trained on January: `pred` labels, `proba` of a delay."""
     frames = {m: frame.copy() for m, frame in flights.items()}
     for frame in frames.values():
-        frame["proba"] = delay_model.predict_proba(frame[NUMERIC])[:, 1]
-        frame["pred"] = delay_model.predict(frame[NUMERIC])
+        frame["proba"] = delay_model.predict_proba(frame[FLIGHT_NUMERIC])[:, 1]
+        frame["pred"] = delay_model.predict(frame[FLIGHT_NUMERIC])
     return frames
 
 
@@ -70,8 +60,8 @@ def seasonal(months: dict[int, pd.DataFrame], tmp_path_factory: pytest.TempPathF
     return drift_report(
         months[1],
         months[7],
-        numeric=NUMERIC,
-        categorical=CATEGORICAL,
+        numeric=FLIGHT_NUMERIC,
+        categorical=FLIGHT_CATEGORICAL,
         prediction="pred",
         max_rows=ROWS,
         seed=7,
@@ -82,7 +72,7 @@ def seasonal(months: dict[int, pd.DataFrame], tmp_path_factory: pytest.TempPathF
 
 def test_january_vs_july_drifts_on_temperature(seasonal: DriftSummary) -> None:
     by_name = {c.column: c for c in seasonal.columns}
-    assert list(by_name) == NUMERIC + CATEGORICAL
+    assert list(by_name) == FLIGHT_NUMERIC + FLIGHT_CATEGORICAL
     temp = by_name["temp"]
     assert temp.drifted and temp.score > temp.threshold
     assert (
@@ -90,7 +80,7 @@ def test_january_vs_july_drifts_on_temperature(seasonal: DriftSummary) -> None:
     )  # Evidently's default for numeric columns over 1,000 rows
     assert by_name["carrier"].method == "Jensen-Shannon distance"
     assert seasonal.drifted_share == pytest.approx(
-        len(seasonal.drifted_columns()) / len(NUMERIC + CATEGORICAL)
+        len(seasonal.drifted_columns()) / len(FLIGHT_NUMERIC + FLIGHT_CATEGORICAL)
     )
     assert seasonal.drifted_share > 0.3
     assert {c.column for c in seasonal.drifted_columns()} >= {"temp", "dewp"}
@@ -101,7 +91,12 @@ def test_two_samples_of_january_hardly_drift(months: dict[int, pd.DataFrame]) ->
     january = months[1]
     half = np.random.default_rng(1).random(len(january)) < 0.5
     summary = drift_report(
-        january[half], january[~half], numeric=NUMERIC, categorical=CATEGORICAL, max_rows=5000, seed=3
+        january[half],
+        january[~half],
+        numeric=FLIGHT_NUMERIC,
+        categorical=FLIGHT_CATEGORICAL,
+        max_rows=5000,
+        seed=3,
     )
     assert summary.drifted_share <= 0.1
     assert not {c.column: c for c in summary.columns}["temp"].drifted
@@ -117,7 +112,7 @@ def test_quality_on_a_labelled_batch_matches_scikit_learn(
     from sklearn import metrics
 
     batch = months[7]
-    quality = batch_quality(delay_model, batch, NUMERIC, "delayed", "classification")
+    quality = batch_quality(delay_model, batch, FLIGHT_NUMERIC, "delayed", "classification")
     assert quality.metrics is not None and quality.rows == len(batch) and not quality.unavailable
     assert quality.notes == []
     y = batch["delayed"]
@@ -134,7 +129,7 @@ def test_a_partly_labelled_batch_is_scored_on_its_labelled_rows(
     batch = sample(months[7], 2000, seed=0).copy()
     batch["delayed"] = batch["delayed"].astype("float64")
     batch.loc[batch.index[:500], "delayed"] = np.nan
-    quality = batch_quality(delay_model, batch, NUMERIC, "delayed", "classification")
+    quality = batch_quality(delay_model, batch, FLIGHT_NUMERIC, "delayed", "classification")
     labelled = batch.dropna(subset=["delayed"])
     assert quality.metrics is not None and quality.rows == 1500
     assert "model quality on the 1,500 labelled rows of 2,000" in quality.notes
@@ -166,7 +161,7 @@ def test_markdown_lists_every_column_and_the_notes(seasonal: DriftSummary) -> No
     assert "Model quality" not in text  # the monitor's own figures, not the drift report's
     assert "- reference: sampled 3,000 of" in text
     rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line]
-    assert len(rows) == 1 + len(NUMERIC + CATEGORICAL) + 1  # header, features, prediction
+    assert len(rows) == 1 + len(FLIGHT_NUMERIC + FLIGHT_CATEGORICAL) + 1  # header, features, prediction
 
 
 def test_per_column_methods_and_thresholds_are_used(months: dict[int, pd.DataFrame]) -> None:
@@ -255,16 +250,20 @@ def test_an_empty_column_in_the_batch_counts_as_drifted_and_is_named(months: dic
 def test_missing_columns_are_named(months: dict[int, pd.DataFrame]) -> None:
     batch = months[7].drop(columns=["temp", "carrier"])
     with pytest.raises(ValueError, match="columns missing from the current batch: temp, carrier"):
-        drift_report(months[1], batch, numeric=NUMERIC, categorical=CATEGORICAL)
+        drift_report(months[1], batch, numeric=FLIGHT_NUMERIC, categorical=FLIGHT_CATEGORICAL)
     with pytest.raises(ValueError, match="columns missing from the reference data: pred"):
         drift_report(
-            months[1].drop(columns=["pred"]), months[7], numeric=NUMERIC, categorical=[], prediction="pred"
+            months[1].drop(columns=["pred"]),
+            months[7],
+            numeric=FLIGHT_NUMERIC,
+            categorical=[],
+            prediction="pred",
         )
 
 
 def test_an_empty_batch_is_refused(months: dict[int, pd.DataFrame]) -> None:
     with pytest.raises(ValueError, match="the current batch has no rows"):
-        drift_report(months[1], months[7].head(0), numeric=NUMERIC, categorical=CATEGORICAL)
+        drift_report(months[1], months[7].head(0), numeric=FLIGHT_NUMERIC, categorical=FLIGHT_CATEGORICAL)
 
 
 def test_sample_is_seeded_ordered_and_a_no_op_when_small(months: dict[int, pd.DataFrame]) -> None:

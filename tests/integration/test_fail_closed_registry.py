@@ -18,7 +18,7 @@ from flows.retrain import retrain
 from mlops.settings import get_settings
 from tasks.tracking import champion, state, store
 from tasks.tracking.registry import _version_with_key
-from tests.integration.test_promotion import set_spec
+from tests.conftest import edit_spec
 
 pytestmark = pytest.mark.integration
 
@@ -70,7 +70,7 @@ def test_only_mlflows_own_not_found_answer_is_not_found() -> None:
 def test_a_broken_alias_table_stops_the_retrain_instead_of_promoting_a_first_model(project: Path) -> None:
     spec = project / "deployments" / "cancer.yaml"
     assert retrain(str(spec)).decision.rule == "first-model"  # v1 champion
-    set_spec(project, "{C: 1.0, max_iter: 500}", "{C: 0.5, max_iter: 500}")
+    edit_spec(project, "{C: 1.0, max_iter: 500}", "{C: 0.5, max_iter: 500}")
     with table_gone("registered_model_aliases"), pytest.raises(store.RegistryError) as info:
         retrain(str(spec))
     message = str(info.value)

@@ -11,16 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from mlops.cli import app
+from tests.conftest import edit_spec
 
 pytestmark = pytest.mark.integration
-
-
-def edit(project: Path, old: str, new: str) -> Path:
-    path = project / "deployments" / "cancer.yaml"
-    text = path.read_text()
-    assert old in text, old
-    path.write_text(text.replace(old, new))
-    return path
 
 
 def flat(text: str) -> str:
@@ -30,9 +23,9 @@ def flat(text: str) -> str:
 def test_validate_reports_every_problem_behind_an_unknown_field_and_a_disallowed_estimator(
     project: Path,
 ) -> None:
-    spec = edit(project, "  min_improvement:", "  min_improvment:")
-    edit(project, "sklearn.linear_model.LogisticRegression", "sklearn.svm.SVC")
-    edit(project, "  target: target\n", "  target: target\n  features: {numeric: [mean_radiuss]}\n")
+    spec = edit_spec(project, "  min_improvement:", "  min_improvment:")
+    edit_spec(project, "sklearn.linear_model.LogisticRegression", "sklearn.svm.SVC")
+    edit_spec(project, "  target: target\n", "  target: target\n  features: {numeric: [mean_radiuss]}\n")
     suite = json.loads((project / "expectations" / "cancer.json").read_text())
     suite["expectations"].append(
         {"type": "expect_column_values_to_not_be_nul", "kwargs": {"column": "target"}}
@@ -117,7 +110,7 @@ def test_a_continuous_target_for_a_classifier_is_named_by_validate(project: Path
 
 
 def test_a_misspelt_param_option_is_blamed_on_the_option_not_on_the_spec(project: Path) -> None:
-    spec = edit(
+    spec = edit_spec(
         project,
         "params: {C: 1.0, max_iter: 500}",
         "params: {max_iter: 500}\n  candidates: [{C: 1.0}, {C: 0.1}]",
@@ -132,7 +125,7 @@ def test_a_misspelt_param_option_is_blamed_on_the_option_not_on_the_spec(project
 
 
 def test_a_param_option_a_candidate_sets_too_is_refused_not_ignored(project: Path) -> None:
-    spec = edit(
+    spec = edit_spec(
         project,
         "params: {C: 1.0, max_iter: 500}",
         "params: {max_iter: 500}\n  candidates: [{C: 1.0}, {C: 0.1}]",
@@ -151,7 +144,7 @@ def test_the_run_summary_names_the_winning_candidate_and_each_validation_score(p
     from flows.retrain import retrain
     from tasks.report import summary_markdown
 
-    spec = edit(
+    spec = edit_spec(
         project,
         "params: {C: 1.0, max_iter: 500}",
         "params: {max_iter: 500}\n  candidates: [{C: 0.0005}, {C: 1.0}]",

@@ -18,15 +18,8 @@ from mlops.errors import DataError
 from mlops.settings import get_settings
 from tasks.report import monitor_markdown
 from tests.conftest import cancer_frame
-from tests.integration.test_monitor_flow import (
-    TIMED_SPEC,
-    monitor_runs,
-    registry,
-    run_id_of,
-    timed_frame,
-    use_spec,
-    write_batch,
-)
+from tests.integration.conftest import timed_spec
+from tests.integration.test_monitor_flow import monitor_runs, registry, run_id_of, use_spec, write_batch
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
 
@@ -164,25 +157,6 @@ def test_a_metric_that_cannot_be_computed_on_the_batch_says_why(project: Path) -
 
 
 # --- item 11: a drift episode ends with a model that answers it ----------------------------------------------------
-
-
-@pytest.fixture
-def timed_project(tmp_path: Path) -> Path:
-    root = tmp_path / "timed"
-    (root / "deployments").mkdir(parents=True)
-    (root / "data").mkdir()
-    (root / "pyproject.toml").write_text("[project]\nname = 'timed'\n")
-    timed_frame().to_csv(root / "data" / "events.csv", index=False)
-    return root
-
-
-def timed_spec(root: Path, **replacements: str) -> str:
-    text = TIMED_SPEC.replace("ON_DRIFT", "retrain")
-    for old, new in replacements.items():
-        text = text.replace(old, new)
-    path = root / "deployments" / "timed.yaml"
-    path.write_text(text)
-    return str(path)
 
 
 def episode_tags() -> dict[str, str]:

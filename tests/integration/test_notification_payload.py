@@ -10,12 +10,12 @@ import pytest
 from flows.monitor import monitor
 from flows.retrain import retrain
 from tests.conftest import wait_until
-from tests.integration.test_monitor_flow import timed_project, timed_spec  # noqa: F401 (a fixture)
+from tests.integration.conftest import timed_spec
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
 
 
-def test_the_drift_event_links_the_monitor_mlflow_run(timed_project: Path) -> None:  # noqa: F811
+def test_the_drift_event_links_the_monitor_mlflow_run(timed_project: Path) -> None:
     from prefect.client.orchestration import get_client
     from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
 

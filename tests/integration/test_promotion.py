@@ -15,26 +15,19 @@ from mlops.errors import MlopsError, PipelineStopped
 from tasks.tracking import ledger
 from tasks.tracking.registry import publish, rollback
 from tasks.tracking.runs import TrainingRun
+from tests.conftest import edit_spec
 from tests.integration.test_retrain_flow import registry
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
 
 
-def set_spec(project: Path, old: str, new: str) -> Path:
-    path = project / "deployments" / "cancer.yaml"
-    text = path.read_text()
-    assert old in text, old
-    path.write_text(text.replace(old, new))
-    return path
-
-
 def test_better_by_noise_alone_is_not_promoted_and_the_interval_is_given(project: Path) -> None:
-    spec = set_spec(project, "{C: 1.0, max_iter: 500}", "{C: 0.03, max_iter: 500}")
-    set_spec(
+    spec = edit_spec(project, "{C: 1.0, max_iter: 500}", "{C: 0.03, max_iter: 500}")
+    edit_spec(
         project, "min_improvement: 0.001", "min_improvement: 0.0\n  bootstrap: {resamples: 1000, seed: 1}"
     )
     assert retrain(str(spec)).decision.rule == "first-model"
-    set_spec(project, "{C: 0.03, max_iter: 500}", "{C: 0.1, max_iter: 500}")
+    edit_spec(project, "{C: 0.03, max_iter: 500}", "{C: 0.1, max_iter: 500}")
     result = retrain(str(spec))
     d = result.decision
     assert result.challenger_metrics["roc_auc"] > result.champion_metrics["roc_auc"]  # better on paper...
@@ -45,19 +38,19 @@ def test_better_by_noise_alone_is_not_promoted_and_the_interval_is_given(project
 
 
 def test_clearly_better_model_passes_the_bootstrap(project: Path) -> None:
-    spec = set_spec(project, "{C: 1.0, max_iter: 500}", "{C: 0.001, max_iter: 500}")
+    spec = edit_spec(project, "{C: 1.0, max_iter: 500}", "{C: 0.001, max_iter: 500}")
     weak = "  target: target\n  features: {numeric: [mean_smoothness, mean_symmetry]}\n"
-    set_spec(project, "  target: target\n", weak)  # a champion on two weak features: clearly worse
-    set_spec(project, "max_drop: 0.05}]", "max_drop: 1.0}]\n  bootstrap: {resamples: 1000, seed: 1}")
+    edit_spec(project, "  target: target\n", weak)  # a champion on two weak features: clearly worse
+    edit_spec(project, "max_drop: 0.05}]", "max_drop: 1.0}]\n  bootstrap: {resamples: 1000, seed: 1}")
     retrain(str(spec))
-    set_spec(project, "{C: 0.001, max_iter: 500}", "{C: 1.0, max_iter: 500}")
-    set_spec(project, weak, "  target: target\n")
+    edit_spec(project, "{C: 0.001, max_iter: 500}", "{C: 1.0, max_iter: 500}")
+    edit_spec(project, weak, "  target: target\n")
     d = retrain(str(spec)).decision
     assert d.promote and d.evidence.interval.low > 0.001, d.reasons
 
 
 def test_dry_run_records_the_decision_and_moves_nothing(project: Path) -> None:
-    spec = set_spec(project, "min_improvement: 0.001", "min_improvement: 0.001\n  approval: {mode: dry_run}")
+    spec = edit_spec(project, "min_improvement: 0.001", "min_improvement: 0.001\n  approval: {mode: dry_run}")
     result = retrain(str(spec))
     assert result.decision.promote and result.mode == "dry_run"
     state = registry("cancer-model")
@@ -67,12 +60,12 @@ def test_dry_run_records_the_decision_and_moves_nothing(project: Path) -> None:
 
 
 def test_ledger_previous_alias_and_rollback(project: Path) -> None:
-    spec = set_spec(project, "{C: 1.0, max_iter: 500}", "{C: 0.001, max_iter: 500}")
-    set_spec(project, "max_drop: 0.05", "max_drop: 1.0")
+    spec = edit_spec(project, "{C: 1.0, max_iter: 500}", "{C: 0.001, max_iter: 500}")
+    edit_spec(project, "max_drop: 0.05", "max_drop: 1.0")
     retrain(str(spec))
-    set_spec(project, "{C: 0.001, max_iter: 500}", "{C: 1.0, max_iter: 500}")
+    edit_spec(project, "{C: 0.001, max_iter: 500}", "{C: 1.0, max_iter: 500}")
     retrain(str(spec))  # promoted: v2 champion, v1 previous
-    set_spec(project, "{C: 1.0, max_iter: 500}", "{C: 1.0, max_iter: 501}")
+    edit_spec(project, "{C: 1.0, max_iter: 500}", "{C: 1.0, max_iter: 501}")
     retrain(str(spec))  # the same model in effect: rejected
     assert registry("cancer-model")["aliases"] == {"champion": "2", "challenger": "3", "previous": "1"}
 
@@ -134,7 +127,7 @@ def test_a_restore_that_did_not_take_is_never_reported_as_done(project: Path) ->
 def test_manual_approval_from_the_terminal(project: Path, answer: bool, promoted: bool, rule: str) -> None:
     from mlops.cli.approvals import answer as give_answer
 
-    spec = set_spec(
+    spec = edit_spec(
         project,
         "min_improvement: 0.001",
         "min_improvement: 0.001\n  approval: {mode: manual, timeout_seconds: 120}",
@@ -158,7 +151,7 @@ def test_manual_approval_from_the_terminal(project: Path, answer: bool, promoted
 
 
 def test_manual_approval_times_out_to_a_rejection(project: Path) -> None:
-    spec = set_spec(
+    spec = edit_spec(
         project,
         "min_improvement: 0.001",
         "min_improvement: 0.001\n  approval: {mode: manual, timeout_seconds: 10}",
@@ -175,7 +168,7 @@ def test_candidates_train_concurrently_and_the_best_on_validation_becomes_the_ch
 
     from mlops.settings import get_settings
 
-    spec = set_spec(
+    spec = edit_spec(
         project,
         "params: {C: 1.0, max_iter: 500}",
         "params: {max_iter: 500}\n  candidates: [{C: 0.0005}, {C: 1.0}, {C: 0.002}]",
@@ -190,7 +183,7 @@ def test_candidates_train_concurrently_and_the_best_on_validation_becomes_the_ch
 def test_a_bad_candidate_param_is_a_spec_error(project: Path) -> None:
     from mlops.cli.checks import check_spec
 
-    spec = set_spec(
+    spec = edit_spec(
         project,
         "params: {C: 1.0, max_iter: 500}",
         "params: {max_iter: 500}\n  candidates: [{C: 1.0}, {Cc: 2.0}]",
@@ -212,9 +205,9 @@ def _promote(spec: Path, *args: str) -> Any:
 def test_a_person_promotes_a_version_the_policy_rejected(project: Path) -> None:
     """Issue 23: an honest model rejected against a leaky first champion is put in charge by name, as a manual
     promotion (not a rollback): aliases, decision tags, ledger and history say so; mistakes move nothing."""
-    spec = set_spec(project, "max_drop: 0.05", "max_drop: 1.0")
+    spec = edit_spec(project, "max_drop: 0.05", "max_drop: 1.0")
     retrain(str(spec))  # v1 champion
-    set_spec(project, "{C: 1.0, max_iter: 500}", "{C: 1.0, max_iter: 501}")
+    edit_spec(project, "{C: 1.0, max_iter: 500}", "{C: 1.0, max_iter: 501}")
     assert retrain(str(spec)).decision.rule == "not-improved"  # v2 rejected: the same model in effect
     before = registry("cancer-model")
     assert before["aliases"] == {"champion": "1", "challenger": "2", "previous": None}
@@ -262,7 +255,7 @@ def test_a_person_promotes_a_version_the_policy_rejected(project: Path) -> None:
     )
     assert last["reasons"] == ["v1 saw the label through a leaky column"]
     # the next retrain compares against the promoted champion: a rejected run now reads v2
-    set_spec(project, "{C: 1.0, max_iter: 501}", "{C: 1.0, max_iter: 502}")
+    edit_spec(project, "{C: 1.0, max_iter: 501}", "{C: 1.0, max_iter: 502}")
     assert retrain(str(spec)).champion_before == "2"
 
 
@@ -272,9 +265,9 @@ def test_a_manual_promotion_that_fails_midway_moves_nothing(
     from tasks.tracking import registry as reg
     from tasks.tracking.champion import registry_state
 
-    spec = set_spec(project, "max_drop: 0.05", "max_drop: 1.0")
+    spec = edit_spec(project, "max_drop: 0.05", "max_drop: 1.0")
     retrain(str(spec))
-    set_spec(project, "{C: 1.0, max_iter: 500}", "{C: 1.0, max_iter: 501}")
+    edit_spec(project, "{C: 1.0, max_iter: 500}", "{C: 1.0, max_iter: 501}")
     retrain(str(spec))
     before = registry("cancer-model")
     tags_before = next(v for v in registry_state("cancer-model") if v.version == "2").tags
@@ -291,7 +284,7 @@ def test_a_manual_promotion_that_fails_midway_moves_nothing(
 
 
 def test_promote_respects_a_dry_run_spec(project: Path) -> None:
-    spec = set_spec(project, "min_improvement: 0.001", "min_improvement: 0.001\n  approval: {mode: dry_run}")
+    spec = edit_spec(project, "min_improvement: 0.001", "min_improvement: 0.001\n  approval: {mode: dry_run}")
     retrain(str(spec))
     result = _promote(spec, "--version", "1", "--reason", "try")
     assert result.exit_code == 2 and "dry_run" in result.output

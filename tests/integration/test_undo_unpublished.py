@@ -15,7 +15,7 @@ from mlops.spec import Promotion
 from tasks.tracking import ledger, store
 from tasks.tracking.registry import publish, rollback, undo_unpublished
 from tasks.tracking.runs import TrainingRun
-from tests.integration.test_promotion import set_spec
+from tests.conftest import edit_spec
 from tests.integration.test_retrain_flow import registry
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
@@ -41,7 +41,7 @@ def test_the_next_run_undoes_every_killed_run_then_decides_against_the_true_cham
     assert killed_after_its_ledger_entry(run, "2", "killed-b") == "3"
     assert registry("cancer-model")["aliases"] == {"champion": "3", "challenger": "3", "previous": "2"}
 
-    set_spec(
+    edit_spec(
         project, "{C: 1.0, max_iter: 500}", "{C: 1.0, max_iter: 501}"
     )  # other spec, other idempotency key
     result = retrain(str(spec))

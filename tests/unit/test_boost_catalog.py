@@ -12,22 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mlops import catalog
-from mlops.errors import SpecError
 from mlops.spec import load_spec
-from tests.conftest import REPO, spec_text
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    (tmp_path / "pyproject.toml").write_text("")
-    path = tmp_path / "spec.yaml"
-    path.write_text(text)
-    return path
-
-
-def problems(path: Path) -> list[str]:
-    with pytest.raises(SpecError) as info:
-        load_spec(path)
-    return [p.render() for p in info.value.problems]
+from tests.conftest import REPO, spec_problems, spec_text, write_spec
 
 
 def boost_spec(
@@ -48,12 +34,12 @@ def test_the_installed_extras_estimators_are_in_the_catalog_for_their_task() -> 
 
 
 def test_a_spec_naming_an_installed_boosting_estimator_is_valid(tmp_path: Path) -> None:
-    spec = load_spec(write(tmp_path, boost_spec(early_stopping_rounds="10"))).spec
+    spec = load_spec(write_spec(tmp_path, boost_spec(early_stopping_rounds="10"))).spec
     assert spec.model.estimator == "lightgbm.LGBMClassifier" and spec.model.early_stopping_rounds == 10
 
 
 def test_checking_a_spec_does_not_import_the_boosting_libraries(tmp_path: Path) -> None:
-    path = write(tmp_path, boost_spec())
+    path = write_spec(tmp_path, boost_spec())
     code = (
         "import sys; from mlops.spec import load_spec; from mlops import catalog; "
         f"load_spec({str(path)!r}); catalog.estimators(); "
@@ -68,7 +54,7 @@ def test_a_spec_naming_a_boosting_estimator_without_the_extra_says_which_extra_t
 ) -> None:
     monkeypatch.setattr(catalog, "installed", lambda path: False)  # as in an environment without [boost]
     assert "xgboost.XGBRegressor" not in catalog.estimators()
-    (msg,) = problems(write(tmp_path, boost_spec("xgboost.XGBClassifier")))
+    (msg,) = spec_problems(write_spec(tmp_path, boost_spec("xgboost.XGBClassifier")))
     assert "model.estimator: 'xgboost.XGBClassifier' needs the optional 'boost' extra" in msg
     assert "xgboost is not installed" in msg
     assert 'pip install -e ".[boost]"' in msg
@@ -93,14 +79,16 @@ def test_validate_refuses_it_in_one_paragraph_with_exit_code_2(
 
 
 def test_a_misspelt_boosting_class_gets_the_nearest_name(tmp_path: Path) -> None:
-    (msg,) = problems(write(tmp_path, boost_spec("lightgbm.LGBMClasifier")))
+    (msg,) = spec_problems(write_spec(tmp_path, boost_spec("lightgbm.LGBMClasifier")))
     assert "did you mean 'lightgbm.LGBMClassifier'?" in msg
 
 
 def test_native_categories_need_an_estimator_that_splits_on_categories(tmp_path: Path) -> None:
     native = "{categorical: {encoding: native}}"
-    (msg,) = problems(
-        write(tmp_path, boost_spec("sklearn.linear_model.LogisticRegression", "{}", preprocessing=native))
+    (msg,) = spec_problems(
+        write_spec(
+            tmp_path, boost_spec("sklearn.linear_model.LogisticRegression", "{}", preprocessing=native)
+        )
     )
     assert "model.preprocessing.categorical.encoding: 'native' needs an estimator" in msg
     assert "lightgbm.LGBMClassifier" in msg and "HistGradientBoostingClassifier" in msg
@@ -109,14 +97,14 @@ def test_native_categories_need_an_estimator_that_splits_on_categories(tmp_path:
         "xgboost.XGBClassifier",
         "sklearn.ensemble.HistGradientBoostingClassifier",
     ):
-        load_spec(write(tmp_path, boost_spec(ok, "{}", preprocessing=native)))
+        load_spec(write_spec(tmp_path, boost_spec(ok, "{}", preprocessing=native)))
 
 
 def test_early_stopping_needs_a_boosting_estimator(tmp_path: Path) -> None:
     text = boost_spec("sklearn.ensemble.HistGradientBoostingClassifier", "{}", early_stopping_rounds="20")
-    (msg,) = problems(write(tmp_path, text))
+    (msg,) = spec_problems(write_spec(tmp_path, text))
     assert "model.early_stopping_rounds" in msg and "n_iter_no_change" in msg
-    (msg,) = problems(write(tmp_path, boost_spec(early_stopping_rounds="0")))
+    (msg,) = spec_problems(write_spec(tmp_path, boost_spec(early_stopping_rounds="0")))
     assert "model.early_stopping_rounds" in msg
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from mlops.cli import check_memo, checks
+from tests.conftest import count_calls
 
 PARTS = ("_data_problems", "_suite_problems", "_param_problems")
 
@@ -17,16 +18,7 @@ PARTS = ("_data_problems", "_suite_problems", "_param_problems")
 def deep_checks_counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     import mlops.cli.stattest_check as stattest_check
 
-    calls: list[str] = []
-    for module, name in [*((checks, p) for p in PARTS), (stattest_check, "stattest_problems")]:
-        real = getattr(module, name)
-
-        def counted(*args, _real=real, _name=name):  # type: ignore[no-untyped-def]
-            calls.append(_name)
-            return _real(*args)
-
-        monkeypatch.setattr(module, name, counted)
-    return calls
+    return count_calls(monkeypatch, *((checks, p) for p in PARTS), (stattest_check, "stattest_problems"))
 
 
 def test_unchanged_inputs_are_checked_once(project: Path, isolated_home: Path, monkeypatch) -> None:

@@ -9,14 +9,11 @@ import pytest
 from mlops.errors import DataError
 from mlops.spec import load_spec
 from tasks import data
-from tests.conftest import spec_text
+from tests.conftest import spec_text, write_spec
 
 
 def loaded_spec(tmp_path: Path, text: str | None = None):
-    (tmp_path / "pyproject.toml").write_text("")
-    p = tmp_path / "s.yaml"
-    p.write_text(text or spec_text(suite=None))
-    return load_spec(p)
+    return load_spec(write_spec(tmp_path, text or spec_text(suite=None)))
 
 
 def frame(n: int = 200, seed: int = 0) -> pd.DataFrame:

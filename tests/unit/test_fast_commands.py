@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+from tests.conftest import REPO, count_calls
+
 HEAVY = ("prefect", "great_expectations", "evidently", "sklearn", "pandas", "mlflow")
 
 # the CLI in a fresh interpreter, in-process (typer's runner), then the heavy top-level packages it loaded
@@ -61,16 +62,9 @@ def test_validate_after_an_edit_elsewhere_imports_no_checking_library(project: P
 def parts_counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     from mlops.cli import checks
 
-    calls: list[str] = []
-    for part in ("_data_problems", "_suite_problems", "_param_problems"):
-        real = getattr(checks, part)
-
-        def counted(*args, _real=real, _part=part):  # type: ignore[no-untyped-def]
-            calls.append(_part)
-            return _real(*args)
-
-        monkeypatch.setattr(checks, part, counted)
-    return calls
+    return count_calls(
+        monkeypatch, *((checks, p) for p in ("_data_problems", "_suite_problems", "_param_problems"))
+    )
 
 
 def test_each_part_is_checked_again_when_what_it_reads_changes(project: Path, monkeypatch) -> None:

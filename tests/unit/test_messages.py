@@ -10,23 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mlops.errors import DataError, SpecError
+from mlops.errors import DataError
 from mlops.spec import load_spec
 from mlops.text import shown
-from tests.conftest import REPO, spec_text
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    (tmp_path / "pyproject.toml").write_text("")
-    path = tmp_path / "spec.yaml"
-    path.write_text(text)
-    return path
-
-
-def problems(path: Path) -> list[str]:
-    with pytest.raises(SpecError) as info:
-        load_spec(path)
-    return [p.render() for p in info.value.problems]
+from tests.conftest import REPO, spec_problems, spec_text, write_spec
 
 
 def test_shown_renders_values_for_people_not_as_library_reprs() -> None:
@@ -39,7 +26,7 @@ def test_shown_renders_values_for_people_not_as_library_reprs() -> None:
 
 def test_a_wrong_type_in_the_spec_shows_the_value_not_its_python_repr(tmp_path: Path) -> None:
     text = spec_text().replace("  target: target\n", "  target: 2013-01-01\n")  # YAML reads a date
-    (msg,) = problems(write(tmp_path, text))
+    (msg,) = spec_problems(write_spec(tmp_path, text))
     assert "data.target" in msg and "(got 2013-01-01)" in msg
     assert "datetime" not in msg
 
@@ -50,7 +37,7 @@ def test_an_unknown_field_does_not_hide_the_other_problems_of_the_spec(tmp_path:
         .replace("  min_improvement:", "  min_improvment:")
         .replace("metric: roc_auc", "metric: roc_aux")
     )
-    found = problems(write(tmp_path, text))
+    found = spec_problems(write_spec(tmp_path, text))
     assert any("promotion.min_improvment: unknown field" in p for p in found), found
     assert any("promotion.metric: 'roc_aux' is not a metric of classification" in p for p in found), found
 
@@ -61,14 +48,14 @@ def test_a_refused_value_is_not_reported_twice_through_its_default(tmp_path: Pat
         .replace("strategy: stratified", "strategy: stratifed")
         .replace("  task: classification", "  task: regression")
     )
-    found = problems(write(tmp_path, text))
+    found = spec_problems(write_spec(tmp_path, text))
     assert [p for p in found if "data.split.strategy" in p] == [
         next(p for p in found if "'stratifed' is not allowed" in p)
     ], found
 
 
 def test_an_estimator_off_the_allowlist_gets_the_allowlist_and_how_to_ask_for_more(tmp_path: Path) -> None:
-    (msg,) = problems(write(tmp_path, spec_text(estimator="sklearn.svm.SVC")))
+    (msg,) = spec_problems(write_spec(tmp_path, spec_text(estimator="sklearn.svm.SVC")))
     assert "model.estimator: 'sklearn.svm.SVC' is not an allowed estimator" in msg
     assert "sklearn.ensemble.HistGradientBoostingClassifier" in msg
     assert "sklearn.ensemble.HistGradientBoostingRegressor" not in msg  # the spec's task only
@@ -76,7 +63,9 @@ def test_an_estimator_off_the_allowlist_gets_the_allowlist_and_how_to_ask_for_mo
 
 
 def test_a_misspelt_estimator_class_gets_the_nearest_allowed_name(tmp_path: Path) -> None:
-    (msg,) = problems(write(tmp_path, spec_text(estimator="sklearn.ensemble.RandomForrestClassifier")))
+    (msg,) = spec_problems(
+        write_spec(tmp_path, spec_text(estimator="sklearn.ensemble.RandomForrestClassifier"))
+    )
     assert "did you mean 'sklearn.ensemble.RandomForestClassifier'?" in msg
 
 
@@ -117,7 +106,7 @@ def test_a_continuous_classification_target_names_the_target_and_suggests_regres
 def test_a_single_class_target_is_named_without_numpy_reprs(tmp_path: Path) -> None:
     from tasks.data.checks import check_trainable
 
-    loaded = load_spec(write(tmp_path, spec_text()))
+    loaded = load_spec(write_spec(tmp_path, spec_text()))
     frame = pd.DataFrame({"mean_radius": [1.0, 2.0, 3.0], "target": np.array([0, 0, 0], dtype=np.int64)})
     with pytest.raises(DataError) as info:
         check_trainable(frame, loaded)
@@ -179,7 +168,7 @@ def test_the_summary_names_the_winning_candidate_and_each_validation_score() -> 
 def test_a_refused_bound_does_not_also_count_as_a_missing_one(tmp_path: Path) -> None:
     text = spec_text().replace("{metric: recall, max_drop: 0.05}", "{metric: recall, max_drop: -1}")
     text = text.replace("metric: roc_auc\n", "metric: roc_aux\n")
-    found = problems(write(tmp_path, text))
+    found = spec_problems(write_spec(tmp_path, text))
     assert any(
         "guardrails[0].max_drop: input should be greater than or equal to 0 (got -1)" in p for p in found
     )

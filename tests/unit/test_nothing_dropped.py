@@ -16,17 +16,14 @@ from mlops.errors import DataError, SpecError
 from mlops.memory import available_memory, estimate_encoding, memory_refusal
 from mlops.spec import PipelineSpec, load_spec
 from tasks import data, train
-from tests.conftest import spec_text
+from tests.conftest import spec_text, write_spec
 
 
 def loaded_spec(tmp_path: Path, data_extra: str = "", **kwargs: str):
-    (tmp_path / "pyproject.toml").write_text("")
-    p = tmp_path / "s.yaml"
     text = spec_text(suite=None, **kwargs)
     if data_extra:
         text = text.replace("  target: target\n", "  target: target\n" + data_extra)
-    p.write_text(text)
-    return load_spec(p)
+    return load_spec(write_spec(tmp_path, text))
 
 
 def frame(n: int = 200, seed: int = 0) -> pd.DataFrame:
@@ -181,9 +178,7 @@ def test_a_high_cardinality_column_is_refused_before_fitting(tmp_path: Path) -> 
     f = frame(n).assign(user_id=[f"u{i}" for i in range(n)])
     text = spec_text(suite=None, estimator="sklearn.ensemble.HistGradientBoostingClassifier", params="{}")
     text = text.replace("{numeric: {scale: true}}", "{categorical: {max_categories: null}}")
-    (tmp_path / "pyproject.toml").write_text("")
-    (tmp_path / "s.yaml").write_text(text)
-    loaded = load_spec(tmp_path / "s.yaml")
+    loaded = load_spec(write_spec(tmp_path, text))
     parts = data.split(f, loaded)
     with pytest.raises(DataError, match=r"'user_id'.*1,[0-9]{3} categories"):
         train.check_memory(parts.train, loaded.spec.model, parts.features, budget_bytes=1_000_000)
@@ -198,9 +193,7 @@ def test_an_estimator_that_takes_sparse_input_gets_a_sparse_encoding(tmp_path: P
     n = 300
     f = frame(n).assign(user_id=[f"u{i}" for i in range(n)])
     text = spec_text(suite=None).replace("{numeric: {scale: true}}", "{categorical: {max_categories: null}}")
-    (tmp_path / "pyproject.toml").write_text("")
-    (tmp_path / "s.yaml").write_text(text)
-    loaded = load_spec(tmp_path / "s.yaml")
+    loaded = load_spec(write_spec(tmp_path, text))
     parts = data.split(f, loaded)
     fitted = train.train(parts, loaded.spec.model, "target", 0)  # LogisticRegression accepts sparse
     assert sp.issparse(fitted.model.named_steps["preprocess"].transform(parts.holdout[parts.features.all]))

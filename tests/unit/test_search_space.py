@@ -9,30 +9,25 @@ from typing import Any
 
 import pytest
 
-from mlops.errors import DataError, SpecError
+from mlops.errors import DataError
 from mlops.spec import load_spec
 from mlops.spec.schema import Search
 from tasks.search import run_search
 from tasks.train import search_problems
-from tests.conftest import spec_text
+from tests.conftest import spec_problems, spec_text, write_spec
 
 LOGISTIC = "sklearn.linear_model.LogisticRegression"
 
 
 def _spec(tmp_path: Path, search: str, params: str = "{max_iter: 500}", extra_model: str = "") -> Path:
-    (tmp_path / "pyproject.toml").write_text("")
     text = spec_text(params=params).replace(
         "  preprocessing:", f"  search: {search}\n{extra_model}  preprocessing:"
     )
-    path = tmp_path / "spec.yaml"
-    path.write_text(text)
-    return path
+    return write_spec(tmp_path, text)
 
 
 def _problems(path: Path) -> str:
-    with pytest.raises(SpecError) as info:
-        load_spec(path)
-    return "\n".join(p.render() for p in info.value.problems)
+    return "\n".join(spec_problems(path))
 
 
 def test_a_valid_search_loads_with_its_space_and_budget(tmp_path: Path) -> None:

@@ -5,22 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from mlops.errors import SpecError
 from mlops.spec import PipelineSpec, load_spec
-from tests.conftest import REPO, spec_text
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    (tmp_path / "pyproject.toml").write_text("")
-    path = tmp_path / "spec.yaml"
-    path.write_text(text)
-    return path
-
-
-def problems(path: Path) -> list[str]:
-    with pytest.raises(SpecError) as info:
-        load_spec(path)
-    return [p.render() for p in info.value.problems]
+from tests.conftest import REPO, spec_problems, spec_text, write_spec
 
 
 @pytest.mark.parametrize("name", ["flight_delays.yaml", "diabetes.yaml"])
@@ -33,7 +19,7 @@ def test_example_specs_load(name: str) -> None:
 
 def test_misspelled_field_names_path_and_closest_name(tmp_path: Path) -> None:
     text = spec_text().replace("  min_improvement:", "  min_improvment:")
-    (msg,) = problems(write(tmp_path, text))
+    (msg,) = spec_problems(write_spec(tmp_path, text))
     assert "spec.yaml: promotion.min_improvment: unknown field" in msg
     assert "did you mean 'min_improvement'?" in msg
 
@@ -44,7 +30,7 @@ def test_all_errors_are_reported_at_once(tmp_path: Path) -> None:
         .replace("  target: target", "  targett: target")
         .replace("task: classification", "task: clasification")
     )
-    msgs = problems(write(tmp_path, text))
+    msgs = spec_problems(write_spec(tmp_path, text))
     joined = "\n".join(msgs)
     assert "data.targett: unknown field; did you mean 'target'?" in joined
     assert "data.target: required field is missing" in joined
@@ -53,57 +39,61 @@ def test_all_errors_are_reported_at_once(tmp_path: Path) -> None:
 
 def test_wrong_type_says_what_was_expected(tmp_path: Path) -> None:
     text = spec_text().replace("holdout_fraction: 0.3", "holdout_fraction: lots")
-    (msg,) = problems(write(tmp_path, text))
+    (msg,) = spec_problems(write_spec(tmp_path, text))
     assert "data.split.holdout_fraction" in msg and "valid number" in msg and "'lots'" in msg
 
 
 def test_out_of_range_fraction(tmp_path: Path) -> None:
-    (msg,) = problems(write(tmp_path, spec_text().replace("holdout_fraction: 0.3", "holdout_fraction: 1.5")))
+    (msg,) = spec_problems(
+        write_spec(tmp_path, spec_text().replace("holdout_fraction: 0.3", "holdout_fraction: 1.5"))
+    )
     assert "data.split.holdout_fraction" in msg and "less than 1" in msg
 
 
 def test_metric_must_belong_to_the_task(tmp_path: Path) -> None:
-    (msg,) = problems(write(tmp_path, spec_text().replace("metric: roc_auc", "metric: roc_aux")))
+    (msg,) = spec_problems(write_spec(tmp_path, spec_text().replace("metric: roc_auc", "metric: roc_aux")))
     assert "promotion.metric: 'roc_aux' is not a metric of classification; did you mean 'roc_auc'?" in msg
 
 
 def test_estimator_outside_allowlist_is_refused(tmp_path: Path) -> None:
-    (msg,) = problems(write(tmp_path, spec_text(estimator="os.system")))
+    (msg,) = spec_problems(write_spec(tmp_path, spec_text(estimator="os.system")))
     assert "model.estimator: 'os.system' is not an allowed estimator" in msg
 
 
 def test_regressor_for_a_classification_task(tmp_path: Path) -> None:
-    (msg,) = problems(write(tmp_path, spec_text(estimator="sklearn.linear_model.Ridge", params="{}")))
+    (msg,) = spec_problems(
+        write_spec(tmp_path, spec_text(estimator="sklearn.linear_model.Ridge", params="{}"))
+    )
     assert "model.estimator" in msg and "not a classification estimator" in msg
 
 
 def test_time_split_needs_time_column(tmp_path: Path) -> None:
-    msgs = problems(write(tmp_path, spec_text().replace("strategy: stratified", "strategy: time")))
+    msgs = spec_problems(write_spec(tmp_path, spec_text().replace("strategy: stratified", "strategy: time")))
     assert any("data.split.strategy: a time split needs data.time_column" in m for m in msgs)
 
 
 def test_yaml_syntax_error_has_a_line(tmp_path: Path) -> None:
-    (msg,) = problems(write(tmp_path, "name: x\ndata: [unclosed\n"))
+    (msg,) = spec_problems(write_spec(tmp_path, "name: x\ndata: [unclosed\n"))
     assert "not valid YAML" in msg and "line" in msg
 
 
 def test_yaml_python_tags_are_never_constructed(tmp_path: Path) -> None:
-    (msg,) = problems(write(tmp_path, "name: !!python/object/apply:os.system ['echo hacked']\n"))
+    (msg,) = spec_problems(write_spec(tmp_path, "name: !!python/object/apply:os.system ['echo hacked']\n"))
     assert "not valid YAML" in msg
 
 
 def test_top_level_must_be_a_mapping(tmp_path: Path) -> None:
-    (msg,) = problems(write(tmp_path, "- a\n- b\n"))
+    (msg,) = spec_problems(write_spec(tmp_path, "- a\n- b\n"))
     assert "expected a mapping" in msg
 
 
 def test_missing_spec_file(tmp_path: Path) -> None:
-    (msg,) = problems(tmp_path / "nope.yaml")
+    (msg,) = spec_problems(tmp_path / "nope.yaml")
     assert "nope.yaml: no such spec file" in msg
 
 
 def test_guardrail_metric_is_checked(tmp_path: Path) -> None:
-    (msg,) = problems(write(tmp_path, spec_text().replace("{metric: recall,", "{metric: recal,")))
+    (msg,) = spec_problems(write_spec(tmp_path, spec_text().replace("{metric: recall,", "{metric: recal,")))
     assert "promotion.guardrails[0].metric: 'recal'" in msg and "did you mean 'recall'?" in msg
 
 
@@ -116,7 +106,7 @@ def test_json_schema_forbids_unknown_fields() -> None:
 
 @pytest.mark.parametrize("bad", ["../../etc/cron.d/x", "a/b", " space", ""])
 def test_model_name_cannot_be_a_path(tmp_path: Path, bad: str) -> None:
-    (msg,) = problems(
-        write(tmp_path, spec_text().replace("{model_name: cancer-model}", f"{{model_name: '{bad}'}}"))
+    (msg,) = spec_problems(
+        write_spec(tmp_path, spec_text().replace("{model_name: cancer-model}", f"{{model_name: '{bad}'}}"))
     )
     assert "registry.model_name" in msg

@@ -14,17 +14,14 @@ import pytest
 
 from mlops.errors import DataError
 from mlops.spec import load_spec
-from tests.conftest import spec_text
+from tests.conftest import spec_text, write_spec
 
 SPLIT = "{strategy: stratified, holdout_fraction: 0.3, seed: 3}"
 
 
 def loaded_spec(tmp_path: Path, split: str, time_column: bool = True):
-    (tmp_path / "pyproject.toml").write_text("")
     extra = "\n  time_column: when" if time_column else ""
-    p = tmp_path / "s.yaml"
-    p.write_text(spec_text(suite=None).replace(SPLIT, split + extra))
-    return load_spec(p)
+    return load_spec(write_spec(tmp_path, spec_text(suite=None).replace(SPLIT, split + extra)))
 
 
 def rows(start: int, stop: int, per_stamp: int = 3) -> pd.DataFrame:

@@ -23,7 +23,7 @@ from mlops.spec import load_spec
 from mlops.timeutil import parse_time
 from tasks import data
 from tasks.tracking.ledger import LedgerEntry
-from tests.conftest import cancer_frame, spec_text
+from tests.conftest import cancer_frame, spec_text, write_spec
 
 
 def utc(*args: int) -> datetime:
@@ -49,10 +49,9 @@ def test_command_line_dates_accept_what_people_type(typed: str, expected: dateti
 def test_a_year_alone_is_a_year_in_a_window_not_seconds_after_1970(tmp_path: Path) -> None:
     from mlops.timeutil import as_iso
 
-    (tmp_path / "pyproject.toml").write_text("")
-    spec = tmp_path / "s.yaml"
-    spec.write_text(
-        spec_text(suite=None).replace("  target: target\n", "  target: target\n  time_column: when\n")
+    spec = write_spec(
+        tmp_path,
+        spec_text(suite=None).replace("  target: target\n", "  target: target\n  time_column: when\n"),
     )
     window = load_spec(spec).with_window("2013", "2013-07").spec.data.window
     assert window is not None
@@ -178,13 +177,12 @@ def test_validate_refuses_a_text_time_column_naming_it_and_the_forms(project: Pa
 
 
 def test_a_time_split_says_when_ties_on_the_cut_moved_the_holdout(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text("")
-    spec = tmp_path / "s.yaml"
-    spec.write_text(
+    spec = write_spec(
+        tmp_path,
         spec_text(suite=None).replace(
             "{strategy: stratified, holdout_fraction: 0.3, seed: 3}",
             "{strategy: time, holdout_fraction: 0.25}\n  time_column: when",
-        )
+        ),
     )
     loaded = load_spec(spec)
     n = 200

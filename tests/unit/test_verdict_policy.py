@@ -9,11 +9,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from mlops.errors import SpecError
-from mlops.spec import load_spec
 from mlops.spec.schema import Monitoring
 from mlops.verdict_policy import Signals, VerdictPolicy, policy_of, verdict
-from tests.conftest import spec_text
+from tests.conftest import spec_problems, spec_text, write_spec
 
 DEFAULT = VerdictPolicy(
     alert_drift_share=0.3, drift_measure="weighted", retrain_on="quality", max_quality_drop=0.03
@@ -176,12 +174,9 @@ def test_conflicting_fields_are_refused_with_the_fix(fields: dict[str, str], exp
 
 
 def test_a_conflict_reads_as_one_sentence_in_the_spec_error(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text("")
-    path = tmp_path / "spec.yaml"
-    path.write_text(spec_text(extra="monitoring: {on_drift: alert, retrain_on: drift}\n"))
-    with pytest.raises(SpecError) as info:
-        load_spec(path)
-    (msg,) = [p.render() for p in info.value.problems]
+    (msg,) = spec_problems(
+        write_spec(tmp_path, spec_text(extra="monitoring: {on_drift: alert, retrain_on: drift}\n"))
+    )
     assert "spec.yaml: monitoring: retrain_on: drift says when to retrain, but on_drift is alert" in msg
     assert "value error" not in msg and "got a dict" not in msg
 
