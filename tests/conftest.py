@@ -53,6 +53,16 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(marker)
 
 
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """`--dist loadfile` hands out the longest test files first (tests/schedule.py); other modes are xdist's own."""
+    if config.getoption("dist", None) != "loadfile":
+        return None
+    from tests.schedule import scheduler
+
+    return scheduler(config, log)
+
+
 _handed_out: set[int] = set()
 
 
@@ -126,6 +136,23 @@ def run_mlops(
         stdout, stderr = proc.communicate()
         pytest.fail(f"`mlops {' '.join(args)}` still running after {timeout:g} s:\n{stderr[-3000:]}")
     return subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
+
+
+def invoke_mlops(*args: str) -> subprocess.CompletedProcess[str]:
+    """`mlops ARGS` in this process (typer's CliRunner on `mlops.cli.app`: the same commands, exit codes and
+    messages, without a new interpreter importing the libraries again); returns it as `run_mlops` does. Run it from
+    the project's folder (monkeypatch.chdir). An exception the CLI did not turn into a message fails the test."""
+    import traceback
+
+    from typer.testing import CliRunner
+
+    from mlops.cli import app
+
+    result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        shown = "".join(traceback.format_exception(result.exception))
+        pytest.fail(f"`mlops {' '.join(args)}` raised instead of answering with a message:\n{shown}")
+    return subprocess.CompletedProcess(["mlops", *args], result.exit_code, result.stdout, result.stderr)
 
 
 SHARED_PREFECT = "MLOPS_TEST_PREFECT_API_URL"  # set by tests/e2e/conftest.py for the whole session

@@ -1,4 +1,8 @@
-"""The `mlops` command as a user runs it: a subprocess, real embedded Prefect and MLflow, exit codes and messages."""
+"""The `mlops` command as a user runs it: a subprocess, real embedded Prefect and MLflow, exit codes and messages.
+
+The refusals of a spec (exit 2 before anything runs) are checked in-process (`invoke_mlops`: the same command,
+exit code and message without a new interpreter importing the libraries again, ~5-20 s a command here); a real
+process refusing the same way is tests/e2e/test_bad_input_corpus.py::test_a_real_process_refuses_the_same_way."""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import cli_env, run_mlops
+from tests.conftest import cli_env, invoke_mlops, run_mlops
 
 pytestmark = pytest.mark.e2e
 
@@ -28,12 +32,13 @@ def test_help_answers_every_command(tmp_path: Path) -> None:
 
 
 def test_misspelled_field_exits_2_naming_field_path_and_closest_name(
-    project: Path, isolated_home: Path
+    project: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     spec = project / "deployments" / "cancer.yaml"
     spec.write_text(spec.read_text().replace("min_improvement:", "min_improvment:"))
+    monkeypatch.chdir(project)
     for command in (["validate", "deployments"], ["run", "retrain", "deployments/cancer.yaml"]):
-        r = mlops(*command, cwd=project, home=isolated_home)
+        r = invoke_mlops(*command)
         assert r.returncode == 2, r.stderr
         assert "promotion.min_improvment: unknown field; did you mean 'min_improvement'?" in r.stderr
     assert not (isolated_home / "mlflow.db").exists()  # nothing was written
@@ -50,9 +55,12 @@ def test_misspelled_field_exits_2_naming_field_path_and_closest_name(
      "model.params.max_iters: not a parameter of LogisticRegression; did you mean 'max_iter'?"),
     (lambda p: (p / "expectations" / "cancer.json").write_text("{oops"), "not valid JSON"),
 ])  # fmt: skip
-def test_spec_and_reference_errors_exit_2(project: Path, isolated_home: Path, change, expected: str) -> None:
+def test_spec_and_reference_errors_exit_2(
+    project: Path, monkeypatch: pytest.MonkeyPatch, change, expected: str
+) -> None:
     change(project)
-    r = mlops("validate", cwd=project, home=isolated_home)
+    monkeypatch.chdir(project)
+    r = invoke_mlops("validate")
     assert r.returncode == 2 and expected in r.stderr, r.stderr
 
 
