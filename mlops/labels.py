@@ -10,6 +10,9 @@ and dates in, decisions out (tasks/labels.py reads the files and does the join).
 - the verdict: the realised figure of a judged period against the champion's holdout figure, by
   `monitoring.max_quality_drop` where the spec states it, else by the champion's own floor at the number of
   labelled rows (mlops.quality_floor), as the monitor judges a labelled batch;
+- one prediction per id and model version: an id predicted in several batches by one model version is judged
+  in the latest of them (its predicted_at; claim_order) and left out of the earlier ones, so its label counts
+  once; the earlier period says how many of its ids were predicted again (a batch repeating an id is refused);
 - the trust record: when a period that was estimated without labels is judged, the estimate given then is set
   beside the realised figure (estimate minus realised: how far the estimate could be trusted).
 """
@@ -37,6 +40,18 @@ def label_share(predicted: int, labelled: int) -> float:
     if predicted < 0 or labelled < 0 or labelled > predicted:
         raise ValueError(f"labelled ({labelled}) must be between 0 and predicted ({predicted})")
     return labelled / predicted if predicted else 0.0
+
+
+def claim_order(periods: list[tuple[datetime | None, str]]) -> list[int]:
+    """The order in which prediction periods (predicted_at, batch id) of one model version take their ids: the
+    latest prediction first (the one acted on last), the batch id breaking ties so the order never depends on the
+    files' order. An id already taken by a later period is left out of an earlier one. Returns the indexes."""
+
+    def key(i: int) -> tuple[bool, float, str]:
+        at, batch_id = periods[i]
+        return (at is not None, at.timestamp() if at is not None else 0.0, batch_id)
+
+    return sorted(range(len(periods)), key=key, reverse=True)
 
 
 @dataclass(frozen=True)
@@ -153,6 +168,7 @@ class Period:
     verdict: PeriodVerdict
     estimated: float | None = None  # the estimate a monitor gave before the labels came
     trust: Trust | None = None
+    superseded: int = 0  # ids of this batch predicted again in a later batch (by this version): judged there
 
     @property
     def share(self) -> float:
@@ -161,6 +177,8 @@ class Period:
     def line(self, metric: str) -> str:
         head = f"{self.batch} (v{self.model_version}): {self.labelled:,}/{self.predicted:,} labelled ({self.share:.0%})"
         text = f"{head}; {self.verdict.state}: {self.verdict.reason}"
+        if self.superseded:
+            text += f"; {self.superseded:,} of its ids predicted again in a later batch, judged there"
         if self.trust is not None:
             text += f"; {self.trust.line(metric)}"
         elif not self.verdict.judged and self.estimated is not None:

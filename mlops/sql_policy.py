@@ -92,6 +92,35 @@ def table_problem(table: str) -> str | None:
     return "a table is named by letters, digits and '_' (schema.table allowed); for anything else use query:"
 
 
+# in a query, a name as written: bare or "quoted" parts joined by dots (comments and 'strings' blanked first)
+_PART = r'(?:"(?:[^"]|"")*"|[A-Za-z_][A-Za-z0-9_$]*)'
+_NAME = re.compile(_PART + r"(?:\s*\.\s*" + _PART + r")*")
+_NOT_NAMES = re.compile(r"--[^\n]*|/\*.*?\*/|'(?:[^']|'')*'|(\$[A-Za-z_]*\$).*?\1", re.DOTALL)
+
+
+def _parts(name: str) -> list[str]:
+    """A dotted name's parts, unquoted, lower case (PostgreSQL and DuckDB fold bare names; compared loosely)."""
+    found = re.findall(r'"((?:[^"]|"")*)"|([A-Za-z_][A-Za-z0-9_$]*)', name)
+    return [(quoted.replace('""', '"') or bare).lower() for quoted, bare in found]
+
+
+def query_names_table(query: str, table: str) -> bool:
+    """Whether `query` names the table `table` (`name` or `schema.name`) anywhere outside its comments and strings:
+    a name whose last part is the table's, with the same schema where both give one, not called as a function.
+    Conservative, like query_problem: a column spelt as the table is taken for it."""
+    want = _parts(table)
+    text = _NOT_NAMES.sub(" ", query)
+    for m in _NAME.finditer(text):
+        if text[m.end() :].lstrip().startswith("("):
+            continue  # a function, e.g. read_parquet(...)
+        got = _parts(m.group(0))
+        if got[-1] != want[-1]:
+            continue
+        if len(got) == 1 or len(want) == 1 or got[-2] == want[-2]:
+            return True
+    return False
+
+
 def quote(name: str) -> str:
     """An identifier in double quotes (a quote inside doubled): a column name is never read as SQL."""
     return '"' + name.replace('"', '""') + '"'

@@ -239,13 +239,16 @@ def duckdb_file(url: str, root: Path | None = None) -> Path | None:
 def table_problem(
     target: TableTarget,
     environ: Mapping[str, str],
-    sources: Iterable[tuple[str | None, str | None]] = (),
+    sources: Iterable[tuple[str | None, str | None, str | None]] = (),
     reads: Iterable[Path] = (),
     root: Path | None = None,
 ) -> str | None:
     """Why predictions cannot be written into `target` (None: they can): the URL variable unset, an engine other
-    than DuckDB or PostgreSQL, the table a source of this run (`sources`: (url_env, table) pairs, e.g. the spec's
-    SQL source) or a DuckDB file the run reads (`reads`)."""
+    than DuckDB or PostgreSQL, a table a source of this run reads (`sources`: (url_env, table, query) triples, the
+    spec's SQL source and its labels source: by its `table:`, or named in its `query:`, a feedback loop where the
+    model would train or be judged on its own predictions) or a DuckDB file the run reads (`reads`)."""
+    from mlops.sql_policy import query_names_table
+
     url = environ.get(target.url_env, "").strip()
     if not url:
         return (
@@ -258,12 +261,21 @@ def table_problem(
             f"--out {target}: {target.url_env} holds a URL of an engine predictions cannot be written to; give a "
             f"{' or '.join(TABLE_ENGINES)} URL."
         )
-    for env, table in sources:
+    for env, table, query in sources:
         same_db = env == target.url_env or (env and environ.get(env, "").strip() == url)
-        if same_db and table and table.lower() == target.table.lower():
+        if not same_db:
+            continue
+        if table and _same_table(table, target.table):
             return (
                 f"--out {target} is a table this run reads its data from; writing there would add the predictions "
                 "to the input. Give another table, e.g. predictions."
+            )
+        if query and query_names_table(query, target.table):
+            return (
+                f"--out {target} is a table the spec's query (in ${env}) reads: the model would be trained or "
+                "judged on its own predictions (a feedback loop). Write the predictions to another table, or "
+                "take that table out of the query (a column spelt as the table counts too: rename it with AS in "
+                "the table it comes from)."
             )
     file = duckdb_file(url, root) if engine == "duckdb" else None
     if file is not None:
@@ -274,3 +286,9 @@ def table_problem(
                     "database file of its own."
                 )
     return None
+
+
+def _same_table(a: str, b: str) -> bool:
+    """`name` and `schema.name` compared loosely: the same name, and the same schema where both give one."""
+    pa, pb = a.lower().split("."), b.lower().split(".")
+    return pa[-1] == pb[-1] and (len(pa) == 1 or len(pb) == 1 or pa[-2] == pb[-2])

@@ -316,21 +316,20 @@ def label_report(
     id_col = spec.data.id_column or ""
     arrived = read_labels(loaded, as_of or datetime.now(UTC))
     label_col = spec.labels.label_column or spec.data.target
-    kept = read_predictions(spec.name)
-    known_ids: list[pd.Series] = []
+    kept = [(frame, classes) for frame, classes in read_predictions(spec.name) if not frame.empty]
+    known_ids = [frame[id_col] for frame, _ in kept]
+    # one prediction per id and model version: the latest batch takes an id (mlops.labels.claim_order)
+    trimmed = _latest_only(kept, id_col)
     periods: list[policy.Period] = []
-    for frame, classes in kept:
-        if frame.empty:
-            continue
-        known_ids.append(frame[id_col])
+    for (whole, _), ((frame, classes), superseded) in zip(kept, trimmed, strict=True):
         left, right = _join_keys(frame[id_col], arrived.frame["id"])
         truth = pd.Series(
             _labels_as(arrived.frame[LABEL], classes, task, label_col).to_numpy(), index=right.to_numpy()
         )
         y = left.map(truth)
         have = y.notna().to_numpy()
-        version = str(frame["model_version"].iloc[0])
-        this_id = str(frame[BATCH_ID].iloc[0])
+        version = str(whole["model_version"].iloc[0])
+        this_id = str(whole[BATCH_ID].iloc[0])
         realised, unavailable = None, None
         if have.any():
             rows = frame[have]
@@ -358,9 +357,9 @@ def label_report(
             earlier_value = estimated
         periods.append(
             policy.Period(
-                batch=str(frame[BATCH].iloc[0]), batch_id=this_id, model_version=version, predicted=len(frame),
+                batch=str(whole[BATCH].iloc[0]), batch_id=this_id, model_version=version, predicted=len(frame),
                 labelled=int(have.sum()), realised=realised, verdict=verdict, estimated=earlier_value,
-                trust=policy.trust(earlier_value, realised) if verdict.judged else None,
+                trust=policy.trust(earlier_value, realised) if verdict.judged else None, superseded=superseded,
             )
         )  # fmt: skip
     ids = pd.concat(known_ids) if known_ids else pd.Series(dtype=object)
@@ -370,6 +369,27 @@ def label_report(
         metric=metric, min_share=spec.monitoring.min_label_share, periods=tuple(periods), labels_read=arrived.read,
         without_id=arrived.without_id, unknown_ids=unknown,
     )  # fmt: skip
+
+
+def _latest_only(
+    kept: list[tuple[pd.DataFrame, list[Any]]], id_col: str
+) -> list[tuple[tuple[pd.DataFrame, list[Any]], int]]:
+    """Each kept batch without the ids a later batch of the same model version predicted again (mlops.labels:
+    the latest prediction of an id is the one judged), with how many were left out; in the batches' order."""
+    order = policy.claim_order(
+        [(pd.Timestamp(f[PREDICTED_AT].max()).to_pydatetime(), str(f[BATCH_ID].iloc[0])) for f, _ in kept]
+    )
+    taken: dict[str, set[str]] = {}
+    out: list[tuple[tuple[pd.DataFrame, list[Any]], int]] = [((f, c), 0) for f, c in kept]
+    for i in order:
+        frame, classes = kept[i]
+        seen = taken.setdefault(str(frame["model_version"].iloc[0]), set())
+        ids = frame[id_col].astype(str)
+        again = ids.isin(seen).to_numpy()
+        seen.update(ids[~again])
+        if again.any():
+            out[i] = ((frame[~again].reset_index(drop=True), classes), int(again.sum()))
+    return out
 
 
 def _proba(rows: pd.DataFrame, classes: list[Any]) -> np.ndarray | None:

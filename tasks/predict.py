@@ -95,6 +95,19 @@ def staged_out(pipeline: str, target: TableTarget, batch_id: str = "batch") -> P
     return get_settings().home / "predictions" / pipeline / "staging" / f"{target.table}-{batch_id}.parquet"
 
 
+def discard_staged(staged: str | Path, keep_rejects: bool) -> str:
+    """Remove the Parquet file predictions bound for a table were staged in (once the table took them, or the run
+    failed), and its rejects file unless `keep_rejects` (it lists rows a person must see). Returns the rejects
+    file kept, '' when none: staging never grows with the runs."""
+    path = Path(staged)
+    path.unlink(missing_ok=True)
+    rejects = rejects_path(path)
+    if keep_rejects and rejects.is_file():
+        return str(rejects)
+    rejects.unlink(missing_ok=True)
+    return ""
+
+
 def check_predict_targets(loaded: LoadedSpec, batch: str | None, out: str) -> None:
     """Before any work: every place predict writes (the predictions, the rejects file, the reports folder) can
     take its file and is none of the files the run reads; a table (`--out table:NAME@ENV_VAR`) is reachable by its
@@ -105,7 +118,7 @@ def check_predict_targets(loaded: LoadedSpec, batch: str | None, out: str) -> No
     table = table_target(out)
     if table is not None:
         spec = loaded.spec
-        sources = [(getattr(s, "url_env", None), getattr(s, "table", None))
+        sources = [(getattr(s, "url_env", None), getattr(s, "table", None), getattr(s, "query", None))
                    for s in (spec.data.source, spec.labels.source if spec.labels else None) if s is not None]  # fmt: skip
         problem = table_problem(table, os.environ, sources, run_reads(loaded, batch), loaded.root)
         if problem:

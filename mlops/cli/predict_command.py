@@ -175,5 +175,7 @@ def print_predict(r: PredictResult) -> None:
         )
         out.print(reasons, markup=False)
     else:
-        out.print(f"No rejected rows ({r.rejects} lists none).", markup=False)
+        out.print(
+            f"No rejected rows ({r.rejects} lists none)." if r.rejects else "No rejected rows.", markup=False
+        )
     out.print(f"MLflow predict run: {r.run_url}", markup=False)

@@ -18,7 +18,7 @@ from flows.retrain import retrain
 from mlops.cli import render
 from mlops.labels import OK, WAITING, WORSE, LabelsRefused
 from mlops.settings import get_settings
-from tasks.labels import _labels_as, store_dir
+from tasks.labels import BATCH_ID, PREDICTED_AT, _labels_as, _latest_only, store_dir
 from tasks.report import monitor_markdown
 from tests.conftest import cancer_frame, spec_text
 
@@ -140,3 +140,19 @@ def test_a_label_of_the_wrong_type_is_refused_naming_the_column() -> None:
     with pytest.raises(LabelsRefused, match="'delayed' holds 1 value.*not numbers.*'yes'"):
         _labels_as(pd.Series([1, "yes", 0], dtype=object), [0, 1], "classification", "delayed")
     assert list(_labels_as(pd.Series(["1", "0"]), [0, 1], "classification", "delayed")) == [1, 0]
+
+
+def test_an_id_predicted_in_two_batches_is_judged_once_in_the_latest() -> None:
+    def kept(batch_id: str, at: str, ids: list[int], version: str = "1") -> pd.DataFrame:
+        return pd.DataFrame({"row_id": ids, "prediction": [1] * len(ids), "model_version": version,
+                             BATCH_ID: batch_id, PREDICTED_AT: pd.Timestamp(at, tz="UTC")})  # fmt: skip
+
+    monday, tuesday = kept("a", "2013-07-01", [1, 2, 3]), kept("b", "2013-07-02", [3, 4])
+    shadow = kept("c", "2013-07-01", [1, 3], version="2")  # another version's prediction is its own period
+    out = _latest_only([(monday, []), (tuesday, []), (shadow, [])], "row_id")
+    (a, a_again), (b, b_again), (c, c_again) = ((list(f["row_id"]), n) for (f, _), n in out)
+    assert (a, a_again) == ([1, 2], 1)  # id 3 was predicted again on Tuesday: its label counts there only
+    assert (b, b_again) == ([3, 4], 0) and (c, c_again) == ([1, 3], 0)
+    # a batch whose every id was predicted again later keeps its place, with no prediction left to judge
+    (first, n), _ = _latest_only([(kept("a", "2013-07-01", [3]), []), (tuesday, [])], "row_id")
+    assert first[0].empty and n == 1

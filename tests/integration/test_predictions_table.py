@@ -12,6 +12,7 @@ import pytest
 
 from flows.predict import predict
 from flows.retrain import retrain
+from mlops.settings import get_settings
 from mlops.write_targets import OutputRefused
 from tasks.predict import LINEAGE, PREDICTION
 from tasks.predictions_table import TableWriteFailed
@@ -55,6 +56,10 @@ def test_predictions_go_into_a_table_once_per_batch_and_a_refused_write_leaves_i
         trained.run_id
     }
 
+    # staged as Parquet under MLOPS_HOME, then moved into the table: nothing of it is left behind
+    staging = get_settings().home / "predictions" / "cancer" / "staging"
+    assert a.rejects == "" and sorted(staging.glob("*")) == []
+
     predict(str(spec), out=out, batch=first)  # the same batch again: its rows replaced, not added
     predict(str(spec), out=out, batch=second)
     counts = rows_by_batch(db)
@@ -66,6 +71,7 @@ def test_predictions_go_into_a_table_once_per_batch_and_a_refused_write_leaves_i
         predict(str(spec), out=out, batch=odd)
     assert "duckdb:" not in str(err.value)  # the URL is never shown, only its variable
     assert rows_by_batch(db) == counts
+    assert sorted(staging.glob("*")) == []  # a failed write leaves no staged file either
 
     monkeypatch.delenv("PRED_DB_URL")
     with pytest.raises(OutputRefused, match="PRED_DB_URL is not set"):

@@ -15,6 +15,7 @@ from mlops.labels import (
     WORSE,
     LabelReport,
     Period,
+    claim_order,
     counts,
     judge_period,
     label_share,
@@ -121,6 +122,18 @@ def test_labels_not_joined_are_counted_in_the_report() -> None:
     m = report.metrics()
     assert (m["label_periods"], m["label_periods_judged"], m["label_periods_worse"]) == (2, 1, 0)
     assert m["estimate_abs_error_max"] == pytest.approx(0.05)
+
+
+def test_an_id_predicted_in_several_batches_is_judged_in_the_latest() -> None:
+    from datetime import UTC
+
+    monday, tuesday = datetime(2013, 7, 1, tzinfo=UTC), datetime(2013, 7, 2, tzinfo=UTC)
+    # the latest prediction takes its ids first; the batch id breaks a tie, never the files' order
+    assert claim_order([(monday, "a"), (tuesday, "b")]) == [1, 0]
+    assert claim_order([(tuesday, "b"), (monday, "a")]) == [0, 1]
+    assert claim_order([(monday, "a"), (monday, "b"), (None, "c")]) == [1, 0, 2]
+    line = Period("2013-07", "abc", "1", 90, 0, None, judged(0), superseded=10).line("roc_auc")
+    assert "10 of its ids predicted again in a later batch, judged there" in line
 
 
 BASE = {
