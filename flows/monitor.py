@@ -24,6 +24,7 @@ from mlops.drift_policy import (
     window_label,
 )
 from mlops.errors import DataError, NoChampion
+from mlops.labels import realised_verdict
 from mlops.ownership import check_ownership, owner_of
 from mlops.settings import get_settings
 from mlops.spec import LoadedSpec, PipelineSpec, load_spec
@@ -97,6 +98,7 @@ def monitor(
         [c.column for c in summary.drifted_columns()], quality.metrics, champion.metrics,
     )  # fmt: skip
     metric = spec.promotion.metric
+    policy = verdict_policy.policy_of(spec.monitoring, higher_is_better=spec.direction == "maximize")
     # look (alert on drift) apart from act (retrain on a quality drop): mlops.verdict_policy
     judged = verdict_policy.verdict(
         verdict_policy.Signals.of(
@@ -105,7 +107,7 @@ def monitor(
             realised_rows=quality.rows, estimated_rows=len(current), floor=estimator.floor,
             floor_missing=estimator.floor_missing, reference_estimated=estimator.reference_estimate(metric),
         ),
-        verdict_policy.policy_of(spec.monitoring, higher_is_better=spec.direction == "maximize"),
+        policy,
     )  # fmt: skip
     # labels that arrived later, joined to the predictions predict kept by id: each period's realised quality,
     # judged from monitoring.min_label_share, beside the estimate given before them (docs/labels.md)
@@ -113,6 +115,8 @@ def monitor(
         loaded, champion_version=champion.version, reference=champion.metrics.get(metric),
         floor=estimator.floor, batch_id=batch_id, estimated=signals.estimated.get(metric),
     )  # fmt: skip
+    # a period its labels judged worse is a quality drop, acted on as the batch's own (mlops.labels)
+    judged = realised_verdict(judged, arrived, policy)
     batch_end = data.batch_end(frame, spec.data.time_column, end)
     window = window_before(batch_end, spec.monitoring.retrain_window_days, spec.data.window)
     model_name = spec.registry.model_name

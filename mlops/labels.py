@@ -13,6 +13,11 @@ and dates in, decisions out (tasks/labels.py reads the files and does the join).
 - one prediction per id and model version: an id predicted in several batches by one model version is judged
   in the latest of them (its predicted_at; claim_order) and left out of the earlier ones, so its label counts
   once; the earlier period says how many of its ids were predicted again (a batch repeating an id is refused);
+- a period judged worse starts a retrain: the champion's realised quality of a period at or above the label
+  share, worse than its rule, is a quality drop like the batch's own (realised_verdict): under
+  `monitoring.retrain_on: quality` or `both` it retrains (on_drift: alert only alerts), through the same drift
+  episode (its cooldown after a promotion, its max_retries_per_episode), so a period that stays worse run after
+  run does not retrain without end; under `retrain_on: drift` it alerts;
 - the trust record: when a period that was estimated without labels is judged, the estimate given then is set
   beside the realised figure (estimate minus realised: how far the estimate could be trusted).
 """
@@ -20,11 +25,15 @@ and dates in, decisions out (tasks/labels.py reads the files and does the join).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from mlops.errors import MlopsError
 from mlops.quality_floor import QualityFloor, figure, judge
+
+if TYPE_CHECKING:
+    from mlops.verdict_policy import Verdict, VerdictPolicy
 
 WAITING, OK, WORSE, UNAVAILABLE = "waiting", "ok", "worse", "unavailable"
 
@@ -231,3 +240,28 @@ class LabelsRefused(MlopsError):
     type: a usage error (exit 2), raised before anything is written."""
 
     exit_code = 2
+
+
+def realised_verdict(verdict: Verdict, report: LabelReport | None, policy: VerdictPolicy) -> Verdict:
+    """The monitor's verdict with the periods its labels judged worse (the champion's, at or above the share): a
+    quality drop, acted on as the batch's own would be (retrain under retrain_on quality or both, when the spec
+    may retrain; else an alert). The verdict unchanged when no period is worse."""
+    worse = report.worse if report is not None else ()
+    if not worse:
+        return verdict
+    named = "; ".join(
+        f"{p.batch} (v{p.model_version}, {p.labelled:,} labelled): {p.verdict.reason}" for p in worse
+    )
+    acts = policy.retrain_on in ("quality", "both")
+    retrains = acts and policy.may_retrain
+    reason = (
+        f"realised quality of {len(worse)} earlier prediction period(s) judged worse on their labels: {named}"
+    )
+    if retrains:
+        reason += ": retrain"
+    elif acts:
+        reason += ": alert (on_drift is alert: the monitor never retrains)"
+    else:
+        reason += ": alert (retrain_on: drift, so a quality drop alerts)"
+    action = "retrain" if retrains or verdict.action == "retrain" else "alert"
+    return replace(verdict, quality_dropped=True, action=action, reasons=(reason, *verdict.reasons))

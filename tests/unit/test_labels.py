@@ -19,6 +19,7 @@ from mlops.labels import (
     counts,
     judge_period,
     label_share,
+    realised_verdict,
     trust,
     unmatched_note,
 )
@@ -134,6 +135,33 @@ def test_an_id_predicted_in_several_batches_is_judged_in_the_latest() -> None:
     assert claim_order([(monday, "a"), (monday, "b"), (None, "c")]) == [1, 0, 2]
     line = Period("2013-07", "abc", "1", 90, 0, None, judged(0), superseded=10).line("roc_auc")
     assert "10 of its ids predicted again in a later batch, judged there" in line
+
+
+def test_a_period_judged_worse_on_its_labels_starts_a_retrain_like_a_quality_drop() -> None:
+    from mlops.verdict_policy import Verdict, VerdictPolicy
+
+    calm = Verdict(
+        drifted=False, quality_dropped=False, action="none", reasons=("drifted share 0.05 is below",)
+    )
+    worse = judged(100, realised=0.70, max_quality_drop=0.05)
+    assert worse.state == WORSE  # type: ignore[attr-defined]
+    report = LabelReport(
+        metric="roc_auc", min_share=0.8, labels_read=100,
+        periods=(Period("batches/july.csv", "abc", "3", 100, 100, 0.70, worse),  # type: ignore[arg-type]
+                 Period("batches/august.csv", "def", "3", 100, 10, None, judged(10))),  # type: ignore[arg-type]
+    )  # fmt: skip
+    acted = realised_verdict(calm, report, VerdictPolicy(retrain_on="quality"))
+    assert (acted.action, acted.quality_dropped) == ("retrain", True)
+    assert acted.reasons[0].startswith("realised quality of 1 earlier prediction period(s) judged worse")
+    assert "batches/july.csv (v3, 100 labelled)" in acted.reasons[0] and acted.reasons[1:] == calm.reasons
+    assert realised_verdict(calm, report, VerdictPolicy(retrain_on="both")).action == "retrain"
+    # on_drift: alert never retrains; retrain_on: drift alerts on a quality drop
+    assert realised_verdict(calm, report, VerdictPolicy(may_retrain=False)).action == "alert"
+    assert realised_verdict(calm, report, VerdictPolicy(retrain_on="drift")).action == "alert"
+    # nothing judged worse (waiting, or ok), or no labels section: the batch's own verdict stands
+    waiting = LabelReport(metric="roc_auc", min_share=0.8, labels_read=10, periods=report.periods[1:])
+    assert realised_verdict(calm, waiting, VerdictPolicy()) is calm
+    assert realised_verdict(calm, None, VerdictPolicy()) is calm
 
 
 BASE = {
