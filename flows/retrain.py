@@ -133,12 +133,14 @@ def _train_and_track(
     cut = steps.validation_split(parts, loaded) if needs_cut else None
     if spec.model.search and cut is not None:
         fit, validation = cut
+        train.check_target(spec.model, parts.train, spec.data.target)  # before the trials, not after them
         searched = search.run_search(
             spec.model.search, name=search.study_name(spec.name, tags["idempotency_key"]),
             storage=get_settings().search_storage_url, metric=spec.promotion.metric, direction=spec.direction,
             seed=spec.model.search.seed if spec.model.search.seed is not None else spec.data.split.seed,
             fit_batch=parallel.trial_fitter(steps.fit_trial, fit, validation, parts.features, spec.model,
                                             spec.data.target, spec.data.split.seed, spec.promotion.metric),
+            pruner=spec.model.pruner(),
         )  # fmt: skip
         model = train.trial_models(spec.model, [searched.best.params])[0]
         tags |= search.version_tags(searched)

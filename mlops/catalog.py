@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Iterable
 from typing import Literal
 
 Task = Literal["classification", "regression"]
@@ -43,6 +44,74 @@ OPTIONAL_ESTIMATORS: dict[str, tuple[Task, str]] = {
 # Gradient-boosting estimators that take the categorical columns' codes as categories and missing values as they
 # are ("native" encoding), and stop early on a validation part of the training rows (tasks/train.py).
 BOOSTING = frozenset(OPTIONAL_ESTIMATORS)
+# The boosting libraries' own names (aliases, and the other library's names) for their scikit-learn constructor
+# parameters: a spec takes the scikit-learn name only (one name per fact: the param on the run, in the search and in
+# `get_params()` is the same), and `validate` points an alias to it. LightGBM would take most aliases as keyword
+# arguments and XGBoost some, silently beside the real parameter; early stopping is model.early_stopping_rounds.
+EARLY_STOPPING = "model.early_stopping_rounds"
+PARAM_ALIASES: dict[str, dict[str, str]] = {
+    "lightgbm": {
+        **dict.fromkeys(["num_leaf", "max_leaves", "max_leaf", "max_leaf_nodes"], "num_leaves"),
+        **dict.fromkeys(["eta", "shrinkage_rate"], "learning_rate"),
+        **dict.fromkeys(
+            [
+                "num_iterations",
+                "num_iteration",
+                "n_iter",
+                "num_tree",
+                "num_trees",
+                "num_round",
+                "num_rounds",
+                "nrounds",
+                "num_boost_round",
+                "max_iter",
+            ],
+            "n_estimators",
+        ),  # fmt: skip
+        **dict.fromkeys(["boosting", "boost"], "boosting_type"),
+        **dict.fromkeys(["min_gain_to_split", "min_split_loss", "gamma"], "min_split_gain"),
+        **dict.fromkeys(["min_sum_hessian_in_leaf", "min_sum_hessian", "min_hessian"], "min_child_weight"),
+        **dict.fromkeys(
+            ["min_data_in_leaf", "min_data_per_leaf", "min_data", "min_samples_leaf"], "min_child_samples"
+        ),  # fmt: skip
+        **dict.fromkeys(["bagging_fraction", "sub_row", "bagging"], "subsample"),
+        "bagging_freq": "subsample_freq",
+        **dict.fromkeys(["feature_fraction", "sub_feature", "max_features"], "colsample_bytree"),
+        **dict.fromkeys(["lambda_l1", "l1_regularization"], "reg_alpha"),
+        **dict.fromkeys(["lambda_l2", "lambda", "l2_regularization"], "reg_lambda"),
+        **dict.fromkeys(["seed", "random_seed"], "random_state"),
+        **dict.fromkeys(["num_threads", "num_thread", "nthread", "nthreads"], "n_jobs"),
+        **dict.fromkeys(
+            ["early_stopping_round", "early_stopping_rounds", "early_stopping", "n_iter_no_change"],
+            EARLY_STOPPING,
+        ),  # fmt: skip
+    },
+    "xgboost": {
+        "eta": "learning_rate",
+        **dict.fromkeys(["min_split_loss", "min_gain_to_split", "min_split_gain"], "gamma"),
+        **dict.fromkeys(["lambda", "lambda_l2", "l2_regularization"], "reg_lambda"),
+        **dict.fromkeys(["alpha", "lambda_l1", "l1_regularization"], "reg_alpha"),
+        **dict.fromkeys(["nthread", "num_threads"], "n_jobs"),
+        **dict.fromkeys(["seed", "random_seed"], "random_state"),
+        **dict.fromkeys(
+            ["num_boost_round", "num_rounds", "n_rounds", "num_iterations", "max_iter"], "n_estimators"
+        ),
+        **dict.fromkeys(["num_leaves", "max_leaf_nodes"], "max_leaves"),
+        **dict.fromkeys(["early_stopping_rounds", "early_stopping_round", "early_stopping"], EARLY_STOPPING),
+    },
+}
+
+
+def alias_of(estimator: str, name: str, valid: Iterable[str]) -> str | None:
+    """The scikit-learn name a boosting library's alias stands for (None for a real constructor parameter), or
+    model.early_stopping_rounds for any early-stopping name, XGBoost's constructor parameter included (it needs an
+    eval set, which only model.early_stopping_rounds cuts from the training rows)."""
+    target = PARAM_ALIASES.get(estimator.split(".", 1)[0], {}).get(name)
+    if target == EARLY_STOPPING or (target is not None and name not in set(valid)):
+        return target
+    return None
+
+
 # Estimators that split on categorical columns given as codes (preprocessing.categorical.encoding: native).
 NATIVE_CATEGORICAL = BOOSTING | {
     "sklearn.ensemble.HistGradientBoostingClassifier",

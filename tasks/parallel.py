@@ -155,9 +155,11 @@ def fit_candidates(
     target: str,
     seed: int,
     metric: str,
+    prune: Any = None,
 ) -> FanOut:
     """Fit every candidate concurrently with the Prefect task `fit_task` (tasks.steps.fit_candidate), inside a
-    flow run: on the Dask cluster at MLOPS_DASK_ADDRESS when set, else on the flow's own thread pool."""
+    flow run: on the Dask cluster at MLOPS_DASK_ADDRESS when set, else on the flow's own thread pool. `prune`
+    (a search trial's pruning rule, tasks.steps.fit_trial) is handed to each fit when given."""
     address = check_cluster()
     params = [
         {
@@ -168,6 +170,7 @@ def fit_candidates(
             "target": target,
             "seed": seed,
             "metric": metric,
+            **({"prune": prune} if prune is not None else {}),
         }
         for m in models
     ]
@@ -201,14 +204,14 @@ def trial_fitter(
 ) -> Any:
     """model.search's `fit_batch` (tasks.search): fits a batch of trials' values, each merged onto the spec's model,
     with the Prefect task `fit_task` (tasks.steps.fit_trial), where fit_candidates fits (threads or Dask); returns
-    each trial's (validation score, fit seconds, error) and where they ran."""
+    each trial's (validation score, fit seconds, error, loss curve, pruned round) and where they ran."""
     from tasks.train import trial_models
 
-    def fit_batch(trials: list[dict[str, Any]]) -> tuple[list[tuple[float, float, str]], str]:
+    def fit_batch(trials: list[dict[str, Any]], prune: Any) -> tuple[list[Any], str]:
         out = fit_candidates(
-            fit_task, fit, validation, features, trial_models(model, trials), target, seed, metric
+            fit_task, fit, validation, features, trial_models(model, trials), target, seed, metric, prune
         )
-        return [(r.value, r.fit_seconds, r.error) for r in out.results], out.where
+        return [(r.value, r.fit_seconds, r.error, r.curve, r.pruned_at) for r in out.results], out.where
 
     return fit_batch
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlops.errors import BadOption, DataError
+from mlops.pruning import PruneRule, batch_start, median_rule
 
 INSTALL_HINT = (
     "model.search needs Optuna, which is not installed here: pip install -e '.[search]' (on this machine only: "
@@ -36,7 +37,7 @@ def installed() -> bool:
 
 if TYPE_CHECKING:
     from mlops.catalog import Direction
-    from mlops.spec.schema import Search, SearchParam
+    from mlops.spec.schema import Pruner, Search, SearchParam
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class Trial:
     seconds: float = 0.0
     error: str = ""
     resumed: bool = False  # finished by an earlier (killed) run of the same search
+    pruned_at: int | None = None  # the boosting round (0-based) where the pruner stopped it
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,11 @@ class Outcome:
         )
 
 
-# fit_batch: a list of param dicts -> for each, (validation score or NaN, fit seconds, error text or "")
-FitBatch = Callable[[list[dict[str, Any]]], tuple[list[tuple[float, float, str]], str]]
+# What one trial's fit gives back: validation score (NaN: failed or pruned), fit seconds, error text or "", the
+# validation loss round by round (boosting estimators; else empty), the round where it was pruned or None
+TrialFit = tuple[float, float, str, tuple[float, ...], int | None]
+# fit_batch: the batch's param dicts and the pruning rule they are held to -> each one's TrialFit, and where they ran
+FitBatch = Callable[[list[dict[str, Any]], PruneRule | None], tuple[list[TrialFit], str]]
 
 
 def study_name(pipeline: str, key: str) -> str:
@@ -117,8 +122,10 @@ def run_search(
     direction: Direction,
     seed: int,
     fit_batch: FitBatch,
+    pruner: Pruner | None = None,
 ) -> Outcome:
-    """Run (or resume) the search until its budget is spent; DataError when no trial could be scored."""
+    """Run (or resume) the search until its budget is spent; DataError when no trial could be scored. With a
+    `pruner`, each batch is handed the median rule (mlops.pruning) of the complete trials before it."""
     if not installed():
         raise BadOption(INSTALL_HINT)
     import warnings
@@ -146,7 +153,9 @@ def run_search(
     if (
         stale
     ):  # (FrozenTrial._trial_id: the one private attribute used; Optuna has no public way back to a Trial)
-        _fit_and_tell(study, [optuna.trial.Trial(study, t._trial_id) for t in stale], fit_batch, where)
+        first = batch_start(min(t.number for t in stale), search.parallel)
+        asked = [optuna.trial.Trial(study, t._trial_id) for t in stale]
+        _fit_and_tell(study, asked, fit_batch, _rule(study, first, pruner), where)
     while True:
         done = len(study.get_trials(deepcopy=False))
         if done >= budget:
@@ -158,7 +167,7 @@ def run_search(
         for _ in range(min(search.parallel, budget - done)):
             study.sampler = _sampler(seed, done + len(batch))
             batch.append(study.ask(space))
-        _fit_and_tell(study, batch, fit_batch, where)
+        _fit_and_tell(study, batch, fit_batch, _rule(study, done, pruner), where)
     return _outcome(study, name, metric, direction, resumed, where, stopped_by)
 
 
@@ -192,15 +201,39 @@ def _storage(url: str) -> Any:
     return storage
 
 
-def _fit_and_tell(study: Any, batch: list[Any], fit_batch: FitBatch, where: list[str]) -> None:
-    """Fit a batch of asked trials (optuna.trial.Trial) and tell the study each one's score or failure."""
+def _rule(study: Any, first: int, pruner: Pruner | None) -> PruneRule | None:
+    """The pruning rule for the batch starting at trial `first`: from the complete trials numbered below it (the
+    batches before; told before this one was drawn), read from the store, so a resumed search holds a batch to
+    the rule an uninterrupted one did."""
     import optuna
 
-    results, ran_on = fit_batch([dict(trial.params) for trial in batch])
+    if pruner is None:
+        return None
+    complete = [
+        t.user_attrs.get("curve", [])
+        for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
+        if t.number < first
+    ]
+    return median_rule(complete, startup_trials=pruner.startup_trials, warmup_steps=pruner.warmup_steps)
+
+
+def _fit_and_tell(
+    study: Any, batch: list[Any], fit_batch: FitBatch, rule: PruneRule | None, where: list[str]
+) -> None:
+    """Fit a batch of asked trials (optuna.trial.Trial) and tell the study each one's score, pruning or failure
+    (a trial's loss curve is kept on it: the rule of later batches is made of them)."""
+    import optuna
+
+    results, ran_on = fit_batch([dict(trial.params) for trial in batch], rule)
     where.append(ran_on)
-    for trial, (value, seconds, error) in zip(batch, results, strict=True):
+    for trial, (value, seconds, error, curve, pruned_at) in zip(batch, results, strict=True):
         trial.set_user_attr("fit_seconds", seconds)
-        if error or math.isnan(value):
+        if curve:
+            trial.set_user_attr("curve", list(curve))
+        if pruned_at is not None:
+            trial.set_user_attr("pruned_at", pruned_at)
+            study.tell(trial, state=optuna.trial.TrialState.PRUNED)
+        elif error or math.isnan(value):
             trial.set_user_attr("error", error or "the metric could not be computed on validation")
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
         else:
@@ -226,6 +259,7 @@ def _outcome(
             float(t.user_attrs.get("fit_seconds", 0.0)),
             str(t.user_attrs.get("error", "")),
             t.number in resumed,
+            t.user_attrs.get("pruned_at"),
         )
         for t in sorted(study.get_trials(deepcopy=False), key=lambda t: t.number)
     ]

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from mlops.catalog import BOOSTING, Task, estimators, metrics_for, missing_extra
+from mlops.catalog import BOOSTING, EARLY_STOPPING, Task, alias_of, estimators, metrics_for, missing_extra
 from mlops.errors import DataError, Problem
 from mlops.memory import EncodingEstimate, estimate_encoding, memory_refusal
 from mlops.memory import memory_budget as machine_budget
+from mlops.pruning import PruneRule
 from mlops.spec import Model
 from mlops.text import did_you_mean
 from tasks.data import Features, SplitData
@@ -163,32 +164,142 @@ def stops_early(model: Model) -> bool:
     return model.early_stopping_rounds is not None
 
 
+@dataclass(frozen=True)
+class Watched:
+    """A boosting estimator fitted on the fitting part while watching the validation part (tasks.data's cut of the
+    training rows): its pipeline (classes as codes 0..k-1), the rounds kept, the validation loss at each round,
+    and the round where the pruner stopped it (None: it was not pruned)."""
+
+    pipeline: Any
+    trees: int
+    curve: list[float]
+    pruned_at: int | None = None
+
+
+def fit_watched(
+    model: Model,
+    features: Features,
+    seed: int,
+    fit: pd.DataFrame,
+    validation: pd.DataFrame,
+    target: str,
+    prune: PruneRule | None = None,
+) -> Watched:
+    """Fit a boosting estimator on `fit` watching its loss on `validation` round by round (both training rows):
+    it stops early after model.early_stopping_rounds rounds without improvement, and at the first round where
+    `prune` (mlops.pruning, from earlier trials) says so. Classes are coded 0..k-1 (both libraries take codes in
+    an eval set; LightGBM does not encode text labels there, XGBoost nowhere), in sorted order as
+    scikit-learn's classes_; a validation row of a class unseen in `fit` is left out of the watch."""
+    pipeline = build_pipeline(model, features, seed)
+    prepare, estimator = pipeline[:-1], pipeline[-1]
+    x_fit = prepare.fit_transform(fit[features.all], fit[target])
+    x_val = prepare.transform(validation[features.all])
+    y_fit, y_val = np.asarray(fit[target]), np.asarray(validation[target])
+    if model.task == "classification":
+        classes = np.unique(y_fit)
+        known = np.isin(y_val, classes)
+        x_val, y_val = x_val[known], np.searchsorted(classes, y_val[known])
+        y_fit = np.searchsorted(classes, y_fit)
+    watch = _Watch(prune)
+    rounds = model.early_stopping_rounds
+    if model.estimator.startswith("xgboost."):
+        estimator.set_params(early_stopping_rounds=rounds, callbacks=[watch.xgboost()])
+        try:
+            estimator.fit(x_fit, y_fit, eval_set=[(x_val, y_val)], verbose=False)
+        finally:  # the callback is no constructor param of the model that is kept (skops would not trust it)
+            estimator.set_params(callbacks=None)
+        best = getattr(estimator, "best_iteration", None)
+        trees = int(best) + 1 if rounds and best is not None else len(watch.curve)  # best_iteration: 0-based
+    else:  # LightGBM (BOOSTING holds nothing else)
+        if rounds is not None:
+            estimator.set_params(early_stopping_round=rounds)
+        estimator.fit(x_fit, y_fit, eval_X=(x_val,), eval_y=(y_val,), callbacks=[watch.lightgbm()])
+        trees = int(estimator.best_iteration_ or len(watch.curve))  # 1-based; 0 when it never stopped
+    return Watched(pipeline, trees, watch.curve, watch.pruned_at)
+
+
+class _Watch:
+    """Records the validation loss at each round and stops the fit where the pruning rule says so."""
+
+    def __init__(self, prune: PruneRule | None) -> None:
+        self.prune = prune
+        self.curve: list[float] = []
+        self.best = math.nan
+        self.pruned_at: int | None = None
+
+    def step(self, value: float, higher_is_better: bool) -> bool:
+        """Record a round's value; True when the fit must stop (pruned)."""
+        self.curve.append(float(value))
+        if math.isnan(self.best) or (value > self.best if higher_is_better else value < self.best):
+            self.best = float(value)
+        if self.prune is not None and self.prune.prunes(len(self.curve) - 1, self.best, higher_is_better):
+            self.pruned_at = len(self.curve) - 1
+            return True
+        return False
+
+    def lightgbm(self) -> Any:
+        import lightgbm
+
+        def callback(env: Any) -> None:
+            if not env.evaluation_result_list:
+                return
+            _, _, value, higher_is_better = env.evaluation_result_list[0][:4]
+            if self.step(value, bool(higher_is_better)):
+                raise lightgbm.callback.EarlyStopException(env.iteration, env.evaluation_result_list)
+
+        return callback
+
+    def xgboost(self) -> Any:
+        import xgboost
+
+        watch = self
+
+        class Callback(xgboost.callback.TrainingCallback):  # type: ignore[misc]
+            def after_iteration(self, model: Any, epoch: int, evals_log: dict[str, Any]) -> bool:
+                if not evals_log:
+                    return False
+                name, values = list(next(iter(evals_log.values())).items())[-1]  # early stopping's metric
+                value = values[-1][0] if isinstance(values[-1], tuple) else values[-1]
+                return watch.step(float(value), name.split("@")[0] in _XGBOOST_HIGHER_IS_BETTER)
+
+        return Callback()
+
+
+# XGBoost's evaluation metrics where more is better (its early stopping's own list); the others are losses
+_XGBOOST_HIGHER_IS_BETTER = frozenset({"auc", "aucpr", "pre", "map", "ndcg"})
+
+
 def early_stopped_trees(
     model: Model, features: Features, seed: int, fit: pd.DataFrame, validation: pd.DataFrame, target: str
 ) -> int:
     """How many trees a boosting estimator grows before the validation loss stops improving for
     model.early_stopping_rounds rounds: fitted on `fit` and watched on `validation`, both training rows."""
-    probe = build_pipeline(model, features, seed)
-    prepare, estimator = probe[:-1], probe[-1]
-    x_fit = prepare.fit_transform(fit[features.all], fit[target])
-    x_val = prepare.transform(validation[features.all])
-    y_fit, y_val = np.asarray(fit[target]), np.asarray(validation[target])
-    if model.task == "classification":
-        # the probe only counts trees: labels as codes 0..k-1, which both libraries take in an eval set (LightGBM
-        # does not encode text labels there, XGBoost nowhere); a validation row of a class unseen in `fit` is left
-        # out of the watch
-        classes = np.unique(y_fit)
-        known = np.isin(y_val, classes)
-        x_val, y_val = x_val[known], np.searchsorted(classes, y_val[known])
-        y_fit = np.searchsorted(classes, y_fit)
-    rounds = model.early_stopping_rounds
-    if model.estimator.startswith("xgboost."):
-        estimator.set_params(early_stopping_rounds=rounds)
-        estimator.fit(x_fit, y_fit, eval_set=[(x_val, y_val)], verbose=False)
-        return int(estimator.best_iteration) + 1  # 0-based
-    estimator.set_params(early_stopping_round=rounds)  # LightGBM (BOOSTING holds nothing else)
-    estimator.fit(x_fit, y_fit, eval_X=(x_val,), eval_y=(y_val,))
-    return int(estimator.best_iteration_ or estimator.n_estimators)  # 1-based; 0 when it never stopped
+    return fit_watched(model, features, seed, fit, validation, target).trees
+
+
+def check_target(model: Model, frame: pd.DataFrame, column: str) -> None:
+    """DataError when the estimator cannot keep the target's labels: XGBClassifier numbers its classes 0..k-1 and
+    predicts those numbers (its classes_ is always 0..k-1), so another target would come back as codes from the
+    saved model. Booleans and the integers 0..k-1 pass."""
+    if model.task != "classification" or not model.estimator.startswith("xgboost."):
+        return
+    target = frame[column]
+    labels = target.dropna().drop_duplicates().tolist()  # Python values: shown as the user wrote them
+    if pd.api.types.is_bool_dtype(target.dropna()):
+        return
+    try:
+        codes = sorted(int(v) for v in labels if float(v).is_integer())
+    except (TypeError, ValueError):
+        codes = []
+    if len(codes) == len(labels) and codes == list(range(len(labels))):
+        return
+    shown = ", ".join(repr(v) for v in sorted(labels, key=str)[:6]) + (", ..." if len(labels) > 6 else "")
+    raise DataError(
+        f"the target '{target.name}' holds the classes {shown}, and xgboost.XGBClassifier takes only classes "
+        f"numbered 0..{len(labels) - 1} (it predicts those numbers, so the saved model would not answer with your "
+        "labels): map the target to 0..k-1 in the source (e.g. a 0/1 column), or name lightgbm.LGBMClassifier, "
+        "which keeps any labels."
+    )
 
 
 def train(
@@ -204,6 +315,7 @@ def train(
     fitting and validation parts of the training rows, tasks.data.validation_split) finds the number of trees,
     and the model is then fitted with that many on all the training rows: the holdout is never looked at."""
     check_memory(data.train, model, data.features, memory_budget)
+    check_target(model, data.train, target)
     pipeline = build_pipeline(model, data.features, seed)
     x, y = data.train[data.features.all], data.train[target]
     start = time.perf_counter()
@@ -341,16 +453,7 @@ def param_problems(file: str, estimator: str, params: dict[str, object]) -> list
             Problem(file, "model.estimator", f"cannot import {estimator} ({exc})", "reinstall scikit-learn")
         ]
     valid = sorted(instance.get_params())
-    out = []
-    for name in params:
-        if name not in valid:
-            guess = did_you_mean(name, valid)
-            hint = f"did you mean '{guess}'?" if guess else "valid params: " + ", ".join(valid)
-            out.append(
-                Problem(
-                    file, f"model.params.{name}", f"not a parameter of {estimator.rsplit('.', 1)[1]}", hint
-                )
-            )
+    out = [p for name in params if (p := _name_problem(file, f"model.params.{name}", estimator, name, valid))]
     if not out and params:
         try:
             clone(instance.set_params(**params))
@@ -372,10 +475,9 @@ def search_problems(
     out = []
     for name, dim in space.items():
         path = f"model.search.space.{name}"
-        if name not in valid:
-            guess = did_you_mean(name, valid)
-            hint = f"did you mean '{guess}'?" if guess else "valid params: " + ", ".join(valid)
-            out.append(Problem(file, path, f"not a parameter of {short}", hint))
+        unknown = _name_problem(file, path, estimator, name, valid)
+        if unknown:
+            out.append(unknown)
             continue
         if dim.type == "categorical":
             values = list(dim.choices or [])
@@ -388,6 +490,29 @@ def search_problems(
                 out.append(Problem(file, path, f"{value!r} is refused by {short}: {problem[0].message}"))
                 break
     return out
+
+
+def _name_problem(file: str, path: str, estimator: str, name: str, valid: list[str]) -> Problem | None:
+    """A name that is not one of the estimator's constructor parameters, with the closest valid one; a boosting
+    library's own alias (`eta`, `num_iterations`, `min_data_in_leaf`, ...) is pointed to its scikit-learn name."""
+    short = estimator.rsplit(".", 1)[1]
+    target = alias_of(estimator, name, valid)
+    if target == EARLY_STOPPING:
+        return Problem(
+            file, path, f"'{name}' is early stopping, which is not an estimator parameter here: it needs a validation "
+            "part cut from the training rows",
+            f"set {EARLY_STOPPING}: N beside model.params (it cuts that part, never the holdout) and remove {name}",
+        )  # fmt: skip
+    if target is not None:
+        return Problem(
+            file, path, f"'{name}' is {estimator.split('.', 1)[0]}'s own name for a parameter of {short}, which the "
+            "spec names by its scikit-learn name", f"did you mean '{target}'?",
+        )  # fmt: skip
+    if name in valid:
+        return None
+    guess = did_you_mean(name, valid)
+    hint = f"did you mean '{guess}'?" if guess else "valid params: " + ", ".join(valid)
+    return Problem(file, path, f"not a parameter of {short}", hint)
 
 
 def check_constructor_params(estimator: Any) -> None:
@@ -422,6 +547,8 @@ class CandidateResult:
     value: float
     fit_seconds: float
     error: str = ""  # a search trial the estimator refused (fit_trial): its value is NaN
+    curve: tuple[float, ...] = ()  # a boosting trial's validation loss round by round (the pruner's evidence)
+    pruned_at: int | None = None  # the round where the pruner stopped it: its value is NaN
 
 
 def candidate_models(model: Model) -> list[Model]:
@@ -445,6 +572,7 @@ def fit_candidate(
     """Fit one candidate on the fitting part and score it on the validation part (never on the holdout, which
     stays untouched for the champion/challenger comparison)."""
     check_memory(fit, model, features)
+    check_target(model, fit, target)
     pipeline = build_pipeline(model, features, seed)
     start = time.perf_counter()
     try:
@@ -464,14 +592,35 @@ def fit_trial(
     target: str,
     seed: int,
     metric: str,
+    prune: PruneRule | None = None,
 ) -> CandidateResult:
     """One trial of model.search: fit_candidate, except that values the estimator refuses (or a fit that fails)
-    make a failed trial, recorded with its reason, instead of stopping the search."""
+    make a failed trial, recorded with its reason, instead of stopping the search. A boosting estimator is fitted
+    watching the validation part (fit_watched): it stops early with model.early_stopping_rounds, is pruned where
+    `prune` says, and its loss curve comes back for the pruning of later batches."""
     start = time.perf_counter()
     try:
-        return fit_candidate(fit, validation, features, model, target, seed, metric)
+        if model.estimator not in BOOSTING:
+            return fit_candidate(fit, validation, features, model, target, seed, metric)
+        check_memory(fit, model, features)
+        check_target(model, fit, target)
+        try:
+            watched = fit_watched(model, features, seed, fit, validation, target, prune)
+        except (ValueError, TypeError) as exc:
+            raise DataError(f"candidate {model.params} could not be fitted: {exc}") from None
     except DataError as exc:
         return CandidateResult(dict(model.params), metric, math.nan, time.perf_counter() - start, str(exc))
+    seconds = time.perf_counter() - start
+    params, curve = dict(model.params), tuple(watched.curve)
+    if watched.pruned_at is not None:
+        return CandidateResult(params, metric, math.nan, seconds, curve=curve, pruned_at=watched.pruned_at)
+    scored = validation
+    if model.task == "classification":  # the watched model predicts codes 0..k-1 of the classes seen in `fit`
+        classes = np.unique(np.asarray(fit[target]))
+        scored = validation[validation[target].isin(classes)]
+        scored = scored.assign(**{target: np.searchsorted(classes, np.asarray(scored[target]))})
+    value = score(watched.pipeline, scored, features.all, target, model.task).get(metric, math.nan)
+    return CandidateResult(params, metric, value, seconds, curve=curve)
 
 
 def trial_models(model: Model, trials: list[dict[str, Any]]) -> list[Model]:

@@ -191,6 +191,21 @@ class SearchParam(Strict):
         return self
 
 
+class Pruner(Strict):
+    """Stop a trial whose validation loss, round by round, is worse than the median of the complete trials' at the
+    same round (Optuna's MedianPruner rule). Only for estimators that report as they fit (LightGBM, XGBoost)."""
+
+    kind: Literal["median", "none"] = Field(
+        "median", description="median | none (every trial fits to the end)"
+    )
+    startup_trials: int = Field(
+        5, ge=0, le=10_000, description="Complete trials before any is pruned (Optuna's n_startup_trials)"
+    )
+    warmup_steps: int = Field(
+        10, ge=0, description="Boosting rounds a trial always fits before it may be pruned (n_warmup_steps)"
+    )
+
+
 class Search(Strict):
     """A hyperparameter search (Optuna's TPE sampler): each trial fits the model with values drawn from `space`
     (merged onto model.params) and scores promotion.metric on a validation part cut from the training rows, never
@@ -212,6 +227,12 @@ class Search(Strict):
         le=64,
         description="Trials drawn and fitted at once (threads, or the Dask cluster); part of the result: the same "
         "seed, data and parallel give the same trials wherever they run",
+    )
+
+    pruner: Pruner | None = Field(
+        None,
+        description="Default: the median rule for LightGBM and XGBoost (they report their validation loss round "
+        "by round), none for the others",
     )
 
     @model_validator(mode="after")
@@ -275,6 +296,14 @@ class Model(Strict):
                 "space), or keep candidates (a hand-picked list) and remove search; to try a hand-picked set "
                 "inside a search, narrow the space",
             )
+        pruner = self.search.pruner
+        if pruner is not None and pruner.kind != "none" and self.estimator not in BOOSTING:
+            raise PydanticCustomError(
+                "conflict",
+                f"search.pruner: pruning needs an estimator that reports its validation loss as it fits (LightGBM, "
+                f"XGBoost); {self.estimator.rsplit('.', 1)[-1]} fits in one go, so no trial could be pruned: remove "
+                "pruner (or set kind: none)",
+            )
         both = sorted(set(self.search.space) & set(self.params))
         if both:
             raise PydanticCustomError(
@@ -283,6 +312,14 @@ class Model(Strict):
                 "from one of them",
             )
         return self
+
+    def pruner(self) -> Pruner | None:
+        """The search's pruner in effect: the spec's, else the median rule for an estimator that reports as it fits
+        (LightGBM, XGBoost); None when nothing is pruned."""
+        if self.search is None:
+            return None
+        chosen = self.search.pruner or (Pruner() if self.estimator in BOOSTING else None)
+        return chosen if chosen is not None and chosen.kind != "none" else None
 
 
 class Registry(Strict):

@@ -345,10 +345,15 @@ def _log_search(outcome: Outcome, parent_id: str, exp: str) -> None:
             },
         )
         cid, now = child.info.run_id, int(time.time() * 1000)
-        scores = {f"validation_{outcome.metric}": t.value, "fit_seconds": t.seconds}
+        scores = {
+            f"validation_{outcome.metric}": t.value,
+            "fit_seconds": t.seconds,
+            "pruned_at_round": t.pruned_at,
+        }
         c.log_batch(
             cid,
             metrics=[Metric(k, float(v), now, 0) for k, v in scores.items() if v is not None],
             params=[Param(k, param_text(v)) for k, v in t.params.items()],
         )
-        c.set_terminated(cid, "FINISHED" if t.state == "complete" else "FAILED")
+        # a pruned trial was stopped on purpose (KILLED), its tag says why; a failed one failed
+        c.set_terminated(cid, {"complete": "FINISHED", "pruned": "KILLED"}.get(t.state, "FAILED"))

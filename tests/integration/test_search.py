@@ -17,7 +17,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tests.conftest import REPO
+from tests.conftest import REPO, spec_text
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
 
@@ -27,15 +27,23 @@ SEARCH = (
 )
 
 
-def _searching(project: Path, search: str = SEARCH, params: str = "{max_iter: 500}") -> Path:
-    """The project's spec with a search (and a key column, so the holdout's rows can be changed in place)."""
+def _searching(
+    project: Path,
+    search: str = SEARCH,
+    params: str = "{max_iter: 500}",
+    estimator: str = "",
+    file: str = "cancer",
+) -> Path:
+    """The project's spec (deployments/<file>.yaml) with a search (and a key column, so the holdout's rows can be
+    changed in place)."""
     data = project / "data" / "cancer.csv"
     frame = pd.read_csv(data)
     if "row_id" not in frame.columns:
         frame.insert(0, "row_id", range(len(frame)))
         frame.to_csv(data, index=False)
-    spec = project / "deployments" / "cancer.yaml"
-    text = spec.read_text().replace("params: {C: 1.0, max_iter: 500}", f"params: {params}\n{search.rstrip()}")
+    spec = project / "deployments" / f"{file}.yaml"
+    text = spec_text(**({"estimator": estimator} if estimator else {}))
+    text = text.replace("params: {C: 1.0, max_iter: 500}", f"params: {params}\n{search.rstrip()}")
     text = text.replace("seed: 3}", "seed: 3, key: [row_id]}\n  features: {exclude: [row_id]}")
     spec.write_text(text)
     return spec
@@ -87,6 +95,50 @@ def test_a_search_is_tracked_trial_by_trial_and_its_best_values_are_on_the_versi
     assert artifacts == {"search/history.png", "search/trials.json"}
     version = c.get_model_version("cancer-model", result.version)
     assert version.tags["mlops.search"].startswith("8 trials") and version.run_id == result.run_id
+
+
+BOOSTED = (
+    "  early_stopping_rounds: 10\n"
+    "  search: {trials: 12, parallel: 4, seed: 11, pruner: {startup_trials: 4, warmup_steps: 5}, space: "
+    "{learning_rate: {type: float, low: 0.002, high: 0.5, log: true}, num_leaves: {type: int, low: 4, high: 40}}}\n"
+)
+
+
+def _boosted(project: Path) -> Path:
+    """The project's spec searching LightGBM (its text target, benign/malignant, kept as it is)."""
+    return _searching(
+        project, BOOSTED, "{n_estimators: 150, min_child_samples: 5}", "lightgbm.LGBMClassifier", "boosted"
+    )
+
+
+def test_a_lightgbm_search_prunes_and_its_pruned_trials_are_recorded_as_such(project: Path) -> None:
+    from mlflow import MlflowClient
+
+    from flows.retrain import retrain
+    from mlops.settings import get_settings
+
+    result = retrain(str(_boosted(project)))
+    headline = result.search[0]
+    pruned = int(headline.split(" pruned")[0].rsplit(" ", 1)[1])
+    assert pruned >= 1 and headline.startswith("Search: 12 trials (") and "0 failed" in headline, headline
+    c = MlflowClient(get_settings().tracking_uri)
+    run = c.get_run(result.run_id)
+    assert run.data.metrics["search_trials_pruned"] == pruned
+    children = c.search_runs([run.info.experiment_id], f"tags.mlflow.parentRunId = '{result.run_id}'")
+    stopped = [ch for ch in children if ch.data.tags["mlops.trial_state"] == "pruned"]
+    assert len(stopped) == pruned and all(ch.info.status == "KILLED" for ch in stopped)
+    assert all(ch.data.metrics["pruned_at_round"] >= 5 and "validation_roc_auc" not in ch.data.metrics
+               for ch in stopped)  # fmt: skip
+    trials = json.loads(
+        Path(c.download_artifacts(result.run_id, "search/trials.json", str(project))).read_text()
+    )
+    assert [t["number"] for t in trials["trials"] if t["state"] == "pruned"] == sorted(
+        int(ch.info.run_name.split("-")[1]) for ch in stopped
+    )
+    assert all(
+        t["number"] >= 4 for t in trials["trials"] if t["state"] == "pruned"
+    )  # the startup trials ran out
+    assert result.challenger_metrics["roc_auc"] > 0.9  # the best trial, refitted with early stopping
 
 
 def test_poisoning_the_holdout_leaves_the_search_unchanged(project: Path) -> None:
@@ -192,11 +244,31 @@ def test_the_same_seed_and_data_give_the_same_search_on_threads_and_on_dask(
                                                      "target", 3, "roc_auc"),
         )  # fmt: skip
 
+    boosted = load_spec(
+        _boosted(project)
+    ).spec  # LightGBM with early stopping and pruning: same trials, pruned alike
+    assert boosted.model.search is not None
+
+    @flow
+    def boosting(name: str) -> Any:
+        parts = data.split(data.load(loaded), loaded)
+        fit, validation = data.validation_split(parts, loaded)
+        return search.run_search(
+            boosted.model.search, name=name, storage=get_settings().search_storage_url, metric="roc_auc",
+            direction="maximize", seed=11, pruner=boosted.model.pruner(),
+            fit_batch=parallel.trial_fitter(steps.fit_trial, fit, validation, parts.features, boosted.model,
+                                            "target", 3, "roc_auc"),
+        )  # fmt: skip
+
     monkeypatch.delenv("MLOPS_DASK_ADDRESS", raising=False)
-    threads = searching("on-threads")
+    threads, boosted_threads = searching("on-threads"), boosting("boosted-on-threads")
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         monkeypatch.setenv("MLOPS_DASK_ADDRESS", cluster.scheduler_address)
-        on_dask = searching("on-dask")
+        on_dask, boosted_dask = searching("on-dask"), boosting("boosted-on-dask")
+    assert boosted_threads.counts()["pruned"] >= 1, boosted_threads.headline()
+    assert [(t.params, t.state, t.value, t.pruned_at) for t in boosted_dask.trials] == [
+        (t.params, t.state, t.value, t.pruned_at) for t in boosted_threads.trials
+    ]
     assert threads.ran_on == "6 fits on 3 threads"
     assert on_dask.ran_on == f"6 fits on Dask {cluster.scheduler_address}"
     assert [(t.params, t.value) for t in on_dask.trials] == [(t.params, t.value) for t in threads.trials]

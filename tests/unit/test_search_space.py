@@ -12,7 +12,7 @@ import pytest
 from mlops.errors import DataError
 from mlops.spec import load_spec
 from mlops.spec.schema import Search
-from tasks.search import run_search
+from tasks.search import TrialFit, run_search
 from tasks.train import search_problems
 from tests.conftest import spec_problems, spec_text, write_spec
 
@@ -138,12 +138,13 @@ class Scorer:
         self.die_after = die_after_batches
         self.batches = 0
 
-    def __call__(self, trials: list[dict[str, Any]]) -> tuple[list[tuple[float, float, str]], str]:
+    def __call__(self, trials: list[dict[str, Any]], rule: Any = None) -> tuple[list[TrialFit], str]:
         if self.die_after is not None and self.batches == self.die_after:
             raise KeyboardInterrupt  # the process dies mid-batch: these trials stay RUNNING in the storage
         self.batches += 1
         self.fits += trials
-        return [(_score(t), 0.01, "") for t in trials], f"{len(trials)} fits on {len(trials)} threads"
+        where = f"{len(trials)} fits on {len(trials)} threads"
+        return [(_score(t), 0.01, "", (), None) for t in trials], where
 
 
 def _run(storage: str, scorer: Scorer, name: str = "s", seed: int = 7) -> Any:
@@ -178,8 +179,11 @@ def test_a_killed_search_resumes_with_its_finished_trials_and_ends_as_if_never_k
 
 
 def test_failed_trials_are_counted_and_a_search_with_no_scored_trial_stops(tmp_path: Path) -> None:
-    def half_fail(trials: list[dict[str, Any]]) -> tuple[list[tuple[float, float, str]], str]:
-        return [(math.nan, 0.0, "refused") if t["kind"] == "a" else (_score(t), 0.0, "") for t in trials], ""
+    def half_fail(trials: list[dict[str, Any]], rule: Any) -> tuple[list[TrialFit], str]:
+        return [
+            (math.nan, 0.0, "refused", (), None) if t["kind"] == "a" else (_score(t), 0.0, "", (), None)
+            for t in trials
+        ], ""
 
     out = run_search(SPACE, name="f", storage=f"sqlite:///{tmp_path}/f.db", metric="roc_auc",
                      direction="maximize", seed=1, fit_batch=half_fail)  # fmt: skip
@@ -187,8 +191,8 @@ def test_failed_trials_are_counted_and_a_search_with_no_scored_trial_stops(tmp_p
     assert counts["failed"] >= 1 and counts["failed"] + counts["complete"] == 12
     assert all(t.error == "refused" for t in out.trials if t.state == "failed")
 
-    def all_fail(trials: list[dict[str, Any]]) -> tuple[list[tuple[float, float, str]], str]:
-        return [(math.nan, 0.0, "C must be positive") for _ in trials], ""
+    def all_fail(trials: list[dict[str, Any]], rule: Any) -> tuple[list[TrialFit], str]:
+        return [(math.nan, 0.0, "C must be positive", (), None) for _ in trials], ""
 
     with pytest.raises(DataError, match="no trial of model.search could be scored.*C must be positive"):
         run_search(SPACE, name="g", storage=f"sqlite:///{tmp_path}/g.db", metric="roc_auc",
