@@ -26,6 +26,7 @@ from mlops.drift_policy import (
 from mlops.errors import DataError, NoChampion
 from mlops.labels import realised_verdict
 from mlops.ownership import check_ownership, owner_of
+from mlops.secrets import secrets_hidden
 from mlops.settings import get_settings
 from mlops.spec import LoadedSpec, PipelineSpec, load_spec
 from mlops.timeutil import window_before
@@ -34,6 +35,7 @@ from tasks.predict import predictions_note
 
 
 @flow(name="monitor", flow_run_name="monitor-{spec_path}", validate_parameters=True)
+@secrets_hidden  # an error leaves the flow masked: its failed state's message is shown by the Prefect API
 def monitor(
     spec_path: str,
     batch: str | None = None,

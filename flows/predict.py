@@ -10,6 +10,7 @@ from prefect import flow
 from flows.gates import gate_source
 from mlops.errors import NoChampion
 from mlops.ownership import check_ownership, owner_of
+from mlops.secrets import secrets_hidden
 from mlops.spec import load_spec
 from mlops.write_targets import table_target
 from tasks import data, steps
@@ -24,6 +25,7 @@ from tasks.predict import (
 
 
 @flow(name="predict", flow_run_name="predict-{spec_path}", validate_parameters=True)
+@secrets_hidden  # an error leaves the flow masked: its failed state's message is shown by the Prefect API
 def predict(
     spec_path: str,
     out: str,

@@ -14,6 +14,7 @@ from mlops.baselines import Summary, policy_outcome, reading, summarise
 from mlops.drift_policy import periods
 from mlops.errors import DataError, QualityGateFailed
 from mlops.in_sample import TrainingWindow, in_sample_notes, inside, training_window
+from mlops.secrets import secrets_hidden
 from mlops.settings import get_settings
 from mlops.spec import load_spec
 from mlops.timeutil import parse_time, window_before
@@ -21,6 +22,7 @@ from tasks import data, report, steps
 
 
 @flow(name="replay", flow_run_name="replay-{spec_path}-{start}-{end}")
+@secrets_hidden  # an error leaves the flow masked: its failed state's message is shown by the Prefect API
 def replay(
     spec_path: str,
     start: str,

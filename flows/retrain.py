@@ -11,6 +11,7 @@ from flows.gates import judge
 from mlops.fingerprint import code_sha256, idempotency_key
 from mlops.ownership import check_ownership, note_feature_changes, owner_of
 from mlops.policy import apply_approval, best_candidate, recheck_after_approval
+from mlops.secrets import secrets_hidden
 from mlops.settings import get_settings
 from mlops.spec import LoadedSpec, load_spec
 from tasks import data, parallel, promotion, report, search, steps, train
@@ -19,6 +20,7 @@ from tasks.tracking.runs import TrainingRun
 
 
 @flow(name="retrain", flow_run_name="retrain-{spec_path}", validate_parameters=True)
+@secrets_hidden  # an error leaves the flow masked: its failed state's message is shown by the Prefect API
 def retrain(
     spec_path: str,
     window_start: str | None = None,

@@ -10,6 +10,7 @@ from typing import Any, ParamSpec, TypeVar
 from prefect import Task, task
 from prefect.cache_policies import NO_CACHE
 
+from mlops.secrets import secrets_hidden
 from tasks import (
     baselines,
     bootstrap,
@@ -56,9 +57,10 @@ RETRIES: dict[str, Any] = {
 
 
 def step(fn: Callable[P, R], name: str, retried: bool = False) -> Task[P, R]:
-    # NO_CACHE: Prefect's default policy hashes every input (1M-row frames too) for a key nothing uses
+    # NO_CACHE: Prefect's default policy hashes every input (1M-row frames too) for a key nothing uses.
+    # secrets_hidden: an error leaves the task masked, before Prefect makes its failed state's message of it.
     options: dict[str, Any] = RETRIES if retried else {}
-    return task(name=name, cache_policy=NO_CACHE, **options)(fn)
+    return task(name=name, cache_policy=NO_CACHE, **options)(secrets_hidden(fn))
 
 
 # data

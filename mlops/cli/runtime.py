@@ -16,6 +16,7 @@ import typer
 
 from mlops.cli.render import err
 from mlops.errors import MlopsError, Problem, SpecError
+from mlops.secrets import mask_log_records
 
 if TYPE_CHECKING:
     from mlops.cli.project_check import CheckReport
@@ -39,36 +40,6 @@ def quiet_environment() -> None:
     for key, value in QUIET_ENV.items():
         os.environ.setdefault(key, value)
     mask_log_records()
-
-
-def mask_log_records() -> None:
-    """Every log record made in this process (ours, Prefect's, MLflow's, SQLAlchemy's) has its credentials masked
-    when it is made (mlops.settings.hide_secrets), so neither the terminal nor the Prefect server's run logs ever
-    receive a store URL's password that a library repeated in its message."""
-    previous = logging.getLogRecordFactory()
-    if getattr(previous, "masks_secrets", False):
-        return
-
-    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
-        record = previous(*args, **kwargs)
-        try:
-            text = record.getMessage()
-        except Exception:  # noqa: BLE001 - a record that cannot be formatted is the logging module's to report
-            return record
-        from mlops.secrets import hide_secrets
-
-        masked = hide_secrets(text)
-        if masked != text:
-            record.msg, record.args = masked, ()
-        if record.exc_info and record.exc_info[1] is not None:  # the traceback repeats the error's text
-            trace = logging.Formatter().formatException(record.exc_info)
-            hidden = hide_secrets(trace)
-            if hidden != trace:
-                record.exc_text = hidden  # what every formatter prints in place of formatting exc_info again
-        return record
-
-    factory.masks_secrets = True  # type: ignore[attr-defined]
-    logging.setLogRecordFactory(factory)
 
 
 # --- errors -> messages and exit codes ---------------------------------------------------------------------

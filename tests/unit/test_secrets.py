@@ -194,3 +194,53 @@ def test_a_logged_traceback_is_masked_too(caplog: pytest.LogCaptureFixture) -> N
     finally:
         logging.setLogRecordFactory(previous)
     assert "ConnectionError" in caplog.text and PW not in caplog.text
+
+
+def test_an_error_is_masked_in_place_with_its_cause_and_its_type_kept(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """hide_secrets_in: what Prefect's failed state, the CLI and the ledger read of an error is its masked text; the
+    type stays (retry conditions and exit codes read it), the errors it carries are masked too."""
+    import pickle
+
+    import sqlalchemy.exc
+    from mlflow.exceptions import MlflowException
+
+    from mlops.secrets import hide_secrets_in, secrets_hidden
+
+    url = f"postgresql://u:{PW}@127.0.0.1:5432/x"
+    monkeypatch.setenv("SOME_DB_URL", url)
+
+    class Own(Exception):  # an error whose text is not its args
+        def __str__(self) -> str:
+            return f"cannot reach {url} (password {PW})"
+
+    driver = ConnectionError(f"connection to {url} failed")
+    wrapped = sqlalchemy.exc.OperationalError("SELECT 1", {}, driver)
+    cases: list[BaseException] = [
+        RuntimeError(f"could not connect to {url}"),
+        OSError(2, f"no file {PW}", f"/tmp/{PW}"),
+        MlflowException(f"API request to {url} failed"),
+        wrapped,
+        Own(),
+    ]
+    for error in cases:
+        kind = type(error)
+        hidden = hide_secrets_in(error)
+        assert hidden is error and isinstance(error, kind) and type(error).__name__ == kind.__name__
+        assert PW not in f"{type(error).__name__}: {error}" and PW not in repr(error.args), error
+    assert PW not in str(driver) and PW not in str(wrapped.orig)
+    assert PW not in str(
+        pickle.loads(pickle.dumps(cases[-1]))
+    )  # a masked error crosses a process boundary masked
+
+    @secrets_hidden
+    def fails() -> None:
+        try:
+            raise KeyError(url)
+        except KeyError as exc:
+            raise ValueError(f"read failed at {url}") from exc
+
+    with pytest.raises(ValueError, match=r"u:\*\*\*@127") as caught:
+        fails()
+    assert isinstance(caught.value.__cause__, KeyError) and PW not in str(caught.value.__cause__)
