@@ -325,7 +325,10 @@ def read_chunks(
 
         shape = _shape(con, source)
         statement = _statement(source, shape, None, time_column, start, end, None)
-        reader = _reader(_run(con, statement), chunk_rows)
+        # the cursor held while its stream is read: ADBC closes the stream with a cursor collected as garbage
+        # ("Attempt to read from a stream that has already been closed": predict from PostgreSQL failed so)
+        result = _run(con, statement)
+        reader = _reader(result, chunk_rows)
         pending: list[Any] = []
         rows = 0
         for batch in reader:

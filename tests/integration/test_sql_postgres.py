@@ -82,6 +82,29 @@ def test_a_month_is_read_with_the_spec_columns_and_the_url_masked_in_lineage(
     assert PASSWORD not in recorded
 
 
+def test_predict_reads_a_month_in_chunks_from_postgresql(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trips_db: tuple[int, pd.DataFrame]
+) -> None:
+    """predict's chunked read (an ADBC stream): every row of the window once. It failed with 'Attempt to read
+    from a stream that has already been closed' while the cursor was left to the garbage collector."""
+    import gc
+
+    from mlops.spec import load_spec
+    from tasks.data.sql import read_chunks, sql_source
+
+    port, frame = trips_db
+    monkeypatch.setenv("TRIPS_DB_URL", _url(port))
+    loaded = load_spec(_sql_project(tmp_path, "table: trips") / "deployments" / "trips.yaml")
+    chunks = []
+    for chunk in read_chunks(sql_source(loaded), "ts", "2013-07-01", "2013-08-01", 100):
+        gc.collect()  # what a long predict does between chunks
+        chunks.append(chunk)
+    got = pd.concat(chunks, ignore_index=True)
+    expected = frame[(frame["ts"] >= "2013-07-01") & (frame["ts"] < "2013-08-01")].reset_index(drop=True)
+    assert len(chunks) > 1 and max(map(len, chunks)) <= 100
+    pd.testing.assert_frame_equal(got[list(expected.columns)], expected, check_dtype=False)
+
+
 @pytest.mark.parametrize(
     ("password", "table", "said", "fix"),
     [
