@@ -7,6 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 _YEAR = re.compile(r"\d{4}")
+# a date written day and month first, in an order the text does not say (05/01/2021, 5.1.21, 05-01-2021 06:00):
+# pandas and dateutil read it month-first (1 May), most of the world writes it day-first (5 January). Never guessed.
+DAY_MONTH = r"\s*\d{1,2}[/.\-]\d{1,2}[/.\-]\d{2,4}(?:[ T].*)?"
 _MONTH = re.compile(r"(\d{4})-(\d{1,2})")
 
 
@@ -27,6 +30,14 @@ def parse_time(value: str | datetime | None) -> datetime | None:
         else:
             ts = datetime.fromisoformat(text.replace("Z", "+00:00"))
     return ts.replace(tzinfo=UTC) if ts.tzinfo is None else ts.astimezone(UTC)
+
+
+# why such a date is refused, and the fix: the one sentence every reader of dates says
+DAY_MONTH_WHY = (
+    "day and month come in an order the text does not say (pandas reads 05/01/2021 as 1 May, most of the world "
+    "as 5 January), and a date is never guessed: write dates year first, as ISO text (2021-01-05 or "
+    "2021-01-05T06:00), or store them as a date or timestamp type"
+)
 
 
 def as_iso(value: str | None) -> str | None:

@@ -23,6 +23,7 @@ from mlops.labels import LabelReport, LabelsRefused
 from mlops.quality_floor import QualityFloor
 from mlops.settings import get_settings
 from mlops.spec import LoadedSpec
+from mlops.timeutil import DAY_MONTH, DAY_MONTH_WHY
 from mlops.write_targets import atomic_files
 from tasks.data.stream import BatchSource, batch_chunks
 
@@ -218,6 +219,17 @@ def _arrived(
     """The labels that count (mlops.labels.counts), one per id (the latest known), and what was read."""
     read = len(raw)
     if known_col:
+        text = raw[known_col].dropna().astype(str)
+        day_month = (
+            text[text.str.fullmatch(DAY_MONTH)]
+            if not pd.api.types.is_datetime64_any_dtype(raw[known_col])
+            else text.iloc[:0]
+        )
+        if len(day_month):
+            raise LabelsRefused(
+                f"labels: in {len(day_month):,} value(s) of '{known_col}' (labels.known_at_column), e.g. "
+                f"{day_month.iloc[0]!r}, {DAY_MONTH_WHY}. Nothing was judged or recorded."
+            )
         known = pd.to_datetime(raw[known_col], errors="coerce", utc=True)
         bad = raw[known_col].notna() & known.isna()
         if bad.any():

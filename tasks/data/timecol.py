@@ -8,9 +8,11 @@ from __future__ import annotations
 import pandas as pd
 
 from mlops.errors import DataError
+from mlops.timeutil import DAY_MONTH, DAY_MONTH_WHY
 
 ACCEPTED = (
-    "dates or datetimes (a datetime column, or ISO text such as 2013-07-01 or 2013-07-01T06:00), integer years "
+    "dates or datetimes (a datetime column, or ISO text such as 2013-07-01 or 2013-07-01T06:00, never 07/01/2013 "
+    "whose day and month could be either way round), integer years "
     "(1997) or integer epoch seconds (1372636800)"
 )
 YEARS = (1000, 2999)  # integers in this range are years; epoch seconds this small would be January 1970
@@ -31,6 +33,9 @@ def read_time(col: pd.Series, where: str = "") -> tuple[pd.Series, str]:
     text = values.astype(str).str.strip()
     if len(text) and text.str.fullmatch(r"-?\d+").all():  # whole numbers read as text (a string dtype)
         return _from_numbers(pd.to_numeric(col, errors="coerce").rename(name), name, where)
+    day_month = text.str.fullmatch(DAY_MONTH)
+    if day_month.any():  # pandas would read 05/01/2021 as 1 May, and 13/01/2021 as 13 January, row by row
+        raise _refused(name, where, f"in {int(day_month.sum()):,} value(s) {DAY_MONTH_WHY}", text[day_month])
     parsed = pd.to_datetime(col.where(col.isna(), col.astype(str).str.strip()), utc=True, format="mixed",
                             errors="coerce")  # fmt: skip
     bad = parsed.isna() & col.notna()

@@ -54,3 +54,25 @@ def test_labels_from_a_duckdb_table_count_once_known_and_the_latest_wins(
     with pytest.raises(LabelsRefused, match="has no column 'outcome'") as err:
         read_labels(wrong, datetime(2013, 7, 4))
     assert err.value.exit_code == 2 and str(db) not in str(err.value)
+
+
+def test_a_known_at_time_with_day_and_month_either_way_round_is_refused(project: Path) -> None:
+    """'05/07/2013' is 7 May to pandas and 5 July to most of the world: refused (exit 2), never guessed (pandas
+    read both rows as May, before the as-of time, and counted them)."""
+    (project / "labels").mkdir()
+    (project / "labels" / "july.csv").write_text(
+        "row_id,target,known_at\n1,benign,05/07/2013 10:00\n2,malignant,06/07/2013 10:00\n"
+    )
+    path = spec_with_sql_labels(project)
+    path.write_text(
+        path.read_text().replace(
+            "{kind: sql, url_env: LABELS_DB_URL, table: arrived}", "{kind: csv, path: labels/*.csv}"
+        )
+    )
+    with pytest.raises(LabelsRefused) as err:
+        read_labels(load_spec(path), datetime(2013, 7, 4))
+    assert err.value.exit_code == 2
+    assert (
+        "in 2 value(s) of 'known_at' (labels.known_at_column), e.g. '05/07/2013 10:00', day and month"
+        in str(err.value)
+    )

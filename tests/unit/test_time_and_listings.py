@@ -122,6 +122,12 @@ def test_a_time_column_is_read_and_says_how(values: list, how: str, first: datet
         ([1, 2, 3], "its numbers (1 to 3) are neither years (1000-2999) nor epoch seconds, e.g. 1, 2, 3"),
         ([1997.5, 1998.0], "it holds fractional numbers, e.g. 1997.5"),
         ([True, False], "it holds true/false values"),
+        # day and month in an order the text does not say: never guessed (pandas: 1 May, and 13 January row by row)
+        (["05/01/2021", "13/01/2021"], "in 2 value(s) day and month come in an order the text does not say"),
+        (
+            ["2021-01-04", "5.1.21 06:00"],
+            "in 1 value(s) day and month come in an order the text does not say",
+        ),
     ],
 )
 def test_an_unreadable_time_column_is_refused_naming_it_and_the_forms(values: list, why: str) -> None:
