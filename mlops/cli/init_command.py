@@ -206,10 +206,8 @@ def _suite_only(data: Path | None, name: str | None, force: bool) -> None:
             "hand edits are lost: keep a copy, or use git).",
         )
     if data is not None and not data.is_file():
-        fail(
-            2,
-            f"{data}: no such data file; give a CSV or Parquet file, or leave it out to read the spec's data.",
-        )
+        what = "a folder, not a data file" if data.is_dir() else "no such data file"
+        fail(2, f"{data}: {what}; give a CSV or Parquet file, or leave it out to read the spec's data.")
     try:
         from tasks.data import read_frame
         from tasks.data.splits import resolve_features
@@ -226,6 +224,13 @@ def _suite_only(data: Path | None, name: str | None, force: bool) -> None:
                 2,
                 f"the data has no column {', '.join(repr(c) for c in absent)}, which {spec_file.name} reads; give the "
                 "data the spec trains on, or fix the spec.",
+            )
+        if frame.empty:  # a header alone: every bound, set and null share of the suite would be made up
+            shown = str(data) if data is not None else f"the data of {spec_file.name}"
+            fail(
+                2,
+                f"{shown} has no rows; a suite is written from the rows it will check (their ranges, sets and null "
+                "shares): give data with rows.",
             )
         features = resolve_features(frame, spec.data)
         columns = profile(frame, time_column)

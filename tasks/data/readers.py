@@ -228,7 +228,9 @@ def read_batch_file(path: Path) -> pd.DataFrame:
             return pd.read_parquet(path)
         return pd.read_csv(path)
     except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: the batch file is empty.") from None
+        raise DataError(
+            f"{path}: the file is empty (no header row, no rows); give a CSV with a header and rows."
+        ) from None
     except Exception as exc:  # noqa: BLE001 - any unreadable batch becomes DataError naming the file
         raise DataError(f"{path}: cannot be read ({type(exc).__name__}: {exc}).") from None
 

@@ -177,7 +177,9 @@ def _csv_chunks(path: Path, chunk_rows: int, dtypes: dict[str, str]) -> Iterator
         with pd.read_csv(path, chunksize=chunk_rows, dtype=dtypes or None) as reader:  # type: ignore[call-overload,arg-type]
             yield from reader
     except pd.errors.EmptyDataError:
-        raise DataError(f"{path}: the batch file is empty.") from None
+        raise DataError(
+            f"{path}: the file is empty (no header row, no rows); give a CSV with a header and rows."
+        ) from None
     except (ValueError, pd.errors.ParserError) as exc:
         raise DataError(f"{path}: cannot be read ({type(exc).__name__}: {exc}).") from None
 

@@ -438,3 +438,56 @@ def test_init_in_a_bare_folder_makes_the_store_so_commands_find_the_project(
     result = CliRunner().invoke(app, ["status", "tumours.yaml"])
     assert result.exit_code == 0 and "No versions of 'tumours' yet" in result.output, result.output
     assert (bare / ".mlops" / "mlflow.db").is_file() and not (bare / "deployments" / ".mlops").exists()
+
+
+@pytest.mark.parametrize(
+    ("case", "said"),
+    [
+        ("empty", "the file is empty (no header row, no rows)"),
+        ("header-only", "no rows"),
+        ("not-parquet", "cannot be read"),
+        ("a-folder", "a folder, not a data file"),
+        ("no-target", "the data has no column 'target'"),
+        ("missing-table", "nowhere"),
+    ],
+)
+def test_a_suite_only_input_that_cannot_work_is_one_paragraph_exit_2_nothing_written(
+    project: Path, monkeypatch: pytest.MonkeyPatch, case: str, said: str
+) -> None:
+    """Beyond the overwrite refusal: an empty data file, one with a header and no rows, a file that is not the
+    format its name says, a folder, data without the spec's target, a spec whose table is not in its database;
+    each is one paragraph with exit 2, and the suite is not written (nor a temporary file left)."""
+    code, _, err = init(project, monkeypatch, "data/cancer.csv", "--target", "target", "--name", "tumours")
+    assert code == 0, err
+    suite = project / "expectations" / "tumours.json"
+    suite.unlink()
+    args = ["--suite-only", "--name", "tumours"]
+    bad = project / "data" / "bad.csv"
+    if case == "empty":
+        bad.write_text("")
+    elif case == "header-only":
+        bad.write_text((project / "data" / "cancer.csv").read_text().splitlines()[0] + "\n")
+    elif case == "not-parquet":
+        bad = bad.with_suffix(".parquet")
+        bad.write_text("mean_radius,target\n1,benign\n")
+    elif case == "a-folder":
+        bad.mkdir()
+    elif case == "no-target":
+        pd.read_csv(project / "data" / "cancer.csv").drop(columns=["target"]).to_csv(bad, index=False)
+    if case == "missing-table":
+        import duckdb
+
+        duckdb.connect(str(project / "data" / "db.duckdb")).close()
+        monkeypatch.setenv("TUMOURS_DB_URL", f"duckdb:///{project / 'data' / 'db.duckdb'}")
+        spec = project / "deployments" / "tumours.yaml"
+        spec.write_text(
+            spec.read_text().replace(
+                "{kind: csv, path: data/cancer.csv}", "{kind: sql, url_env: TUMOURS_DB_URL, table: nowhere}"
+            )
+        )
+    else:
+        args.insert(0, str(bad))
+    code, out, err = init(project, monkeypatch, *args)
+    assert code == 2, out + err
+    assert said in err and err.startswith("error: ") and "Traceback" not in out + err, err
+    assert not suite.exists() and not list(suite.parent.glob(".*tmp"))
