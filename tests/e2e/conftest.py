@@ -5,11 +5,12 @@ PREFECT_API_URL at it, so each command skips the 7-12 s of a temporary server. T
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+import subprocess
+from collections.abc import Callable, Iterator
 
 import pytest
 
-from tests.conftest import SHARED_PREFECT, running_prefect_server
+from tests.conftest import SHARED_PREFECT, invoke_mlops, running_prefect_server
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -20,3 +21,18 @@ def shared_prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
             yield api
         finally:
             os.environ.pop(SHARED_PREFECT, None)
+
+
+@pytest.fixture
+def in_process(
+    shared_prefect_server: str, isolated_home: object, monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """`mlops ARGS` in this process (tests/conftest.py::invoke_mlops) against the session's Prefect server: for the
+    steps of a CLI test where a new interpreter adds nothing checked (it paid every library's import again,
+    5-30 s a command on this machine). Run it from the project's folder (monkeypatch.chdir). Prefect's events
+    worker, keyed without the API URL, is drained first so this server gets this test's events."""
+    from prefect.events.worker import EventsWorker
+
+    EventsWorker.drain_all()
+    monkeypatch.setenv("PREFECT_API_URL", shared_prefect_server)
+    return invoke_mlops
