@@ -27,6 +27,28 @@ TRIES = 3
 # between tries: a refused port is told after 3 tries over ~5 s, a silent one after ~20 s
 PAUSES_SECONDS = (2.0, 3.0)
 
+# after the first reach, mid-run: a PostgreSQL connection we open (model.search's trial store, --out table:) gives up
+# connecting after the same timeout, and a peer gone silent is found by TCP keepalives after about 5 + 3 x 2 s,
+# not after the operating system's minutes
+KEEPALIVE_SECONDS = (5, 2, 3)  # idle before the first probe, between probes, probes lost before giving up
+
+
+def pg_connect_args(url: str) -> dict[str, int]:
+    """libpq's options for a connection SQLAlchemy opens through psycopg2 (`postgresql://`,
+    `postgresql+psycopg2://`): the connect timeout of this policy and TCP keepalives; {} for any other URL."""
+    scheme = url.partition("://")[0].lower()
+    if scheme not in ("postgresql", "postgres", "postgresql+psycopg2"):
+        return {}
+    idle, interval, count = KEEPALIVE_SECONDS
+    return {
+        "connect_timeout": max(2, round(CONNECT_TIMEOUT_SECONDS)),
+        "keepalives": 1,
+        "keepalives_idle": idle,
+        "keepalives_interval": interval,
+        "keepalives_count": count,
+    }
+
+
 Kind = Literal["refused", "silent", "denied", "setting", "down"]
 RETRIED: frozenset[str] = frozenset({"refused", "silent", "down"})  # may pass by waiting; the others do not
 

@@ -82,7 +82,10 @@ def _sqlalchemy(url: str, staged: str, target: TableTarget, batch_id: str) -> in
     import pyarrow.parquet as pq
     import sqlalchemy as sa
 
-    engine = sa.create_engine(url)
+    from mlops.reach import pg_connect_args
+
+    # a database gone silent since the pre-flight: said within the reach policy, not after libpq's unbounded wait
+    engine = sa.create_engine(url, connect_args=pg_connect_args(url))
     schema, _, table = target.table.rpartition(".")
     written = 0
     try:

@@ -182,7 +182,11 @@ def _storage(url: str) -> Any:
 
         # a database that does not answer: one paragraph naming MLOPS_SEARCH_STORAGE, not SQLAlchemy's traceback
         reach_database(url, "MLOPS_SEARCH_STORAGE", "model search's trial store")
-        return optuna.storages.RDBStorage(url, engine_kwargs={"pool_pre_ping": True})
+        from mlops.reach import pg_connect_args
+
+        # mid-search, a database gone silent is said within the reach policy, not after libpq's unbounded wait
+        engine = {"pool_pre_ping": True, "connect_args": pg_connect_args(url)}
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine)
     from pathlib import Path
 
     from sqlalchemy import event

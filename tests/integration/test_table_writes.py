@@ -92,3 +92,21 @@ def test_a_batch_replaces_its_rows_in_one_transaction_on_each_engine(
         write_table(staged(tmp_path, "b2-odd", 7, extra=True), target, "b2")  # a column the table lacks
     assert "127.0.0.1" not in str(err.value) and "w.duckdb" not in str(err.value)  # the URL never shown
     assert count_rows(url) == {"b1": 20, "b2": 5}  # the delete of b2's rows was rolled back with the insert
+
+
+def test_a_database_that_stopped_answering_is_said_within_the_reach_policy(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A PostgreSQL that accepts the connection and never answers (a hung server, a dead peer behind a proxy): libpq
+    alone waits as long as the OS lets it; our engine gives up after the reach policy's connect timeout and says
+    so, the password masked (mlops.reach.pg_connect_args)."""
+    import socket
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel completes the handshake; nobody ever answers
+        port = silent.getsockname()[1]
+        monkeypatch.setenv("PREDS_DB_URL", f"postgresql://u:Silent-Pw9@127.0.0.1:{port}/x")
+        with pytest.raises(TableWriteFailed) as err:
+            write_table(staged(tmp_path, "b1", 3), TableTarget("preds", "PREDS_DB_URL"), "b1")
+    assert "timeout expired" in str(err.value) and "Silent-Pw9" not in str(err.value)

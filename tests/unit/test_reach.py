@@ -150,3 +150,13 @@ def test_a_service_down_is_ridden_out_by_the_tasks_retries_a_refused_password_is
     down = unreached_error("x", "V", "tcp://h:1", Unreached("refused", "", 3, 5.0), "start it")
     refused = unreached_error("x", "V", "tcp://h:1", Unreached("denied", "no", 1, 0.1), "start it", "fix it")
     assert is_transient(down) and not is_transient(refused)
+
+
+def test_a_psycopg2_connection_is_bounded_by_the_policy_and_other_drivers_are_left_alone() -> None:
+    from mlops.reach import CONNECT_TIMEOUT_SECONDS, pg_connect_args
+
+    bounded = pg_connect_args("postgresql://u:pw@db:5432/x")
+    assert bounded["connect_timeout"] == round(CONNECT_TIMEOUT_SECONDS) and bounded["keepalives"] == 1
+    assert pg_connect_args("postgresql+psycopg2://db/x") == bounded
+    assert pg_connect_args("postgresql+asyncpg://db/x") == {}  # asyncpg takes no libpq options
+    assert pg_connect_args("sqlite:///x.db") == {} and pg_connect_args("mysql://db/x") == {}
