@@ -43,7 +43,11 @@ def _parts(rows: int) -> Any:
     return loaded, parts, fit, validation
 
 
-def ours(rows: int, trials: int, parallel: int, out: Path) -> None:
+def ours(rows: int, trials: int, parallel: int, out: Path, dask: bool = False) -> None:
+    """The search as the retrain runs it; with `dask`, on a local Dask cluster of two worker processes (one thread
+    each) at MLOPS_DASK_ADDRESS, as a team's cluster would run it (started before the clock)."""
+    from contextlib import ExitStack
+
     from prefect import flow
     from prefect.testing.utilities import prefect_test_harness
 
@@ -70,7 +74,15 @@ def ours(rows: int, trials: int, parallel: int, out: Path) -> None:
         )  # fmt: skip
         return outcome, time.perf_counter() - start
 
-    with prefect_test_harness(server_startup_timeout=180):
+    with ExitStack() as stack:
+        if dask:
+            from distributed import LocalCluster
+
+            cluster = stack.enter_context(
+                LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None)
+            )
+            os.environ["MLOPS_DASK_ADDRESS"] = cluster.scheduler_address
+        stack.enter_context(prefect_test_harness(server_startup_timeout=180))
         result: tuple[Any, float] = searching()  # type: ignore[assignment]
     outcome, seconds = result
     out.write_text(json.dumps({
@@ -129,12 +141,15 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--trials", type=int, default=20)
     parser.add_argument("--parallel", type=int, default=4)
-    parser.add_argument("--child", choices=["ours", "bare", "bare-batched"])
+    parser.add_argument("--child", choices=["ours", "ours-dask", "bare", "bare-batched"])
+    parser.add_argument(
+        "--ways", default="ours,ours-dask,bare,bare-batched", help="which to run (ours always)"
+    )
     parser.add_argument("--trials-file")
     parser.add_argument("--out")
     args = parser.parse_args()
-    if args.child == "ours":
-        ours(args.rows, args.trials, args.parallel, Path(args.out))
+    if args.child in ("ours", "ours-dask"):
+        ours(args.rows, args.trials, args.parallel, Path(args.out), dask=args.child == "ours-dask")
         return
     if args.child in ("bare", "bare-batched"):
         bare(args.rows, args.parallel, Path(args.trials_file), Path(args.out), args.child == "bare-batched")
@@ -144,19 +159,31 @@ def main() -> None:
                "PREFECT_SERVER_ANALYTICS_ENABLED": "false", "OMP_WAIT_POLICY": "PASSIVE"}  # fmt: skip
         env.pop("PREFECT_API_URL", None)
         common = [sys.executable, __file__, "--rows", str(args.rows), "--parallel", str(args.parallel)]
-        mine, theirs = Path(tmp) / "ours.json", Path(tmp) / "bare.json"
-        subprocess.run([*common, "--trials", str(args.trials), "--child", "ours", "--out", str(mine)],
-                       env=env, check=True)  # fmt: skip
-        subprocess.run([*common, "--child", "bare", "--trials-file", str(mine), "--out", str(theirs)],
-                       env=env, check=True)  # fmt: skip
-        batches = Path(tmp) / "batched.json"
-        subprocess.run([*common, "--child", "bare-batched", "--trials-file", str(mine), "--out", str(batches)],
-                       env=env, check=True)  # fmt: skip
-        a, b = json.loads(mine.read_text()), json.loads(theirs.read_text())
-        c = json.loads(batches.read_text())
-    res = {"rows": a["rows"], "trials": args.trials, "parallel": args.parallel, "ran_on": a["ran_on"],
-           "seconds": {"ours": a["seconds"], "bare": b["seconds"], "bare-batched": c["seconds"]},
-           "best": {"ours": a["best"], "bare": b["best"], "bare-batched": c["best"]}}  # fmt: skip
+        ways = ["ours", *[w for w in args.ways.split(",") if w and w != "ours"]]
+        got: dict[str, dict[str, Any]] = {}
+        for way in ways:
+            out = Path(tmp) / f"{way}.json"
+            given = (["--trials", str(args.trials)] if way.startswith("ours") else
+                     ["--trials-file", str(Path(tmp) / "ours.json")])  # fmt: skip
+            home = {
+                "MLOPS_HOME": f"{tmp}/home-{way}"
+            }  # a fresh trial store each: nothing resumed from another
+            subprocess.run([*common, *given, "--child", way, "--out", str(out)], env=env | home, check=True)
+            got[way] = json.loads(out.read_text())
+    a = got["ours"]
+    res = {
+        "rows": a["rows"],
+        "trials": args.trials,
+        "parallel": args.parallel,
+        "ran_on": a["ran_on"],
+        "seconds": {w: r["seconds"] for w, r in got.items()},
+        "best": {w: r["best"] for w, r in got.items()},
+    }
+    if "ours-dask" in got:  # the same trials on Dask as on threads, or the search is not reproducible
+        res["dask_ran_on"] = got["ours-dask"]["ran_on"]
+        res["dask_same_trials"] = (
+            got["ours-dask"]["trials"] == a["trials"] and got["ours-dask"]["best"] == a["best"]
+        )
     if args.out:
         Path(args.out).write_text(json.dumps(res))
     print(section(res))
@@ -168,6 +195,7 @@ def section(res: dict[str, Any]) -> str:
     n, k = res["trials"], res["parallel"]
     rows = [
         ("model.search (each trial a Prefect task run, " + res["ran_on"] + ")", "ours"),
+        ("model.search on a local Dask cluster of 2 worker processes (MLOPS_DASK_ADDRESS)", "ours-dask"),
         (
             f"bare Optuna, its own loop (`study.optimize(n_jobs={k})`, a new trial whenever a thread is free)",
             "bare",
@@ -192,7 +220,12 @@ def section(res: dict[str, Any]) -> str:
         "|---|---:|---:|---:|",
     ]
     for label, key in rows:
+        if key not in t:
+            continue
         lines.append(f"| {label} | {t[key]:.1f} | {best[key]:.4f} | {t['ours'] / t[key]:.2f}x |")
+    if "dask_same_trials" in res:
+        same = "the same" if res["dask_same_trials"] else "NOT the same"
+        lines += ["", f"On Dask ({res['dask_ran_on']}): {same} {n} trials and best value as on threads."]
     return "\n".join(lines) + "\n"
 
 
