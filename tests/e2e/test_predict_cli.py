@@ -3,6 +3,8 @@ pipeline with no champion stops with exit 1, saying how to train one, with no pr
 
 from __future__ import annotations
 
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -10,7 +12,6 @@ import pytest
 from typer.testing import CliRunner
 
 from mlops.cli import app
-from tests.conftest import cli_env, run_mlops
 
 pytestmark = pytest.mark.e2e
 SPEC = "deployments/cancer.yaml"
@@ -37,11 +38,13 @@ def test_usage_errors_exit_2_before_anything_runs(
     assert not (isolated_home / "mlflow.db").exists() and not (project / "p.parquet").exists()
 
 
-def test_no_champion_exits_1_with_nothing_written(project: Path, isolated_home: Path) -> None:
-    env = cli_env(isolated_home)
-    r = run_mlops(
-        "run", "predict", SPEC, "--batch", "data/cancer.csv", "--out", "out/p.parquet", cwd=project, env=env
-    )  # fmt: skip
+def test_no_champion_exits_1_with_nothing_written(
+    project: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    in_process: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    monkeypatch.chdir(project)
+    r = in_process("run", "predict", SPEC, "--batch", "data/cancer.csv", "--out", "out/p.parquet")
     assert r.returncode == 1, r.stdout + r.stderr
     assert "'cancer-model' has no champion yet: train one first with `mlops run retrain" in " ".join(
         r.stderr.split()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import cli_env, run_mlops
+from tests.conftest import cli_env, invoke_mlops, run_mlops
 
 pytestmark = pytest.mark.e2e
 SECRET = "s3cr3t-Zq8wY1-never-log-me"
@@ -27,11 +27,13 @@ def test_secrets_in_the_environment_are_not_written_anywhere(project: Path, isol
     assert scanned > 10  # the store, the model files, the spec copy, the reports were all looked at
 
 
-def test_a_spec_cannot_construct_objects(project: Path, isolated_home: Path) -> None:
+def test_a_spec_cannot_construct_objects(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In-process (invoke_mlops); a real process refusing a YAML tag: test_bad_input_corpus's real-process cases."""
     marker = project / "pwned"
     spec = project / "deployments" / "evil.yaml"
     spec.write_text(f"name: !!python/object/apply:os.system ['touch {marker}']\n")
-    r = run_mlops("validate", str(spec), cwd=project, env={**os.environ, "MLOPS_HOME": str(isolated_home)})
+    monkeypatch.chdir(project)
+    r = invoke_mlops("validate", str(spec))
     assert r.returncode == 2 and "not valid YAML" in r.stderr and not marker.exists()
 
 
