@@ -65,9 +65,19 @@ def serve(
         if report.problems:
             deploy_problems(report)
         check_notifications(project)
-        home = (prefect_home or sv.default_home(project) / "prefect").resolve()
+        mlops_home = sv.default_home(project)
+        home = (prefect_home or mlops_home / "prefect").resolve()
         api_url = sv.api_url_for(port)
         ui_url = sv.ui_url_for(api_url)
+        left = sv.recorded(mlops_home)
+        if any(c.role == "mlops serve" for c in left):
+            raise ServeError(
+                f"{sv.describe_recorded(left)} for {mlops_home}; use it, or stop it (Ctrl-C in its terminal, or "
+                "`mlops server stop`) before starting another."
+            )
+        if left:
+            sv.stop_recorded(mlops_home)
+            out.print(f"Note: {sv.describe_recorded(left)}; stopped them.")
         if sv.port_in_use(port):
             what = (
                 "a Prefect server answers there" if sv.healthy(api_url) else "another program listens there"
@@ -87,6 +97,7 @@ def serve(
             try:
                 out.print(f"Starting the Prefect server on {ui_url} (state: {home}) ...")
                 server = sv.start_server(port, home, log_path)
+                sv.record(mlops_home, server)  # found again if we are killed (SIGKILL)
                 took = sv.wait_healthy(api_url, server, log_path)
                 out.print(f"Prefect server ready in {took:.1f} s (log: {log_path})")
                 created, other = srv.ensure_process_pools(api_url, pools)
@@ -102,7 +113,10 @@ def serve(
                 render.print_deployments(srv.deployment_rows(api_url))
                 deploy_notifications(project, api_url)
                 local = [p for p in pools if all(not o.startswith(f"{p} (") for o in other)]
-                worker_procs = [sv.start_worker(project, api_url, p) for p in local] if worker else []
+                worker_procs = []
+                for pool in local if worker else []:
+                    worker_procs.append(sv.start_worker(project, api_url, pool))
+                    sv.record(mlops_home, server, zip(local, worker_procs, strict=False))
                 for name in srv.wait_pools_ready(api_url, local if worker else []):
                     out.print(f"Note: the worker for '{name}' has not reported in yet; its output is above.")
                 render.print_next(ui_url, api_url, local if worker else [], project)
@@ -111,6 +125,7 @@ def serve(
                 out.print("\nStopping the worker and the server ...")
             finally:
                 sv.stop_all([*(worker_procs or []), server])
+                sv.forget(mlops_home)
         out.print(f"Stopped. The state stays in {home}; `mlops serve` picks it up again.")
 
 

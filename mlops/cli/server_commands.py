@@ -1,5 +1,6 @@
 """`mlops server status` and `mlops server stop`: the local Prefect server that `mlops run` keeps running on
-embedded defaults (mlops/cli/local_server.py)."""
+embedded defaults (mlops/cli/local_server.py), and the Prefect server and workers of a `mlops serve` of this
+MLOPS_HOME (mlops/cli/supervisor.py's record: one killed with SIGKILL leaves them running, and they are found)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from typing import Annotated
 
 import typer
 
+from mlops.cli import supervisor as sv
 from mlops.cli.local_server import keep_enabled, paths, stop_server
 from mlops.cli.local_server import status as server_status
 
 server_app = typer.Typer(
-    help="The local Prefect server `mlops run` keeps running on embedded defaults (no PREFECT_API_URL).",
+    help="The local Prefect server `mlops run` keeps running on embedded defaults (no PREFECT_API_URL), and the "
+    "processes of `mlops serve`.",
     no_args_is_help=True,
 )
 
@@ -26,6 +29,10 @@ def _uptime(seconds: float) -> str:
     return f"{s // 3600} h {s % 3600 // 60} min"
 
 
+def _capital(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 def _print(text: str) -> None:
     from mlops.cli.render import out
 
@@ -34,7 +41,8 @@ def _print(text: str) -> None:
 
 @server_app.command("status")
 def status() -> None:
-    """Say whether this MLOPS_HOME's local Prefect server runs: its URL, pid and uptime."""
+    """Say whether this MLOPS_HOME's local Prefect server runs (its URL, pid and uptime), and what a `mlops serve`
+    of it runs or left running."""
     from mlops.cli.runtime import server_errors
 
     with server_errors():
@@ -42,6 +50,8 @@ def status() -> None:
         found, answers = server_status()
     if found.problem is not None:
         _print(f"The local Prefect server's state in {p.home} was stale: {found.problem}; cleaned.")
+    if served := sv.recorded(p.root.parent):
+        _print(f"{_capital(sv.describe_recorded(served))} (`mlops server stop` stops them).")
     r = found.server
     if r is None:
         _print(
@@ -61,15 +71,19 @@ def status() -> None:
 def stop(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing when no server runs.")] = False,
 ) -> None:
-    """Stop this MLOPS_HOME's local Prefect server (its database stays, so the next start is quicker)."""
+    """Stop this MLOPS_HOME's local Prefect server (its database stays, so the next start is quicker), and a
+    `mlops serve` of it with its server and workers (or what one killed with SIGKILL left running)."""
     from mlops.cli.runtime import server_errors
 
     with server_errors():
         p = paths()
+        served = sv.stop_recorded(p.root.parent)
         done = stop_server()
+    if served:
+        _print(f"Stopped what ran for `mlops serve`: {_capital(sv.describe_recorded(served))}.")
     if done.problem is not None:
         _print(f"The local Prefect server's state in {p.home} was stale: {done.problem}; cleaned.")
     if done.server is not None:
         _print(f"Stopped the local Prefect server (pid {done.server.pid}, {done.server.api_url}).")
-    elif not quiet or done.problem is not None:
+    elif not served and (not quiet or done.problem is not None):
         _print(f"No local Prefect server was running for {p.root.parent}.")

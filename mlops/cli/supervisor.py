@@ -1,18 +1,24 @@
 """`mlops serve`'s processes: a Prefect server and its workers started as children, watched, and stopped cleanly
 (Ctrl-C or SIGTERM: workers first, then the server, then whatever they left in their process groups), plus
 `prefect deploy --all` run against that server. Only the standard library here; httpx inside `healthy`.
+
+A `mlops serve` killed with SIGKILL cannot stop its children: they are recorded as they start, in
+`<MLOPS_HOME>/serve.json` (each pid with its start time, so a pid the system gives to another program later is never
+taken for ours), and `mlops server status|stop` and the next `mlops serve` find them there, say so and stop them.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -222,3 +228,116 @@ def supervise(server: Any, workers: list[Any], log_path: Path) -> None:
         for w in workers:
             if w.poll() is not None:
                 raise ServeError(f"the worker stopped on its own (exit {w.returncode}); its output is above.")
+
+
+# --- the children recorded, so a `mlops serve` killed with SIGKILL leaves nothing that cannot be found -------------
+
+RECORD = "serve.json"
+
+
+@dataclass(frozen=True)
+class Child:
+    """A process `mlops serve` started (or `mlops serve` itself): its pid and the kernel's start time of that pid."""
+
+    role: str  # "mlops serve", "Prefect server", "worker for pool 'x'"
+    pid: int
+    started: str
+
+    def ours(self) -> bool:
+        """This very process is still running: the pid is alive and was started when we recorded it (a pid the
+        system reused for another program has another start time)."""
+        from mlops.cli.local_server import alive
+
+        return bool(self.started) and alive(self.pid) and process_start(self.pid) == self.started
+
+
+def process_start(pid: int) -> str:
+    """When the process started, as the kernel says (clock ticks since boot; `ps -o lstart` without /proc); '' when
+    it cannot be told."""
+    with suppress(OSError, IndexError):
+        if Path("/proc/self").is_dir():
+            return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+        done = subprocess.run(
+            ["ps", "-o", "lstart=", "-p", str(pid)], capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip()
+    return ""
+
+
+def record_path(mlops_home: Path) -> Path:
+    return mlops_home / RECORD
+
+
+def record(
+    mlops_home: Path, server: subprocess.Popen[Any], workers: Iterable[tuple[str, subprocess.Popen[Any]]] = ()
+) -> None:
+    """Write down this `mlops serve`, its server and the workers it started so far (pool, process), replacing the
+    file in one step."""
+    me = os.getpid()
+    entries = [
+        Child("mlops serve", me, process_start(me)),
+        Child("Prefect server", server.pid, process_start(server.pid)),
+    ]
+    entries += [Child(f"worker for pool '{pool}'", w.pid, process_start(w.pid)) for pool, w in workers]
+    path = record_path(mlops_home)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{me}.tmp")
+    tmp.write_text(json.dumps([vars(c) for c in entries], indent=1))
+    os.replace(tmp, path)
+
+
+def forget(mlops_home: Path) -> None:
+    with suppress(OSError):
+        record_path(mlops_home).unlink(missing_ok=True)
+
+
+def recorded(mlops_home: Path) -> list[Child]:
+    """The processes of the last `mlops serve` of this MLOPS_HOME that are still running (none: [])."""
+    try:
+        entries = json.loads(record_path(mlops_home).read_text())
+        children = [Child(str(e["role"]), int(e["pid"]), str(e["started"])) for e in entries]
+    except (OSError, ValueError, TypeError, KeyError):
+        return []
+    return [c for c in children if c.ours()]
+
+
+def stop_recorded(mlops_home: Path, grace: float = 30) -> list[Child]:
+    """Stop what a `mlops serve` of this MLOPS_HOME left running, and forget it. A live `mlops serve` is asked
+    first (SIGTERM: its own clean stop, workers then server); its children still running after it are stopped as
+    Ctrl-C would (SIGINT, then SIGKILL to their process group after `grace`). Only the recorded processes, each
+    checked to be the very process recorded, are signalled. Returns what was running."""
+    running = recorded(mlops_home)
+    for child in running:
+        if child.role == "mlops serve" and child.ours():
+            with suppress(ProcessLookupError, PermissionError):
+                os.kill(child.pid, signal.SIGTERM)
+            _wait_gone(child, grace + 10)
+    for child in running:
+        if child.role != "mlops serve" and child.ours():
+            with suppress(ProcessLookupError, PermissionError):
+                os.kill(child.pid, signal.SIGINT)
+            if not _wait_gone(child, grace):
+                with suppress(ProcessLookupError, PermissionError):
+                    os.killpg(child.pid, signal.SIGKILL)  # its own group: it was started in a new session
+                _wait_gone(child, 10)
+    forget(mlops_home)
+    return running
+
+
+def _wait_gone(child: Child, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while child.ours():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
+def describe_recorded(children: list[Child]) -> str:
+    """'`mlops serve` (pid 11) runs with the Prefect server (pid 12), ...', or, when that `mlops serve` is gone, 'a
+    `mlops serve` that was killed left the Prefect server (pid 12), the worker for pool 'x' (pid 13) running'."""
+    shown = ", ".join(f"the {c.role} (pid {c.pid})" for c in children if c.role != "mlops serve")
+    serve = next((c for c in children if c.role == "mlops serve"), None)
+    if serve is not None:
+        return f"`mlops serve` (pid {serve.pid}) runs with {shown or 'no child yet'}"
+    return f"a `mlops serve` that was killed left {shown} running"

@@ -72,13 +72,16 @@ class Served:
         return "".join(self.lines)
 
 
-def start_serve(port: int, home: Path, mlops_home: Path, timeout: float = 300) -> Served:
-    """`mlops serve --no-worker` (the tests run the worker themselves), ready when it prints the UI line."""
+def start_serve(
+    port: int, home: Path, mlops_home: Path, timeout: float = 300, worker: bool = False
+) -> Served:
+    """`mlops serve --no-worker` (the tests run the worker themselves; `worker`: its own), ready when it prints
+    the UI line."""
     env = {**os.environ, **QUIET, "MLOPS_HOME": str(mlops_home)}
     env.pop("PREFECT_API_URL", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlops.cli", "serve", "--port", str(port), "--prefect-home", str(home),
-         "--no-worker"],
+         "--worker" if worker else "--no-worker"],
         cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )  # fmt: skip
     served = Served(port, home, mlops_home, proc)

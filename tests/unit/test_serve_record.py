@@ -1,0 +1,56 @@
+"""What `mlops serve` records of its children is all `mlops server stop` may signal, and only while each pid is
+still the very process recorded (its kernel start time): a reused pid is another program's, left alone."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+from mlops.cli import supervisor as sv
+from mlops.cli.local_server import alive
+from tests.conftest import wait_until
+
+
+def _record(home: Path, pid: int, started: str) -> None:
+    home.mkdir(parents=True, exist_ok=True)
+    entries = [{"role": "mlops serve", "pid": 999999, "started": "1"}, {"role": "Prefect server", "pid": pid,
+               "started": started}]  # fmt: skip
+    sv.record_path(home).write_text(json.dumps(entries))
+
+
+def test_only_the_recorded_process_itself_is_stopped(tmp_path: Path) -> None:
+    other = subprocess.Popen(["sleep", "120"], start_new_session=True)
+    try:
+        _record(tmp_path, other.pid, "12345")  # the pid as recorded by a serve long gone: another start time
+        assert sv.recorded(tmp_path) == []
+        assert sv.stop_recorded(tmp_path, grace=2) == [] and alive(other.pid)  # not ours: left running
+
+        _record(tmp_path, other.pid, sv.process_start(other.pid))  # the very process
+        [child] = sv.recorded(tmp_path)
+        assert sv.describe_recorded([child]) == (
+            f"a `mlops serve` that was killed left the Prefect server (pid {other.pid}) running"
+        )
+        assert sv.stop_recorded(tmp_path, grace=5) == [child]
+        wait_until(lambda: not alive(other.pid), 10, what="the recorded process stopped")
+        assert not sv.record_path(tmp_path).exists()
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_an_unreadable_record_is_nothing_recorded(tmp_path: Path) -> None:
+    sv.record_path(tmp_path).write_text("{not json")
+    assert sv.recorded(tmp_path) == [] and sv.stop_recorded(tmp_path) == []
+
+
+def test_a_running_serve_is_named_as_running(tmp_path: Path) -> None:
+    """The next `mlops serve` refuses to start beside a running one (it names its pid) rather than stop it."""
+    import os
+
+    me = os.getpid()
+    entries = [{"role": "mlops serve", "pid": me, "started": sv.process_start(me)}]
+    sv.record_path(tmp_path).write_text(json.dumps(entries))
+    running = sv.recorded(tmp_path)
+    assert [c.pid for c in running] == [me]
+    assert sv.describe_recorded(running) == f"`mlops serve` (pid {me}) runs with no child yet"
