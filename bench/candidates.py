@@ -23,8 +23,8 @@ SPEC = "deployments/flight_delays.yaml"
 
 
 def _fit(args: tuple) -> float:
-    fit, validation, features, model, target = args
-    return train.fit_candidate(fit, validation, features, model, target, 7, "roc_auc").value
+    shared, model = args
+    return train.fit_candidate(shared, model).value
 
 
 def main() -> None:
@@ -38,11 +38,13 @@ def main() -> None:
     loaded = load_spec(SPEC)
     frame = data.load(loaded).head(args.rows)
     parts = data.split(frame, loaded)
-    fit, validation = data.validation_split(parts, loaded)
+    shared = train.FitData.of(
+        data.validation_split(parts, loaded), parts.features, loaded.spec
+    )  # seed 7, roc_auc
     rates = [0.05, 0.1, 0.15, 0.2, 0.25, 0.3][: args.candidates]
     models = [loaded.spec.model.model_copy(update={"params": {**loaded.spec.model.params, "learning_rate": r}})
               for r in rates]  # fmt: skip
-    jobs = [(fit, validation, parts.features, m, loaded.spec.data.target) for m in models]
+    jobs = [(shared, m) for m in models]
 
     def sequential() -> None:
         [_fit(j) for j in jobs]
@@ -66,12 +68,19 @@ def main() -> None:
         results[name] = statistics.median(times)
         print(f"{name}: {results[name]:.2f} s", flush=True)
     base = results["sequential"]
-    print(f"\n{len(jobs)} HistGradientBoosting candidates on {len(fit):,} rows, median of {args.repeats}\n")
+    print(
+        f"\n{len(jobs)} HistGradientBoosting candidates on {len(shared.fit):,} rows, median of {args.repeats}\n"
+    )
     print("| mode | wall s | speedup vs sequential |\n|---|---|---|")
     for name, t in results.items():
         print(f"| {name} | {t:.2f} | {base / t:.2f}x |")
     if args.out:
-        summary = {"rows": len(fit), "candidates": len(jobs), "repeats": args.repeats, "seconds": results}
+        summary = {
+            "rows": len(shared.fit),
+            "candidates": len(jobs),
+            "repeats": args.repeats,
+            "seconds": results,
+        }
         with open(args.out, "w") as fh:
             json.dump(summary, fh)
 

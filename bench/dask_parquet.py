@@ -68,19 +68,15 @@ def candidates(rows: int, repeats: int, work: Path) -> dict[str, Any]:
     models = [
         base.model_copy(update={"params": {**base.params, "learning_rate": r}}) for r in (0.05, 0.1, 0.2, 0.3)
     ]
-    target, seed, metric = loaded.spec.data.target, loaded.spec.data.split.seed, "roc_auc"
+    shared = train.FitData(fit, validation, parts.features, loaded.spec.data.target, loaded.spec.data.split.seed,
+                           "roc_auc")  # fmt: skip
 
     @flow(name="bench-candidates")
     def fan_out() -> Any:
-        return parallel.fit_candidates(
-            steps.fit_candidate, fit, validation, parts.features, models, target, seed, metric
-        )
+        return parallel.fit_candidates(steps.fit_candidate, shared, models)
 
     def sequential() -> list[float]:
-        return [
-            train.fit_candidate(fit, validation, parts.features, m, target, seed, metric).value
-            for m in models
-        ]
+        return [train.fit_candidate(shared, m).value for m in models]
 
     from prefect.testing.utilities import prefect_test_harness
 

@@ -35,12 +35,12 @@ SPACE = {
 
 def _parts(rows: int) -> Any:
     from mlops.spec import load_spec
-    from tasks import data
+    from tasks import data, train
 
     loaded = load_spec(SPEC)
     parts = data.split(data.load(loaded).head(rows), loaded)
-    fit, validation = data.validation_split(parts, loaded)
-    return loaded, parts, fit, validation
+    # the spec's target, seed (7) and promotion metric (roc_auc)
+    return loaded, train.FitData.of(data.validation_split(parts, loaded), parts.features, loaded.spec)
 
 
 def ours(rows: int, trials: int, parallel: int, out: Path, dask: bool = False) -> None:
@@ -56,7 +56,7 @@ def ours(rows: int, trials: int, parallel: int, out: Path, dask: bool = False) -
     from tasks import parallel as fan
     from tasks import search, steps
 
-    loaded, parts, fit, validation = _parts(rows)
+    loaded, shared = _parts(rows)
     spec = loaded.spec
     model = spec.model.model_copy(
         update={"params": {k: v for k, v in spec.model.params.items() if k not in SPACE}}
@@ -69,8 +69,7 @@ def ours(rows: int, trials: int, parallel: int, out: Path, dask: bool = False) -
         outcome = search.run_search(
             space, name="bench", storage=get_settings().search_storage_url, metric="roc_auc",
             direction="maximize", seed=7,
-            fit_batch=fan.trial_fitter(steps.fit_trial, fit, validation, parts.features, model,
-                                       spec.data.target, 7, "roc_auc"),
+            fit_batch=fan.trial_fitter(steps.fit_trial, shared, model),
         )  # fmt: skip
         return outcome, time.perf_counter() - start
 
@@ -86,7 +85,7 @@ def ours(rows: int, trials: int, parallel: int, out: Path, dask: bool = False) -
         result: tuple[Any, float] = searching()  # type: ignore[assignment]
     outcome, seconds = result
     out.write_text(json.dumps({
-        "seconds": seconds, "rows": len(fit), "best": outcome.best.value, "ran_on": outcome.ran_on,
+        "seconds": seconds, "rows": len(shared.fit), "best": outcome.best.value, "ran_on": outcome.ran_on,
         "trials": [t.params for t in outcome.trials], "model_params": dict(model.params),
     }))  # fmt: skip
 
@@ -97,7 +96,7 @@ def bare(rows: int, parallel: int, trials_file: Path, out: Path, batched: bool =
     from tasks import train
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    loaded, parts, fit, validation = _parts(rows)
+    loaded, shared = _parts(rows)
     spec = loaded.spec
     given = json.loads(trials_file.read_text())
     model = spec.model.model_copy(update={"params": given["model_params"]})
@@ -117,9 +116,7 @@ def bare(rows: int, parallel: int, trials_file: Path, out: Path, batched: bool =
                 "l2_regularization": trial.suggest_categorical("l2_regularization", [0.0, 0.1, 1.0]),
             }
             m = model.model_copy(update={"params": {**model.params, **values}})
-            return train.fit_candidate(
-                fit, validation, parts.features, m, spec.data.target, 7, "roc_auc"
-            ).value
+            return train.fit_candidate(shared, m).value
 
         start = time.perf_counter()
         if not batched:  # Optuna's own loop: a new trial starts whenever a thread is free

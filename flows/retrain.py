@@ -134,24 +134,22 @@ def _train_and_track(
     needs_cut = spec.model.search or spec.model.candidates or train.stops_early(spec.model)
     cut = steps.validation_split(parts, loaded) if needs_cut else None
     if spec.model.search and cut is not None:
-        fit, validation = cut
         train.check_target(spec.model, parts.train, spec.data.target)  # before the trials, not after them
         searched = search.run_search(
             spec.model.search, name=search.study_name(spec.name, tags["idempotency_key"]),
             storage=get_settings().search_storage_url, metric=spec.promotion.metric, direction=spec.direction,
             seed=spec.model.search.seed if spec.model.search.seed is not None else spec.data.split.seed,
-            fit_batch=parallel.trial_fitter(steps.fit_trial, fit, validation, parts.features, spec.model,
-                                            spec.data.target, spec.data.split.seed, spec.promotion.metric),
+            fit_batch=parallel.trial_fitter(steps.fit_trial, train.FitData.of(cut, parts.features, spec), spec.model),
             pruner=spec.model.pruner(),
         )  # fmt: skip
         model = train.trial_models(spec.model, [searched.best.params])[0]
         tags |= search.version_tags(searched)
     if spec.model.candidates and cut is not None:
-        fit, validation = cut
         fanned = parallel.fit_candidates(  # on threads, or on the Dask cluster at MLOPS_DASK_ADDRESS
-            steps.fit_candidate, fit, validation, parts.features, train.candidate_models(spec.model),
-            spec.data.target, spec.data.split.seed, spec.promotion.metric,
-        )  # fmt: skip
+            steps.fit_candidate,
+            train.FitData.of(cut, parts.features, spec),
+            train.candidate_models(spec.model),
+        )
         tried, ran_on = fanned.results, fanned.where
         model = train.candidate_models(spec.model)[best_candidate([t.value for t in tried], spec.direction)]
     fitted = steps.train_model(parts, model, spec.data.target, spec.data.split.seed,

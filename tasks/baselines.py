@@ -75,13 +75,9 @@ def challenge(
     needs_cut = spec.model.candidates or train.stops_early(spec.model)
     cut = data.validation_split(parts, windowed) if needs_cut else None
     if spec.model.candidates and cut is not None:
-        fit, validation = cut
         models = train.candidate_models(spec.model)
-        tried = [
-            train.fit_candidate(fit, validation, parts.features, m, spec.data.target, spec.data.split.seed,
-                                spec.promotion.metric)
-            for m in models
-        ]  # fmt: skip
+        shared = train.FitData.of(cut, parts.features, spec)
+        tried = [train.fit_candidate(shared, m) for m in models]
         model = models[best_candidate([t.value for t in tried], spec.direction)]
     fitted = train.train(parts, model, spec.data.target, spec.data.split.seed,
                          validation=cut if train.stops_early(model) else None)  # fmt: skip

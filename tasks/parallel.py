@@ -18,11 +18,8 @@ from mlops.errors import MlopsError, PipelineStopped
 from mlops.reach import Kind, reach, socket_failure, unreached_error
 
 if TYPE_CHECKING:
-    import pandas as pd
-
     from mlops.spec.schema import Model
-    from tasks.data import Features
-    from tasks.train import CandidateResult
+    from tasks.train import CandidateResult, FitData
 
 DASK_ADDRESS_ENV = "MLOPS_DASK_ADDRESS"
 
@@ -146,34 +143,12 @@ class FanOut:
     where: str  # "3 fits on Dask tcp://127.0.0.1:8786" or "3 fits on 3 threads"
 
 
-def fit_candidates(
-    fit_task: Any,
-    fit: pd.DataFrame,
-    validation: pd.DataFrame,
-    features: Features,
-    models: list[Model],
-    target: str,
-    seed: int,
-    metric: str,
-    prune: Any = None,
-) -> FanOut:
+def fit_candidates(fit_task: Any, data: FitData, models: list[Model], prune: Any = None) -> FanOut:
     """Fit every candidate concurrently with the Prefect task `fit_task` (tasks.steps.fit_candidate), inside a
     flow run: on the Dask cluster at MLOPS_DASK_ADDRESS when set, else on the flow's own thread pool. `prune`
     (a search trial's pruning rule, tasks.steps.fit_trial) is handed to each fit when given."""
     address = check_cluster()
-    params = [
-        {
-            "fit": fit,
-            "validation": validation,
-            "features": features,
-            "model": m,
-            "target": target,
-            "seed": seed,
-            "metric": metric,
-            **({"prune": prune} if prune is not None else {}),
-        }
-        for m in models
-    ]
+    params = [{"data": data, "model": m, **({"prune": prune} if prune is not None else {})} for m in models]
     fits = f"{len(models)} fit{'s' if len(models) != 1 else ''}"
     if address is None:
         futures = [fit_task.submit(**p) for p in params]
@@ -192,25 +167,14 @@ def fit_candidates(
     return FanOut(results, f"{fits} on Dask {address}")
 
 
-def trial_fitter(
-    fit_task: Any,
-    fit: pd.DataFrame,
-    validation: pd.DataFrame,
-    features: Features,
-    model: Model,
-    target: str,
-    seed: int,
-    metric: str,
-) -> Any:
+def trial_fitter(fit_task: Any, data: FitData, model: Model) -> Any:
     """model.search's `fit_batch` (tasks.search): fits a batch of trials' values, each merged onto the spec's model,
     with the Prefect task `fit_task` (tasks.steps.fit_trial), where fit_candidates fits (threads or Dask); returns
     each trial's (validation score, fit seconds, error, loss curve, pruned round) and where they ran."""
     from tasks.train import trial_models
 
     def fit_batch(trials: list[dict[str, Any]], prune: Any) -> tuple[list[Any], str]:
-        out = fit_candidates(
-            fit_task, fit, validation, features, trial_models(model, trials), target, seed, metric, prune
-        )
+        out = fit_candidates(fit_task, data, trial_models(model, trials), prune)
         return [(r.value, r.fit_seconds, r.error, r.curve, r.pruned_at) for r in out.results], out.where
 
     return fit_batch

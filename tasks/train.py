@@ -18,7 +18,7 @@ from mlops.errors import DataError, Problem
 from mlops.memory import EncodingEstimate, estimate_encoding, memory_refusal
 from mlops.memory import memory_budget as machine_budget
 from mlops.pruning import PruneRule
-from mlops.spec import Model
+from mlops.spec import Model, PipelineSpec
 from mlops.text import did_you_mean
 from tasks.data import Features, SplitData
 
@@ -560,40 +560,44 @@ def candidate_models(model: Model) -> list[Model]:
     ]
 
 
-def fit_candidate(
-    fit: pd.DataFrame,
-    validation: pd.DataFrame,
-    features: Features,
-    model: Model,
-    target: str,
-    seed: int,
-    metric: str,
-) -> CandidateResult:
-    """Fit one candidate on the fitting part and score it on the validation part (never on the holdout, which
-    stays untouched for the champion/challenger comparison)."""
-    check_memory(fit, model, features)
-    check_target(model, fit, target)
-    pipeline = build_pipeline(model, features, seed)
+@dataclass(frozen=True)
+class FitData:
+    """What every fit of one model selection shares, each candidate's and each search trial's: the part it fits on,
+    the validation part it is scored on (never the holdout, which stays untouched for the champion/challenger
+    comparison), the columns, the target, the seed and the metric it is judged by."""
+
+    fit: pd.DataFrame
+    validation: pd.DataFrame
+    features: Features
+    target: str
+    seed: int
+    metric: str
+
+    @classmethod
+    def of(cls, cut: tuple[pd.DataFrame, pd.DataFrame], features: Features, spec: PipelineSpec) -> FitData:
+        """The fits of `spec`'s model selection on `cut` (the fitting and validation parts)."""
+        fit, validation = cut
+        return cls(fit, validation, features, spec.data.target, spec.data.split.seed, spec.promotion.metric)
+
+
+def fit_candidate(data: FitData, model: Model) -> CandidateResult:
+    """Fit one candidate on the fitting part and score it on the validation part."""
+    check_memory(data.fit, model, data.features)
+    check_target(model, data.fit, data.target)
+    pipeline = build_pipeline(model, data.features, data.seed)
     start = time.perf_counter()
     try:
-        pipeline.fit(fit[features.all], fit[target])
+        pipeline.fit(data.fit[data.features.all], data.fit[data.target])
     except (ValueError, TypeError) as exc:
         raise DataError(f"candidate {model.params} could not be fitted: {exc}") from None
     seconds = time.perf_counter() - start
-    value = score(pipeline, validation, features.all, target, model.task).get(metric, math.nan)
-    return CandidateResult(dict(model.params), metric, value, seconds)
+    value = score(pipeline, data.validation, data.features.all, data.target, model.task).get(
+        data.metric, math.nan
+    )
+    return CandidateResult(dict(model.params), data.metric, value, seconds)
 
 
-def fit_trial(
-    fit: pd.DataFrame,
-    validation: pd.DataFrame,
-    features: Features,
-    model: Model,
-    target: str,
-    seed: int,
-    metric: str,
-    prune: PruneRule | None = None,
-) -> CandidateResult:
+def fit_trial(data: FitData, model: Model, prune: PruneRule | None = None) -> CandidateResult:
     """One trial of model.search: fit_candidate, except that values the estimator refuses (or a fit that fails)
     make a failed trial, recorded with its reason, instead of stopping the search. A boosting estimator is fitted
     watching the validation part (fit_watched): it stops early with model.early_stopping_rounds, is pruned where
@@ -601,26 +605,32 @@ def fit_trial(
     start = time.perf_counter()
     try:
         if model.estimator not in BOOSTING:
-            return fit_candidate(fit, validation, features, model, target, seed, metric)
-        check_memory(fit, model, features)
-        check_target(model, fit, target)
+            return fit_candidate(data, model)
+        check_memory(data.fit, model, data.features)
+        check_target(model, data.fit, data.target)
         try:
-            watched = fit_watched(model, features, seed, fit, validation, target, prune)
+            watched = fit_watched(
+                model, data.features, data.seed, data.fit, data.validation, data.target, prune
+            )
         except (ValueError, TypeError) as exc:
             raise DataError(f"candidate {model.params} could not be fitted: {exc}") from None
     except DataError as exc:
-        return CandidateResult(dict(model.params), metric, math.nan, time.perf_counter() - start, str(exc))
+        return CandidateResult(
+            dict(model.params), data.metric, math.nan, time.perf_counter() - start, str(exc)
+        )
     seconds = time.perf_counter() - start
     params, curve = dict(model.params), tuple(watched.curve)
     if watched.pruned_at is not None:
-        return CandidateResult(params, metric, math.nan, seconds, curve=curve, pruned_at=watched.pruned_at)
-    scored = validation
+        return CandidateResult(
+            params, data.metric, math.nan, seconds, curve=curve, pruned_at=watched.pruned_at
+        )
+    target, scored = data.target, data.validation
     if model.task == "classification":  # the watched model predicts codes 0..k-1 of the classes seen in `fit`
-        classes = np.unique(np.asarray(fit[target]))
-        scored = validation[validation[target].isin(classes)]
+        classes = np.unique(np.asarray(data.fit[target]))
+        scored = scored[scored[target].isin(classes)]
         scored = scored.assign(**{target: np.searchsorted(classes, np.asarray(scored[target]))})
-    value = score(watched.pipeline, scored, features.all, target, model.task).get(metric, math.nan)
-    return CandidateResult(params, metric, value, seconds, curve=curve)
+    value = score(watched.pipeline, scored, data.features.all, target, model.task).get(data.metric, math.nan)
+    return CandidateResult(params, data.metric, value, seconds, curve=curve)
 
 
 def trial_models(model: Model, trials: list[dict[str, Any]]) -> list[Model]:

@@ -46,11 +46,10 @@ def _fan_out(project: Path) -> Any:
     @flow
     def fan_out() -> Any:
         parts = data.split(data.load(loaded), loaded)
-        fit, validation = data.validation_split(parts, loaded)
-        models = train.candidate_models(spec.model)
-        return parallel.fit_candidates(
-            steps.fit_candidate, fit, validation, parts.features, models, "target", 3, "roc_auc"
-        )
+        shared = train.FitData.of(
+            data.validation_split(parts, loaded), parts.features, spec
+        )  # target, seed 3, roc_auc
+        return parallel.fit_candidates(steps.fit_candidate, shared, train.candidate_models(spec.model))
 
     return fan_out()
 

@@ -225,7 +225,7 @@ def test_the_same_seed_and_data_give_the_same_search_on_threads_and_on_dask(
 
     from mlops.settings import get_settings
     from mlops.spec import load_spec
-    from tasks import data, parallel, search, steps
+    from tasks import data, parallel, search, steps, train
 
     loaded = load_spec(
         _searching(project, SEARCH.replace("trials: 8, parallel: 4", "trials: 6, parallel: 3"))
@@ -237,11 +237,12 @@ def test_the_same_seed_and_data_give_the_same_search_on_threads_and_on_dask(
     @flow
     def searching(name: str) -> Any:
         parts = data.split(data.load(loaded), loaded)
-        fit, validation = data.validation_split(parts, loaded)
+        shared = train.FitData.of(
+            data.validation_split(parts, loaded), parts.features, spec
+        )  # target, seed 3, roc_auc
         return search.run_search(
             space, name=name, storage=get_settings().search_storage_url, metric="roc_auc", direction="maximize",
-            seed=11, fit_batch=parallel.trial_fitter(steps.fit_trial, fit, validation, parts.features, spec.model,
-                                                     "target", 3, "roc_auc"),
+            seed=11, fit_batch=parallel.trial_fitter(steps.fit_trial, shared, spec.model),
         )  # fmt: skip
 
     boosted = load_spec(
@@ -252,12 +253,13 @@ def test_the_same_seed_and_data_give_the_same_search_on_threads_and_on_dask(
     @flow
     def boosting(name: str) -> Any:
         parts = data.split(data.load(loaded), loaded)
-        fit, validation = data.validation_split(parts, loaded)
+        shared = train.FitData.of(
+            data.validation_split(parts, loaded), parts.features, boosted
+        )  # target, 3, roc_auc
         return search.run_search(
             boosted.model.search, name=name, storage=get_settings().search_storage_url, metric="roc_auc",
             direction="maximize", seed=11, pruner=boosted.model.pruner(),
-            fit_batch=parallel.trial_fitter(steps.fit_trial, fit, validation, parts.features, boosted.model,
-                                            "target", 3, "roc_auc"),
+            fit_batch=parallel.trial_fitter(steps.fit_trial, shared, boosted.model),
         )  # fmt: skip
 
     monkeypatch.delenv("MLOPS_DASK_ADDRESS", raising=False)

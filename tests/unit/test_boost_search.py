@@ -188,7 +188,7 @@ def _booster_search(
     rows = frame(1600, 0)
     if labels:
         rows = rows.assign(y=rows["y"].map(labels))
-    fit, validation = rows.iloc[:1200], rows.iloc[1200:]
+    shared = train.FitData(rows.iloc[:1200], rows.iloc[1200:], FEATURES, "y", 3, "roc_auc")
     fitted: list[dict[str, Any]] = []
 
     def fit_batch(trials: list[dict[str, Any]], rule: Any) -> tuple[list[TrialFit], str]:
@@ -197,7 +197,7 @@ def _booster_search(
         fitted.extend(trials)
         out = []
         for m in train.trial_models(model, trials):
-            r = train.fit_trial(fit, validation, FEATURES, m, "y", 3, "roc_auc", rule)
+            r = train.fit_trial(shared, m, rule)
             out.append((r.value, r.fit_seconds, r.error, r.curve, r.pruned_at))
         return out, f"{len(trials)} fits on 1 threads"
 
