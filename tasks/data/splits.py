@@ -293,19 +293,46 @@ def _key_text(key: list[str], data: Data) -> str:
     return "row content"
 
 
-def frame_sha256(frame: pd.DataFrame, row_hashes: np.ndarray | None = None) -> str:
+# An object column's values, each as a code into the names of the types found in it (see object_kinds).
+Kinds = dict[int, tuple["np.ndarray", list[str]]]
+
+
+def object_kinds(frame: pd.DataFrame) -> Kinds:
+    """For each object column (by position), its values' types: a code per value into the type names. pandas'
+    value hash does not tell 1 from "1" there (nor True from 1), where a model and a GX suite do, so both content
+    hashes (frame_sha256, stream.Fingerprint) take the types beside the values. Looked at once per batch and
+    shared by the two, by C-level maps (`type`, a dict lookup), not a Python step per value."""
+    import numpy as np
+
+    out: Kinds = {}
+    for col, dtype in enumerate(frame.dtypes):
+        if not pd.api.types.is_object_dtype(dtype):
+            continue
+        types = list(map(type, frame.iloc[:, col].to_numpy()))
+        if types and types.count(types[0]) == len(types):  # one type, the common case: no lookup per value
+            out[col] = (np.zeros(len(types), dtype=np.intp), [types[0].__name__])
+            continue
+        found = {t: i for i, t in enumerate(dict.fromkeys(types))}  # in order of first appearance
+        out[col] = (
+            np.fromiter(map(found.__getitem__, types), dtype=np.intp, count=len(types)),
+            [t.__name__ for t in found],
+        )
+    return out
+
+
+def frame_sha256(
+    frame: pd.DataFrame, row_hashes: np.ndarray | None = None, kinds: Kinds | None = None
+) -> str:
     """A content hash of a frame (values, column names and types, not the index): the data snapshot's identity,
-    behind the retrain's idempotency key and the gate's memo. The types count because pandas' value hash does not
-    tell 1 from "1" in an object column, True from 1, or a category from its text, where a model and a GX suite
-    do: without them, the same key would reuse a model trained on other data. `row_hashes`: pandas' hash of each
-    row (`hash_pandas_object(frame, index=False)`, the costly part) when the caller has it already."""
+    behind the retrain's idempotency key and the gate's memo. The types count (see object_kinds): without them,
+    the same key would reuse a model trained on other data. `row_hashes` (pandas' hash of each row,
+    `hash_pandas_object(frame, index=False)`, the costly part) and `kinds` (object_kinds): when the caller has
+    them already."""
     digest = hashlib.sha256()
     digest.update("\x1f".join(map(str, frame.columns)).encode())
     digest.update("\x1f".join(map(str, frame.dtypes)).encode())
-    for col in range(frame.shape[1]):
-        if pd.api.types.is_object_dtype(frame.dtypes.iloc[col]):  # "1" and 1 hash alike below
-            kinds = sorted({type(v).__name__ for v in frame.iloc[:, col].to_numpy()})
-            digest.update(f"\x1e{col}:{','.join(kinds)}".encode())
+    for col, (_, names) in (object_kinds(frame) if kinds is None else kinds).items():
+        digest.update(f"\x1e{col}:{','.join(sorted(set(names)))}".encode())
     rows = pd.util.hash_pandas_object(frame, index=False).to_numpy() if row_hashes is None else row_hashes
     digest.update(rows.tobytes())
     return digest.hexdigest()

@@ -21,7 +21,7 @@ import pandas as pd
 
 from mlops.errors import DataError
 from mlops.spec import LoadedSpec
-from tasks.data.splits import frame_sha256
+from tasks.data.splits import Kinds, frame_sha256, object_kinds
 from tasks.data.sql import SqlSource
 
 
@@ -207,8 +207,11 @@ class Fingerprint:
         self._hash = hashlib.sha256()
         self._started = False
 
-    def add(self, chunk: pd.DataFrame, row_hashes: np.ndarray | None = None) -> pd.DataFrame:
-        """Feed a chunk (`row_hashes`: its `hash_pandas_object(chunk, index=False)`, when the caller has it)."""
+    def add(
+        self, chunk: pd.DataFrame, row_hashes: np.ndarray | None = None, kinds: Kinds | None = None
+    ) -> pd.DataFrame:
+        """Feed a chunk (`row_hashes`: its `hash_pandas_object(chunk, index=False)`; `kinds`: its object_kinds,
+        when the caller has them)."""
         if not self._started:
             self._hash.update("\x1f".join(map(str, chunk.columns)).encode())
             self._hash.update("\x1f".join(map(str, chunk.dtypes)).encode())
@@ -216,12 +219,9 @@ class Fingerprint:
         if row_hashes is None:
             row_hashes = pd.util.hash_pandas_object(chunk, index=False).to_numpy()
         rows = row_hashes
-        for col in range(chunk.shape[1]):
-            if pd.api.types.is_object_dtype(
-                chunk.dtypes.iloc[col]
-            ):  # each row's hash takes its values' types
-                kinds = [type(v).__name__ for v in chunk.iloc[:, col].to_numpy()]
-                rows = rows * np.uint64(1_000_003) ^ pd.util.hash_array(np.array(kinds, dtype=object))
+        for codes, names in (object_kinds(chunk) if kinds is None else kinds).values():
+            # each row's hash takes its value's type: the hash of the type's name, looked up by its code
+            rows = rows * np.uint64(1_000_003) ^ pd.util.hash_array(np.array(names, dtype=object))[codes]
         self._hash.update(rows.tobytes())
         return chunk
 
@@ -254,9 +254,10 @@ class BatchHashes:
 
 def batch_hashes(frame: pd.DataFrame, sha256: bool = True) -> BatchHashes:
     rows = pd.util.hash_pandas_object(frame, index=False).to_numpy()
+    kinds = object_kinds(frame)  # the values' types, looked at once for both hashes
     fp = Fingerprint()
-    fp.add(frame, rows)
-    return BatchHashes(fp.hexdigest(), frame_sha256(frame, rows) if sha256 else None)
+    fp.add(frame, rows, kinds)
+    return BatchHashes(fp.hexdigest(), frame_sha256(frame, rows, kinds) if sha256 else None)
 
 
 def fingerprint(frame: pd.DataFrame) -> str:

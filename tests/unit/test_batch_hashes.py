@@ -40,3 +40,11 @@ def test_either_hash_changes_with_the_values() -> None:
     other.loc[0, "x"] = 1.25
     assert batch_hashes(frame).fingerprint != batch_hashes(other).fingerprint
     assert batch_hashes(frame).sha256 != batch_hashes(other).sha256
+
+
+def test_the_hashes_of_existing_data_stay_what_they_were() -> None:
+    """Pinned as db01629 computed them (each value's type looked at in Python): a batch already hashed, trained on or
+    memoised keeps its identity however the types are looked at. A changed hash retrains an unchanged batch once."""
+    hashes = batch_hashes(_frame())
+    assert hashes.sha256 == "c67d91e3fe8e3b7fdd6b32d0ee3c672815507799e49c6e767a3acdffc4312baf"
+    assert hashes.fingerprint == "9cadced25a50f1d2d8eb3f53420f0db66dcfec7615ab19bd1848f55cc52c310d"
