@@ -9,6 +9,7 @@ from prefect import flow
 
 from flows.gates import gate_source
 from mlops.errors import NoChampion
+from mlops.object_store import is_object_uri, rejects_uri
 from mlops.ownership import check_ownership, owner_of
 from mlops.secrets import secrets_hidden
 from mlops.spec import load_spec
@@ -20,6 +21,7 @@ from tasks.predict import (
     check_predict_targets,
     discard_staged,
     refuse_unjudgeable,
+    staged_object,
     staged_out,
 )
 
@@ -55,7 +57,13 @@ def predict(
         steps.check_ids(source, spec.data.id_column, chunk_rows)
     checked, tags = gate_source(loaded, source, "predict", chunk_rows)
     label = tags["batch"]
-    written_to = str(staged_out(spec.name, table, checked.fingerprint[:16])) if table else out
+    # a table or an object in a store: written under MLOPS_HOME first, then put there whole
+    stored = is_object_uri(out)
+    written_to = (
+        str(staged_out(spec.name, table, checked.fingerprint[:16])) if table
+        else str(staged_object(spec.name, out, checked.fingerprint[:16])) if stored
+        else out
+    )  # fmt: skip
 
     try:
         model = steps.load_model(model_name, version=version, alias=alias)
@@ -81,6 +89,9 @@ def predict(
         # the batch's earlier rows replaced by these, in one transaction (batch_id column)
         if table is not None:
             steps.write_table(scored.out, table, checked.fingerprint, str(loaded.root))
+        # both objects uploaded to temporary keys, then copied onto theirs: no part is ever seen
+        if stored:
+            steps.upload_predictions(scored.out, out)
         kept = None
         # what was predicted per id, for the labels that arrive later (docs/labels.md)
         if spec.data.id_column:
@@ -90,16 +101,22 @@ def predict(
                 classes=list(getattr(model.model, "classes_", [])),
             )  # fmt: skip
     except BaseException:
-        if table is not None:  # a failed run leaves no staged file behind (the table holds what it held)
+        if (
+            table is not None or stored
+        ):  # a failed run leaves no staged file behind (the target holds what it held)
             discard_staged(written_to, keep_rejects=False)
         raise
     # in the table now: the staged Parquet goes; its rejects file stays only when it lists rows
     rejects = (
         discard_staged(written_to, keep_rejects=scored.rejected > 0) if table is not None else scored.rejects
     )
+    shown_out = str(table) if table else out if stored else scored.out
+    if stored:  # in the store now, the rejects object beside it: nothing stays under MLOPS_HOME
+        discard_staged(written_to, keep_rejects=False)
+        rejects = rejects_uri(out)
     run_id, run_url = steps.track_predict_run(
         pipeline=spec.name, model_name=model_name, model_version=model.version,
-        tags=tags | {"selected_by": selected_by, "out": str(table) if table else scored.out, "rejects": rejects,
+        tags=tags | {"selected_by": selected_by, "out": shown_out, "rejects": rejects,
                      "model_run_id": ref.run_id, "sample_seed": str(spec.monitoring.seed),
                      "sample_max_rows": str(spec.monitoring.max_sample_rows), "batch_fingerprint": checked.fingerprint,
                      "allowed_empty_features": ",".join(empty), "kept_by_id": kept or ""},
@@ -110,7 +127,7 @@ def predict(
     return PredictResult(
         pipeline=spec.name, model_name=model_name, model_version=model.version, model_run_id=ref.run_id,
         selected_by=selected_by, batch=label, rows=scored.rows, scored=scored.scored, rejected=scored.rejected,
-        reasons=scored.reasons, out=str(table) if table else scored.out, rejects=rejects,
+        reasons=scored.reasons, out=shown_out, rejects=rejects,
         quality=checked.outcome.headline() if checked.outcome else "no suite declared", run_url=run_url,
         run_id=run_id, chunks=scored.chunks, empty_features=tuple(empty), kept_by_id=kept or "",
     )  # fmt: skip

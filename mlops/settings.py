@@ -165,9 +165,43 @@ class Settings(BaseModel):
         description="user:password of a Prefect server with auth (never shown).",
     )
 
-    _check_urls = field_validator("mlflow_tracking_uri", "prefect_api_url", "mlflow_ui_url_set")(
-        _url_with_port
+    aws_access_key_id: Annotated[str | None, BeforeValidator(_blank_is_unset)] = Field(
+        None,
+        alias="AWS_ACCESS_KEY_ID",
+        json_schema_extra={"fix": "set it to the access key of the S3 store, or unset it"},
+        description="S3 access key, for s3:// paths (docs/sources.md).",
     )
+    aws_secret_access_key: Annotated[SecretStr | None, BeforeValidator(_blank_is_unset)] = Field(
+        None,
+        alias="AWS_SECRET_ACCESS_KEY",
+        json_schema_extra={"fix": "set it to the secret of AWS_ACCESS_KEY_ID, or unset it"},
+        description="Its secret (never shown).",
+    )
+    aws_session_token: Annotated[SecretStr | None, BeforeValidator(_blank_is_unset)] = Field(
+        None,
+        alias="AWS_SESSION_TOKEN",
+        json_schema_extra={"fix": "set it to the session token of temporary credentials, or unset it"},
+        description="Session token of temporary S3 credentials (never shown).",
+    )
+    aws_region: Annotated[str | None, BeforeValidator(_blank_is_unset)] = Field(
+        None,
+        alias="AWS_REGION",
+        json_schema_extra={"fix": "set it to the bucket's region (e.g. eu-west-1), or unset it"},
+        description="Region of the S3 buckets.",
+    )
+    aws_endpoint_url: Annotated[str | None, BeforeValidator(_blank_is_unset)] = Field(
+        None,
+        alias="AWS_ENDPOINT_URL",
+        json_schema_extra={
+            "fix": "set it to the S3-compatible store's address (http://127.0.0.1:9000 for MinIO), or unset it "
+            "for AWS"
+        },
+        description="S3-compatible store (MinIO, R2, ...); unset: AWS.",
+    )
+
+    _check_urls = field_validator(
+        "mlflow_tracking_uri", "prefect_api_url", "mlflow_ui_url_set", "aws_endpoint_url"
+    )(_url_with_port)
 
     @field_validator("home")
     @classmethod

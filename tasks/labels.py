@@ -20,6 +20,7 @@ import pandas as pd
 from mlops import labels as policy
 from mlops.catalog import Task
 from mlops.labels import LabelReport, LabelsRefused
+from mlops.object_store import is_object_uri
 from mlops.quality_floor import QualityFloor
 from mlops.settings import get_settings
 from mlops.spec import LoadedSpec
@@ -158,16 +159,30 @@ def read_labels(loaded: LoadedSpec, as_of: datetime) -> Arrived:
             f"labels.source: kind {cfg.source.kind} is not read for labels; give a CSV or Parquet file, glob or "
             "folder, or a sql table or query. Nothing was judged or recorded."
         )
-    pattern = str(loaded.resolve(cfg.source.path))
-    folder = Path(pattern)
-    if folder.is_dir():
-        files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
+    files: list[Path] | list[str]
+    if is_object_uri(cfg.source.path):  # objects in a store: none there yet is no labels yet
+        from tasks.objects import NoObjects, expand
+
+        try:  # a bucket that is not there is a wrong path (ObjectMissing), not labels still to come
+            files = expand(cfg.source.path)
+        except NoObjects:
+            files = []
     else:
-        files = sorted(map(Path, glob.glob(pattern))) if glob.has_magic(pattern) else [folder]
-        files = [f for f in files if f.is_file()]
+        pattern = str(loaded.resolve(cfg.source.path))
+        folder = Path(pattern)
+        if folder.is_dir():
+            files = sorted(p for p in folder.rglob("*") if p.is_file() and not p.name.startswith((".", "_")))
+        else:
+            files = sorted(map(Path, glob.glob(pattern))) if glob.has_magic(pattern) else [folder]
+            files = [f for f in files if f.is_file()]
     parts = []
     for f in files:
-        frame = pd.read_parquet(f) if cfg.source.kind == "parquet" else pd.read_csv(f)
+        if isinstance(f, str):
+            from tasks.data.readers import read_file
+
+            frame = read_file(f, cfg.source.kind)
+        else:
+            frame = pd.read_parquet(f) if cfg.source.kind == "parquet" else pd.read_csv(f)
         missing = [c for c in needed if c not in frame.columns]
         if missing:
             raise LabelsRefused(

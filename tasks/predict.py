@@ -16,6 +16,7 @@ import pandas as pd
 
 from mlops.data_policy import MISSING, unjudgeable_features, unjudgeable_refusal
 from mlops.errors import BadOption, DataError
+from mlops.object_store import is_object_uri, rejects_uri
 from mlops.settings import get_settings
 from mlops.spec import LoadedSpec
 from mlops.text import did_you_mean
@@ -80,7 +81,11 @@ def run_reads(loaded: LoadedSpec, batch: str | None) -> list[Path]:
     reads = [*batch_reads(batch), loaded.path]
     if spec.quality:
         reads.append(loaded.resolve(spec.quality.suite))
-    if spec.data.source.kind != "builtin" and spec.data.source.path:
+    if (
+        spec.data.source.kind != "builtin"
+        and spec.data.source.path
+        and not is_object_uri(spec.data.source.path)
+    ):
         reads += loaded.data_files()
         folder = loaded.resolve(spec.data.source.path)
         if folder.is_dir():
@@ -108,6 +113,48 @@ def discard_staged(staged: str | Path, keep_rejects: bool) -> str:
     return ""
 
 
+def staged_object(pipeline: str, uri: str, batch_id: str = "batch") -> Path:
+    """Where predictions bound for an object (`--out s3://b/p/preds.parquet`) are written first: Parquet under
+    MLOPS_HOME (the rejects beside it); tasks.objects.upload then puts each whole (a temporary key copied onto the
+    real one), so a failed run leaves no part in the store."""
+    name = uri.rstrip("/").rpartition("/")[2]
+    stem = name.rsplit(".", 1)[0]
+    return get_settings().home / "predictions" / pipeline / "staging" / f"{stem}-{batch_id}.parquet"
+
+
+def object_problem(loaded: LoadedSpec, batch: str | None, uri: str) -> str | None:
+    """Why predictions cannot be written to the object `uri` (None: they can): it is the batch or one of the
+    source's objects (or under its folder, or matched by its glob), a folder in the store, or the store refuses
+    or does not answer (one HEAD request, before any work)."""
+    import fnmatch
+
+    from mlops.errors import MlopsError
+    from tasks.objects import kind_of
+
+    rejects = rejects_uri(uri)
+    source = loaded.spec.data.source
+    inputs = [
+        p for p in (batch, source.path if source.kind in ("csv", "parquet") else None) if is_object_uri(p)
+    ]
+    for read in inputs:
+        assert read is not None
+        base = read.rstrip("/")
+        for target in (uri, rejects):
+            if target == read or target.startswith(base + "/") or fnmatch.fnmatchcase(target, read):
+                return (
+                    f"--out {uri}: {target} is {'an object' if target == read else 'under or matched by'} {read}, "
+                    "which this run reads its data from; the next run would read it back as data (or it would "
+                    "replace the input). Give a key outside it, e.g. a predictions/ prefix."
+                )
+    try:
+        found = kind_of(uri)
+    except MlopsError as exc:
+        return f"--out {exc}"
+    if found == "folder":
+        return f"--out {uri} is a folder (a prefix holding objects); give an object name, e.g. {uri.rstrip('/')}/predictions.parquet."
+    return None
+
+
 def check_predict_targets(loaded: LoadedSpec, batch: str | None, out: str) -> None:
     """Before any work: every place predict writes (the predictions, the rejects file, the reports folder) can
     take its file and is none of the files the run reads; a table (`--out table:NAME@ENV_VAR`) is reachable by its
@@ -123,7 +170,14 @@ def check_predict_targets(loaded: LoadedSpec, batch: str | None, out: str) -> No
         problem = table_problem(table, os.environ, sources, run_reads(loaded, batch), loaded.root)
         if problem:
             raise OutputRefused(problem + " Nothing was run and nothing was written.")
-    target = staged_out(loaded.spec.name, table) if table is not None else Path(out)
+    if is_object_uri(out):
+        problem = object_problem(loaded, batch, out)
+        if problem:
+            raise OutputRefused(problem + " Nothing was run and nothing was written.")
+    if table is not None:
+        target = staged_out(loaded.spec.name, table)
+    else:
+        target = staged_object(loaded.spec.name, out) if is_object_uri(out) else Path(out)
     source = loaded.spec.data.source
     patterns = [
         p for p in (batch, source.path and str(loaded.resolve(source.path))) if p and glob.has_magic(p)

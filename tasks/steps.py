@@ -21,6 +21,7 @@ from tasks import (
     evaluate,
     events,
     labels,
+    objects,
     predictions_table,
     promotion,
     quality_memo,
@@ -133,6 +134,8 @@ check_ids = step(labels.check_ids, "check-batch-ids")
 keep_predictions = step(labels.keep_predictions, "keep-predictions-by-id")
 label_report = step(labels.label_report, "join-arrived-labels")
 write_table = step(predictions_table.write_table, "write-predictions-table")
+# retried: an object store that does not answer (ServiceDown) is tried again
+upload_predictions = step(objects.upload_predictions, "upload-predictions", retried=True)
 publish_baselines = step(report.publish_baselines, "publish-replay-baselines")
 # the replay's baselines (issue 23): computed in memory, the store only read
 first_contender = step(baselines.first_contender, "load-first-champion", retried=True)

@@ -7,6 +7,7 @@ import glob
 from pathlib import Path
 
 from mlops.cli.runtime import fail
+from mlops.object_store import is_object_uri
 
 
 def anchor_spec(value: Path | None) -> Path | None:
@@ -74,6 +75,15 @@ def check_batch(batch: str | None, start: str | None, end: str | None) -> None:
             "give the batch one way: --batch PATH judges that file as a whole, --start/--end a window of the spec's "
             "source; use one or the other (to judge part of a file, filter it first).",
         )
+    if is_object_uri(batch):  # an object, a folder of objects or a glob: listed now (a HEAD or one listing)
+        from mlops.errors import MlopsError
+        from tasks.objects import expand
+
+        try:
+            expand(batch)
+        except MlopsError as exc:
+            fail(exc.exit_code, f"--batch {exc}")
+        return
     if glob.has_magic(batch):
         if not any(Path(p).is_file() for p in glob.glob(batch)):
             fail(

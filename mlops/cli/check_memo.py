@@ -20,6 +20,7 @@ from typing import Any
 
 from mlops.cache import keep_newest, read_quietly, store_file
 from mlops.errors import Problem
+from mlops.object_store import is_object_uri
 from mlops.spec import LoadedSpec
 
 FILE = "cache/check-parts.json"
@@ -41,8 +42,8 @@ def data_key(loaded: LoadedSpec) -> str | None:
     or the files pass HASH_LIMIT bytes: the checks read only a head, which costs less than hashing that much; and
     for a sql source (a database's content has no cheap identity: it is read each time)."""
     src = loaded.spec.data.source
-    if src.kind == "sql":
-        return None  # a database changes under the same spec: read it each time
+    if src.kind == "sql" or is_object_uri(src.path):
+        return None  # a database or a bucket changes under the same spec: read it each time
     parts: list[Any] = [src.model_dump(mode="json"), str(loaded.root)]
     if src.kind != "builtin":
         try:

@@ -95,8 +95,12 @@ def _data_problems(loaded: LoadedSpec) -> tuple[list[Problem], list[str] | None]
         columns = [str(c) for c in head.columns]
     except SpecError as exc:
         problems += exc.problems
+    # a source that did not answer (ServiceDown) is marked: a run then exits 1, not 2
     except MlopsError as exc:
-        problems.append(Problem(file, "data.source", str(exc)))
+        from mlops.reach import ServiceDown
+
+        down = {"service": "down"} if isinstance(exc, ServiceDown) else {}
+        problems.append(Problem(file, "data.source", str(exc), extra=down))
     if columns is not None:
         if not columns or head.empty:
             problems.append(

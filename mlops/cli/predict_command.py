@@ -32,10 +32,11 @@ def run_predict(
         typer.Argument(help="The pipeline spec, e.g. deployments/flight_delays.yaml", callback=anchor_spec),
     ],
     out_path: Annotated[
-        Path,
+        str,
         typer.Option(
             "--out",
-            help="The Parquet file to write (replaced atomically; rejects go beside it), or a table: "
+            help="The Parquet file to write (replaced atomically; rejects go beside it), an object "
+            "(s3://bucket/key.parquet, uploaded whole), or a table: "
             "table:NAME@ENV_VAR (ENV_VAR holds a DuckDB or PostgreSQL URL; one transaction; a rerun of the "
             "same batch replaces its rows)",
         ),
@@ -102,7 +103,7 @@ def usage_problems(
     version: str | None,
     alias: str | None,
     chunk_rows: int,
-    out_path: Path,
+    out_path: str,
 ) -> None:
     """Exit 2, with nothing run, on options that cannot make sense together (the batch and the window are checked
     as for the monitor: mlops/cli/arguments.py)."""
@@ -135,7 +136,7 @@ def usage_problems(
         if problem:
             fail(2, problem)
         return
-    if out_path.suffix.lower() not in SUFFIXES:
+    if Path(out_path).suffix.lower() not in SUFFIXES:
         fail(
             2,
             f"--out {out_path} is not a Parquet file name; end it with .parquet (or name a table: "
@@ -143,7 +144,7 @@ def usage_problems(
         )
 
 
-def check_outputs(spec: Path, batch: str | None, out_path: Path) -> None:
+def check_outputs(spec: Path, batch: str | None, out_path: str) -> None:
     """Exit 2, before Prefect starts, when --out (or the rejects file beside it, or the reports folder) cannot be
     written or is a file the run reads (the flow checks again, for deployment runs)."""
     from mlops.errors import MlopsError
@@ -151,7 +152,7 @@ def check_outputs(spec: Path, batch: str | None, out_path: Path) -> None:
     from tasks.predict import check_predict_targets
 
     try:
-        check_predict_targets(load_spec(spec), batch, str(out_path))
+        check_predict_targets(load_spec(spec), batch, out_path)
     except MlopsError as exc:
         fail(exc.exit_code, str(exc))
 

@@ -48,6 +48,9 @@ def quiet_environment() -> None:
 def spec_problems(problems: list[Problem]) -> NoReturn:
     for p in problems:
         err.print(p.render(), markup=False)
+    # nothing to fix in the spec: the source is down
+    if all(p.extra.get("service") == "down" for p in problems):
+        fail(1, "the data source did not answer (above); nothing was run. Rerun when it answers.")
     fail(2, f"{len(problems)} problem(s) in the spec; fix them (`mlops validate` checks again) and rerun.")
 
 

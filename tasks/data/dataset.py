@@ -10,34 +10,54 @@ would give."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from mlops.errors import DataError, Problem, SpecError
+from mlops.errors import DataError, MlopsError, Problem, SpecError
+from mlops.object_store import is_object_uri
 from mlops.spec import LoadedSpec
 
 if TYPE_CHECKING:
     import pandas as pd
 
 # table-level expectations that look at the set of columns: with them in the suite every column is read
+T = TypeVar("T")
+
 COLUMN_SET_EXPECTATIONS = ("expect_table_columns_to_match", "expect_table_column_count")
 
 
-def dataset_root(loaded: LoadedSpec) -> Path | None:
-    """The folder a Parquet source names (a dataset), or None for files, globs, CSV and builtin sources."""
+def dataset_root(loaded: LoadedSpec) -> Path | str | None:
+    """The folder a Parquet source names (a dataset: a local folder, or a folder of objects, `s3://b/flights/`,
+    as its URI), or None for files, globs, CSV and builtin sources."""
     src = loaded.spec.data.source
     if src.kind != "parquet" or not src.path:
         return None
+    if is_object_uri(src.path):
+        from tasks.objects import is_folder
+
+        return src.path if not any(c in src.path for c in "*?[") and is_folder(src.path) else None
     path = loaded.resolve(src.path)
     return path if path.is_dir() else None
 
 
-def _dataset(root: Path) -> Any:
+def _dataset(root: Path | str) -> Any:
     import pyarrow.dataset as ds
 
-    try:
+    def open_it() -> Any:
         # hive partitions (key=value folders) become columns; plain sub-folders are just more files
-        dataset = ds.dataset(root, format="parquet", partitioning="hive", exclude_invalid_files=False)
+        if isinstance(root, str):  # objects in a store, listed and read through its file system
+            from tasks.objects import filesystem
+
+            fs, path = filesystem(root)
+            return ds.dataset(path, filesystem=fs, format="parquet", partitioning="hive",
+                              exclude_invalid_files=False)  # fmt: skip
+        return ds.dataset(root, format="parquet", partitioning="hive", exclude_invalid_files=False)
+
+    try:
+        dataset = _remote_call(root, open_it)
+    except MlopsError:
+        raise
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for unreadable data; all become DataError
         raise DataError(
             f"{root}: cannot be read as a Parquet dataset ({type(exc).__name__}: {exc})."
@@ -85,7 +105,7 @@ def needed_columns(loaded: LoadedSpec, available: list[str]) -> list[str] | None
 
 def read_dataset(
     loaded: LoadedSpec,
-    root: Path,
+    root: Path | str,
     start: object = None,
     end: object = None,
     nrows: int | None = None,
@@ -98,13 +118,24 @@ def read_dataset(
     columns = None if all_columns or nrows is not None else needed_columns(loaded, names)  # a head: all
     try:
         if nrows is not None:
-            return dataset.head(nrows, columns=columns).to_pandas()
+            return _remote_call(root, lambda: dataset.head(nrows, columns=columns)).to_pandas()
         where = window_filter(dataset.schema, loaded.spec.data.time_column, start, end)
-        return dataset.to_table(columns=columns, filter=where).to_pandas()
+        return _remote_call(root, lambda: dataset.to_table(columns=columns, filter=where)).to_pandas()
+    except MlopsError:
+        raise
     except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for unreadable data; all become DataError
         raise DataError(
             f"{root}: cannot be read as a Parquet dataset ({type(exc).__name__}: {exc})."
         ) from None
+
+
+def _remote_call(root: Path | str, action: Callable[[], T]) -> T:
+    """`action()`, through tasks.objects.call for a dataset in a store (its failures said in one paragraph)."""
+    if not isinstance(root, str):
+        return action()
+    from tasks.objects import call
+
+    return call(root, action)
 
 
 def window_filter(schema: Any, column: str | None, start: object, end: object) -> Any:

@@ -3,15 +3,18 @@ the installed package, needs no download), a batch file for the monitor, and the
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import glob
 import importlib.util
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import pandas as pd
 
-from mlops.errors import DataError, Problem, SpecError
+from mlops.errors import DataError, MlopsError, Problem, SpecError
+from mlops.object_store import is_object_uri
 from mlops.spec import LoadedSpec
 
 # Flight-delay columns known when a flight is scheduled, plus the weather at its origin in that hour.
@@ -28,6 +31,8 @@ def source_label(loaded: LoadedSpec) -> str:
         from tasks.data.sql import label, sql_source
 
         return label(sql_source(loaded))
+    if src.kind != "builtin" and is_object_uri(src.path):
+        return str(src.path)
     return f"builtin:{src.name}" if src.kind == "builtin" else str(loaded.resolve(src.path or ""))
 
 
@@ -49,47 +54,91 @@ def read_frame(
     if src.kind == "builtin":
         frame = builtin_frame(src.name or "")
         return frame.head(nrows) if nrows else frame
-    files = loaded.data_files()
-    missing = [f for f in files if not f.is_file()]
-    if not files or missing:
-        shown = missing[0] if missing else loaded.resolve(src.path or "")
-        raise SpecError(
-            [Problem(str(loaded.path), "data.source.path", f"no data file matches '{shown}'",
-                     f"paths are relative to the project root {loaded.root}")]
-        )  # fmt: skip
-    frames = []
-    for f in files:
-        if src.kind == "csv":
-            _check_csv_shape(f)
-        else:
-            _check_parquet_names(f)
-        try:
-            if src.kind == "csv":
-                frames.append(pd.read_csv(f, nrows=nrows))
-            else:
-                frames.append(pd.read_parquet(f) if nrows is None else _parquet_head(f, nrows))
-        except pd.errors.EmptyDataError:
-            raise DataError(f"{f}: the file is empty; give a file with a header row and data rows.") from None
-        except Exception as exc:  # noqa: BLE001 - corrupt parquet, bad CSV quoting, ...: all become DataError
-            raise DataError(f"{f}: cannot be read as {src.kind} ({type(exc).__name__}: {exc}).") from None
+    files: list[Path] | list[str]
+    if is_object_uri(src.path):
+        files = source_objects(loaded)
+    else:
+        files = loaded.data_files()
+        missing = [f for f in files if not f.is_file()]
+        if not files or missing:
+            shown = missing[0] if missing else loaded.resolve(src.path or "")
+            raise SpecError(
+                [Problem(str(loaded.path), "data.source.path", f"no data file matches '{shown}'",
+                         f"paths are relative to the project root {loaded.root}")]
+            )  # fmt: skip
+    frames = [read_file(f, src.kind, nrows) for f in files]
     return pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
 
 
-def _check_csv_shape(path: Path) -> None:
+def source_objects(loaded: LoadedSpec) -> list[str]:
+    """The objects an object-storage source names (`s3://b/flights/*.csv`, a folder, one object); a SpecError
+    naming data.source.path when none is there."""
+    from tasks.objects import ObjectMissing, expand
+
+    try:
+        return expand(str(loaded.spec.data.source.path))
+    except ObjectMissing as exc:
+        raise SpecError(
+            [Problem(str(loaded.path), "data.source.path", str(exc).removesuffix(" Nothing was read."),
+                     "give the URI of an object, a folder (prefix) or a glob of objects")]
+        ) from None  # fmt: skip
+
+
+def read_file(f: Path | str, kind: str, nrows: int | None = None) -> pd.DataFrame:
+    """One CSV or Parquet file, a local path or an object URI (read through tasks.objects), checked first for
+    duplicate column names and (a whole CSV) a last row cut short; `nrows` reads only a head."""
+    import io
+
+    try:
+        if isinstance(f, str):  # an object in a store: the bytes or a seekable handle, as pandas reads a file
+            from tasks import objects
+
+            if kind == "csv" and nrows is None:
+                data = objects.read_bytes(f)
+                _check_csv_shape(f, io.BytesIO(data))
+                return pd.read_csv(io.BytesIO(data))
+            with objects.open_input(f) as fh:
+                if kind == "csv":
+                    return pd.read_csv(fh, nrows=nrows)
+                _check_parquet_names(fh, f)
+                return pd.read_parquet(fh) if nrows is None else _parquet_head(fh, nrows)
+        if kind == "csv":
+            _check_csv_shape(f)
+            return pd.read_csv(f, nrows=nrows)
+        _check_parquet_names(f)
+        return pd.read_parquet(f) if nrows is None else _parquet_head(f, nrows)
+    except MlopsError:
+        raise
+    except pd.errors.EmptyDataError:
+        raise DataError(f"{f}: the file is empty; give a file with a header row and data rows.") from None
+    except Exception as exc:  # noqa: BLE001 - corrupt parquet, bad CSV quoting, ...: all become DataError
+        if isinstance(f, str):
+            from tasks.objects import failed_read
+
+            if (said := failed_read(f, exc)) is not None:  # the store failed part-way, not the bytes
+                raise said from None
+        raise DataError(f"{f}: cannot be read as {kind} ({type(exc).__name__}: {exc}).") from None
+
+
+def _check_csv_shape(path: Path | str, fh: BinaryIO | None = None) -> None:
     """What pandas would paper over: duplicate column names (renamed 'x.1') and a last row cut short (padded
-    with nulls), the mark of a truncated file."""
+    with nulls), the mark of a truncated file. Reads the head and the last 64 KiB only (`fh`: the file's bytes,
+    for an object in a store)."""
     import csv
 
     try:
-        with path.open(newline="", encoding="utf-8", errors="replace") as fh:
-            header = next(csv.reader(fh), [])
-            if not header:
-                return
-            fh.seek(0, 2)
-            size = fh.tell()
-            fh.seek(max(0, size - 65536))
-            tail = fh.read().splitlines()
+        with contextlib.nullcontext(fh) if fh is not None else Path(path).open("rb") as raw:
+            head_bytes = raw.read(65536)
+            raw.seek(0, 2)
+            size = raw.tell()
+            raw.seek(max(0, size - 65536))
+            tail = raw.read().decode("utf-8", errors="replace").splitlines()
+            raw.seek(0)
     except OSError:
+        return
+    first = head_bytes.decode("utf-8", errors="replace").splitlines()
+    header = next(csv.reader(first[:1]), []) if first else []
+    if not header:
         return
     _refuse_duplicates(path, header)
     last = next((line for line in reversed(tail) if line.strip()), "")
@@ -102,7 +151,7 @@ def _check_csv_shape(path: Path) -> None:
             )
 
 
-def _refuse_duplicates(path: Path, names: list[str]) -> None:
+def _refuse_duplicates(path: Path | str, names: list[str]) -> None:
     dupes = sorted({c for c in names if names.count(c) > 1})
     if dupes:
         raise DataError(
@@ -111,18 +160,19 @@ def _refuse_duplicates(path: Path, names: list[str]) -> None:
         )
 
 
-def _check_parquet_names(path: Path) -> None:
-    """Parquet may hold two columns of one name; pyarrow then fails with an obscure message."""
+def _check_parquet_names(path: Path | Any, name: Path | str | None = None) -> None:
+    """Parquet may hold two columns of one name; pyarrow then fails with an obscure message. `path` may be an
+    open file (an object in a store, named `name`)."""
     import pyarrow.parquet as pq
 
     try:
         names = list(pq.read_schema(path).names)
     except Exception:  # noqa: BLE001 - not parquet at all: the read that follows says so
         return
-    _refuse_duplicates(path, names)
+    _refuse_duplicates(name or path, names)
 
 
-def _parquet_head(path: Path, nrows: int) -> pd.DataFrame:
+def _parquet_head(path: Path | Any, nrows: int) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     pf = pq.ParquetFile(path)
@@ -214,8 +264,11 @@ def _flights() -> pd.DataFrame:
     return frame[FLIGHT_COLUMNS].sort_values("time_hour", kind="stable").reset_index(drop=True)
 
 
-def read_batch_file(path: Path) -> pd.DataFrame:
-    """A batch file for the monitor: CSV or Parquet by its extension."""
+def read_batch_file(path: Path | str) -> pd.DataFrame:
+    """A batch file for the monitor: CSV or Parquet by its extension (a local path or an object URI)."""
+    if isinstance(path, str):
+        kind = "parquet" if path.lower().endswith((".parquet", ".pq")) else "csv"
+        return read_file(path, kind)
     if not path.is_file():
         raise DataError(f"{path}: no such batch file; give a CSV or Parquet file.")
     parquet = path.suffix.lower() in (".parquet", ".pq")
@@ -241,9 +294,7 @@ def load_batch(
     """A batch to monitor: a file (CSV/Parquet, or a glob), or the [start, end) window of the spec's source."""
     time_column = loaded.spec.data.time_column
     if path:
-        files = sorted(Path(p) for p in glob.glob(path)) if glob.has_magic(path) else [Path(path)]
-        if not files:
-            raise DataError(f"no batch file matches '{path}'.")
+        files = batch_files(path)
         frames = [read_batch_file(f) for f in files]
         frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     else:
@@ -260,6 +311,19 @@ def load_batch(
         where = f" between {start} and {end}" if (start or end) else ""
         raise DataError(f"the batch has no rows{where}; check the file or the window.")
     return frame.reset_index(drop=True)
+
+
+def batch_files(path: str) -> list[Path] | list[str]:
+    """The files a `--batch` names: a file, each file a glob matches, or each object an object URI names (one
+    object, a glob, a folder); DataError (a file) or ObjectMissing (an object, exit 2) when none is there."""
+    if is_object_uri(path):
+        from tasks.objects import expand
+
+        return expand(path)
+    files = sorted(Path(p) for p in glob.glob(path)) if glob.has_magic(path) else [Path(path)]
+    if not files:
+        raise DataError(f"no batch file matches '{path}'.")
+    return files
 
 
 def batch_end(frame: pd.DataFrame, time_column: str | None, end: str | None) -> datetime:

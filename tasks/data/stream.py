@@ -10,16 +10,18 @@ reads the file once and gives every chunk the type a whole-file read would give.
 
 from __future__ import annotations
 
-import glob
+import contextlib
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from mlops.errors import DataError
+from mlops.errors import DataError, MlopsError
+from mlops.object_store import is_object_uri
 from mlops.spec import LoadedSpec
 from tasks.data.splits import Kinds, frame_sha256, object_kinds
 from tasks.data.sql import SqlSource
@@ -53,14 +55,15 @@ def open_batch(
 
     spec = loaded.spec
     time_column = spec.data.time_column
+    files: list[Path] | list[str]
     if path:
-        files = sorted(Path(p) for p in glob.glob(path)) if glob.has_magic(path) else [Path(path)]
-        if not files:
-            raise DataError(f"no batch file matches '{path}'.")
+        from tasks.data.readers import batch_files
+
+        files = batch_files(path)  # an object URI's objects are there: listed
         for f in files:
-            if not f.is_file():
+            if isinstance(f, Path) and not f.is_file():
                 raise DataError(f"{f}: no such batch file; give a CSV or Parquet file.")
-        kinds = {"parquet" if f.suffix.lower() in (".parquet", ".pq") else "csv" for f in files}
+        kinds = {"parquet" if str(f).lower().endswith((".parquet", ".pq")) else "csv" for f in files}
         if len(kinds) > 1:
             raise DataError(f"'{path}' matches both CSV and Parquet files; give files of one kind.")
         kind = kinds.pop()
@@ -82,14 +85,21 @@ def open_batch(
             return BatchSource(
                 f"{start or '...'} to {end or '...'}", (), "sql", time_column, start, end, sql=sql
             )
-        from tasks.data.readers import read_frame
+        from tasks.data.readers import read_frame, source_objects
 
-        files = loaded.data_files()
-        if not files or any(not f.is_file() for f in files):
-            read_frame(loaded, nrows=1)  # raises the SpecError naming the missing file
+        if is_object_uri(src.path):
+            files = source_objects(loaded)
+        else:
+            files = loaded.data_files()
+            if not files or any(not f.is_file() for f in files):
+                read_frame(loaded, nrows=1)  # raises the SpecError naming the missing file
         kind, label = src.kind, f"{start or '...'} to {end or '...'}"
     for f in files:
-        (_check_parquet_names if kind == "parquet" else _check_csv_shape)(f)
+        if isinstance(f, str):  # an object: its footer (Parquet), or its head and last 64 KiB (CSV)
+            with _open(f) as fh:
+                _check_parquet_names(fh, f) if kind == "parquet" else _check_csv_shape(f, fh)
+        else:
+            (_check_parquet_names if kind == "parquet" else _check_csv_shape)(f)
     return settle_types(BatchSource(label, tuple(map(str, files)), kind, time_column, start, end), chunk_rows)
 
 
@@ -100,7 +110,7 @@ def settle_types(source: BatchSource, chunk_rows: int) -> BatchSource:
         return source
     seen: dict[str, set[str]] = {}
     for f in source.files:
-        for chunk in _csv_chunks(Path(f), chunk_rows, {}):
+        for chunk in _csv_chunks(f, chunk_rows, {}):
             for col, dtype in chunk.dtypes.items():
                 seen.setdefault(str(col), set()).add(str(dtype))
     settled = {}
@@ -140,41 +150,70 @@ def _raw_chunks(source: BatchSource, chunk_rows: int) -> Iterator[pd.DataFrame]:
         for start in range(0, len(frame), chunk_rows):
             yield frame.iloc[start : start + chunk_rows].copy()
         return
-    for f in map(Path, source.files):
+    for f in source.files:
         if source.kind == "parquet":
             yield from _parquet_chunks(f, chunk_rows, source)
         else:
             yield from _csv_chunks(f, chunk_rows, source.dtypes)
 
 
-def _parquet_chunks(path: Path, chunk_rows: int, source: BatchSource | None = None) -> Iterator[pd.DataFrame]:
-    """A Parquet file in chunks; a window of the spec's source is pushed down (row groups whose statistics lie
-    outside it are skipped, as the monitor's read of a dataset skips them; _timed applies it exactly after)."""
+def _open(path: str) -> Any:
+    """A seekable handle on an object in a store (tasks.objects), read as a local file is."""
+    from tasks.objects import open_input
+
+    return open_input(path)
+
+
+def _parquet_chunks(
+    path: Path | str, chunk_rows: int, source: BatchSource | None = None
+) -> Iterator[pd.DataFrame]:
+    """A Parquet file (or an object) in chunks; a window of the spec's source is pushed down (row groups whose
+    statistics lie outside it are skipped, as the monitor's read of a dataset skips them; _timed applies it
+    exactly after)."""
     import pyarrow.parquet as pq
 
+    remote = isinstance(path, str) and is_object_uri(path)
     try:
         if source is not None and source.windowed and source.time_column:
             import pyarrow.dataset as ds
 
             from tasks.data.dataset import window_filter
 
-            fragment = ds.dataset(path, format="parquet")
+            if remote:
+                from tasks.objects import filesystem
+
+                fs, key = filesystem(str(path))
+                fragment = ds.dataset(key, filesystem=fs, format="parquet")
+            else:
+                fragment = ds.dataset(path, format="parquet")
             where = window_filter(fragment.schema, source.time_column, source.start, source.end)
             if where is not None:
                 for part in fragment.to_batches(filter=where, batch_size=chunk_rows, use_threads=False):
                     if part.num_rows:
                         yield part.to_pandas()
                 return
-        pf = pq.ParquetFile(path)
-        for part in pf.iter_batches(batch_size=chunk_rows):
-            yield part.to_pandas()
+        with _open(str(path)) if remote else contextlib.nullcontext(path) as fh:
+            pf = pq.ParquetFile(fh)
+            for part in pf.iter_batches(batch_size=chunk_rows):
+                yield part.to_pandas()
+    except MlopsError:
+        raise
     except (OSError, ValueError) as exc:  # corrupt or not Parquet (pyarrow's errors derive from these)
+        if remote:
+            from tasks.objects import failed_read
+
+            if (said := failed_read(str(path), exc)) is not None:  # the store failed, not the bytes
+                raise said from None
         raise DataError(f"{path}: cannot be read ({type(exc).__name__}: {exc}).") from None
 
 
-def _csv_chunks(path: Path, chunk_rows: int, dtypes: dict[str, str]) -> Iterator[pd.DataFrame]:
+def _csv_chunks(path: Path | str, chunk_rows: int, dtypes: dict[str, str]) -> Iterator[pd.DataFrame]:
+    remote = isinstance(path, str) and is_object_uri(path)
     try:
-        with pd.read_csv(path, chunksize=chunk_rows, dtype=dtypes or None) as reader:  # type: ignore[call-overload,arg-type]
+        with (
+            _open(str(path)) if remote else contextlib.nullcontext(path) as fh,
+            pd.read_csv(fh, chunksize=chunk_rows, dtype=dtypes or None) as reader,  # type: ignore[call-overload,arg-type]
+        ):
             yield from reader
     except pd.errors.EmptyDataError:
         raise DataError(
@@ -182,6 +221,12 @@ def _csv_chunks(path: Path, chunk_rows: int, dtypes: dict[str, str]) -> Iterator
         ) from None
     except (ValueError, pd.errors.ParserError) as exc:
         raise DataError(f"{path}: cannot be read ({type(exc).__name__}: {exc}).") from None
+    except OSError as exc:  # the store failed part-way (a local file's OSError stays as it was)
+        from tasks.objects import failed_read
+
+        if remote and (said := failed_read(str(path), exc)) is not None:
+            raise said from None
+        raise
 
 
 def _timed(chunk: pd.DataFrame, source: BatchSource) -> pd.DataFrame:

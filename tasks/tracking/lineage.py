@@ -56,5 +56,9 @@ def source(label: str) -> Any:
         from mlflow.data.code_dataset_source import CodeDatasetSource
 
         return CodeDatasetSource(tags={"mlops.builtin_dataset": label.split(":", 1)[1]})
+    from mlops.object_store import is_object_uri
+
+    if is_object_uri(label):  # MLflow's own source for the scheme (s3://, gs://, ...): the URI as given
+        return label
     path = Path(label)
     return (path if path.exists() else path.parent).resolve().as_uri()
