@@ -14,6 +14,7 @@ import commands  # noqa: E402
 import dask_parquet  # noqa: E402
 import predict as predict_bench  # noqa: E402
 import search as search_bench  # noqa: E402
+import sql_read  # noqa: E402
 from common import SAMPLE_ROWS, median  # noqa: E402
 from report_format import (  # noqa: E402
     Config,
@@ -307,6 +308,8 @@ def document(results: dict[str, Any], rows: list[Row], cfg: Config, flags: str, 
         parts.append(search_bench.section(results["search"]))
     if "predict" in results:  # bench/predict.py: `mlops run predict` on a large batch vs bare scoring loops
         parts.append(predict_bench.section(results["predict"]))
+    if "sql_read" in results:  # bench/sql_read.py: reads from PostgreSQL (or why they were skipped)
+        parts.append(sql_read.section(results["sql_read"]))
     parts += [what_costs(results, cfg), "## Details", ""]
     over = results.get("overhead")
     if over:

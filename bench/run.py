@@ -94,7 +94,7 @@ def main() -> None:
     )
     parser.add_argument(
         "--only",
-        default="first_run,cli,commands,scale,overhead,monitor,candidates,search,dask_parquet,predict",
+        default="first_run,cli,commands,scale,overhead,monitor,candidates,search,dask_parquet,predict,sql_read",
         help="comma-separated steps",
     )
     args = parser.parse_args()
@@ -168,6 +168,13 @@ def main() -> None:
                  "--chunk-rows", str(10_000 if args.quick else 100_000)], work / "predict.log"))  # fmt: skip
         elif "predict" in steps:
             log("predict: skipped, it would end after the time budget (run bench/predict.py alone)")
+        if "sql_read" in steps and time.time() + 240 < deadline:  # starts its own PostgreSQL, or says skipped
+            step("sql_read", lambda: worker(
+                [str(BENCH / "sql_read.py"), "1" if args.quick else "3"], work / "sql_read.log"))  # fmt: skip
+            if "skipped" in results.get("sql_read", {}):
+                log(f"sql_read: skipped: {results['sql_read']['skipped']}")
+        elif "sql_read" in steps:
+            log("sql_read: skipped, it would end after the time budget (run bench/sql_read.py alone)")
         monitor = (
             [
                 "--monitor",
