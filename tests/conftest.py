@@ -211,14 +211,16 @@ def running_prefect_server(home: Path, timeout: float = 180) -> Iterator[str]:
 
 
 @contextlib.contextmanager
-def prefect_server(storage: Path, startup_timeout: int = 90) -> Iterator[str]:
-    """A temporary Prefect server (real API, SQLite) for in-process flow runs; yields its API URL.
+def prefect_server(storage: Path, startup_timeout: int = 90, api_url: str | None = None) -> Iterator[str]:
+    """A temporary Prefect server (real API, SQLite) for in-process flow runs; yields its API URL. With `api_url`
+    (the e2e session's server, tests/e2e/conftest.py), the flow runs go to that running server instead of
+    starting another (7-80 s on this machine, by its load).
 
     Prefect's events worker is keyed without the API URL: one started for an earlier harness in this process
     (the integration tests' session server, when the same pytest-xdist worker ran them first) would keep sending
     this server's task-run events to the earlier one. It is drained first, so the first event here starts a worker
-    for this server (Prefect's harness drains it again on exit). PREFECT_LOCAL_STORAGE_PATH (where results are
-    persisted) points at `storage` while the server runs and is restored afterwards."""
+    for this server, and again on exit. PREFECT_LOCAL_STORAGE_PATH (where results are persisted) points at
+    `storage` while the server is in use and is restored afterwards."""
     from prefect.events.worker import EventsWorker
     from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
     from prefect.testing.utilities import prefect_test_harness
@@ -226,6 +228,15 @@ def prefect_server(storage: Path, startup_timeout: int = 90) -> Iterator[str]:
     EventsWorker.drain_all()
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("PREFECT_LOCAL_STORAGE_PATH", str(storage))
+        if api_url is not None:
+            try:
+                with temporary_settings(
+                    updates={PREFECT_API_URL: api_url, PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+                ):
+                    yield api_url
+            finally:
+                EventsWorker.drain_all()
+            return
         with (
             prefect_test_harness(server_startup_timeout=startup_timeout),
             temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),

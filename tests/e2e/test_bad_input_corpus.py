@@ -42,9 +42,12 @@ RUN = (("run", "retrain", SPEC),)
 
 
 @pytest.fixture(scope="module")
-def corpus_prefect(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A temporary Prefect server for the in-process CLI runs of this module; yields its API URL."""
-    with prefect_server(tmp_path_factory.mktemp("corpus-prefect-storage")) as api_url:
+def corpus_prefect(shared_prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The session's Prefect server (tests/e2e/conftest.py) for the in-process CLI runs of this module: a module
+    server of its own cost another start."""
+    with prefect_server(
+        tmp_path_factory.mktemp("corpus-prefect-storage"), api_url=shared_prefect_server
+    ) as api_url:
         yield api_url
 
 

@@ -126,9 +126,10 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowSe
 
 
 @pytest.fixture(scope="module")
-def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A temporary Prefect server (real API and SQLite) for the in-process flow runs; yields its API URL."""
-    with prefect_server(tmp_path_factory.mktemp("prefect-storage")) as api_url:
+def prefect_api(shared_prefect_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The session's Prefect server (tests/e2e/conftest.py, real API and SQLite) for the in-process flow runs: a
+    module server of its own cost another start."""
+    with prefect_server(tmp_path_factory.mktemp("prefect-storage"), api_url=shared_prefect_server) as api_url:
         yield api_url
 
 
