@@ -1,9 +1,14 @@
-"""Promotion from the terminal: concurrent retrains, history and rollback, as a user runs them."""
+"""Promotion from the terminal: concurrent retrains, history and rollback, as a user runs them.
+
+The two concurrent retrains are real processes; the steps around them (the first retrain, history, status) and
+the rollback story run in-process (the `in_process` fixture: the same commands, exit codes and output, without a
+new interpreter importing the libraries again for each)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,58 +26,53 @@ def start(args: list[str], project: Path, home: Path) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
-def run(args: list[str], project: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    p = start(args, project, home)
-    out, err = p.communicate(timeout=600)
-    return subprocess.CompletedProcess(p.args, p.returncode, out, err)
+Invoke = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def test_two_concurrent_retrains_leave_a_consistent_registry_and_ledger(
-    project: Path, isolated_home: Path
+    project: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch, in_process: Invoke
 ) -> None:
     isolated_home.mkdir(parents=True)
-    first = run(["run", "retrain", "deployments/cancer.yaml"], project, isolated_home)  # creates the store
+    monkeypatch.chdir(project)
+    first = in_process("run", "retrain", "deployments/cancer.yaml")  # creates the store
     assert first.returncode == 0, first.stderr
     procs = [start(["run", "retrain", "deployments/cancer.yaml"], project, isolated_home) for _ in range(2)]
     results = [p.communicate(timeout=600) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], results
 
-    history = run(["history", "deployments/cancer.yaml"], project, isolated_home)
+    history = in_process("history", "deployments/cancer.yaml")
     assert history.returncode == 0, history.stderr
     rows = [line for line in history.stdout.splitlines() if line.startswith("│") and "20" in line]
     assert len(rows) == 3, history.stdout
     # Each decision saw the champion the previous one left: nothing was lost in between.
     moves = [line.split("│")[4].strip() for line in rows]  # the two concurrent runs found v1 already trained
     assert moves == ["v- -> v1", "v1 -> v1", "v1 -> v1"], moves
-    status = run(["status", "deployments/cancer.yaml"], project, isolated_home)
+    status = in_process("status", "deployments/cancer.yaml")
     assert "champion v1" in status.stdout and "Last decision: v1 promoted" in status.stdout  # no duplicates
     assert history.stdout.count("duplicate") == 2
 
 
-def test_rollback_from_the_cli_is_recorded(project: Path, isolated_home: Path) -> None:
+def test_rollback_from_the_cli_is_recorded(
+    project: Path, monkeypatch: pytest.MonkeyPatch, in_process: Invoke
+) -> None:
+    monkeypatch.chdir(project)
     spec = project / "deployments" / "cancer.yaml"
     spec.write_text(spec.read_text().replace("{C: 1.0, max_iter: 500}", "{C: 0.001, max_iter: 500}"))
-    assert run(["run", "retrain", "deployments/cancer.yaml"], project, isolated_home).returncode == 0
+    assert in_process("run", "retrain", "deployments/cancer.yaml").returncode == 0
     spec.write_text(
         spec.read_text()
         .replace("{C: 0.001, max_iter: 500}", "{C: 1.0, max_iter: 500}")
         .replace("max_drop: 0.05", "max_drop: 1.0")
     )
-    r = run(["run", "retrain", "deployments/cancer.yaml"], project, isolated_home)
+    r = in_process("run", "retrain", "deployments/cancer.yaml")
     assert r.returncode == 0 and "Decision: promoted (improved)" in r.stdout, r.stdout + r.stderr
 
-    r = run(["rollback", "deployments/cancer.yaml"], project, isolated_home)
+    r = in_process("rollback", "deployments/cancer.yaml")
     assert r.returncode == 2 and "--reason" in r.stderr  # the reason is required
 
-    r = run(
-        ["rollback", "deployments/cancer.yaml", "--reason", "alerts from the call centre"],
-        project,
-        isolated_home,
-    )
+    r = in_process("rollback", "deployments/cancer.yaml", "--reason", "alerts from the call centre")
     assert r.returncode == 0 and "champion moved back from v2 to v1" in r.stdout, r.stderr
-    r = run(["history", "deployments/cancer.yaml"], project, isolated_home)
+    r = in_process("history", "deployments/cancer.yaml")
     assert "rollback" in r.stdout and "alerts from the call centre" in r.stdout and "user:" in r.stdout
-    r = run(
-        ["rollback", "deployments/cancer.yaml", "--reason", "again", "--to", "v1"], project, isolated_home
-    )
+    r = in_process("rollback", "deployments/cancer.yaml", "--reason", "again", "--to", "v1")
     assert r.returncode == 1 and "already the champion" in r.stderr
