@@ -10,7 +10,6 @@ from prefect import flow
 
 from flows.gates import gate_batch
 from flows.retrain import retrain
-from mlops import verdict_policy
 from mlops.drift_policy import (
     Episode,
     after_failed_retrain,
@@ -24,7 +23,7 @@ from mlops.drift_policy import (
     window_label,
 )
 from mlops.errors import DataError, NoChampion
-from mlops.labels import realised_verdict
+from mlops.monitor_run import judge_batch, run_record
 from mlops.ownership import check_ownership, owner_of
 from mlops.secrets import secrets_hidden
 from mlops.settings import get_settings
@@ -100,25 +99,16 @@ def monitor(
         [c.column for c in summary.drifted_columns()], quality.metrics, champion.metrics,
     )  # fmt: skip
     metric = spec.promotion.metric
-    policy = verdict_policy.policy_of(spec.monitoring, higher_is_better=spec.direction == "maximize")
-    # look (alert on drift) apart from act (retrain on a quality drop): mlops.verdict_policy
-    judged = verdict_policy.verdict(
-        verdict_policy.Signals.of(
-            metric, signals.drift_share, signals.weighted_drift_share, signals.estimated, signals.realised,
-            signals.reference, unjudgeable=summary.unjudgeable, realised_unavailable=quality.unavailable.get(metric),
-            realised_rows=quality.rows, estimated_rows=len(current), floor=estimator.floor,
-            floor_missing=estimator.floor_missing, reference_estimated=estimator.reference_estimate(metric),
-        ),
-        policy,
-    )  # fmt: skip
     # labels that arrived later, joined to the predictions predict kept by id: each period's realised quality,
     # judged from monitoring.min_label_share, beside the estimate given before them (docs/labels.md)
     arrived = steps.label_report(
         loaded, champion_version=champion.version, reference=champion.metrics.get(metric),
         floor=estimator.floor, batch_id=batch_id, estimated=signals.estimated.get(metric),
     )  # fmt: skip
-    # a period its labels judged worse is a quality drop, acted on as the batch's own (mlops.labels)
-    judged = realised_verdict(judged, arrived, policy)
+    # look (alert on drift) apart from act (retrain on a quality drop, the batch's or a labelled period's)
+    judged = judge_batch(
+        spec, summary, signals, quality, estimator, scored_rows=len(current), arrived=arrived
+    )
     batch_end = data.batch_end(frame, spec.data.time_column, end)
     window = window_before(batch_end, spec.monitoring.retrain_window_days, spec.data.window)
     model_name = spec.registry.model_name
@@ -129,14 +119,11 @@ def monitor(
         judged.action, batch_end, episode, spec.monitoring.cooldown_days,
         spec.monitoring.max_retries_per_episode, window_label(*window),
     )  # fmt: skip
+    run_tags, run_metrics = run_record(tags, judged, trigger, summary, signals, quality, arrived)
     run_url = steps.track_monitor_run(
-        pipeline=spec.name, model_name=spec.registry.model_name, champion_version=champion.version,
-        tags=tags | {"drift.action": judged.action, "drift.retrain": trigger.reason,
-                     "drift.unjudgeable": ", ".join(summary.unjudgeable)},
-        metrics={"drift_share": summary.drifted_share, "unjudgeable_columns": len(summary.unjudgeable),
-                 **{f"batch_{k}": v for k, v in (quality.metrics or {}).items()}, **signals.metrics(),
-                 **(arrived.metrics() if arrived else {})},
-        files=[p for p in (summary.html_path, summary.snapshot_path) if p], summary=summary.to_dict(),
+        pipeline=spec.name, model_name=model_name, champion_version=champion.version, tags=run_tags,
+        metrics=run_metrics, files=[p for p in (summary.html_path, summary.snapshot_path) if p],
+        summary=summary.to_dict(),
     )  # fmt: skip
 
     episode = after_verdict(episode, trigger, judged.acts, batch_end, champion.version, retrain_in_process)
