@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -135,40 +136,57 @@ def run_search(
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(
-        study_name=name,
-        storage=_storage(storage),
-        direction=direction,
-        load_if_exists=True,
-        sampler=_sampler(seed, 0),
+    with ExitStack() as held:
+        if storage.startswith("sqlite:///"):
+            held.enter_context(_study_lock(storage, name))
+        study = optuna.create_study(
+            study_name=name,
+            storage=_storage(storage),
+            direction=direction,
+            load_if_exists=True,
+            sampler=_sampler(seed, 0),
+        )
+        space = {k: _distribution(p) for k, p in search.space.items()}
+        resumed = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
+        deadline = time.monotonic() + search.timeout_minutes * 60 if search.timeout_minutes else math.inf
+        budget = search.trials or 10**9
+        where: list[str] = []
+        stopped_by = "trials"
+        # trials a killed run asked for and never told: fit them again with the values they were given
+        stale = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.RUNNING]
+        if stale:  # (FrozenTrial._trial_id: the one private attribute used; Optuna has no public way back to a Trial)
+            first = batch_start(min(t.number for t in stale), search.parallel)
+            asked = [optuna.trial.Trial(study, t._trial_id) for t in stale]
+            _fit_and_tell(study, asked, fit_batch, _rule(study, first, pruner), where)
+        while True:
+            done = len(study.get_trials(deepcopy=False))
+            if done >= budget:
+                break
+            if time.monotonic() >= deadline:
+                stopped_by = "timeout"
+                break
+            batch: list[Any] = []
+            for _ in range(min(search.parallel, budget - done)):
+                study.sampler = _sampler(seed, done + len(batch))
+                batch.append(study.ask(space))
+            _fit_and_tell(study, batch, fit_batch, _rule(study, done, pruner), where)
+        return _outcome(study, name, metric, direction, resumed, where, stopped_by)
+
+
+def _study_lock(storage: str, name: str) -> Any:
+    """One search of a study at a time on this machine: a second retrain with the same idempotency key (the same
+    work) waits, then resumes what the first finished instead of fitting the same trials beside it. A file lock
+    beside the SQLite store; a shared store (MLOPS_SEARCH_STORAGE on PostgreSQL) is not covered."""
+    from pathlib import Path
+
+    from tasks.locking import file_lock
+
+    path = Path(storage.removeprefix("sqlite:///")).with_name(f"search-{name}.lock")
+    busy = (
+        f"another search of study '{name}' (the same spec, data and code) has held {path} for a day; wait for it "
+        "to finish, or remove the file if no mlops process is running."
     )
-    space = {k: _distribution(p) for k, p in search.space.items()}
-    resumed = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
-    deadline = time.monotonic() + search.timeout_minutes * 60 if search.timeout_minutes else math.inf
-    budget = search.trials or 10**9
-    where: list[str] = []
-    stopped_by = "trials"
-    # trials a killed run asked for and never told: fit them again with the values they were given
-    stale = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.RUNNING]
-    if (
-        stale
-    ):  # (FrozenTrial._trial_id: the one private attribute used; Optuna has no public way back to a Trial)
-        first = batch_start(min(t.number for t in stale), search.parallel)
-        asked = [optuna.trial.Trial(study, t._trial_id) for t in stale]
-        _fit_and_tell(study, asked, fit_batch, _rule(study, first, pruner), where)
-    while True:
-        done = len(study.get_trials(deepcopy=False))
-        if done >= budget:
-            break
-        if time.monotonic() >= deadline:
-            stopped_by = "timeout"
-            break
-        batch: list[Any] = []
-        for _ in range(min(search.parallel, budget - done)):
-            study.sampler = _sampler(seed, done + len(batch))
-            batch.append(study.ask(space))
-        _fit_and_tell(study, batch, fit_batch, _rule(study, done, pruner), where)
-    return _outcome(study, name, metric, direction, resumed, where, stopped_by)
+    return file_lock(path, 24 * 3600, busy)
 
 
 def _storage(url: str) -> Any:

@@ -178,6 +178,33 @@ def test_a_killed_search_resumes_with_its_finished_trials_and_ends_as_if_never_k
     assert resumed.best.params == whole.best.params
 
 
+def test_two_searches_of_one_study_at_once_fit_each_trial_once(tmp_path: Path) -> None:
+    """Two retrains with one idempotency key at once: the second waits for the first's study lock, then finds
+    every trial finished and fits none (without the lock both would fit trials beside each other)."""
+    import threading
+    import time
+
+    storage = f"sqlite:///{tmp_path}/shared.db"
+    slow, other = Scorer(), Scorer()
+
+    def slowly(trials: list[dict[str, Any]], rule: Any = None) -> tuple[list[TrialFit], str]:
+        time.sleep(0.3)
+        return slow(trials, rule)
+
+    outcomes: list[Any] = []
+    first = threading.Thread(target=lambda: outcomes.append(_run(storage, slowly)))  # type: ignore[arg-type]
+    first.start()
+    time.sleep(0.5)  # the first is (most likely) holding the lock and fitting; either order must hold
+    second = _run(storage, other)
+    first.join()
+    assert sorted([len(slow.fits), len(other.fits)]) == [
+        0,
+        12,
+    ]  # each trial fitted once, by whoever came first
+    assert (second.best.number, second.best.params) == (outcomes[0].best.number, outcomes[0].best.params)
+    assert sorted([second.counts()["resumed"], outcomes[0].counts()["resumed"]]) == [0, 12]
+
+
 def test_failed_trials_are_counted_and_a_search_with_no_scored_trial_stops(tmp_path: Path) -> None:
     def half_fail(trials: list[dict[str, Any]], rule: Any) -> tuple[list[TrialFit], str]:
         return [
