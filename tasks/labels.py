@@ -348,12 +348,20 @@ def label_report(
     # one prediction per id and model version: the latest batch takes an id (mlops.labels.claim_order)
     trimmed = _latest_only(kept, id_col)
     periods: list[policy.Period] = []
+    # the labels keyed for the join once per kind of id and set of classes, not once per period: converting and
+    # indexing every arrived label for each kept period made a run grow with periods x labels
+    truths: dict[tuple[bool, str], pd.Series] = {}
     for (whole, _), ((frame, classes), superseded) in zip(kept, trimmed, strict=True):
         left, right = _join_keys(frame[id_col], arrived.frame["id"])
-        truth = pd.Series(
-            _labels_as(arrived.frame[LABEL], classes, task, label_col).to_numpy(), index=right.to_numpy()
+        key = (
+            pd.api.types.is_numeric_dtype(frame[id_col]),
+            json.dumps([_plain(c) for c in classes], default=str),
         )
-        y = left.map(truth)
+        if key not in truths:
+            truths[key] = pd.Series(
+                _labels_as(arrived.frame[LABEL], classes, task, label_col).to_numpy(), index=right.to_numpy()
+            )
+        y = left.map(truths[key])
         have = y.notna().to_numpy()
         version = str(whole["model_version"].iloc[0])
         this_id = str(whole[BATCH_ID].iloc[0])
@@ -406,16 +414,30 @@ def _latest_only(
     order = policy.claim_order(
         [(pd.Timestamp(f[PREDICTED_AT].max()).to_pydatetime(), str(f[BATCH_ID].iloc[0])) for f, _ in kept]
     )
-    taken: dict[str, set[str]] = {}
+    # one pass over every kept id: rows in the order the periods claim them, an id (per version) seen before is
+    # taken already (pandas' duplicated; a set grown per period made this periods x ids)
+    if not kept:
+        return []
+    rank = np.empty(len(kept), dtype=np.int64)
+    rank[order] = np.arange(len(kept))
+    rows = pd.DataFrame(
+        {
+            "version": np.concatenate([f["model_version"].astype(str).to_numpy() for f, _ in kept]),
+            "id": pd.concat([f[id_col].astype(str) for f, _ in kept], ignore_index=True).to_numpy(),
+            "which": np.concatenate([np.full(len(f), i) for i, (f, _) in enumerate(kept)]),
+            "pos": np.concatenate([np.arange(len(f)) for f, _ in kept]),
+        }
+    )
+    rows["rank"] = rank[rows["which"].to_numpy()]
+    rows = rows.sort_values(["rank", "pos"], kind="stable")
+    again_rows = rows[rows.duplicated(["version", "id"], keep="first")]
     out: list[tuple[tuple[pd.DataFrame, list[Any]], int]] = [((f, c), 0) for f, c in kept]
-    for i in order:
+    which, pos = again_rows["which"].to_numpy(), again_rows["pos"].to_numpy()
+    for i in np.unique(which).tolist():
         frame, classes = kept[i]
-        seen = taken.setdefault(str(frame["model_version"].iloc[0]), set())
-        ids = frame[id_col].astype(str)
-        again = ids.isin(seen).to_numpy()
-        seen.update(ids[~again])
-        if again.any():
-            out[i] = ((frame[~again].reset_index(drop=True), classes), int(again.sum()))
+        again = np.zeros(len(frame), dtype=bool)
+        again[pos[which == i]] = True
+        out[i] = ((frame[~again].reset_index(drop=True), classes), int(again.sum()))
     return out
 
 
