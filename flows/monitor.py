@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from prefect import flow
+from prefect.utilities.hashing import file_hash
 
 from flows.gates import gate_batch
 from flows.retrain import retrain
@@ -33,7 +34,10 @@ from tasks import data, report, steps, train
 from tasks.predict import predictions_note
 
 
-@flow(name="monitor", flow_run_name="monitor-{spec_path}", validate_parameters=True)
+# version: this file's hash, as Prefect gives an undecorated flow (it would hash mlops/secrets.py, the wrapper's)
+@flow(
+    name="monitor", version=file_hash(__file__), flow_run_name="monitor-{spec_path}", validate_parameters=True
+)
 @secrets_hidden  # an error leaves the flow masked: its failed state's message is shown by the Prefect API
 def monitor(
     spec_path: str,

@@ -6,6 +6,7 @@ sample of the predictions."""
 from __future__ import annotations
 
 from prefect import flow
+from prefect.utilities.hashing import file_hash
 
 from flows.gates import gate_source
 from mlops.errors import NoChampion
@@ -26,7 +27,10 @@ from tasks.predict import (
 )
 
 
-@flow(name="predict", flow_run_name="predict-{spec_path}", validate_parameters=True)
+# version: this file's hash, as Prefect gives an undecorated flow (it would hash mlops/secrets.py, the wrapper's)
+@flow(
+    name="predict", version=file_hash(__file__), flow_run_name="predict-{spec_path}", validate_parameters=True
+)
 @secrets_hidden  # an error leaves the flow masked: its failed state's message is shown by the Prefect API
 def predict(
     spec_path: str,

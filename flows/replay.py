@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
+from prefect.utilities.hashing import file_hash
 
 from flows.monitor import monitor
 from flows.retrain import retrain
@@ -21,7 +22,8 @@ from mlops.timeutil import parse_time, window_before
 from tasks import data, report, steps
 
 
-@flow(name="replay", flow_run_name="replay-{spec_path}-{start}-{end}")
+# version: this file's hash, as Prefect gives an undecorated flow (it would hash mlops/secrets.py, the wrapper's)
+@flow(name="replay", version=file_hash(__file__), flow_run_name="replay-{spec_path}-{start}-{end}")
 @secrets_hidden  # an error leaves the flow masked: its failed state's message is shown by the Prefect API
 def replay(
     spec_path: str,

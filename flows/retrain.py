@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
+from prefect.utilities.hashing import file_hash
 
 from flows.gates import judge
 from mlops.fingerprint import code_sha256, idempotency_key
@@ -19,7 +20,10 @@ from tasks.locking import check_promotion_lock, holding_promotion_lock
 from tasks.tracking.runs import TrainingRun
 
 
-@flow(name="retrain", flow_run_name="retrain-{spec_path}", validate_parameters=True)
+# version: this file's hash, as Prefect gives an undecorated flow (it would hash mlops/secrets.py, the wrapper's)
+@flow(
+    name="retrain", version=file_hash(__file__), flow_run_name="retrain-{spec_path}", validate_parameters=True
+)
 @secrets_hidden  # an error leaves the flow masked: its failed state's message is shown by the Prefect API
 def retrain(
     spec_path: str,

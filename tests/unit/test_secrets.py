@@ -244,3 +244,19 @@ def test_an_error_is_masked_in_place_with_its_cause_and_its_type_kept(
     with pytest.raises(ValueError, match=r"u:\*\*\*@127") as caught:
         fails()
     assert isinstance(caught.value.__cause__, KeyError) and PW not in str(caught.value.__cause__)
+
+
+def test_a_wrapped_flow_keeps_its_own_files_version() -> None:
+    """secrets_hidden wraps each flow: Prefect would give all four the hash of mlops/secrets.py as their version
+    (it hashes the file of the function it is given), so a changed flow would show an unchanged version."""
+    import importlib
+
+    from prefect.utilities.hashing import file_hash
+
+    versions = set()
+    for name in ("monitor", "predict", "replay", "retrain"):
+        module = importlib.import_module(f"flows.{name}")
+        flow = getattr(module, name)
+        assert flow.version == file_hash(module.__file__), name
+        versions.add(flow.version)
+    assert len(versions) == 4
