@@ -249,8 +249,10 @@ def test_the_bad_cases_are_one_paragraph_nothing_registered(
     down = _cli("run", "retrain", spec)
     assert down.exit_code == 1 and "could not be reached" in down.output, down.output
     assert "tried 3 times" in down.output
+    checked = _cli("validate", spec)  # the spec is fine: validate says the source is down, as run does
+    assert checked.exit_code == 1 and "did not answer" in checked.output, checked.output
 
-    for result in (gone, no_bucket, no_keys, refused, down):
+    for result in (gone, no_bucket, no_keys, refused, down, checked):
         assert SECRET not in result.output and "Traceback" not in result.output
     assert [(m.name, m.latest_versions) for m in store.search_registered_models()] == before
 
