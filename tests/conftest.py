@@ -146,8 +146,11 @@ def invoke_mlops(*args: str) -> subprocess.CompletedProcess[str]:
 
     from typer.testing import CliRunner
 
-    from mlops.cli import app
+    from mlops.cli import app, render
 
+    # rich fixes a console's width when it is made (from COLUMNS, else 80): the CLI's consoles may have been made
+    # earlier in this process, so they are widened here as a subprocess's COLUMNS=200 would
+    render.out.width = render.err.width = 200
     result = CliRunner().invoke(app, list(args), env={"COLUMNS": "200"})
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         shown = "".join(traceback.format_exception(result.exception))
@@ -249,6 +252,14 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "mlops-home"
     monkeypatch.setenv("MLOPS_HOME", str(home))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    if "mlflow" in sys.modules:
+        # MLflow keeps the last tracking and registry URIs set in this process, and a client given only a
+        # tracking URI reads the registry at the global one: an earlier test's store. Each test starts at its own.
+        import mlflow
+
+        uri = f"sqlite:///{home / 'mlflow.db'}"
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_registry_uri(uri)
     return home
 
 

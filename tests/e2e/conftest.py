@@ -26,7 +26,7 @@ def shared_prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 @pytest.fixture
 def in_process(
     shared_prefect_server: str, isolated_home: object, monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., subprocess.CompletedProcess[str]]:
+) -> Iterator[Callable[..., subprocess.CompletedProcess[str]]]:
     """`mlops ARGS` in this process (tests/conftest.py::invoke_mlops) against the session's Prefect server: for the
     steps of a CLI test where a new interpreter adds nothing checked (it paid every library's import again,
     5-30 s a command on this machine). Run it from the project's folder (monkeypatch.chdir). Prefect's events
@@ -35,4 +35,6 @@ def in_process(
 
     EventsWorker.drain_all()
     monkeypatch.setenv("PREFECT_API_URL", shared_prefect_server)
-    return invoke_mlops
+    yield invoke_mlops
+    # and after: the next test in this worker (an integration test on its own server) must not send its events here
+    EventsWorker.drain_all()

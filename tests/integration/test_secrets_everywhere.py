@@ -22,16 +22,19 @@ pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness"
 def api_text() -> str:
     """Everything the Prefect API holds about the runs: state names and messages, parameters, logs, artifacts."""
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.sorting import ArtifactSort, FlowRunSort, LogSort, TaskRunSort
 
+    # newest first: the server is shared with the other tests of this worker, whose runs may outnumber the limit
     with get_client(sync_client=True) as client:
         parts: list[str] = []
-        for run in client.read_flow_runs(limit=200):
+        for run in client.read_flow_runs(limit=200, sort=FlowRunSort.EXPECTED_START_TIME_DESC):
             parts += [run.name, str(run.parameters), str(run.state and run.state.message)]
             parts += [str(s.message) for s in client.read_flow_run_states(run.id)]
-        for task_run in client.read_task_runs(limit=200):
+        for task_run in client.read_task_runs(limit=200, sort=TaskRunSort.EXPECTED_START_TIME_DESC):
             parts += [task_run.name, str(task_run.state and task_run.state.message)]
-        parts += [log.message for log in client.read_logs(limit=200)]
-        parts += [f"{a.key} {a.description} {a.data}" for a in client.read_artifacts(limit=200)]
+        parts += [log.message for log in client.read_logs(limit=200, sort=LogSort.TIMESTAMP_DESC)]
+        artifacts = client.read_artifacts(limit=200, sort=ArtifactSort.CREATED_DESC)
+        parts += [f"{a.key} {a.description} {a.data}" for a in artifacts]
     return "\n".join(parts)
 
 
