@@ -252,14 +252,6 @@ def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "mlops-home"
     monkeypatch.setenv("MLOPS_HOME", str(home))
     monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    if "mlflow" in sys.modules:
-        # MLflow keeps the last tracking and registry URIs set in this process, and a client given only a
-        # tracking URI reads the registry at the global one: an earlier test's store. Each test starts at its own.
-        import mlflow
-
-        uri = f"sqlite:///{home / 'mlflow.db'}"
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_registry_uri(uri)
     return home
 
 

@@ -153,7 +153,10 @@ def versions(model: str) -> list[object]:
 
     from mlops.settings import get_settings
 
-    return list(MlflowClient(get_settings().tracking_uri).search_model_versions(f"name='{model}'"))
+    # both URIs: a client given only a tracking URI reads the registry at MLflow's global one, which an earlier
+    # in-process test of this worker may have left at its own store
+    uri = get_settings().tracking_uri
+    return list(MlflowClient(uri, uri).search_model_versions(f"name='{model}'"))
 
 
 def lineage_rows(run_id: str) -> int:
