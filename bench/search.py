@@ -69,7 +69,7 @@ def ours(rows: int, trials: int, parallel: int, out: Path, dask: bool = False) -
         outcome = search.run_search(
             space, name="bench", storage=get_settings().search_storage_url, metric="roc_auc",
             direction="maximize", seed=7,
-            fit_batch=fan.trial_fitter(steps.fit_trial, shared, model),
+            fitter=fan.trial_fitter(steps.fit_trial, shared, model, parallel),
         )  # fmt: skip
         return outcome, time.perf_counter() - start
 

@@ -143,7 +143,8 @@ def _train_and_track(
             spec.model.search, name=search.study_name(spec.name, tags["idempotency_key"]),
             storage=get_settings().search_storage_url, metric=spec.promotion.metric, direction=spec.direction,
             seed=spec.model.search.seed if spec.model.search.seed is not None else spec.data.split.seed,
-            fit_batch=parallel.trial_fitter(steps.fit_trial, train.FitData.of(cut, parts.features, spec), spec.model),
+            fitter=parallel.trial_fitter(steps.fit_trial, train.FitData.of(cut, parts.features, spec), spec.model,
+                                         spec.model.search.parallel),
             pruner=spec.model.pruner(),
         )  # fmt: skip
         model = train.trial_models(spec.model, [searched.best.params])[0]

@@ -53,9 +53,3 @@ def median_rule(
         values = [c[step] for c in complete if step < len(c) and not math.isnan(c[step])]
         medians.append(float(statistics.median(values)) if values else None)
     return PruneRule(tuple(medians), warmup_steps)
-
-
-def batch_start(number: int, parallel: int) -> int:
-    """The first trial number of the batch that trial `number` belongs to (batches are `parallel` trials, in
-    number order): the trials below it are the ones its batch is compared with."""
-    return number - number % parallel

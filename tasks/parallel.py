@@ -19,6 +19,7 @@ from mlops.reach import Kind, reach, socket_failure, unreached_error
 
 if TYPE_CHECKING:
     from mlops.spec.schema import Model
+    from tasks.search import Fitter
     from tasks.train import CandidateResult, FitData
 
 DASK_ADDRESS_ENV = "MLOPS_DASK_ADDRESS"
@@ -143,41 +144,69 @@ class FanOut:
     where: str  # "3 fits on Dask tcp://127.0.0.1:8786" or "3 fits on 3 threads"
 
 
-def fit_candidates(fit_task: Any, data: FitData, models: list[Model], prune: Any = None) -> FanOut:
+def fit_candidates(fit_task: Any, data: FitData, models: list[Model]) -> FanOut:
     """Fit every candidate concurrently with the Prefect task `fit_task` (tasks.steps.fit_candidate), inside a
-    flow run: on the Dask cluster at MLOPS_DASK_ADDRESS when set, else on the flow's own thread pool. `prune`
-    (a search trial's pruning rule, tasks.steps.fit_trial) is handed to each fit when given."""
+    flow run: on the Dask cluster at MLOPS_DASK_ADDRESS when set, else on the flow's own thread pool."""
     address = check_cluster()
-    params = [{"data": data, "model": m, **({"prune": prune} if prune is not None else {})} for m in models]
+    params = [{"data": data, "model": m} for m in models]
     fits = f"{len(models)} fit{'s' if len(models) != 1 else ''}"
     if address is None:
         futures = [fit_task.submit(**p) for p in params]
         return FanOut([f.result() for f in futures], f"{fits} on {_threads(len(models))} threads")
+    address = _normalised(address)
+    with _dask_runner(address) as runner:
+        dask_futures = [runner.submit(fit_task, parameters=p) for p in params]
+        results = [f.result() for f in dask_futures]
+    return FanOut(results, f"{fits} on Dask {address}")
+
+
+@contextmanager
+def _dask_runner(address: str) -> Iterator[Any]:
+    """prefect-dask's DaskTaskRunner attached to the cluster at `address`, the flow's script pickled by value."""
     from prefect_dask import DaskTaskRunner  # heavy (dask, distributed): only when a cluster is asked for
 
-    address = _normalised(address)
     with ExitStack() as held:
         held.enter_context(_flow_script_by_value())
         try:
             runner = held.enter_context(DaskTaskRunner(address=address))
         except (OSError, TimeoutError) as exc:  # the scheduler went away since check_cluster
             raise _unreachable(address, exc) from None
-        dask_futures = [runner.submit(fit_task, parameters=p) for p in params]
-        results = [f.result() for f in dask_futures]
-    return FanOut(results, f"{fits} on Dask {address}")
+        yield runner
 
 
-def trial_fitter(fit_task: Any, data: FitData, model: Model) -> Any:
-    """model.search's `fit_batch` (tasks.search): fits a batch of trials' values, each merged onto the spec's model,
-    with the Prefect task `fit_task` (tasks.steps.fit_trial), where fit_candidates fits (threads or Dask); returns
-    each trial's (validation score, fit seconds, error, loss curve, pruned round) and where they ran."""
+@contextmanager
+def trial_fitter(fit_task: Any, data: FitData, model: Model, parallel: int) -> Iterator[Fitter]:
+    """model.search's Fitter (tasks.search): starts one trial's fit, its values merged onto the spec's model, as a
+    run of the Prefect task `fit_task` (tasks.steps.fit_trial) where fit_candidates fits (the flow's threads, or
+    the Dask cluster at MLOPS_DASK_ADDRESS, held open for the whole search); each gives back the trial's
+    (validation score, fit seconds, error, loss curve, pruned round). At most `parallel` run at once."""
+    from tasks.search import Fitter
     from tasks.train import trial_models
 
-    def fit_batch(trials: list[dict[str, Any]], prune: Any) -> tuple[list[Any], str]:
-        out = fit_candidates(fit_task, data, trial_models(model, trials), prune)
-        return [(r.value, r.fit_seconds, r.error, r.curve, r.pruned_at) for r in out.results], out.where
+    def started(future: Any) -> Any:
+        def wait() -> Any:
+            r = future.result()
+            return (r.value, r.fit_seconds, r.error, r.curve, r.pruned_at)
 
-    return fit_batch
+        return wait
+
+    def parameters(values: dict[str, Any], prune: Any) -> dict[str, Any]:
+        (m,) = trial_models(model, [values])
+        return {"data": data, "model": m, **({"prune": prune} if prune is not None else {})}
+
+    address = check_cluster()
+    if address is None:
+        yield Fitter(
+            lambda values, prune: started(fit_task.submit(**parameters(values, prune))),
+            f"on {_threads(parallel)} threads",
+        )
+        return
+    address = _normalised(address)
+    with _dask_runner(address) as runner:
+        yield Fitter(
+            lambda values, prune: started(runner.submit(fit_task, parameters=parameters(values, prune))),
+            f"on Dask {address}",
+        )
 
 
 @contextmanager

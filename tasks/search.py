@@ -1,14 +1,17 @@
 """Optuna: model.search's hyperparameter search. The only module that imports optuna (lazily, inside functions).
 
 The search never sees the holdout: it is handed the fitting and validation parts cut from the training rows, and
-a `fit_batch` callable that fits and scores a batch of trials (tasks.parallel fans them out as Prefect task runs,
-on threads or on the Dask cluster). Optuna only draws the values and remembers the trials, in its RDB storage
+a `Fitter` that starts one trial's fit and scores it (tasks.parallel runs each as a Prefect task run, on threads or
+on the Dask cluster). Optuna only draws the values and remembers the trials, in its RDB storage
 (a SQLite file in MLOPS_HOME, or MLOPS_SEARCH_STORAGE): a search killed mid-way resumes with its finished trials.
 
-Determinism: the trials are drawn `parallel` at a time, in trial-number order, by a TPE sampler seeded from the
-search's seed and the trial's number, and told their scores before the next batch is drawn. A trial's values are
-then a function of the seed, the data and the trials before it, never of where or in which order the fits ran,
-nor of whether the search was killed and resumed in between.
+Determinism: up to `parallel` trials are fitted at once, in a sliding window. Trial n is drawn (by a TPE sampler
+seeded from the search's seed and n) once trials 0..n-parallel are told their scores, and no later one: scores are
+told in trial-number order, a fit that ends early waits for the ones before it. Trial n's values are then a
+function of the seed, the data and trials 0..n-parallel (trials n-parallel+1..n-1 are seen as running: their values
+are known, their scores are not), never of where or in which order the fits ended, nor of whether the search was
+killed and resumed in between. Unlike batches of `parallel` with a barrier after each, a slow fit holds back only
+the trial `parallel` places after it, not the whole next batch.
 """
 
 from __future__ import annotations
@@ -16,12 +19,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
+from contextlib import AbstractContextManager, ExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mlops.errors import BadOption, DataError
-from mlops.pruning import PruneRule, batch_start, median_rule
+from mlops.pruning import PruneRule, median_rule
 
 INSTALL_HINT = (
     "model.search needs Optuna, which is not installed here: pip install -e '.[search]' (on this machine only: "
@@ -85,8 +88,18 @@ class Outcome:
 # What one trial's fit gives back: validation score (NaN: failed or pruned), fit seconds, error text or "", the
 # validation loss round by round (boosting estimators; else empty), the round where it was pruned or None
 TrialFit = tuple[float, float, str, tuple[float, ...], int | None]
-# fit_batch: the batch's param dicts and the pruning rule they are held to -> each one's TrialFit, and where they ran
-FitBatch = Callable[[list[dict[str, Any]], PruneRule | None], tuple[list[TrialFit], str]]
+# a started fit: called, it waits for the fit and gives its TrialFit
+Pending = Callable[[], TrialFit]
+
+
+@dataclass(frozen=True)
+class Fitter:
+    """Where the trials are fitted: `submit(values, rule)` starts one trial's fit (its values merged onto the spec's
+    model, held to the pruning rule) and returns its Pending; `where` says where: 'on 4 threads', 'on Dask tcp://..'.
+    """
+
+    submit: Callable[[dict[str, Any], PruneRule | None], Pending]
+    where: str
 
 
 def study_name(pipeline: str, key: str) -> str:
@@ -122,11 +135,12 @@ def run_search(
     metric: str,
     direction: Direction,
     seed: int,
-    fit_batch: FitBatch,
+    fitter: AbstractContextManager[Fitter],
     pruner: Pruner | None = None,
 ) -> Outcome:
-    """Run (or resume) the search until its budget is spent; DataError when no trial could be scored. With a
-    `pruner`, each batch is handed the median rule (mlops.pruning) of the complete trials before it."""
+    """Run (or resume) the search until its budget is spent, fitting with `fitter` (entered for the search's
+    length); DataError when no trial could be scored. With a `pruner`, trial n is handed the median rule
+    (mlops.pruning) of the complete trials numbered up to n - parallel (the ones told when it was drawn)."""
     if not installed():
         raise BadOption(INSTALL_HINT)
     import warnings
@@ -136,6 +150,7 @@ def run_search(
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
+    window = search.parallel
     with ExitStack() as held:
         if storage.startswith("sqlite:///"):
             held.enter_context(_study_lock(storage, name))
@@ -147,29 +162,36 @@ def run_search(
             sampler=_sampler(seed, 0),
         )
         space = {k: _distribution(p) for k, p in search.space.items()}
-        resumed = {t.number for t in study.get_trials(deepcopy=False) if t.state.is_finished()}
+        before = study.get_trials(deepcopy=False)
+        resumed = {t.number for t in before if t.state.is_finished()}
         deadline = time.monotonic() + search.timeout_minutes * 60 if search.timeout_minutes else math.inf
         budget = search.trials or 10**9
-        where: list[str] = []
         stopped_by = "trials"
-        # trials a killed run asked for and never told: fit them again with the values they were given
-        stale = [t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.RUNNING]
-        if stale:  # (FrozenTrial._trial_id: the one private attribute used; Optuna has no public way back to a Trial)
-            first = batch_start(min(t.number for t in stale), search.parallel)
-            asked = [optuna.trial.Trial(study, t._trial_id) for t in stale]
-            _fit_and_tell(study, asked, fit_batch, _rule(study, first, pruner), where)
-        while True:
-            done = len(study.get_trials(deepcopy=False))
-            if done >= budget:
-                break
+        fits = held.enter_context(fitter)
+        running: dict[int, tuple[Any, Pending]] = {}  # started, not yet told; in number order
+        # trials a killed run asked for and never told: fit them again with the values they were given, held to
+        # the rule they had (FrozenTrial._trial_id: the one private attribute used; Optuna has no public way back
+        # to a Trial)
+        stale = [t for t in before if t.state == optuna.trial.TrialState.RUNNING]
+        for t in sorted(stale, key=lambda t: t.number):
+            rule = _rule(study, t.number - window + 1, pruner)
+            running[t.number] = (optuna.trial.Trial(study, t._trial_id), fits.submit(dict(t.params), rule))
+        started = len(running)
+        n = len(before)
+        while n < budget:
             if time.monotonic() >= deadline:
                 stopped_by = "timeout"
                 break
-            batch: list[Any] = []
-            for _ in range(min(search.parallel, budget - done)):
-                study.sampler = _sampler(seed, done + len(batch))
-                batch.append(study.ask(space))
-            _fit_and_tell(study, batch, fit_batch, _rule(study, done, pruner), where)
+            # trial n is drawn seeing trials 0..n-window told, and no later one
+            _tell_through(study, running, n - window)
+            study.sampler = _sampler(seed, n)
+            trial = study.ask(space)
+            rule = _rule(study, n - window + 1, pruner)
+            running[trial.number] = (trial, fits.submit(dict(trial.params), rule))
+            started += 1
+            n = trial.number + 1
+        _tell_through(study, running, math.inf)
+        where = f"{started} fit{'s' if started != 1 else ''} {fits.where}" if started else ""
         return _outcome(study, name, metric, direction, resumed, where, stopped_by)
 
 
@@ -224,9 +246,8 @@ def _storage(url: str) -> Any:
 
 
 def _rule(study: Any, first: int, pruner: Pruner | None) -> PruneRule | None:
-    """The pruning rule for the batch starting at trial `first`: from the complete trials numbered below it (the
-    batches before; told before this one was drawn), read from the store, so a resumed search holds a batch to
-    the rule an uninterrupted one did."""
+    """The pruning rule for a trial drawn when the trials below `first` were told: from the complete ones among
+    them, read from the store, so a resumed search holds a trial to the rule an uninterrupted one did."""
     import optuna
 
     if pruner is None:
@@ -239,16 +260,14 @@ def _rule(study: Any, first: int, pruner: Pruner | None) -> PruneRule | None:
     return median_rule(complete, startup_trials=pruner.startup_trials, warmup_steps=pruner.warmup_steps)
 
 
-def _fit_and_tell(
-    study: Any, batch: list[Any], fit_batch: FitBatch, rule: PruneRule | None, where: list[str]
-) -> None:
-    """Fit a batch of asked trials (optuna.trial.Trial) and tell the study each one's score, pruning or failure
-    (a trial's loss curve is kept on it: the rule of later batches is made of them)."""
+def _tell_through(study: Any, running: dict[int, tuple[Any, Pending]], last: float) -> None:
+    """Wait for the started trials numbered up to `last`, in number order, and tell the study each one's score,
+    pruning or failure (a trial's loss curve is kept on it: the rules of later trials are made of them)."""
     import optuna
 
-    results, ran_on = fit_batch([dict(trial.params) for trial in batch], rule)
-    where.append(ran_on)
-    for trial, (value, seconds, error, curve, pruned_at) in zip(batch, results, strict=True):
+    for number in sorted(k for k in running if k <= last):
+        trial, pending = running.pop(number)
+        value, seconds, error, curve, pruned_at = pending()
         trial.set_user_attr("fit_seconds", seconds)
         if curve:
             trial.set_user_attr("curve", list(curve))
@@ -263,7 +282,7 @@ def _fit_and_tell(
 
 
 def _outcome(
-    study: Any, name: str, metric: str, direction: str, resumed: set[int], where: list[str], stopped_by: str
+    study: Any, name: str, metric: str, direction: str, resumed: set[int], where: str, stopped_by: str
 ) -> Outcome:
     import optuna
 
@@ -294,21 +313,7 @@ def _outcome(
         )
     pick = max if direction == "maximize" else min
     best = pick(complete, key=lambda t: (t.value, -t.number))  # ties: the earliest trial
-    ran_on = _where(where)
-    return Outcome(name, metric, direction, best, trials, ran_on, stopped_by)
-
-
-def _where(where: list[str]) -> str:
-    """'20 fits on 4 threads' from the batches' own texts ('4 fits on 4 threads', ...)."""
-    if not where:
-        return ""
-    total = 0
-    rest = ""
-    for w in where:
-        head, _, tail = w.partition(" fit")
-        total += int(head) if head.isdigit() else 0
-        rest = tail.split(" on ", 1)[1] if " on " in tail else rest
-    return f"{total} fit{'s' if total != 1 else ''} on {rest}" if rest else ""
+    return Outcome(name, metric, direction, best, trials, where, stopped_by)
 
 
 def version_tags(outcome: Outcome) -> dict[str, str]:

@@ -242,7 +242,7 @@ def test_the_same_seed_and_data_give_the_same_search_on_threads_and_on_dask(
         )  # target, seed 3, roc_auc
         return search.run_search(
             space, name=name, storage=get_settings().search_storage_url, metric="roc_auc", direction="maximize",
-            seed=11, fit_batch=parallel.trial_fitter(steps.fit_trial, shared, spec.model),
+            seed=11, fitter=parallel.trial_fitter(steps.fit_trial, shared, spec.model, space.parallel),
         )  # fmt: skip
 
     boosted = load_spec(
@@ -259,7 +259,7 @@ def test_the_same_seed_and_data_give_the_same_search_on_threads_and_on_dask(
         return search.run_search(
             boosted.model.search, name=name, storage=get_settings().search_storage_url, metric="roc_auc",
             direction="maximize", seed=11, pruner=boosted.model.pruner(),
-            fit_batch=parallel.trial_fitter(steps.fit_trial, shared, boosted.model),
+            fitter=parallel.trial_fitter(steps.fit_trial, shared, boosted.model, boosted.model.search.parallel),
         )  # fmt: skip
 
     monkeypatch.delenv("MLOPS_DASK_ADDRESS", raising=False)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import random
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from mlops.pruning import median_rule
 from mlops.spec.schema import Model, Search
 from tasks import train
 from tasks.data import SplitData
-from tasks.search import TrialFit, run_search
+from tasks.search import Fitter, Pending, TrialFit, run_search
 from tests.unit.test_boost_train import FEATURES, NATIVE, frame
 
 LGBM, XGB = "lightgbm.LGBMClassifier", "xgboost.XGBClassifier"
@@ -179,7 +180,7 @@ def _booster_search(
     estimator: str, storage: str, die_after: int | None = None, labels: dict[int, Any] | None = None
 ) -> tuple[Any, list[dict[str, Any]]]:
     """An 8-trial search, 4 at a time, fitted in this process by tasks.train.fit_trial (what each Prefect task run
-    does), with early stopping and native categories; `die_after` batches, it dies mid-batch."""
+    does), with early stopping and native categories; after `die_after` fits started, it dies."""
     space = dict(SPACE) if estimator == LGBM else {"learning_rate": SPACE["learning_rate"],
                                                   "max_leaves": {"type": "int", "low": 4, "high": 40}}  # fmt: skip
     search = {"trials": 8, "parallel": 4, "space": space, "pruner": {"startup_trials": 4, "warmup_steps": 5}}
@@ -191,19 +192,17 @@ def _booster_search(
     shared = train.FitData(rows.iloc[:1200], rows.iloc[1200:], FEATURES, "y", 3, "roc_auc")
     fitted: list[dict[str, Any]] = []
 
-    def fit_batch(trials: list[dict[str, Any]], rule: Any) -> tuple[list[TrialFit], str]:
-        if die_after is not None and len(fitted) >= die_after * 4:
+    def submit(values: dict[str, Any], rule: Any) -> Pending:
+        if die_after is not None and len(fitted) >= die_after:
             raise KeyboardInterrupt
-        fitted.extend(trials)
-        out = []
-        for m in train.trial_models(model, trials):
-            r = train.fit_trial(shared, m, rule)
-            out.append((r.value, r.fit_seconds, r.error, r.curve, r.pruned_at))
-        return out, f"{len(trials)} fits on 1 threads"
+        fitted.append(values)
+        r = train.fit_trial(shared, train.trial_models(model, [values])[0], rule)
+        fit: TrialFit = (r.value, r.fit_seconds, r.error, r.curve, r.pruned_at)
+        return lambda: fit
 
     assert model.search is not None
     outcome = run_search(model.search, name="b", storage=storage, metric="roc_auc", direction="maximize",
-                         seed=7, fit_batch=fit_batch, pruner=model.pruner())  # fmt: skip
+                         seed=7, fitter=nullcontext(Fitter(submit, "on 1 thread")), pruner=model.pruner())  # fmt: skip
     return outcome, fitted
 
 
@@ -230,9 +229,10 @@ def test_a_killed_booster_search_resumes_to_the_same_trials_pruned_alike(tmp_pat
     whole, _ = _booster_search(LGBM, f"sqlite:///{tmp_path}/whole.db")
     storage = f"sqlite:///{tmp_path}/killed.db"
     with pytest.raises(KeyboardInterrupt):
-        _booster_search(LGBM, storage, die_after=1)  # 4 trials told, the second batch asked and never told
+        # 5 fits started, 4 at a time: trials 0-1 told, 2-4 fitted and never told, 5 asked and never started
+        _booster_search(LGBM, storage, die_after=5)
     resumed, refitted = _booster_search(LGBM, storage)
-    assert len(refitted) == 4  # only the batch that was running when it died
+    assert len(refitted) == 8 - 2  # all but the told trials: the ones running when it died, then the rest
     assert [(t.params, t.state, t.pruned_at) for t in resumed.trials] == [
         (t.params, t.state, t.pruned_at) for t in whole.trials
     ]

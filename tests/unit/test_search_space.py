@@ -4,6 +4,8 @@ search loop itself with a plain scoring function (no Prefect): reproducible, res
 from __future__ import annotations
 
 import math
+import time
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,7 @@ import pytest
 from mlops.errors import DataError
 from mlops.spec import load_spec
 from mlops.spec.schema import Search
-from tasks.search import TrialFit, run_search
+from tasks.search import Fitter, Pending, TrialFit, run_search
 from tasks.train import search_problems
 from tests.conftest import spec_problems, spec_text, write_spec
 
@@ -131,25 +133,34 @@ def _score(p: dict[str, Any]) -> float:
 
 
 class Scorer:
-    """fit_batch for run_search: scores each trial's values, counts the fits, and can die after some batches."""
+    """A Fitter for run_search: scores each trial's values as it is started, counts the fits, can wait `delay`
+    seconds a fit, and can die (the process killed) on starting the fit after `die_after` of them."""
 
-    def __init__(self, die_after_batches: int | None = None) -> None:
+    def __init__(self, die_after: int | None = None, delay: float = 0.0) -> None:
         self.fits: list[dict[str, Any]] = []
-        self.die_after = die_after_batches
-        self.batches = 0
+        self.die_after = die_after
+        self.delay = delay
 
-    def __call__(self, trials: list[dict[str, Any]], rule: Any = None) -> tuple[list[TrialFit], str]:
-        if self.die_after is not None and self.batches == self.die_after:
-            raise KeyboardInterrupt  # the process dies mid-batch: these trials stay RUNNING in the storage
-        self.batches += 1
-        self.fits += trials
-        where = f"{len(trials)} fits on {len(trials)} threads"
-        return [(_score(t), 0.01, "", (), None) for t in trials], where
+    def submit(self, values: dict[str, Any], rule: Any = None) -> Pending:
+        if self.die_after is not None and len(self.fits) == self.die_after:
+            raise KeyboardInterrupt  # the process dies: the trials started and not told stay RUNNING in the store
+        self.fits.append(values)
+        time.sleep(self.delay)
+        fit: TrialFit = (_score(values), 0.01, "", (), None)
+        return lambda: fit
+
+    def __call__(self) -> Any:
+        return nullcontext(Fitter(self.submit, "on 3 threads"))
+
+
+def fitting(fit: Any) -> Any:
+    """A Fitter scoring each trial's values with `fit` (values -> TrialFit)."""
+    return nullcontext(Fitter(lambda values, rule: lambda done=fit(values): done, "on 1 thread"))
 
 
 def _run(storage: str, scorer: Scorer, name: str = "s", seed: int = 7) -> Any:
     return run_search(SPACE, name=name, storage=storage, metric="roc_auc", direction="maximize", seed=seed,
-                      fit_batch=scorer)  # fmt: skip
+                      fitter=scorer())  # fmt: skip
 
 
 def test_the_same_seed_gives_the_same_trials_and_best(tmp_path: Path) -> None:
@@ -167,12 +178,13 @@ def test_a_killed_search_resumes_with_its_finished_trials_and_ends_as_if_never_k
     whole = _run(f"sqlite:///{tmp_path}/whole.db", Scorer())
     storage = f"sqlite:///{tmp_path}/killed.db"
     with pytest.raises(KeyboardInterrupt):
-        _run(storage, Scorer(die_after_batches=2))  # 6 trials told, 3 asked and never told
+        # 6 fits started, 3 at a time: trials 0-3 told, 4 and 5 fitted and not told, 6 asked and not started
+        _run(storage, Scorer(die_after=6))
     again = Scorer()
     resumed = _run(storage, again)
-    assert len(again.fits) == 12 - 6  # the 6 finished trials are not fitted again; the 3 interrupted ones are
+    assert len(again.fits) == 12 - 4  # the 4 told trials are not fitted again; the 3 interrupted ones are
     assert (
-        resumed.counts()["resumed"] == 6 and "6 finished by an earlier run, not redone" in resumed.headline()
+        resumed.counts()["resumed"] == 4 and "4 finished by an earlier run, not redone" in resumed.headline()
     )
     assert [t.params for t in resumed.trials] == [t.params for t in whole.trials]
     assert resumed.best.params == whole.best.params
@@ -185,14 +197,10 @@ def test_two_searches_of_one_study_at_once_fit_each_trial_once(tmp_path: Path) -
     import time
 
     storage = f"sqlite:///{tmp_path}/shared.db"
-    slow, other = Scorer(), Scorer()
-
-    def slowly(trials: list[dict[str, Any]], rule: Any = None) -> tuple[list[TrialFit], str]:
-        time.sleep(0.3)
-        return slow(trials, rule)
+    slow, other = Scorer(delay=0.1), Scorer()
 
     outcomes: list[Any] = []
-    first = threading.Thread(target=lambda: outcomes.append(_run(storage, slowly)))  # type: ignore[arg-type]
+    first = threading.Thread(target=lambda: outcomes.append(_run(storage, slow)))
     first.start()
     time.sleep(0.5)  # the first is (most likely) holding the lock and fitting; either order must hold
     second = _run(storage, other)
@@ -206,24 +214,21 @@ def test_two_searches_of_one_study_at_once_fit_each_trial_once(tmp_path: Path) -
 
 
 def test_failed_trials_are_counted_and_a_search_with_no_scored_trial_stops(tmp_path: Path) -> None:
-    def half_fail(trials: list[dict[str, Any]], rule: Any) -> tuple[list[TrialFit], str]:
-        return [
-            (math.nan, 0.0, "refused", (), None) if t["kind"] == "a" else (_score(t), 0.0, "", (), None)
-            for t in trials
-        ], ""
+    def half_fail(t: dict[str, Any]) -> TrialFit:
+        return (math.nan, 0.0, "refused", (), None) if t["kind"] == "a" else (_score(t), 0.0, "", (), None)
 
     out = run_search(SPACE, name="f", storage=f"sqlite:///{tmp_path}/f.db", metric="roc_auc",
-                     direction="maximize", seed=1, fit_batch=half_fail)  # fmt: skip
+                     direction="maximize", seed=1, fitter=fitting(half_fail))  # fmt: skip
     counts = out.counts()
     assert counts["failed"] >= 1 and counts["failed"] + counts["complete"] == 12
     assert all(t.error == "refused" for t in out.trials if t.state == "failed")
 
-    def all_fail(trials: list[dict[str, Any]], rule: Any) -> tuple[list[TrialFit], str]:
-        return [(math.nan, 0.0, "C must be positive", (), None) for _ in trials], ""
+    def all_fail(t: dict[str, Any]) -> TrialFit:
+        return (math.nan, 0.0, "C must be positive", (), None)
 
     with pytest.raises(DataError, match="no trial of model.search could be scored.*C must be positive"):
         run_search(SPACE, name="g", storage=f"sqlite:///{tmp_path}/g.db", metric="roc_auc",
-                   direction="maximize", seed=1, fit_batch=all_fail)  # fmt: skip
+                   direction="maximize", seed=1, fitter=fitting(all_fail))  # fmt: skip
 
 
 def test_a_trial_store_that_does_not_answer_is_one_paragraph_naming_its_variable(tmp_path: Path) -> None:
