@@ -6,9 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from prefect import flow
-from prefect.utilities.hashing import file_hash
-
 from flows.gates import gate_batch
 from flows.retrain import retrain
 from mlops.drift_policy import (
@@ -26,7 +23,6 @@ from mlops.drift_policy import (
 from mlops.errors import DataError, NoChampion
 from mlops.monitor_run import judge_batch, run_record
 from mlops.ownership import check_ownership, owner_of
-from mlops.secrets import secrets_hidden
 from mlops.settings import get_settings
 from mlops.spec import LoadedSpec, PipelineSpec, load_spec
 from mlops.timeutil import window_before
@@ -34,11 +30,7 @@ from tasks import data, report, steps, train
 from tasks.predict import predictions_note
 
 
-# version: this file's hash, as Prefect gives an undecorated flow (it would hash mlops/secrets.py, the wrapper's)
-@flow(
-    name="monitor", version=file_hash(__file__), flow_run_name="monitor-{spec_path}", validate_parameters=True
-)
-@secrets_hidden  # an error leaves the flow masked: its failed state's message is shown by the Prefect API
+@steps.masked_flow(name="monitor", flow_run_name="monitor-{spec_path}", validate_parameters=True)
 def monitor(
     spec_path: str,
     batch: str | None = None,

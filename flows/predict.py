@@ -5,14 +5,10 @@ sample of the predictions."""
 
 from __future__ import annotations
 
-from prefect import flow
-from prefect.utilities.hashing import file_hash
-
 from flows.gates import gate_source
 from mlops.errors import NoChampion
 from mlops.object_store import is_object_uri, rejects_uri
 from mlops.ownership import check_ownership, owner_of
-from mlops.secrets import secrets_hidden
 from mlops.spec import load_spec
 from mlops.write_targets import table_target
 from tasks import data, steps
@@ -27,11 +23,7 @@ from tasks.predict import (
 )
 
 
-# version: this file's hash, as Prefect gives an undecorated flow (it would hash mlops/secrets.py, the wrapper's)
-@flow(
-    name="predict", version=file_hash(__file__), flow_run_name="predict-{spec_path}", validate_parameters=True
-)
-@secrets_hidden  # an error leaves the flow masked: its failed state's message is shown by the Prefect API
+@steps.masked_flow(name="predict", flow_run_name="predict-{spec_path}", validate_parameters=True)
 def predict(
     spec_path: str,
     out: str,

@@ -6,25 +6,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow
-from prefect.utilities.hashing import file_hash
-
 from flows.monitor import monitor
 from flows.retrain import retrain
 from mlops.baselines import Summary, policy_outcome, reading, summarise
 from mlops.drift_policy import periods
 from mlops.errors import DataError, QualityGateFailed
 from mlops.in_sample import TrainingWindow, in_sample_notes, inside, training_window
-from mlops.secrets import secrets_hidden
 from mlops.settings import get_settings
 from mlops.spec import load_spec
 from mlops.timeutil import parse_time, window_before
 from tasks import data, report, steps
 
 
-# version: this file's hash, as Prefect gives an undecorated flow (it would hash mlops/secrets.py, the wrapper's)
-@flow(name="replay", version=file_hash(__file__), flow_run_name="replay-{spec_path}-{start}-{end}")
-@secrets_hidden  # an error leaves the flow masked: its failed state's message is shown by the Prefect API
+@steps.masked_flow(name="replay", flow_run_name="replay-{spec_path}-{start}-{end}")
 def replay(
     spec_path: str,
     start: str,

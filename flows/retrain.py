@@ -5,14 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect import flow
-from prefect.utilities.hashing import file_hash
-
 from flows.gates import judge
 from mlops.fingerprint import code_sha256, idempotency_key
 from mlops.ownership import check_ownership, note_feature_changes, owner_of
 from mlops.policy import apply_approval, best_candidate, recheck_after_approval
-from mlops.secrets import secrets_hidden
 from mlops.settings import get_settings
 from mlops.spec import LoadedSpec, load_spec
 from tasks import data, parallel, promotion, report, search, steps, train
@@ -20,11 +16,7 @@ from tasks.locking import check_promotion_lock, holding_promotion_lock
 from tasks.tracking.runs import TrainingRun
 
 
-# version: this file's hash, as Prefect gives an undecorated flow (it would hash mlops/secrets.py, the wrapper's)
-@flow(
-    name="retrain", version=file_hash(__file__), flow_run_name="retrain-{spec_path}", validate_parameters=True
-)
-@secrets_hidden  # an error leaves the flow masked: its failed state's message is shown by the Prefect API
+@steps.masked_flow(name="retrain", flow_run_name="retrain-{spec_path}", validate_parameters=True)
 def retrain(
     spec_path: str,
     window_start: str | None = None,

@@ -4,11 +4,13 @@ importing a task module never imports Prefect."""
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
-from prefect import Task, task
+from prefect import Flow, Task, flow, task
 from prefect.cache_policies import NO_CACHE
+from prefect.utilities.hashing import file_hash
 
 from mlops.secrets import secrets_hidden
 from tasks import (
@@ -62,6 +64,18 @@ def step(fn: Callable[P, R], name: str, retried: bool = False) -> Task[P, R]:
     # secrets_hidden: an error leaves the task masked, before Prefect makes its failed state's message of it.
     options: dict[str, Any] = RETRIES if retried else {}
     return task(name=name, cache_policy=NO_CACHE, **options)(secrets_hidden(fn))
+
+
+def masked_flow(**options: Any) -> Callable[[Callable[P, R]], Flow[P, R]]:
+    """Prefect's `@flow(**options)`, masked as each step is: an error leaves the flow with its secrets hidden (a
+    failed flow's state message is shown by the Prefect API). The version is the flow's own file's hash, as Prefect
+    gives an undecorated flow (given the wrapper, it would hash mlops/secrets.py for every flow)."""
+
+    def decorate(fn: Callable[P, R]) -> Flow[P, R]:
+        version = file_hash(inspect.getsourcefile(fn) or "")
+        return flow(version=version, **options)(secrets_hidden(fn))
+
+    return decorate
 
 
 # data
