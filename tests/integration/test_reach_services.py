@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from mlops.reach import CONNECT_TIMEOUT_SECONDS, TRIES
-from tests.conftest import free_port, run_mlops
+from tests.conftest import free_port, run_mlops, running_postgres
 
 SPEC = "deployments/cancer.yaml"
 GUARD = 120  # seconds: far above the policy's worst case (~20 s), far below the old 105-180 s
@@ -97,21 +97,9 @@ def test_a_silent_prefect_api_is_said_after_the_policys_tries(
 @pytest.fixture(scope="module")
 def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
     """A real PostgreSQL on loopback whose user `postgres` needs the password 'right-one'; yields port and log."""
-    from tests.stack import Stack, StackError, postgres_bin
-
-    if postgres_bin() is None:
-        pytest.skip("PostgreSQL is not installed here (.ci/install-postgres.sh installs it)")
-    stack = Stack(tmp_path_factory.mktemp("pg-stack"))
-    try:
-        stack.start_postgres(["mlflow"], password="right-one")
-    except StackError as exc:
-        stack.stop()
-        pytest.fail(str(exc))
-    assert stack._pg_data is not None
-    try:
+    with running_postgres(tmp_path_factory.mktemp("pg-stack"), ["mlflow"], password="right-one") as stack:
+        assert stack._pg_data is not None
         yield stack.pg_port, stack._pg_data / "pg.log"
-    finally:
-        stack.stop()
 
 
 def test_a_refused_postgresql_password_is_not_retried_and_exits_2(

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from tests.conftest import running_postgres
 from tests.integration.test_parquet_dataset import _frame
 from tests.integration.test_sql_source import _sql_project
 
@@ -24,28 +25,16 @@ def trips_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, pd
     import adbc_driver_postgresql.dbapi as pg
     import pyarrow as pa
 
-    from tests.stack import Stack, StackError, postgres_bin
-
-    if postgres_bin() is None:
-        pytest.skip("PostgreSQL is not installed here (.ci/install-postgres.sh installs it)")
-    stack = Stack(tmp_path_factory.mktemp("pg-sql"))
-    try:
-        stack.start_postgres(["flights"], password=PASSWORD)
-    except StackError as exc:
-        stack.stop()
-        pytest.fail(str(exc))
     frame = _frame()
     frame["ts"] = frame["ts"].dt.floor(
         "s"
     )  # PostgreSQL keeps microseconds, the generated times have nanoseconds
-    try:
+    with running_postgres(tmp_path_factory.mktemp("pg-sql"), ["flights"], password=PASSWORD) as stack:
         with pg.connect(f"postgresql://postgres:{PASSWORD}@127.0.0.1:{stack.pg_port}/flights") as con:
             with con.cursor() as cur:
                 cur.adbc_ingest("trips", pa.Table.from_pandas(frame, preserve_index=False), mode="create")
             con.commit()
         yield stack.pg_port, frame
-    finally:
-        stack.stop()
 
 
 def _url(port: int, password: str = PASSWORD) -> str:

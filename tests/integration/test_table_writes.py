@@ -14,6 +14,7 @@ import pytest
 from mlops.write_targets import TableTarget
 from tasks.predict import PREDICTION
 from tasks.predictions_table import TableWriteFailed, write_table
+from tests.conftest import running_postgres
 
 pytestmark = [pytest.mark.integration]
 
@@ -21,20 +22,8 @@ pytestmark = [pytest.mark.integration]
 @pytest.fixture(scope="module")
 def postgres_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real PostgreSQL on loopback (Debian's binaries, as the scale-out tests start it) with a `warehouse` db."""
-    from tests.stack import Stack, StackError, postgres_bin
-
-    if postgres_bin() is None:
-        pytest.skip("PostgreSQL is not installed here (.ci/install-postgres.sh installs it)")
-    stack = Stack(tmp_path_factory.mktemp("pg-stack"))
-    try:
-        stack.start_postgres(["warehouse"])
-    except StackError as exc:
-        stack.stop()
-        pytest.fail(str(exc))
-    try:
+    with running_postgres(tmp_path_factory.mktemp("pg-stack"), ["warehouse"]) as stack:
         yield stack.pg_url("warehouse")
-    finally:
-        stack.stop()
 
 
 def staged(folder: Path, name: str, rows: int, extra: bool = False) -> str:
