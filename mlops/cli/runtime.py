@@ -180,7 +180,7 @@ def prefect_context(settings: Any) -> Iterator[None]:
     updates: dict[Any, Any] = (
         {PREFECT_API_URL: settings.prefect_api_url}
         if settings.prefect_api_url
-        else {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+        else {PREFECT_API_URL: temporary_server(settings), PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
     )
     if settings.prefect_api_url and settings.prefect_api_url == kept_url():
         # our own local server (no automations watch heartbeats there): no ~1 s heartbeat wait at a run's end
@@ -197,6 +197,17 @@ def prefect_context(settings: Any) -> Iterator[None]:
     finally:
         for logger in loggers:
             logger.removeFilter(quiet)
+
+
+def temporary_server(settings: Any) -> str:
+    """No server to use (MLOPS_KEEP_SERVER=0): a temporary one of this command's own, recorded and stopped at its
+    end however it ends (mlops/cli/temporary_server.py), rather than Prefect's, which a SIGKILL left running."""
+    from mlops.cli.temporary_server import start
+
+    try:
+        return start(settings.home)
+    except MlopsError as exc:
+        fail(exc.exit_code, str(exc))
 
 
 class NoTracebackForUserErrors(logging.Filter):

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from mlops.cli import supervisor as sv
+from mlops.cli import temporary_server as tmp
 from mlops.cli.local_server import keep_enabled, paths, stop_server
 from mlops.cli.local_server import status as server_status
 
@@ -52,6 +53,13 @@ def status() -> None:
         _print(f"The local Prefect server's state in {p.home} was stale: {found.problem}; cleaned.")
     if served := sv.recorded(p.root.parent):
         _print(f"{_capital(sv.describe_recorded(served))} (`mlops server stop` stops them).")
+    for server, command, running in tmp.left(p.root.parent):
+        _print(
+            f"`mlops` (pid {command.pid}) runs with its temporary Prefect server (pid {server.pid}), stopped when it ends."
+            if running
+            else f"A command that was killed (pid {command.pid}) left its temporary Prefect server (pid {server.pid}) "
+            "running (`mlops server stop` stops it)."
+        )
     r = found.server
     if r is None:
         _print(
@@ -78,12 +86,15 @@ def stop(
     with server_errors():
         p = paths()
         served = sv.stop_recorded(p.root.parent)
+        temporary = tmp.stop_left(p.root.parent)
         done = stop_server()
     if served:
         _print(f"Stopped what ran for `mlops serve`: {_capital(sv.describe_recorded(served))}.")
+    for server in temporary:
+        _print(f"Stopped the temporary Prefect server (pid {server.pid}) that a killed command left running.")
     if done.problem is not None:
         _print(f"The local Prefect server's state in {p.home} was stale: {done.problem}; cleaned.")
     if done.server is not None:
         _print(f"Stopped the local Prefect server (pid {done.server.pid}, {done.server.api_url}).")
-    elif not served and (not quiet or done.problem is not None):
+    elif not served and not temporary and (not quiet or done.problem is not None):
         _print(f"No local Prefect server was running for {p.root.parent}.")
