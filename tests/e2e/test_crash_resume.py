@@ -3,7 +3,9 @@
 The second run must complete with exactly one registered version for the same spec, data and code, the aliases
 and the ledger as one clean run leaves them, and, once the training run had finished, no second fit: the finished
 run is reused. The kill is real (SIGKILL of the CLI's own process, which cannot clean up); only where it happens
-is chosen, by wrapping one function in the killed process before the CLI starts.
+is chosen, by wrapping one function in the killed process before the CLI starts. The run again is in-process
+(the `in_process` fixture: the same command, exit code and output without a second interpreter importing every
+library again); `mlops run retrain`'s exit 0 from a real process is checked by tests/e2e/test_concurrency.py.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -66,28 +69,40 @@ def prefect_api(shared_prefect_server: str) -> str:
     return shared_prefect_server
 
 
-def run(project: Path, home: Path, api: str, kill_at: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "MLOPS_HOME": str(home), "PREFECT_API_URL": api, "COLUMNS": "200"}
+ARGS = ("run", "retrain", "deployments/cancer.yaml")
+
+
+def run_killed(project: Path, home: Path, api: str, kill_at: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "MLOPS_HOME": str(home),
+        "PREFECT_API_URL": api,
+        "COLUMNS": "200",
+        "KILL_AT": kill_at,
+    }
     env.pop("MLFLOW_TRACKING_URI", None)
-    args = ["run", "retrain", "deployments/cancer.yaml"]
-    if kill_at:
-        env["KILL_AT"] = kill_at
-        command = [sys.executable, "-c", KILLER, *args]
-    else:
-        command = [sys.executable, "-m", "mlops.cli", *args]
+    command = [sys.executable, "-c", KILLER, *ARGS]
     return subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=600)
 
 
 @pytest.mark.parametrize(("boundary", "kill_at", "trained"), BOUNDARIES, ids=[b[0] for b in BOUNDARIES])
 def test_killed_at_a_stage_boundary_then_run_again(
-    project: Path, isolated_home: Path, prefect_api: str, boundary: str, kill_at: str, trained: bool
+    project: Path,
+    isolated_home: Path,
+    prefect_api: str,
+    in_process: Callable[..., subprocess.CompletedProcess[str]],
+    monkeypatch: pytest.MonkeyPatch,
+    boundary: str,
+    kill_at: str,
+    trained: bool,
 ) -> None:
-    killed = run(project, isolated_home, prefect_api, kill_at)
+    killed = run_killed(project, isolated_home, prefect_api, kill_at)
     assert killed.returncode == -9, (
         f"not killed at '{boundary}':\n{killed.stdout[-2000:]}{killed.stderr[-2000:]}"
     )
 
-    again = run(project, isolated_home, prefect_api)
+    monkeypatch.chdir(project)  # as the user runs it again, from the project's folder
+    again = in_process(*ARGS)
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert ("not refitted" in again.stdout) == trained, again.stdout
 
