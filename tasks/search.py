@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
-from contextlib import AbstractContextManager, ExitStack
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from mlops.errors import BadOption, DataError
+from mlops.errors import BadOption, DataError, MlopsError
 from mlops.pruning import PruneRule, median_rule
 
 INSTALL_HINT = (
@@ -154,9 +154,12 @@ def run_search(
     with ExitStack() as held:
         if storage.startswith("sqlite:///"):
             held.enter_context(_study_lock(storage, name))
+        trials_store = _storage(storage)
+        if storage.startswith("postgresql"):
+            held.enter_context(_advisory_lock(trials_store.engine, name))
         study = optuna.create_study(
             study_name=name,
-            storage=_storage(storage),
+            storage=trials_store,
             direction=direction,
             load_if_exists=True,
             sampler=_sampler(seed, 0),
@@ -198,7 +201,7 @@ def run_search(
 def _study_lock(storage: str, name: str) -> Any:
     """One search of a study at a time on this machine: a second retrain with the same idempotency key (the same
     work) waits, then resumes what the first finished instead of fitting the same trials beside it. A file lock
-    beside the SQLite store; a shared store (MLOPS_SEARCH_STORAGE on PostgreSQL) is not covered."""
+    beside the SQLite store (a shared PostgreSQL store has _advisory_lock)."""
     from pathlib import Path
 
     from tasks.locking import file_lock
@@ -209,6 +212,39 @@ def _study_lock(storage: str, name: str) -> Any:
         "to finish, or remove the file if no mlops process is running."
     )
     return file_lock(path, 24 * 3600, busy)
+
+
+@contextmanager
+def _advisory_lock(engine: Any, name: str, timeout: float = 24 * 3600, poll: float = 0.5) -> Iterator[None]:
+    """One search of a study at a time on a shared PostgreSQL trial store, from any machine: a session-level
+    advisory lock on the study's key, held on a connection of its own for the search's length. A second retrain of
+    the same work waits, then resumes what the first finished; a killed holder's connection drops, and
+    PostgreSQL releases its lock with it."""
+    import hashlib
+
+    from sqlalchemy import text
+
+    key = int.from_bytes(
+        hashlib.blake2b(f"mlops-search:{name}".encode(), digest_size=8).digest(), "big", signed=True
+    )
+    busy = (
+        f"another search of study '{name}' (the same spec, data and code) has held its lock on the trial store "
+        "(MLOPS_SEARCH_STORAGE, PostgreSQL advisory lock) for a day; wait for it to finish, or end the mlops "
+        "process that runs it (its lock goes with its connection)."
+    )
+    connection = engine.connect()
+    try:
+        deadline = time.monotonic() + timeout
+        while not connection.execute(text("SELECT pg_try_advisory_lock(:key)"), {"key": key}).scalar():
+            connection.rollback()
+            if time.monotonic() >= deadline:
+                raise MlopsError(busy)
+            time.sleep(poll)
+        connection.commit()  # the lock is the session's, not the transaction's: nothing is left open
+        yield
+    finally:
+        connection.invalidate()  # closed, not pooled: the lock goes with the session
+        connection.close()
 
 
 def _storage(url: str) -> Any:
