@@ -7,11 +7,13 @@ and refused the credentials or the setting (waiting does not make a wrong passwo
 in one paragraph, the variable, its address (never its password), what happened, how many tries over how long,
 and the fix; exit 1 for a service down, 2 for credentials or a setting to correct.
 
-The policy numbers live here only (docs/scale-out.md quotes them). `reach` takes the attempt and the clock, so
-it is unit-tested without a network."""
+The policy numbers live here only (docs/scale-out.md quotes them); the connect timeout is a setting
+(MLOPS_CONNECT_TIMEOUT_SECONDS, mlops/settings.py) for a slow network, and the pauses between tries follow it. `reach`
+takes the attempt and the clock, so it is unit-tested without a network."""
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -22,10 +24,30 @@ from mlops.text import mask_url
 
 # --- the policy: the only place these numbers are written ------------------------------------------------------
 
-CONNECT_TIMEOUT_SECONDS = 5.0  # per try: to connect, and to get the first answer once connected
+# per try: to connect, and to get the first answer once connected. The default of MLOPS_CONNECT_TIMEOUT_SECONDS;
+# at least 2 s, the least libpq (PostgreSQL's client) honours
+CONNECT_TIMEOUT_SECONDS = 5.0
+LEAST_CONNECT_TIMEOUT_SECONDS = 2.0
 TRIES = 3
-# between tries: a refused port is told after 3 tries over ~5 s, a silent one after ~20 s
-PAUSES_SECONDS = (2.0, 3.0)
+# between tries, as shares of the connect timeout: by default 2 s then 3 s, so a refused port is told after 3 tries
+# over ~5 s, a silent one after ~20 s
+PAUSE_SHARES = (0.4, 0.6)
+
+
+def pauses_for(timeout: float) -> tuple[float, ...]:
+    """The pauses between tries for this connect timeout (a longer timeout, a more patient wait)."""
+    return tuple(round(share * timeout, 3) for share in PAUSE_SHARES)
+
+
+PAUSES_SECONDS = pauses_for(CONNECT_TIMEOUT_SECONDS)
+
+
+def connect_timeout() -> float:
+    """The connect timeout of this process's environment (MLOPS_CONNECT_TIMEOUT_SECONDS, default 5 s)."""
+    from mlops.settings import Settings  # mlops.settings takes its default from here
+
+    return Settings.from_environment().connect_timeout_seconds
+
 
 # after the first reach, mid-run: a PostgreSQL connection we open (model.search's trial store, --out table:) gives up
 # connecting after the same timeout, and a peer gone silent is found by TCP keepalives after about 5 + 3 x 2 s,
@@ -41,7 +63,7 @@ def pg_connect_args(url: str) -> dict[str, int]:
         return {}
     idle, interval, count = KEEPALIVE_SECONDS
     return {
-        "connect_timeout": max(2, round(CONNECT_TIMEOUT_SECONDS)),
+        "connect_timeout": math.ceil(connect_timeout()),
         "keepalives": 1,
         "keepalives_idle": idle,
         "keepalives_interval": interval,
@@ -55,12 +77,14 @@ RETRIED: frozenset[str] = frozenset({"refused", "silent", "down"})  # may pass b
 
 @dataclass(frozen=True)
 class Unreached:
-    """How reaching a service failed: the kind of the last failure, its detail, the tries and their span."""
+    """How reaching a service failed: the kind of the last failure, its detail, the tries and their span, and the
+    connect timeout each try had."""
 
     kind: Kind
     detail: str
     tries: int
     seconds: float
+    timeout: float = CONNECT_TIMEOUT_SECONDS
 
     @property
     def exit_code(self) -> int:
@@ -72,13 +96,18 @@ def reach(
     classify: Callable[[BaseException], tuple[Kind, str]],
     *,
     tries: int = TRIES,
-    timeout: float = CONNECT_TIMEOUT_SECONDS,
-    pauses: tuple[float, ...] = PAUSES_SECONDS,
+    timeout: float | None = None,
+    pauses: tuple[float, ...] | None = None,
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> Unreached | None:
     """Call `attempt(timeout)` until it returns (None) or fails `tries` times; a failure `classify` does not call
-    retryable (credentials, a setting) ends it at once. The Unreached says what happened last."""
+    retryable (credentials, a setting) ends it at once. The Unreached says what happened last. The timeout is the
+    setting's unless given, the pauses follow the timeout unless given."""
+    if timeout is None:
+        timeout = connect_timeout()
+    if pauses is None:
+        pauses = pauses_for(timeout)
     started = clock()
     for n in range(1, tries + 1):
         try:
@@ -87,17 +116,17 @@ def reach(
         except Exception as exc:  # noqa: BLE001 - every failure is classified: the classifier decides
             kind, detail = classify(exc)
             if kind not in RETRIED or n == tries:
-                return Unreached(kind, detail, n, clock() - started)
+                return Unreached(kind, detail, n, clock() - started, timeout)
         sleep(pauses[min(n - 1, len(pauses) - 1)] if pauses else 0.0)
     raise AssertionError("unreachable: the loop returns on its last try")  # pragma: no cover
 
 
-def happened(unreached: Unreached, timeout: float = CONNECT_TIMEOUT_SECONDS) -> str:
+def happened(unreached: Unreached) -> str:
     """What the service did, in words: 'refused the connection', 'accepted the connection but did not answer...'."""
     detail = f" ({unreached.detail})" if unreached.detail else ""
     return {
         "refused": "refused the connection (nothing listens at that port, or a firewall rejects it)",
-        "silent": f"accepted the connection but did not answer within {timeout:g} s",
+        "silent": f"accepted the connection but did not answer within {unreached.timeout:g} s",
         "denied": f"refused the credentials{detail}",
         "setting": f"cannot be used as set{detail}",
         "down": f"could not be reached{detail}",

@@ -29,6 +29,7 @@ from pydantic import (
 
 from mlops.errors import MlopsError
 from mlops.project import default_home
+from mlops.reach import CONNECT_TIMEOUT_SECONDS, LEAST_CONNECT_TIMEOUT_SECONDS
 from mlops.text import mask_url, without_credentials
 
 
@@ -130,6 +131,17 @@ class Settings(BaseModel):
             },
             description="Memory one run may use (default: half the free).",
         )
+    )
+    connect_timeout_seconds: Annotated[float, BeforeValidator(_blank_is_unset)] = Field(
+        CONNECT_TIMEOUT_SECONDS,
+        ge=LEAST_CONNECT_TIMEOUT_SECONDS,
+        alias="MLOPS_CONNECT_TIMEOUT_SECONDS",
+        json_schema_extra={
+            "fix": f"set it to a number of seconds of at least {LEAST_CONNECT_TIMEOUT_SECONDS:g} (libpq's least), "
+            f"or unset it for {CONNECT_TIMEOUT_SECONDS:g}"
+        },
+        description="Seconds each try at reaching a service (MLflow, Prefect, a database, Dask, S3) may take; "
+        "3 tries, pauses of 0.4 and 0.6 of it between.",
     )
     dask_address: Annotated[str | None, BeforeValidator(_blank_is_unset)] = Field(
         None,

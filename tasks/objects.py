@@ -19,7 +19,7 @@ from typing import Any, Literal, TypeVar
 
 from mlops.errors import MlopsError
 from mlops.object_store import Failure, classify, fix_for, parts, temp_key
-from mlops.reach import CONNECT_TIMEOUT_SECONDS, ServiceDown
+from mlops.reach import ServiceDown
 
 T = TypeVar("T")
 
@@ -49,9 +49,9 @@ def _filesystem(scheme: str, settings_key: tuple[Any, ...]) -> Any:
     if scheme != "s3":
         fs, _ = pafs.FileSystem.from_uri(f"{scheme}://bucket/")
         return fs
-    key, secret, token, region, endpoint = settings_key
+    key, secret, token, region, endpoint, timeout = settings_key
     options: dict[str, Any] = {
-        "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+        "connect_timeout": float(timeout),
         "request_timeout": REQUEST_TIMEOUT_SECONDS,
         # one try a call: mlops.reach's bounded policy retries an endpoint that does not answer, and says so
         "retry_strategy": pafs.AwsStandardS3RetryStrategy(max_attempts=1),
@@ -84,6 +84,7 @@ def filesystem(uri: str) -> tuple[Any, str]:
             token,
             s.aws_region,
             s.aws_endpoint_url,
+            str(s.connect_timeout_seconds),
         )
         if not (s.aws_access_key_id and secret):
             raise StorageRefused(

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from mlops.errors import MlopsError
-from mlops.reach import CONNECT_TIMEOUT_SECONDS
+from mlops.reach import connect_timeout
 from mlops.text import mask_url
 
 
@@ -59,7 +59,7 @@ def _prefect_auth_string() -> str | None:
     return value or None
 
 
-def check_prefect_auth(url: str, timeout: float = CONNECT_TIMEOUT_SECONDS) -> None:
+def check_prefect_auth(url: str, timeout: float | None = None) -> None:
     """Prefect's /health answers without credentials; an API call does not: 401 -> Refused. Any other answer (or
     none) is left to the run."""
     import urllib.error
@@ -70,7 +70,7 @@ def check_prefect_auth(url: str, timeout: float = CONNECT_TIMEOUT_SECONDS) -> No
     if auth:
         request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
     try:
-        with urllib.request.urlopen(request, timeout=timeout):
+        with urllib.request.urlopen(request, timeout=connect_timeout() if timeout is None else timeout):
             return
     except urllib.error.HTTPError as exc:
         if exc.code in (401, 403):

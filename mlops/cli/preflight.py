@@ -87,12 +87,12 @@ def health(url: str) -> tuple[int | None, bytes]:
     import urllib.error
     import urllib.request
 
-    from mlops.reach import CONNECT_TIMEOUT_SECONDS, credentials_apart
+    from mlops.reach import connect_timeout, credentials_apart
 
     bare, headers = credentials_apart(f"{url.rstrip('/')}/health")
     try:
         with urllib.request.urlopen(
-            urllib.request.Request(bare, headers=headers), timeout=CONNECT_TIMEOUT_SECONDS
+            urllib.request.Request(bare, headers=headers), timeout=connect_timeout()
         ) as r:
             return int(r.status), r.read(4096)
     except urllib.error.HTTPError as exc:

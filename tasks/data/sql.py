@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from mlops.errors import MlopsError, Problem, SpecError
-from mlops.reach import CONNECT_TIMEOUT_SECONDS, ServiceDown, ServiceRefused
+from mlops.reach import ServiceDown, ServiceRefused
 from mlops.sql_policy import Statement, probe, select
 from mlops.text import first_line, mask_url
 from mlops.write_targets import duckdb_file, engine_of
@@ -101,7 +101,7 @@ def label(source: SqlSource) -> str:
 # --- connecting ---------------------------------------------------------------------------------------------
 
 
-def _connect(source: SqlSource, url: str, timeout: float = CONNECT_TIMEOUT_SECONDS) -> Any:
+def _connect(source: SqlSource, url: str, timeout: float) -> Any:
     """A DB-API connection that only reads: PostgreSQL through ADBC (a session set read-only), DuckDB embedded (a
     database file opened read-only; `:memory:` for SQL over files, which are found from the project root)."""
     if engine_of(url) == "duckdb":

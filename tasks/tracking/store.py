@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from mlops.errors import MlopsError
-from mlops.reach import CONNECT_TIMEOUT_SECONDS, ServiceDown
+from mlops.reach import ServiceDown
 from mlops.secrets import hide_secrets
 from mlops.settings import Settings, get_settings
 from mlops.text import first_line
@@ -181,7 +181,8 @@ HTTP_DEFAULTS = {
 
 # libpq (MLflow's PostgreSQL engine through psycopg2) waits for a silent server as long as the OS does: bounded
 # like every first reach (mlops/reach.py), unless the user set it.
-SQL_DEFAULTS = {"PGCONNECT_TIMEOUT": str(max(2, math.ceil(CONNECT_TIMEOUT_SECONDS)))}
+def sql_defaults(settings: Settings) -> dict[str, str]:
+    return {"PGCONNECT_TIMEOUT": str(math.ceil(settings.connect_timeout_seconds))}
 
 
 def client(settings: Settings | None = None) -> Any:
@@ -197,7 +198,7 @@ def client(settings: Settings | None = None) -> Any:
     # one-paragraph message (RegistryError, TrackingUnavailable), or with its traceback under --debug
     logging.getLogger("mlflow.store.db.utils").setLevel(logging.CRITICAL)
     if not settings.embedded_mlflow:
-        for key, value in (HTTP_DEFAULTS | SQL_DEFAULTS).items():
+        for key, value in (HTTP_DEFAULTS | sql_defaults(settings)).items():
             os.environ.setdefault(key, value)
         if settings.tracking_uri not in _REACHED:
             from tasks.tracking.preflight import reach_store

@@ -129,6 +129,7 @@ def test_an_unreachable_dask_address_stops_the_retrain_before_any_work(
         assert s.connect_ex(("127.0.0.1", port)) != 0
     spec = _with_candidates(project)
     monkeypatch.setenv("MLOPS_DASK_ADDRESS", f"tcp://127.0.0.1:{port}")
+    monkeypatch.setenv("MLOPS_CONNECT_TIMEOUT_SECONDS", "2")  # pauses of 0.8 and 1.2 s, not 2 and 3
     with pytest.raises(ServiceDown) as stopped:
         retrain(str(spec))
     message = str(stopped.value)

@@ -74,6 +74,22 @@ def test_a_silent_port_costs_its_timeouts_and_pauses_then_says_so() -> None:
     assert unreached.seconds <= 30  # the policy keeps the user's wait in seconds, not minutes
 
 
+def test_the_connect_timeout_is_a_setting_and_the_pauses_follow_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """MLOPS_CONNECT_TIMEOUT_SECONDS: a slow network waits longer, each pause in proportion; the message says the
+    timeout that was waited (the default stays 5 s, 2 s then 3 s between tries)."""
+    assert (CONNECT_TIMEOUT_SECONDS, PAUSES_SECONDS) == (5.0, (2.0, 3.0))
+    monkeypatch.setenv("MLOPS_CONNECT_TIMEOUT_SECONDS", "10")
+    clock = Clock()
+    attempt, calls = failing(TimeoutError("timed out"), clock, cost=10.0)
+    unreached = reach(attempt, kinds, sleep=clock.sleep, clock=clock)
+    assert calls == [10.0] * TRIES and clock.slept == [4.0, 6.0]
+    assert unreached is not None and unreached.seconds == 3 * 10.0 + 4.0 + 6.0
+    text = str(
+        unreached_error("Prefect server", "PREFECT_API_URL", "http://h:4200/api", unreached, "start it")
+    )
+    assert "did not answer within 10 s (tried 3 times over 40 s)" in text
+
+
 def test_a_refused_password_is_not_retried_and_is_a_setting_to_correct() -> None:
     clock = Clock()
     attempt, calls = failing(PermissionError("FATAL"), clock)
@@ -152,11 +168,15 @@ def test_a_service_down_is_ridden_out_by_the_tasks_retries_a_refused_password_is
     assert is_transient(down) and not is_transient(refused)
 
 
-def test_a_psycopg2_connection_is_bounded_by_the_policy_and_other_drivers_are_left_alone() -> None:
+def test_a_psycopg2_connection_is_bounded_by_the_policy_and_other_drivers_are_left_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     from mlops.reach import CONNECT_TIMEOUT_SECONDS, pg_connect_args
 
     bounded = pg_connect_args("postgresql://u:pw@db:5432/x")
     assert bounded["connect_timeout"] == round(CONNECT_TIMEOUT_SECONDS) and bounded["keepalives"] == 1
     assert pg_connect_args("postgresql+psycopg2://db/x") == bounded
+    monkeypatch.setenv("MLOPS_CONNECT_TIMEOUT_SECONDS", "2.5")
+    assert pg_connect_args("postgresql://u:pw@db:5432/x")["connect_timeout"] == 3  # libpq: whole seconds
     assert pg_connect_args("postgresql+asyncpg://db/x") == {}  # asyncpg takes no libpq options
     assert pg_connect_args("sqlite:///x.db") == {} and pg_connect_args("mysql://db/x") == {}

@@ -42,6 +42,11 @@ def test_no_module_reads_our_variables_itself() -> None:
     [
         ({"MLOPS_KEEP_SERVER": "maybe"}, "MLOPS_KEEP_SERVER is 'maybe'", "valid boolean"),
         ({"MLOPS_MEMORY_BUDGET_BYTES": "-5"}, "MLOPS_MEMORY_BUDGET_BYTES is '-5'", "greater than 0"),
+        (
+            {"MLOPS_CONNECT_TIMEOUT_SECONDS": "0.5"},
+            "MLOPS_CONNECT_TIMEOUT_SECONDS is '0.5'",
+            "at least 2 (libpq's least)",
+        ),
         ({"MLOPS_LOCAL_PREFECT": "4200"}, "MLOPS_LOCAL_PREFECT is '4200'", "neither an http(s) URL nor off"),
         (
             {"MLFLOW_TRACKING_URI": "postgresql://u:S3cretPw@127.0.0.1:abc/mlflow"},
