@@ -416,8 +416,21 @@ def test_deploy_check_deploy_and_a_second_start_find_the_same_state(served: Serv
             assert runs_before <= {
                 r.id for r in c.read_flow_runs(limit=200) if r.state and r.state.is_completed()
             }
+        # `mlops server stop` from another terminal, on this live `mlops serve`: asked to stop (SIGTERM), it stops
+        # its server itself, as on Ctrl-C, and its record goes
+        env = {**served.env(), "MLOPS_LOCAL_PREFECT": "off"}
+        env.pop("PREFECT_API_URL")
+        stopped = subprocess.run(
+            [sys.executable, "-m", "mlops.cli", "server", "stop"], cwd=REPO, env=env, capture_output=True,
+            text=True, timeout=120,
+        )  # fmt: skip
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        assert f"`mlops serve` (pid {again.proc.pid}) runs with the Prefect server" in stopped.stdout
+        assert again.proc.wait(timeout=60) == 0, again.output()
+        wait_until(lambda: "Stopped." in again.output(), 10, what="`mlops serve` said it stopped")
+        assert not (served.mlops_home / "serve.json").exists()
     finally:
-        assert stop_serve(again) == 0, again.output()
+        stop_serve(again)  # (already stopped, unless the test failed before)
     assert not port_open(served.port)
 
 
