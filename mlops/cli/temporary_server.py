@@ -75,13 +75,17 @@ def start(mlops_home: Path) -> str:
 
     me = os.getpid()
     where = folder(mlops_home)
-    where.mkdir(parents=True, exist_ok=True)
     record, log_path = where / f"{me}.json", where / f"{me}.log"
     port = _free_port()
     api = f"http://127.0.0.1:{port}/api"
     env = child_env(None)
     env.update(PREFECT_SERVER_API_HOST="127.0.0.1", PREFECT_SERVER_API_PORT=str(port))
-    with log_path.open("ab") as log:
+    try:
+        where.mkdir(parents=True, exist_ok=True)
+        log = log_path.open("ab")
+    except OSError as exc:
+        raise _unwritable(where, exc) from None
+    with log:
         proc = subprocess.Popen(
             prefect_command("server", "start", "--host", "127.0.0.1", "--port", str(port), *QUIET_SERVER),
             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
@@ -92,8 +96,12 @@ def start(mlops_home: Path) -> str:
         Child(ROLE_SERVER, proc.pid, process_start(proc.pid)),
     ]
     tmp = record.with_suffix(".tmp")
-    tmp.write_text(json.dumps([vars(c) for c in entries], indent=1))
-    os.replace(tmp, record)
+    try:
+        tmp.write_text(json.dumps([vars(c) for c in entries], indent=1))
+        os.replace(tmp, record)
+    except OSError as exc:  # not recorded: not started
+        _stop(proc, tmp, log_path)
+        raise _unwritable(where, exc) from None
     atexit.register(_stop, proc, record, log_path)
     try:
         wait_healthy(api, proc, log_path, timeout=START_TIMEOUT)
@@ -105,6 +113,16 @@ def start(mlops_home: Path) -> str:
         ) from None
     _url = api
     return api
+
+
+def _unwritable(where: Path, exc: OSError) -> Exception:
+    from mlops.cli.errors import UsageError
+
+    return UsageError(
+        f"this command's temporary Prefect server (MLOPS_KEEP_SERVER=0) cannot be recorded in {where} "
+        f"({exc.strerror or exc}); make MLOPS_HOME a folder you can write, or unset MLOPS_KEEP_SERVER to use a kept "
+        "local server. Nothing was started."
+    )
 
 
 def _stop(proc: subprocess.Popen[bytes], record: Path, log_path: Path, keep_log: bool = False) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from mlops.cli import temporary_server as tmp
+from mlops.cli.errors import UsageError
 from mlops.cli.local_server import alive
 from mlops.cli.supervisor import Child, process_start
 from tests.conftest import REPO, invoke_mlops, wait_until
@@ -129,3 +130,12 @@ def test_a_temporary_server_left_by_a_killed_command_is_shown_and_stopped(isolat
             if p.poll() is None:
                 p.kill()
                 p.wait()
+
+
+def test_a_home_where_the_record_cannot_be_written_is_said_and_nothing_starts(isolated_home: Path) -> None:
+    isolated_home.mkdir(parents=True, exist_ok=True)
+    tmp.folder(isolated_home).write_text("not a folder")
+    with pytest.raises(UsageError) as info:
+        tmp.start(isolated_home)
+    assert f"cannot be recorded in {tmp.folder(isolated_home)}" in str(info.value)
+    assert "Nothing was started" in str(info.value) and tmp.url() is None
