@@ -39,7 +39,9 @@ DeploymentOpt = Annotated[
 
 
 def serve(
-    port: Annotated[int, typer.Option(help="Port of the Prefect server and UI on 127.0.0.1.")] = 4200,
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, help="Port of the Prefect server and UI on 127.0.0.1.")
+    ] = 4200,
     prefect_home: Annotated[
         Path | None,
         typer.Option(help="The server's state (SQLite DB, logs). Default: <MLOPS_HOME or .mlops>/prefect."),
@@ -67,6 +69,7 @@ def serve(
         check_notifications(project)
         mlops_home = sv.default_home(project)
         home = (prefect_home or mlops_home / "prefect").resolve()
+        sv.check_state_folder(home, "--prefect-home" if prefect_home else "MLOPS_HOME")
         api_url = sv.api_url_for(port)
         ui_url = sv.ui_url_for(api_url)
         left = sv.recorded(mlops_home)

@@ -99,6 +99,24 @@ def start_server(port: int, prefect_home: Path, log_path: Path) -> subprocess.Po
         log.close()
 
 
+def check_state_folder(home: Path, named_by: str) -> None:
+    """The server's state folder is a folder we can write (made now if missing), before anything starts: else one
+    paragraph naming it and the option or variable that chose it (exit 2), not a traceback once a server runs."""
+    from mlops.cli.errors import UsageError
+
+    try:
+        home.mkdir(parents=True, exist_ok=True)
+        probe = home / f".mlops-write-check.{os.getpid()}"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        what = "is a file, not a folder" if home.is_file() else f"cannot be written ({exc.strerror or exc})"
+        raise UsageError(
+            f"the Prefect server's state folder {home} {what}; point {named_by} at a folder you can write. "
+            "Nothing was started."
+        ) from None
+
+
 def server_env(port: int, prefect_home: Path) -> dict[str, str]:
     """The server's environment. `prefect server start --port` does not tell the UI: it would call the API on
     the default port 4200 ("Can't connect to Server API"), so the UI's API URL is set to match. PREFECT_UI_URL

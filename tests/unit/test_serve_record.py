@@ -7,9 +7,11 @@ import json
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from mlops.cli import supervisor as sv
 from mlops.cli.local_server import alive
-from tests.conftest import wait_until
+from tests.conftest import REPO, invoke_mlops, wait_until
 
 
 def _record(home: Path, pid: int, started: str) -> None:
@@ -54,3 +56,29 @@ def test_a_running_serve_is_named_as_running(tmp_path: Path) -> None:
     running = sv.recorded(tmp_path)
     assert [c.pid for c in running] == [me]
     assert sv.describe_recorded(running) == f"`mlops serve` (pid {me}) runs with no child yet"
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--port", "70000"], "Invalid value for '--port'"),
+        (["--port", "0"], "Invalid value for '--port'"),
+        (
+            ["--prefect-home", "FILE"],
+            "is a file, not a folder; point --prefect-home at a folder you can write",
+        ),
+    ],
+)
+def test_serve_refuses_a_port_or_state_folder_it_cannot_use_before_starting_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, args: list[str], said: str
+) -> None:
+    """These were a traceback: an OverflowError from the port check, a FileExistsError after "Starting the Prefect
+    server ..." was printed."""
+    monkeypatch.chdir(REPO)
+    (tmp_path / "file").write_text("")
+    r = invoke_mlops("serve", "--no-worker", *[str(tmp_path / "file") if a == "FILE" else a for a in args])
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert said in " ".join((r.stdout + r.stderr).split())
+    assert (
+        "Starting the Prefect server" not in r.stdout and not sv.record_path(tmp_path / "mlops-home").exists()
+    )
