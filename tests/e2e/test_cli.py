@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -69,20 +70,29 @@ def _edit(project: Path, old: str, new: str) -> None:
     spec.write_text(spec.read_text().replace(old, new))
 
 
-def test_demo_flow_from_the_cli(project: Path, isolated_home: Path) -> None:
-    """Train, retrain (compared and rejected), a broken batch (exit 1, registry unchanged), then status."""
+def test_demo_flow_from_the_cli(
+    project: Path,
+    isolated_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    in_process: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
+    """Train, retrain (compared and rejected), a broken batch (exit 1, registry unchanged), then status. The first
+    retrain is a real process; the steps after it run in-process (`in_process`: the same commands, exit codes and
+    output without importing the libraries again for each). Real processes still show exit 1
+    (test_one_class_target_stops_with_exit_1) and status's exit 0 (test_status_before_any_training)."""
     r = mlops("run", "retrain", "deployments/cancer.yaml", cwd=project, home=isolated_home)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Decision: promoted (first-model)" in r.stdout and "champion is v1" in r.stdout
     assert "mlflow ui --backend-store-uri sqlite:///" in r.stdout
 
-    r = mlops("run", "retrain", "deployments/cancer.yaml", cwd=project, home=isolated_home)
+    monkeypatch.chdir(project)
+    r = in_process("run", "retrain", "deployments/cancer.yaml")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Decision: rejected (not-improved)" in r.stdout and "not enough improvement: roc_auc" in r.stdout
     assert "nothing new registered: this spec, data and code were already trained as v1" in r.stdout
 
     _edit(project, "max_iter: 500", "max_iter: 501")
-    r = mlops("run", "retrain", "deployments/cancer.yaml", cwd=project, home=isolated_home)
+    r = in_process("run", "retrain", "deployments/cancer.yaml")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Decision: rejected (not-improved)" in r.stdout
     assert "champion (v1)" in r.stdout and "challenger (v2)" in r.stdout
@@ -92,12 +102,12 @@ def test_demo_flow_from_the_cli(project: Path, isolated_home: Path) -> None:
     frame = pd.read_csv(csv)
     frame.loc[:29, "mean_radius"] = 999.0
     frame.to_csv(csv, index=False)
-    r = mlops("run", "retrain", "deployments/cancer.yaml", cwd=project, home=isolated_home)
+    r = in_process("run", "retrain", "deployments/cancer.yaml")
     assert r.returncode == 1, r.stdout + r.stderr
     assert "FAILED 1 of 3 expectations" in r.stderr
     assert "expect_column_values_to_be_between on 'mean_radius': 30 unexpected rows" in r.stderr
 
-    r = mlops("status", "deployments/cancer.yaml", cwd=project, home=isolated_home)
+    r = in_process("status", "deployments/cancer.yaml")
     assert r.returncode == 0, r.stderr
     assert "champion v1" in r.stdout and "Last decision: v2 rejected (not-improved)" in r.stdout
     assert "3" not in [line.split()[0] for line in r.stdout.splitlines() if line.strip()[:1].isdigit()]
