@@ -302,9 +302,11 @@ class Stack:
         for _, proc, _ in reversed(self.procs):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
+        # one 15 s grace for them all (they stop at once), not 15 s each in turn
+        deadline = time.monotonic() + 15
         for _, proc, _ in reversed(self.procs):
             try:
-                proc.wait(timeout=15)
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
