@@ -49,8 +49,10 @@ def monitor(
         spec.registry.model_name, owner_of(loaded), steps.read_model_owner(spec.registry.model_name)
     )
     frame = steps.load_batch(loaded, batch, start, end)
+    # the batch's identity covers the spec's columns, as predict's does (a sql or dataset read selects only them)
+    identity = data.spec_columns(loaded)
     # hashed once: the gate memo's key, and the id of the batch a `predict` run may have scored already
-    hashes = steps.fingerprint_batch(frame, sha256=spec.quality is not None)
+    hashes = steps.fingerprint_batch(frame, sha256=spec.quality is not None, columns=identity)
     batch_id = hashes.fingerprint
     checked, tags = gate_batch(loaded, frame, batch, start, end, "monitor", hashes.sha256)
 
@@ -67,7 +69,7 @@ def monitor(
     scorable, set_aside = steps.set_aside_unscorable(frame, features)
     notes = [*set_aside, *steps.check_batch(scorable, reference, features)]
     # score only the seeded sample the report compares (the same rows it would draw from the whole batch)
-    current = steps.sample_batch(scorable, spec.monitoring.max_sample_rows, spec.monitoring.seed)
+    current = steps.sample_batch(scorable, spec.monitoring.max_sample_rows, spec.monitoring.seed, identity)
     unjudged = unjudgeable(steps.profile_columns(reference, current, features.all))
     if unjudged and spec.monitoring.on_unjudgeable == "stop":
         raise DataError(unjudgeable_stop_message(unjudged))

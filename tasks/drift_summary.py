@@ -6,7 +6,7 @@ columns). Only tasks/drift.py imports evidently; this module is what the rest of
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -89,16 +89,19 @@ class DriftSummary:
 SAMPLE_SALT = "drift"  # the drift report's, the reference data's and the predict run's sample draw alike
 
 
-def sample(frame: pd.DataFrame, max_rows: int, seed: int) -> pd.DataFrame:
-    """At most max_rows rows, drawn by a seeded hash of each row's values (tasks/data/draw.py), in their original
-    order; the frame itself when small. The same rows give the same sample in any order they arrive in."""
+def sample(
+    frame: pd.DataFrame, max_rows: int, seed: int, columns: Collection[str] | None = None
+) -> pd.DataFrame:
+    """At most max_rows rows, drawn by a seeded hash of each row's values in `columns` (the batch's identity,
+    tasks.data.draw.identity_columns; None: every column), in their original order; the frame itself when small.
+    The same rows give the same sample in any order they arrive in, with or without other columns."""
     if max_rows < 1:
         raise ValueError(f"max_rows must be at least 1, got {max_rows}")
     if len(frame) <= max_rows:
         return frame
-    from tasks.data.draw import draw_sample
+    from tasks.data.draw import draw_sample, identity_columns
 
-    return draw_sample(frame, max_rows, seed, SAMPLE_SALT)
+    return draw_sample(frame, max_rows, seed, SAMPLE_SALT, identity_columns(list(frame.columns), columns))
 
 
 def value_kind(series: pd.Series) -> str:

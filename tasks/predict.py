@@ -312,16 +312,19 @@ def score_batch(
 ) -> Scored:
     """Score a batch in chunks of `chunk_rows` (see score_chunks): a frame in memory, or the batch a BatchSource
     names, read chunk by chunk (tasks/data/stream.py), so the memory is one chunk's whatever the batch's size."""
+    identity = None
     if isinstance(batch, BatchSource):
         parts: Iterable[pd.DataFrame] = batch_chunks(batch, chunk_rows)
+        identity = batch.identity
     else:
         if not batch.index.equals(pd.RangeIndex(len(batch))):  # row numbers are positions
             batch = batch.reset_index(drop=True)
         missing_columns(batch, features)
         parts = chunks(batch, chunk_rows)
     return score_chunks(
-        model, parts, features, task_kind, ref, out, metadata=metadata, sample_rows=sample_rows, seed=seed
-    )
+        model, parts, features, task_kind, ref, out, metadata=metadata, sample_rows=sample_rows, seed=seed,
+        identity=identity,
+    )  # fmt: skip
 
 
 def score_chunks(
@@ -335,6 +338,7 @@ def score_chunks(
     metadata: dict[str, str] | None = None,
     sample_rows: int = 50_000,
     seed: int = 0,
+    identity: frozenset[str] | None = None,
 ) -> Scored:
     """Score the chunks `parts` yields (rows numbered from 0 across them) and write the predictions to `out`
     (Parquet: the batch's own columns, the outputs, the model's name, version and run id) and the rows that cannot
@@ -349,10 +353,11 @@ def score_chunks(
         raise DataError("the batch has no rows; check the file or the window.")
     missing_columns(head, features)
     # the rows the monitor's seeded sample of this batch would draw (tasks.drift_summary.sample draws by the rows'
-    # values): the smallest draws over every row read so far, the rejected ones included, as the monitor's are
+    # values in the batch's identity columns): the smallest draws over every row read so far, the rejected ones
+    # included, as the monitor's are
     if sample_rows < 1:
         raise ValueError(f"sample_rows must be at least 1, got {sample_rows}")
-    wanted = SmallestDraws(sample_rows, seed, SAMPLE_SALT)
+    wanted = SmallestDraws(sample_rows, seed, SAMPLE_SALT, identity)
     kept: pd.DataFrame | None = None  # the scored rows among them so far: at most sample_rows rows
     takes_nulls = null_tolerance(model, head, features)
     frame = head.head(0)  # the batch's columns, for the empty files

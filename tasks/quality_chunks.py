@@ -112,7 +112,7 @@ def validate_batch(
 ) -> ChunkedCheck:
     """The gate on the batch `source` names, read chunk by chunk (its fingerprint and its non-null counts per
     column taken on the way); the verdict saved in report_dir as tasks.quality.validate saves it."""
-    fp, counts = Fingerprint(), ValueCounts()
+    fp, counts = Fingerprint(source.identity), ValueCounts()
     parts = map(counts.add, map(fp.add, batch_chunks(source, chunk_rows)))
     check = validate_chunks(parts, suite_path, target, chunk_rows)
     check = replace(check, fingerprint=fp.hexdigest(), values=counts.counts)

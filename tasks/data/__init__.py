@@ -12,6 +12,7 @@ from tasks.data.checks import (
     load,
     set_aside_unscorable,
 )
+from tasks.data.dataset import spec_columns
 from tasks.data.readers import (
     FLIGHT_COLUMNS,
     as_time,
@@ -48,6 +49,7 @@ __all__ = [
     "builtin_frame",
     "check_batch",
     "set_aside_unscorable",
+    "spec_columns",
     "check_trainable",
     "frame_sha256",
     "has_labels",

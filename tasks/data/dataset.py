@@ -77,8 +77,15 @@ def _dataset(root: Path | str) -> Any:
     return dataset
 
 
-def needed_columns(loaded: LoadedSpec, available: list[str]) -> list[str] | None:
-    """The columns this spec reads from its source, in the source's order; None: all of them."""
+def spec_columns(loaded: LoadedSpec) -> frozenset[str] | None:
+    """The names of the columns this spec uses (None: every column). The one rule for what is read from a table, a
+    Parquet dataset or a sql query (only these are selected), and for what a batch's identity covers (predict's
+    fingerprint and sample, the monitor's; tasks.data.stream.Fingerprint): the target, the features, the time column,
+    the id column, the split key, the slice columns and the columns the quality suite names. A column the spec does
+    not use changes no prediction, no check and no verdict, so a batch read with it (predict, which keeps every
+    column in its output) and without it (the monitor's pushed-down read) is the same batch. Every column when the
+    features are inferred, when the split keys rows by their whole content, or when the suite checks the set of
+    columns."""
     spec = loaded.spec
     data = spec.data
     if data.features.numeric is None or data.features.categorical is None:
@@ -87,8 +94,8 @@ def needed_columns(loaded: LoadedSpec, available: list[str]) -> list[str] | None
         return None  # the split's row key is the whole row's content
     wanted = {data.target, *data.features.numeric, *data.features.categorical, *(data.split.key or [])}
     wanted |= {g.column for g in spec.promotion.slice_guardrails}
-    if data.time_column:
-        wanted.add(data.time_column)
+    # the id: predictions are kept and labels joined by it, so two batches of other ids are two batches
+    wanted |= {c for c in (data.time_column, data.id_column) if c}
     if spec.quality:
         from tasks.quality import read_suite, suite_columns
 
@@ -100,7 +107,13 @@ def needed_columns(loaded: LoadedSpec, available: list[str]) -> list[str] | None
         if any(k.startswith(COLUMN_SET_EXPECTATIONS) for k in kinds):
             return None
         wanted |= suite_columns(suite)
-    return [c for c in available if c in wanted]
+    return frozenset(wanted)
+
+
+def needed_columns(loaded: LoadedSpec, available: list[str]) -> list[str] | None:
+    """The columns this spec reads from its source (spec_columns), in the source's order; None: all of them."""
+    wanted = spec_columns(loaded)
+    return None if wanted is None else [c for c in available if c in wanted]
 
 
 def read_dataset(

@@ -10,12 +10,19 @@ draws seen so far, so the rows it ends with are exactly the rows `smallest` pick
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import pandas as pd
 
 from tasks.data.splits import comparable
+
+
+def identity_columns(names: Sequence[object], wanted: Collection[str] | None) -> list[str] | None:
+    """The columns of a batch (`names`, in its order) that its identity covers: those among `wanted` (the spec's
+    columns, tasks.data.dataset.spec_columns), in the batch's own order; None (every column) when `wanted` is None.
+    The same rows read with more columns (predict) or fewer (the monitor's pushed-down read) name the same batch."""
+    return None if wanted is None else [str(c) for c in names if str(c) in wanted]
 
 
 def row_draws(frame: pd.DataFrame, seed: int, salt: str, columns: Sequence[str] | None = None) -> np.ndarray:
@@ -65,13 +72,15 @@ class SmallestDraws:
     """The k rows of smallest draw among all the chunks added so far (ties by position): one chunk plus k draws in
     memory. Positions are the chunks' index values (rows numbered across chunks, as tasks.data.stream gives them)."""
 
-    def __init__(self, k: int, seed: int, salt: str) -> None:
+    def __init__(self, k: int, seed: int, salt: str, columns: Collection[str] | None = None) -> None:
         self.k, self.seed, self.salt = k, seed, salt
+        self.columns = columns  # the rows are drawn by these columns' values (identity_columns), None: all
         self._draws = np.empty(0, dtype=np.uint64)
         self._positions = np.empty(0, dtype=np.int64)
 
     def add(self, chunk: pd.DataFrame) -> None:
-        draws = np.concatenate([self._draws, row_draws(chunk, self.seed, self.salt)])
+        by = identity_columns(list(chunk.columns), self.columns)
+        draws = np.concatenate([self._draws, row_draws(chunk, self.seed, self.salt, by)])
         positions = np.concatenate([self._positions, chunk.index.to_numpy(dtype=np.int64)])
         keep = smallest(draws, positions, self.k)
         self._draws, self._positions = draws[keep], positions[keep]

@@ -23,6 +23,7 @@ import pandas as pd
 from mlops.errors import DataError, MlopsError
 from mlops.object_store import is_object_uri
 from mlops.spec import LoadedSpec
+from tasks.data.draw import identity_columns
 from tasks.data.splits import Kinds, frame_sha256, object_kinds
 from tasks.data.sql import SqlSource
 
@@ -40,6 +41,8 @@ class BatchSource:
     builtin: str = ""
     dtypes: dict[str, str] = field(default_factory=dict)  # settled CSV types, by column
     sql: SqlSource | None = None  # a sql source: read in chunks with the window pushed down
+    # the columns the batch's identity covers (tasks.data.dataset.spec_columns; None: every column)
+    identity: frozenset[str] | None = None
 
     @property
     def windowed(self) -> bool:
@@ -51,10 +54,12 @@ def open_batch(
 ) -> BatchSource:
     """The batch a command names, checked as load_batch checks it (files present, no duplicate column names, no
     truncated CSV), its CSV types settled (settle_types); nothing is held in memory."""
+    from tasks.data.dataset import spec_columns
     from tasks.data.readers import _check_csv_shape, _check_parquet_names
 
     spec = loaded.spec
     time_column = spec.data.time_column
+    identity = spec_columns(loaded)
     files: list[Path] | list[str]
     if path:
         from tasks.data.readers import batch_files
@@ -76,14 +81,21 @@ def open_batch(
         src = spec.data.source
         if src.kind == "builtin":
             return BatchSource(f"{start or '...'} to {end or '...'}", (), "builtin", time_column, start, end,
-                               builtin=src.name or "")  # fmt: skip
+                               builtin=src.name or "", identity=identity)  # fmt: skip
         if src.kind == "sql":
             from tasks.data.sql import sql_source, url_of
 
             sql = sql_source(loaded)
             url_of(sql)  # an unset variable is a SpecError now, not mid-run
             return BatchSource(
-                f"{start or '...'} to {end or '...'}", (), "sql", time_column, start, end, sql=sql
+                f"{start or '...'} to {end or '...'}",
+                (),
+                "sql",
+                time_column,
+                start,
+                end,
+                sql=sql,
+                identity=identity,
             )
         from tasks.data.readers import read_frame, source_objects
 
@@ -100,7 +112,10 @@ def open_batch(
                 _check_parquet_names(fh, f) if kind == "parquet" else _check_csv_shape(f, fh)
         else:
             (_check_parquet_names if kind == "parquet" else _check_csv_shape)(f)
-    return settle_types(BatchSource(label, tuple(map(str, files)), kind, time_column, start, end), chunk_rows)
+    return settle_types(
+        BatchSource(label, tuple(map(str, files)), kind, time_column, start, end, identity=identity),
+        chunk_rows,
+    )
 
 
 def settle_types(source: BatchSource, chunk_rows: int) -> BatchSource:
@@ -246,17 +261,25 @@ class Fingerprint:
     """A batch's content hash, fed chunk by chunk: the same for the same rows however they are chunked (each row
     hashed alone, in order, with the column names and types), so a predict run's batch (read in chunks) and the
     monitor's (read whole) match when they are the same data. As in splits.frame_sha256, the types count: pandas'
-    value hash reads 1 and "1" alike in an object column, so each value's type is hashed beside it there."""
+    value hash reads 1 and "1" alike in an object column, so each value's type is hashed beside it there.
 
-    def __init__(self) -> None:
+    `columns`: the columns the identity covers (tasks.data.draw.identity_columns of the spec's columns; None: every
+    column), so predict's read of every column and the monitor's pushed-down read of the spec's name one batch."""
+
+    def __init__(self, columns: frozenset[str] | None = None) -> None:
         self._hash = hashlib.sha256()
         self._started = False
+        self._columns = columns
 
     def add(
         self, chunk: pd.DataFrame, row_hashes: np.ndarray | None = None, kinds: Kinds | None = None
     ) -> pd.DataFrame:
         """Feed a chunk (`row_hashes`: its `hash_pandas_object(chunk, index=False)`; `kinds`: its object_kinds,
-        when the caller has them)."""
+        when the caller has them, of the identity's columns); returns the chunk whole."""
+        whole = chunk
+        picked = identity_columns(list(chunk.columns), self._columns)
+        if picked is not None and picked != list(chunk.columns):
+            chunk = chunk[picked]
         if not self._started:
             self._hash.update("\x1f".join(map(str, chunk.columns)).encode())
             self._hash.update("\x1f".join(map(str, chunk.dtypes)).encode())
@@ -268,7 +291,7 @@ class Fingerprint:
             # each row's hash takes its value's type: the hash of the type's name, looked up by its code
             rows = rows * np.uint64(1_000_003) ^ pd.util.hash_array(np.array(names, dtype=object))[codes]
         self._hash.update(rows.tobytes())
-        return chunk
+        return whole
 
     def hexdigest(self) -> str:
         return self._hash.hexdigest()
@@ -297,14 +320,22 @@ class BatchHashes:
     sha256: str | None = None
 
 
-def batch_hashes(frame: pd.DataFrame, sha256: bool = True) -> BatchHashes:
+def batch_hashes(
+    frame: pd.DataFrame, sha256: bool = True, columns: frozenset[str] | None = None
+) -> BatchHashes:
+    """`columns`: those the Fingerprint covers (the spec's, tasks.data.dataset.spec_columns; None: all); the
+    gate memo's sha256 covers the whole frame, as the gate reads it."""
     rows = pd.util.hash_pandas_object(frame, index=False).to_numpy()
     kinds = object_kinds(frame)  # the values' types, looked at once for both hashes
-    fp = Fingerprint()
-    fp.add(frame, rows, kinds)
+    fp = Fingerprint(columns)
+    picked = identity_columns(list(frame.columns), columns)
+    if picked is None or picked == list(frame.columns):
+        fp.add(frame, rows, kinds)
+    else:  # fewer columns: their own row hashes (a second pass, over the spec's columns only)
+        fp.add(frame[picked])
     return BatchHashes(fp.hexdigest(), frame_sha256(frame, rows, kinds) if sha256 else None)
 
 
-def fingerprint(frame: pd.DataFrame) -> str:
+def fingerprint(frame: pd.DataFrame, columns: frozenset[str] | None = None) -> str:
     """The Fingerprint of a batch held whole."""
-    return batch_hashes(frame, sha256=False).fingerprint
+    return batch_hashes(frame, sha256=False, columns=columns).fingerprint

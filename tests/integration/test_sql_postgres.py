@@ -126,3 +126,62 @@ def test_a_wrong_password_or_a_missing_table_is_one_paragraph_exit_2_nothing_reg
     assert f"TRIPS_DB_URL=postgresql://postgres:***@127.0.0.1:{port}/flights" in result.output, result.output
     assert password not in result.output and "Traceback" not in result.output
     assert len(client.search_model_versions()) == before  # nothing registered
+
+
+def test_the_monitor_reuses_predicts_predictions_and_sets_its_estimate_beside_the_labels_realised_figure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, trips_db: tuple[int, pd.DataFrame]
+) -> None:
+    """predict reads every column of a sql window (its output keeps them), the monitor only the spec's: both name
+    the batch by the spec's columns (tasks.data.dataset.spec_columns), so the monitor reuses predict's predictions
+    and its estimate is kept, then set beside the realised figure when the labels arrive. Before, the two
+    fingerprints differed (`notes` read by predict only): predictions made again and no estimate kept."""
+    from datetime import UTC, datetime, timedelta
+
+    import adbc_driver_postgresql.dbapi as pg
+    import pyarrow as pa
+
+    from flows.monitor import monitor
+    from flows.predict import predict
+    from flows.retrain import retrain
+
+    port, frame = trips_db
+    with pg.connect(_url(port)) as con:  # the trips with an id, in a table of this test's own
+        with con.cursor() as cur:
+            cur.execute("DROP TABLE IF EXISTS trips_ids")
+            with_ids = frame.assign(trip_id=range(10_000, 10_000 + len(frame)))
+            cur.adbc_ingest("trips_ids", pa.Table.from_pandas(with_ids, preserve_index=False), mode="create")
+        con.commit()
+    monkeypatch.setenv("TRIPS_DB_URL", _url(port))
+    root = _sql_project(tmp_path, "table: trips_ids")
+    spec = root / "deployments" / "trips.yaml"
+    labels = (
+        "labels:\n  source: {kind: csv, path: labels/*.csv}\n  known_at_column: known_at\n"
+        "monitoring: {max_sample_rows: 500, seed: 5, min_label_share: 0.8}\n"
+    )
+    spec.write_text(
+        spec.read_text().replace("  target: late\n", "  target: late\n  id_column: trip_id\n") + labels
+    )
+    retrain(str(spec))
+
+    window = {"start": "2013-07-01", "end": "2013-08-01"}
+    predicted = predict(str(spec), out=str(tmp_path / "july.parquet"), **window)
+    assert "notes" in pd.read_parquet(predicted.out).columns  # predict read every column
+    early = monitor(str(spec), **window)
+    assert any(f"reused the sample logged by predict run {predicted.run_id}" in n for n in early.notes), (
+        early.notes
+    )
+    assert early.labels is not None
+    july = {p.batch: p for p in early.labels.periods}[predicted.batch]
+    assert july.labelled == 0 and july.estimated is not None  # the estimate given now, kept for later
+    estimate_then = july.estimated
+
+    (root / "labels").mkdir()
+    truth = with_ids[(with_ids["ts"] >= "2013-07-01") & (with_ids["ts"] < "2013-08-01")]
+    known = (datetime.now(UTC) - timedelta(days=1)).isoformat()
+    truth[["trip_id", "late"]].assign(known_at=known).to_csv(root / "labels" / "july.csv", index=False)
+    later = monitor(str(spec), start="2013-08-01", end="2013-09-01")
+    assert later.labels is not None
+    july = {p.batch: p for p in later.labels.periods}[predicted.batch]
+    assert july.labelled == len(truth) and july.verdict.judged
+    assert july.trust is not None and july.trust.estimated == estimate_then
+    assert july.trust.realised == july.realised
