@@ -283,6 +283,8 @@ def use_server(home: Path | None = None, start: bool = True) -> str | None:
     p = paths(home)
     if not start and not p.pid.exists():
         return None  # nothing recorded, nothing to start: not even the state folder is created
+    if start:
+        _check_folder(p)
     server: Server | None
     early, _early = _early, None
     if early is not None:  # started by start_early(), the lock still held
@@ -312,6 +314,14 @@ def _say(text: str) -> None:
     from mlops.cli.render import err
 
     err.print(text, markup=False, highlight=False)
+
+
+def _check_folder(p: Paths) -> None:
+    """The server's state folder is one we can write: else exit 2 naming it, not a traceback (nor a pid file
+    reported stale and then not removable)."""
+    from mlops.cli.supervisor import check_state_folder
+
+    check_state_folder(p.home, "MLOPS_HOME")
 
 
 def _free_port() -> int:
@@ -380,7 +390,10 @@ def start_early(home: Path | None = None) -> None:
         if p.pid.exists():  # started meanwhile by a command that has just released the lock
             lock.release()
             return
+        _check_folder(p)
         _early = (lock, _launch(p))
+    except (OSError, UsageError):  # a state folder we cannot use: use_server() says so, in its place
+        lock.release()
     except BaseException:
         lock.release()
         raise

@@ -150,7 +150,10 @@ def prefect_settings(start: bool = True) -> Any:
         if not found:
             from mlops.cli.local_server import keep_enabled, use_server
 
-            found = use_server(start=start) if keep_enabled() else None
+            try:  # a state folder it cannot use, a server that never answers: one paragraph, not a traceback
+                found = use_server(start=start) if keep_enabled() else None
+            except MlopsError as exc:
+                fail(exc.exit_code, str(exc))
         if found:
             os.environ["PREFECT_API_URL"] = found
     return get_settings()
@@ -180,8 +183,11 @@ def prefect_context(settings: Any) -> Iterator[None]:
     updates: dict[Any, Any] = (
         {PREFECT_API_URL: settings.prefect_api_url}
         if settings.prefect_api_url
-        else {PREFECT_API_URL: temporary_server(settings), PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
+        else {PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}
     )
+    if not settings.prefect_api_url and not PREFECT_API_URL.value():
+        # no server anywhere (not in the environment, nor in Prefect's profile or settings context): ours, not Prefect's
+        updates[PREFECT_API_URL] = temporary_server(settings)
     if settings.prefect_api_url and settings.prefect_api_url == kept_url():
         # our own local server (no automations watch heartbeats there): no ~1 s heartbeat wait at a run's end
         updates[PREFECT_FLOWS_HEARTBEAT_FREQUENCY] = None

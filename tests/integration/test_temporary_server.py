@@ -139,3 +139,23 @@ def test_a_home_where_the_record_cannot_be_written_is_said_and_nothing_starts(is
         tmp.start(isolated_home)
     assert f"cannot be recorded in {tmp.folder(isolated_home)}" in str(info.value)
     assert "Nothing was started" in str(info.value) and tmp.url() is None
+
+
+def test_a_server_set_in_prefects_own_settings_is_used_and_none_is_started(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PREFECT_API_URL from a Prefect profile or settings context (not the environment mlops reads) is where the runs
+    go, as before: the temporary server is only for a command with no server anywhere."""
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from mlops.cli.runtime import prefect_context, prefect_settings
+
+    monkeypatch.setenv("MLOPS_KEEP_SERVER", "0")
+    monkeypatch.setenv("MLOPS_LOCAL_PREFECT", "off")
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:9/api"}):
+        settings = prefect_settings()
+        assert settings.prefect_api_url is None
+        with prefect_context(settings):
+            assert PREFECT_API_URL.value() == "http://127.0.0.1:9/api"
+    assert tmp.url() is None and not tmp.folder(isolated_home).exists()

@@ -166,3 +166,27 @@ def test_a_lock_that_is_a_folder_is_a_message_not_a_traceback(
     with pytest.raises(ls.UsageError, match="is a folder"):
         ls.use_server()
     assert p.pid.read_text() == "0x12"  # nothing changed without the lock
+
+
+def test_a_state_folder_that_cannot_be_used_is_said_before_anything_starts(
+    isolated_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Was a FileExistsError traceback from `mlops run` (exit 1) after "Starting a local Prefect server ..."."""
+    import typer
+
+    monkeypatch.setenv("MLOPS_KEEP_SERVER", "1")
+    monkeypatch.setenv("MLOPS_LOCAL_PREFECT", "off")
+    monkeypatch.setenv("PREFECT_API_URL", "")
+    monkeypatch.setattr(ls, "_early", None)
+    (isolated_home / "prefect-server").mkdir(parents=True)
+    (isolated_home / "prefect-server" / "home").write_text("")
+    ls.start_early()  # leaves the doubt to use_server(): nothing started, nothing raised
+    assert ls._early is None
+    with pytest.raises(typer.Exit) as info:
+        prefect_settings()
+    assert info.value.exit_code == 2
+    said = " ".join(capsys.readouterr().err.split())
+    assert f"state folder {isolated_home / 'prefect-server' / 'home'} is a file, not a folder" in said
+    assert (
+        "point MLOPS_HOME at a folder you can write" in said and "Starting a local Prefect server" not in said
+    )
