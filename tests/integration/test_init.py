@@ -133,6 +133,16 @@ def test_init_refuses_to_overwrite_and_writes_nothing(project: Path, monkeypatch
     assert not (project / "deployments" / "other.yaml").exists()
     assert (project / "expectations" / "other.json").read_text() == "{}"
 
+    # a file where a folder must be: another --name (what the message said) could not help
+    suites = project / "expectations"
+    suites.rename(project / "suites-away")
+    suites.write_text("")
+    code, out, err = init(project, monkeypatch, "data/cancer.csv", "--target", "target", "--name", "third")
+    assert code == 2 and f"{suites} is a file where `mlops init` needs a folder; move it away" in " ".join(
+        err.split()
+    )
+    assert not (project / "deployments" / "third.yaml").exists() and suites.read_text() == ""
+
 
 def test_init_says_what_is_wrong_with_the_options(project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     code, _, err = init(project, monkeypatch, "data/cancer.csv", "--target", "targt", "--name", "x")
