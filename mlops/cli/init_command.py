@@ -325,7 +325,10 @@ def _write_both(spec_file: Path, spec_text: str, suite_file: Path, suite_text: s
         _remove(written)
         folders = (spec_file.parent, suite_file.parent)
         if Path(exc.filename or "") in folders:  # a file where the folder must be: no --name would help
-            fail(2, f"{exc.filename} is a file where `mlops init` needs a folder; move it away and run it again.")
+            fail(
+                2,
+                f"{exc.filename} is a file where `mlops init` needs a folder; move it away and run it again.",
+            )
         fail(2, f"{exc.filename} already exists; `mlops init` never overwrites a file. Give another --name.")
     except OSError as exc:
         _remove(written)
