@@ -211,8 +211,9 @@ def trial_fitter(fit_task: Any, data: FitData, model: Model, parallel: int) -> I
 
 @contextmanager
 def _flow_script_by_value() -> Iterator[None]:
-    """Each fit carries the flow run's context, the flow included. A deployment's flow run loads its flow from the
-    entrypoint's file (flows/retrain.py becomes the module `retrain`, or `__prefect_loader_...__`), a module no
+    """Each fit carries the flow run's context, the flow included. A deployment of a prefect.yaml written before the
+    entrypoints named modules loads its flow from the entrypoint's file (flows/retrain.py becomes the module
+    `retrain`, or `__prefect_loader_...__`), a module no
     Dask process can import: pickle that module by value while the fits are submitted and run, as Prefect's own
     bundles do. A flow imported from a package (flows.retrain, the CLI's) is left as it is."""
     import sys

@@ -29,9 +29,11 @@ CRON_HINT = "five fields: minute hour day-of-month month day-of-week, e.g. '0 2 
 COLLISIONS = {"retrain": "ENQUEUE", "monitor": "CANCEL_NEW", "predict": "ENQUEUE"}
 FLOWS = tuple(COLLISIONS)
 POOL = "mlops-local"  # `mlops serve` creates a process pool of this name
+# Entrypoints name the installed package's modules (flows.retrain:retrain), not files: a project made by `mlops init`
+# outside this repository has no flows/ folder, and `prefect deploy` and the worker import the module from the install.
 FLOW_TEMPLATES = "\n".join(
     f"  {flow}: &{flow}\n"
-    f"    entrypoint: flows/{flow}.py:{flow}\n"
+    f"    entrypoint: flows.{flow}:{flow}\n"
     "    enforce_parameter_schema: true\n"
     f"    concurrency_limit: {{limit: 1, collision_strategy: {collision}}}\n"
     "    work_pool: *local_pool"

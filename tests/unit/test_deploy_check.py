@@ -72,7 +72,7 @@ def test_every_shipped_spec_gets_its_retrain_monitor_and_predict_deployments(spe
     declared = {d["name"]: d for d in yaml.safe_load((REPO / "prefect.yaml").read_text())["deployments"]}
     for flow, fn in flows.items():
         d = declared[f"{name}-{flow}"]
-        assert d["entrypoint"] == f"flows/{flow}.py:{flow}" and d["work_pool"]["name"] == "mlops-local"
+        assert d["entrypoint"] == f"flows.{flow}:{flow}" and d["work_pool"]["name"] == "mlops-local"
         assert d["parameters"]["spec_path"] == spec_path and d["schedules"], d
         assert set(d["parameters"]) <= set(inspect.signature(fn.fn).parameters), d["parameters"]
     (trigger,) = declared[f"{name}-retrain"]["triggers"]
@@ -197,3 +197,21 @@ def test_two_specs_of_one_name_are_refused_not_deployed_over_each_other(proj: Pa
     assert code == 2
     assert "deployments/churn_copy.yaml: name: 'churn' is also the name of deployments/churn.yaml" in said
     assert "give each spec its own name" in said
+
+
+def test_every_entrypoint_loads_in_a_project_outside_this_repository(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A project made by `mlops init` has no flows/ folder: `prefect deploy --all` and the worker load each
+    entrypoint (Prefect's load_flow_from_entrypoint, both) from the installed package. As file paths
+    (flows/retrain.py:retrain) they raised FileNotFoundError there, so `mlops deploy` and `mlops serve` failed
+    in every project but this repository."""
+    from prefect.flows import load_flow_from_entrypoint
+
+    monkeypatch.chdir(tmp_path)
+    entrypoints = {
+        d["entrypoint"] for d in yaml.safe_load((REPO / "prefect.yaml").read_text())["deployments"]
+    }
+    assert len(entrypoints) == 3
+    for entrypoint in entrypoints:
+        assert load_flow_from_entrypoint(entrypoint).name == entrypoint.rsplit(":", 1)[1]
