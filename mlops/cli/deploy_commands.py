@@ -169,11 +169,16 @@ def deploy(
         if check:
             return
         api_url = tr.require_api_url()
-        missing = srv.missing_pools(api_url, sorted({i.pool for i in report.deployments if i.pool}))
-        for name in missing:
-            out.print(
-                f"Note: work pool '{name}' does not exist on {mask_url(api_url)}; its runs wait until it does: "
-                f"prefect work-pool create {name} --type process"
+        # `prefect deploy` refuses a deployment whose work pool is missing (exit 1 after deploying the others);
+        # on a server shared with others we create no pool: say which and how, before deploying anything
+        if missing := srv.missing_pools(api_url, sorted({i.pool for i in report.deployments if i.pool})):
+            from mlops.cli.errors import UsageError
+
+            create = "; ".join(f"prefect work-pool create {name} --type process" for name in missing)
+            raise UsageError(
+                f"work pool {', '.join(repr(n) for n in missing)} does not exist on {mask_url(api_url)}, and "
+                f"Prefect deploys no deployment to a missing pool. Create it once ({create}; `mlops serve` "
+                "creates its own), then run `mlops deploy` again. Nothing was deployed."
             )
         t0 = time.monotonic()
         sv.deploy_all(project, api_url)
