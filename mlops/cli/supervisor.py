@@ -135,9 +135,9 @@ def wait_healthy(api_url: str, proc: subprocess.Popen[bytes], log_path: Path, ti
     """Seconds until the server answers /api/health; raise with the log's tail if it exits or never answers."""
     start = time.monotonic()
     while time.monotonic() - start < timeout:
-        if proc.poll() is not None:
+        if (code := exit_code(proc)) is not None:
             raise ServeError(
-                f"the Prefect server exited (code {proc.returncode}) before it was ready. Its log, {log_path}, ends "
+                f"the Prefect server exited (code {code}) before it was ready. Its log, {log_path}, ends "
                 f"with:\n{tail(log_path)}"
             )
         if healthy(api_url):
@@ -185,21 +185,37 @@ def start_worker(project: Path, api_url: str, pool: str) -> subprocess.Popen[byt
     )  # fmt: skip
 
 
-def stop(proc: subprocess.Popen[Any] | None, grace: float = 30) -> int | None:
-    """Ask a child to stop (SIGINT, as Ctrl-C would), wait `grace` seconds, then kill its whole process group."""
-    if proc is None:
+def exit_code(proc: subprocess.Popen[Any]) -> int | None:
+    """The child's exit code once it has exited (negative: the signal that killed it), else None, WITHOUT reaping it
+    (Popen.poll reaps): until it is reaped, its pid, and so its process group's id, cannot be given to another
+    program, so `stop` can still signal the group it left behind."""
+    if proc.returncode is not None or not hasattr(os, "waitid"):
+        return proc.poll()
+    try:
+        info = os.waitid(os.P_PID, proc.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:  # reaped elsewhere
+        return proc.poll()
+    if info is None:
         return None
-    if proc.poll() is None:
+    return -info.si_status if info.si_code in (os.CLD_KILLED, os.CLD_DUMPED) else info.si_status
+
+
+def stop(proc: subprocess.Popen[Any] | None, grace: float = 30, first: int = signal.SIGINT) -> int | None:
+    """Ask a child to stop (`first`: SIGINT, as Ctrl-C would), wait `grace` seconds, then SIGKILL its whole process
+    group (what it left behind: uvicorn, flow runs), and only then reap it, so the group signalled is still ours (a
+    reaped child's pid may be another program's group by then). A child someone already reaped is left alone."""
+    if proc is None or proc.returncode is not None:
+        return None if proc is None else proc.returncode
+    if exit_code(proc) is None:
         with suppress(ProcessLookupError):
-            proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            with suppress(ProcessLookupError, PermissionError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+            os.kill(proc.pid, first)  # not proc.send_signal: it polls, and so may reap
+        deadline = time.monotonic() + grace
+        while exit_code(proc) is None and time.monotonic() < deadline:
+            time.sleep(0.1)
     with suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)  # anything it left behind in its group (uvicorn, flow runs)
+        os.killpg(proc.pid, signal.SIGKILL)
+    with suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=10)
     return proc.returncode
 
 
@@ -211,9 +227,7 @@ def stop_all(procs: list[subprocess.Popen[Any] | None], grace: float = 30) -> No
             stop(proc, grace)
     except KeyboardInterrupt:
         for proc in procs:
-            if proc is not None:
-                with suppress(ProcessLookupError, PermissionError):
-                    os.killpg(proc.pid, signal.SIGKILL)
+            stop(proc, grace=0)
 
 
 @contextmanager
@@ -238,14 +252,14 @@ def supervise(server: Any, workers: list[Any], log_path: Path) -> None:
     """Wait for Ctrl-C; a child that dies on its own stops everything with exit 1."""
     while True:
         time.sleep(1)
-        if server.poll() is not None:
+        if (code := exit_code(server)) is not None:
             raise ServeError(
-                f"the Prefect server stopped on its own (exit {server.returncode}); its log, {log_path}, "
+                f"the Prefect server stopped on its own (exit {code}); its log, {log_path}, "
                 f"ends with:\n{tail(log_path)}"
             )
         for w in workers:
-            if w.poll() is not None:
-                raise ServeError(f"the worker stopped on its own (exit {w.returncode}); its output is above.")
+            if (code := exit_code(w)) is not None:
+                raise ServeError(f"the worker stopped on its own (exit {code}); its output is above.")
 
 
 # --- the children recorded, so a `mlops serve` killed with SIGKILL leaves nothing that cannot be found -------------
@@ -286,22 +300,44 @@ def record_path(mlops_home: Path) -> Path:
     return mlops_home / RECORD
 
 
+def write_children(path: Path, children: list[Child]) -> None:
+    """Record processes we started (each pid with its start time), replacing the file in one step."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps([vars(c) for c in children], indent=1))
+        os.replace(tmp, path)
+    finally:
+        with suppress(OSError):
+            tmp.unlink(missing_ok=True)
+
+
+def read_children(path: Path) -> list[Child] | None:
+    """The processes recorded in `path` (running or not); None when there is no record or it is not ours to judge
+    (being written, or not in our format)."""
+    try:
+        return [Child(str(e["role"]), int(e["pid"]), str(e["started"])) for e in json.loads(path.read_text())]
+    except (OSError, ValueError, TypeError, KeyError):
+        return None
+
+
+def me(role: str) -> Child:
+    """This process, as a record entry."""
+    return Child(role, os.getpid(), process_start(os.getpid()))
+
+
+def started(role: str, proc: subprocess.Popen[Any]) -> Child:
+    """A child this process started, as a record entry."""
+    return Child(role, proc.pid, process_start(proc.pid))
+
+
 def record(
     mlops_home: Path, server: subprocess.Popen[Any], workers: Iterable[tuple[str, subprocess.Popen[Any]]] = ()
 ) -> None:
-    """Write down this `mlops serve`, its server and the workers it started so far (pool, process), replacing the
-    file in one step."""
-    me = os.getpid()
-    entries = [
-        Child("mlops serve", me, process_start(me)),
-        Child("Prefect server", server.pid, process_start(server.pid)),
-    ]
-    entries += [Child(f"worker for pool '{pool}'", w.pid, process_start(w.pid)) for pool, w in workers]
-    path = record_path(mlops_home)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{me}.tmp")
-    tmp.write_text(json.dumps([vars(c) for c in entries], indent=1))
-    os.replace(tmp, path)
+    """Write down this `mlops serve`, its server and the workers it started so far (pool, process)."""
+    entries = [me("mlops serve"), started("Prefect server", server)]
+    entries += [started(f"worker for pool '{pool}'", w) for pool, w in workers]
+    write_children(record_path(mlops_home), entries)
 
 
 def forget(mlops_home: Path) -> None:
@@ -311,35 +347,36 @@ def forget(mlops_home: Path) -> None:
 
 def recorded(mlops_home: Path) -> list[Child]:
     """The processes of the last `mlops serve` of this MLOPS_HOME that are still running (none: [])."""
-    try:
-        entries = json.loads(record_path(mlops_home).read_text())
-        children = [Child(str(e["role"]), int(e["pid"]), str(e["started"])) for e in entries]
-    except (OSError, ValueError, TypeError, KeyError):
-        return []
-    return [c for c in children if c.ours()]
+    return [c for c in read_children(record_path(mlops_home)) or [] if c.ours()]
 
 
 def stop_recorded(mlops_home: Path, grace: float = 30) -> list[Child]:
     """Stop what a `mlops serve` of this MLOPS_HOME left running, and forget it. A live `mlops serve` is asked
     first (SIGTERM: its own clean stop, workers then server); its children still running after it are stopped as
-    Ctrl-C would (SIGINT, then SIGKILL to their process group after `grace`). Only the recorded processes, each
-    checked to be the very process recorded, are signalled. Returns what was running."""
+    Ctrl-C would (SIGINT, then SIGKILL to their process group after `grace`). Returns what was running."""
     running = recorded(mlops_home)
     for child in running:
-        if child.role == "mlops serve" and child.ours():
-            with suppress(ProcessLookupError, PermissionError):
-                os.kill(child.pid, signal.SIGTERM)
-            _wait_gone(child, grace + 10)
+        if child.role == "mlops serve":
+            stop_child(child, signal.SIGTERM, grace + 10, group=False)
     for child in running:
-        if child.role != "mlops serve" and child.ours():
-            with suppress(ProcessLookupError, PermissionError):
-                os.kill(child.pid, signal.SIGINT)
-            if not _wait_gone(child, grace):
-                with suppress(ProcessLookupError, PermissionError):
-                    os.killpg(child.pid, signal.SIGKILL)  # its own group: it was started in a new session
-                _wait_gone(child, 10)
+        if child.role != "mlops serve":
+            stop_child(child, signal.SIGINT, grace)
     forget(mlops_home)
     return running
+
+
+def stop_child(child: Child, first: int, grace: float, group: bool = True) -> None:
+    """Stop a recorded process that is not our child (a command or `mlops serve` that was killed started it):
+    `first`, then after `grace` SIGKILL to its process group (it was started in a new session). Only the very
+    process recorded is signalled: each signal follows a check of its pid and start time."""
+    if not child.ours():
+        return
+    with suppress(ProcessLookupError, PermissionError):
+        os.kill(child.pid, first)
+    if not _wait_gone(child, grace) and group:
+        with suppress(ProcessLookupError, PermissionError):
+            os.killpg(child.pid, signal.SIGKILL)
+        _wait_gone(child, 10)
 
 
 def _wait_gone(child: Child, timeout: float) -> bool:

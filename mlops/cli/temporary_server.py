@@ -19,7 +19,6 @@ The Prefect database it serves is the caller's PREFECT_HOME, as Prefect's own te
 from __future__ import annotations
 
 import atexit
-import json
 import os
 import signal
 import subprocess
@@ -28,7 +27,7 @@ from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
-from mlops.cli.supervisor import Child, process_start
+from mlops.cli.supervisor import Child, me, read_children, started, stop, stop_child, write_children
 
 FOLDER = "temporary-servers"
 ROLE_COMMAND = "mlops command"
@@ -73,9 +72,9 @@ def start(mlops_home: Path) -> str:
     from mlops.cli.local_server import START_TIMEOUT, _free_port
     from mlops.cli.supervisor import child_env, prefect_command, wait_healthy
 
-    me = os.getpid()
+    command = os.getpid()
     where = folder(mlops_home)
-    record, log_path = where / f"{me}.json", where / f"{me}.log"
+    record, log_path = where / f"{command}.json", where / f"{command}.log"
     port = _free_port()
     api = f"http://127.0.0.1:{port}/api"
     env = child_env(None)
@@ -89,18 +88,12 @@ def start(mlops_home: Path) -> str:
         proc = subprocess.Popen(
             prefect_command("server", "start", "--host", "127.0.0.1", "--port", str(port), *QUIET_SERVER),
             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            preexec_fn=_die_with_parent(me),  # noqa: PLW1509 - only prctl and getppid run there
+            preexec_fn=_die_with_parent(command),  # noqa: PLW1509 - only prctl and getppid run there
         )  # fmt: skip
-    entries = [
-        Child(ROLE_COMMAND, me, process_start(me)),
-        Child(ROLE_SERVER, proc.pid, process_start(proc.pid)),
-    ]
-    tmp = record.with_suffix(".tmp")
     try:
-        tmp.write_text(json.dumps([vars(c) for c in entries], indent=1))
-        os.replace(tmp, record)
+        write_children(record, [me(ROLE_COMMAND), started(ROLE_SERVER, proc)])
     except OSError as exc:  # not recorded: not started
-        _stop(proc, tmp, log_path)
+        _stop(proc, record, log_path)
         raise _unwritable(where, exc) from None
     atexit.register(_stop, proc, record, log_path)
     try:
@@ -128,15 +121,7 @@ def _unwritable(where: Path, exc: OSError) -> Exception:
 def _stop(proc: subprocess.Popen[bytes], record: Path, log_path: Path, keep_log: bool = False) -> None:
     """What Prefect does for its own temporary server (terminate, wait, kill), to the server's process group."""
     global _url
-    if proc.poll() is None:
-        with suppress(ProcessLookupError, PermissionError):
-            proc.terminate()
-        with suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=STOP_GRACE)
-    with suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)  # anything left in its group
-    with suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=5)
+    stop(proc, STOP_GRACE, first=signal.SIGTERM)
     with suppress(OSError):
         record.unlink(missing_ok=True)
     if not keep_log:
@@ -153,13 +138,9 @@ def left(mlops_home: Path) -> list[tuple[Child, Child, bool]]:
     the command was killed and the server outlived it). Records of which nothing runs are removed."""
     found = []
     for record in sorted(folder(mlops_home).glob("*.json")):
-        try:
-            entries = {
-                str(e["role"]): Child(str(e["role"]), int(e["pid"]), str(e["started"]))
-                for e in json.loads(record.read_text())
-            }
-            server, command = entries[ROLE_SERVER], entries[ROLE_COMMAND]
-        except (OSError, ValueError, TypeError, KeyError):
+        entries = {c.role: c for c in read_children(record) or []}
+        server, command = entries.get(ROLE_SERVER), entries.get(ROLE_COMMAND)
+        if server is None or command is None:
             continue  # being written, or not ours to judge: left alone
         if server.ours():
             found.append((server, command, command.ours()))
@@ -172,20 +153,11 @@ def left(mlops_home: Path) -> list[tuple[Child, Child, bool]]:
 
 def stop_left(mlops_home: Path) -> list[Child]:
     """Stop the temporary servers whose command is gone (SIGTERM, then SIGKILL to its process group); a server
-    whose command still runs is that command's to stop. Only the recorded processes, each checked to be the very
-    process recorded, are signalled. Returns the servers stopped."""
-    from mlops.cli.supervisor import _wait_gone
-
+    whose command still runs is that command's to stop. Returns the servers stopped."""
     stopped = []
     for server, _command, running in left(mlops_home):
-        if running:
-            continue
-        with suppress(ProcessLookupError, PermissionError):
-            os.kill(server.pid, signal.SIGTERM)
-        if not _wait_gone(server, STOP_GRACE):
-            with suppress(ProcessLookupError, PermissionError):
-                os.killpg(server.pid, signal.SIGKILL)
-            _wait_gone(server, 5)
-        stopped.append(server)
+        if not running:
+            stop_child(server, signal.SIGTERM, STOP_GRACE)
+            stopped.append(server)
     left(mlops_home)  # removes the records of what is gone
     return stopped

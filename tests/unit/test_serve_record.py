@@ -82,3 +82,23 @@ def test_serve_refuses_a_port_or_state_folder_it_cannot_use_before_starting_anyt
     assert (
         "Starting the Prefect server" not in r.stdout and not sv.record_path(tmp_path / "mlops-home").exists()
     )
+
+
+def test_a_child_is_reaped_only_after_its_process_group_is_killed(tmp_path: Path) -> None:
+    """A reaped child's pid, and so its group id, may go to another program: `stop` must kill the group the child
+    left (here a grandchild) while the child is still unreaped, and a check for its exit must not reap it."""
+    leader = subprocess.Popen(
+        ["sh", "-c", "sleep 120 & echo $! > grandchild; exit 3"], cwd=tmp_path, start_new_session=True
+    )
+    wait_until(lambda: sv.exit_code(leader) is not None, 10, what="the leader exited")
+    assert sv.exit_code(leader) == 3 and leader.returncode is None  # seen exited, not reaped
+    assert Path(f"/proc/{leader.pid}").exists()  # a zombie: its pid is still taken
+    grandchild = int((tmp_path / "grandchild").read_text())
+    assert alive(grandchild)
+
+    assert sv.stop(leader, grace=1) == 3  # its own exit code, once reaped after the group is killed
+    wait_until(lambda: not alive(grandchild), 10, what="the group it left is killed")
+
+    reaped = subprocess.Popen(["true"], start_new_session=True)
+    reaped.wait()
+    assert sv.stop(reaped) == 0  # already reaped by someone: nothing is signalled, its code is returned
