@@ -36,10 +36,11 @@ test: install lint
 	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=25; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
-## check: the quick tier while working: install, lint, and the unit and integration tests only (not tests/e2e,
-## the CLI in subprocesses against real servers); `make test` stays the full suite, and CI runs that
+## check: the quick tier while working: install, lint, and the unit tests (pure decisions, specs, messages, the CLI
+## in-process) on two workers; `make test` stays the full suite (unit, integration with the real libraries, and
+## tests/e2e), and CI runs that
 check: install lint
-	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile tests/unit tests/integration; rc=$$?; \
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile tests/unit; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 ## serve: a local Prefect server + UI (127.0.0.1:4200), the work pool, every deployment, a worker; Ctrl-C stops it
