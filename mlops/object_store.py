@@ -101,8 +101,8 @@ def fix_for(failure: Failure, uri: str) -> str:
     """The sentence a message ends with, for each kind of failure."""
     scheme = parts(uri)[0]
     creds = (
-        "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_REGION, AWS_ENDPOINT_URL for MinIO, R2 or another "
-        "S3-compatible store)"
+        "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or AWS_PROFILE, or run where a container, instance or web "
+        "identity role gives them (and AWS_REGION, AWS_ENDPOINT_URL for MinIO, R2 or another S3-compatible store)"
         if scheme == "s3"
         else "set the store's credentials in the environment its client reads (docs/sources.md)"
     )

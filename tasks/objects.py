@@ -4,6 +4,8 @@ handles and its file system), and an output is uploaded through it whole or not 
 
 S3 is reached with the credentials and the endpoint of mlops.settings (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY,
 AWS_SESSION_TOKEN, AWS_REGION, AWS_ENDPOINT_URL: the same path serves AWS, MinIO, R2 or any S3-compatible store);
+with no key in the environment, the AWS SDK's own chain finds them (AWS_PROFILE and the shared credentials file, a
+web identity token, a container or instance role), as it does for boto3 and the MLflow artifact store;
 Google Cloud Storage and Azure through pyarrow's own clients and their own environment. Every request's failure is
 one paragraph (mlops.object_store.classify): a missing object or bucket, missing or refused credentials (exit 2,
 not retried), an endpoint that does not answer (tried with the bounded policy of mlops.reach, then ServiceDown,
@@ -86,10 +88,18 @@ def filesystem(uri: str) -> tuple[Any, str]:
             s.aws_endpoint_url,
             str(s.connect_timeout_seconds),
         )
-        if not (s.aws_access_key_id and secret):
+        if bool(s.aws_access_key_id) != bool(
+            secret
+        ):  # half a key pair: neither it nor the SDK's chain is used
+            given, missing = (
+                ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
+                if s.aws_access_key_id
+                else ("AWS_SECRET_ACCESS_KEY", "AWS_ACCESS_KEY_ID")
+            )
             raise StorageRefused(
-                f"{uri}: no S3 credentials: AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are not both set; "
-                f"{fix_for('no-credentials', uri).partition('; ')[2]}. Nothing was read or written."
+                f"{uri}: {given} is set without {missing}; set both, or unset both to use the AWS SDK's own "
+                "credentials (AWS_PROFILE, a web identity, a container or instance role). Nothing was read or "
+                "written."
             )
     else:
         settings_key = ()

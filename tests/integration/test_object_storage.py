@@ -267,3 +267,48 @@ def test_an_output_that_is_an_input_is_refused(tmp_path: Path, bucket: Any) -> N
                  "--out", f"s3://{bucket.bucket_name}/out/p.parquet")  # fmt: skip
     assert batch.exit_code == 2 and "no such object" in batch.output, batch.output
     assert _keys(bucket) == ["pq/trips.parquet"]
+
+
+def test_with_no_keys_in_the_environment_the_sdks_own_credentials_are_used(
+    tmp_path: Path, s3_endpoint: str, bucket: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A team on AWS gives credentials by a profile or a role, not by keys in the environment: with neither key set,
+    pyarrow's AWS SDK chain finds them (here a shared credentials file, as AWS_PROFILE or a role would); with none
+    found anywhere the store refuses, one paragraph naming every way to give them."""
+    import boto3
+
+    from tasks import objects
+
+    iam = boto3.client("iam", endpoint_url=s3_endpoint, aws_access_key_id="testing", aws_secret_access_key=SECRET,
+                       region_name="us-east-1")  # fmt: skip
+    user = f"u-{uuid.uuid4().hex[:8]}"
+    iam.create_user(UserName=user)
+    iam.put_user_policy(UserName=user, PolicyName="s3", PolicyDocument='{"Version": "2012-10-17", "Statement": '
+                        '[{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}')  # fmt: skip
+    key = iam.create_access_key(UserName=user)["AccessKey"]
+    _put_parquet(bucket, "pq/trips.parquet", _frame())
+    spec = _spec(tmp_path, f"s3://{bucket.bucket_name}/pq/trips.parquet")
+    profile = tmp_path / "aws-credentials"
+    profile.write_text(f"[default]\naws_access_key_id = {key['AccessKeyId']}\naws_secret_access_key = "
+                       f"{key['SecretAccessKey']}\n")  # fmt: skip
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    _enforce_auth(s3_endpoint, True)  # from here moto checks every request's key against its IAM
+    try:
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(profile))
+        objects._filesystem.cache_clear()  # a process keeps its file system; this test changes its environment
+        found = _cli("validate", spec)
+        monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none-here"))
+        objects._filesystem.cache_clear()
+        none = _cli("validate", spec)
+    finally:
+        _enforce_auth(s3_endpoint, False)
+        objects._filesystem.cache_clear()
+    assert found.exit_code == 0, found.output
+    assert none.exit_code == 2 and "refused" in none.output and "AWS_PROFILE" in none.output, none.output
+    assert key["SecretAccessKey"] not in found.output + none.output and "Traceback" not in none.output
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key["AccessKeyId"])  # half a pair is a mistake, not a fallback
+    half = _cli("validate", spec)
+    assert half.exit_code == 2 and "AWS_ACCESS_KEY_ID is set without AWS_SECRET_ACCESS_KEY" in half.output
