@@ -38,11 +38,13 @@ def retrain(
         spec.registry.model_name, owner_of(loaded), steps.read_model_owner(spec.registry.model_name)
     )
     frame = steps.load_data(loaded)
+    # the same rows in another order (a database's scan, a folder's files) are the same data and train the same model
+    identity = steps.identify_data(frame)
     tags = {
         "pipeline": spec.name,
         "spec_path": str(loaded.path),
         "spec_sha256": loaded.sha256,
-        "data_sha256": steps.hash_data(frame),
+        "data_sha256": identity.sha256,
         "data_rows": str(len(frame)),
     }
 
@@ -55,7 +57,7 @@ def retrain(
         judge(loaded, checked, tags, "retrain")
     verdict = tags.get("quality", "pass")
 
-    parts = steps.split(frame, loaded)
+    parts = steps.split(frame, loaded, identity.order)
     tags["holdout_sha256"] = parts.holdout_sha256
     tags |= parts.tags  # what the split left out: excluded_features, missing_target_rows
     tags["code_sha256"] = code_sha256()

@@ -84,7 +84,8 @@ load_data = step(data.load, "load-data", retried=True)
 load_batch = step(data.load_batch, "load-batch", retried=True)
 open_batch = step(stream.open_batch, "open-batch", retried=True)
 fingerprint_batch = step(stream.batch_hashes, "fingerprint-batch")  # a batch held whole, hashed once
-hash_data = step(data.frame_sha256, "hash-data")
+# the data's identity and its rows' content order: the same rows read in any order are the same data and model
+identify_data = step(data.identify, "identify-data")
 check_batch = step(data.check_batch, "check-batch")
 set_aside_unscorable = step(data.set_aside_unscorable, "set-aside-unscorable")
 split = step(data.split, "split")

@@ -27,9 +27,11 @@ from tasks.data.readers import (
 )
 from tasks.data.splits import (
     Features,
+    Identity,
     SplitData,
     TrainedRows,
     frame_sha256,
+    identify,
     reference_sample,
     resolve_features,
     row_hashes,
@@ -52,6 +54,8 @@ __all__ = [
     "spec_columns",
     "check_trainable",
     "frame_sha256",
+    "Identity",
+    "identify",
     "has_labels",
     "in_window",
     "load",

@@ -143,22 +143,30 @@ def _left_out(features: Features, missing: int, rows: int, data: Data) -> tuple[
     return notes, tags
 
 
-def split(frame: pd.DataFrame, loaded: LoadedSpec) -> SplitData:
+def split(frame: pd.DataFrame, loaded: LoadedSpec, order: np.ndarray | None = None) -> SplitData:
     """Split into train and holdout: a stable seeded draw per row key, or, for a time split, the latest
-    timestamps held out (rows sharing the cut's timestamp all go to the holdout)."""
+    timestamps held out (rows sharing the cut's timestamp all go to the holdout). `order` (identify's): the
+    rows' content order, which each part then follows (a time split: by time, then in this order), so the same
+    rows read in another order give the same parts, row for row."""
     data, task_kind = loaded.spec.data, loaded.spec.model.task
     rows = len(frame)
+    labelled = frame[data.target].notna().to_numpy() if order is not None else None
     frame, missing = drop_unlabelled(frame, data)
+    positions = _content_positions(order, labelled if missing else None)
     empty_declared(frame, data)
     features = resolve_features(frame, data)
     cfg = data.split
     key = row_key(frame, data)
     if cfg.strategy == "time":
-        train, holdout, cut_time = _time_cut(frame, data.time_column or "", cfg.holdout_fraction)
+        train, holdout, cut_time = _time_cut(frame, data.time_column or "", cfg.holdout_fraction, positions)
         text = f"time split at {cut_time}" + tie_note(len(holdout), len(frame), cfg.holdout_fraction)
     else:
         held = in_holdout(row_hashes(frame, key), cfg.seed, cfg.holdout_fraction, "holdout")
-        train, holdout = frame[~held], frame[held]
+        if positions is None:
+            train, holdout = frame[~held], frame[held]
+        else:  # each part in content order: one take each, as the masks took them
+            side = held[positions]
+            train, holdout = frame.take(positions[~side]), frame.take(positions[side])
         text = f"{cfg.strategy} split, seed {cfg.seed}, stable per {_key_text(key, data)}"
     if len(train) < 2 or len(holdout) < 2:
         raise DataError(
@@ -254,12 +262,27 @@ def training_rows(parts: SplitData) -> TrainedRows:
     return TrainedRows(parts.key, np.unique(row_hashes(parts.train, parts.key)))
 
 
+def _content_positions(order: np.ndarray | None, labelled: np.ndarray | None) -> np.ndarray | None:
+    """The row positions in content order (`order`, identify's) once the rows not `labelled` are dropped (None:
+    none dropped): positions into the frame left, no sort."""
+    import numpy as np
+
+    if order is None or labelled is None:
+        return order
+    return (np.cumsum(labelled) - 1)[order[labelled[order]]]
+
+
 def _time_cut(
-    frame: pd.DataFrame, time_column: str, fraction: float
+    frame: pd.DataFrame, time_column: str, fraction: float, positions: np.ndarray | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame, object]:
     """The latest `fraction` of the rows by time, cut on a timestamp: rows sharing the cut's timestamp all go to
-    the later part, so a timestamp is never on both sides."""
-    ordered = frame.sort_values(time_column, kind="stable")
+    the later part, so a timestamp is never on both sides. `positions`: the rows in content order, which rows
+    sharing a timestamp then follow (else the frame's order)."""
+    if positions is None:
+        ordered = frame.sort_values(time_column, kind="stable")
+    else:
+        times = frame[time_column].take(positions).reset_index(drop=True)
+        ordered = frame.take(positions[times.sort_values(kind="stable").index.to_numpy()])
     cut_at = min(len(ordered) - 1, round(len(ordered) * (1 - fraction)))
     cut_time = ordered[time_column].iloc[cut_at]
     later = ordered[time_column] >= cut_time
@@ -320,22 +343,70 @@ def object_kinds(frame: pd.DataFrame) -> Kinds:
     return out
 
 
+def typed_hashes(
+    frame: pd.DataFrame, row_hashes: np.ndarray | None = None, kinds: Kinds | None = None
+) -> np.ndarray:
+    """A uint64 per row from its values and, in an object column, each value's type (see object_kinds): pandas'
+    `hash_pandas_object(frame, index=False)` (`row_hashes`, when the caller has it) with the hash of each value's
+    type name mixed in, so 1 and "1" give two rows."""
+    import numpy as np
+
+    rows = pd.util.hash_pandas_object(frame, index=False).to_numpy() if row_hashes is None else row_hashes
+    for codes, names in (object_kinds(frame) if kinds is None else kinds).values():
+        rows = rows * np.uint64(1_000_003) ^ pd.util.hash_array(np.array(names, dtype=object))[codes]
+    return np.asarray(rows, dtype=np.uint64)
+
+
+def content_sha256(header: bytes, typed: np.ndarray) -> str:
+    """The identity of a batch of rows: its header (column names and types) and its rows' typed hashes SORTED, so
+    the same rows in any order (a database's scan, a folder's file order, a shuffled CSV) are the same data, and
+    a row that appears twice counts twice."""
+    import numpy as np
+
+    digest = hashlib.sha256(header)
+    digest.update(np.sort(typed).tobytes())
+    return digest.hexdigest()
+
+
+def frame_header(frame: pd.DataFrame) -> bytes:
+    """Column names and types: a part of the content identity (the same values as int or as text differ)."""
+    return ("\x1f".join(map(str, frame.columns)) + "\x1d" + "\x1f".join(map(str, frame.dtypes))).encode()
+
+
 def frame_sha256(
     frame: pd.DataFrame, row_hashes: np.ndarray | None = None, kinds: Kinds | None = None
 ) -> str:
-    """A content hash of a frame (values, column names and types, not the index): the data snapshot's identity,
-    behind the retrain's idempotency key and the gate's memo. The types count (see object_kinds): without them,
-    the same key would reuse a model trained on other data. `row_hashes` (pandas' hash of each row,
-    `hash_pandas_object(frame, index=False)`, the costly part) and `kinds` (object_kinds): when the caller has
-    them already."""
-    digest = hashlib.sha256()
-    digest.update("\x1f".join(map(str, frame.columns)).encode())
-    digest.update("\x1f".join(map(str, frame.dtypes)).encode())
-    for col, (_, names) in (object_kinds(frame) if kinds is None else kinds).items():
-        digest.update(f"\x1e{col}:{','.join(sorted(set(names)))}".encode())
-    rows = pd.util.hash_pandas_object(frame, index=False).to_numpy() if row_hashes is None else row_hashes
-    digest.update(rows.tobytes())
-    return digest.hexdigest()
+    """A content hash of a frame (values, column names and types; not the index, not the rows' order): the data
+    snapshot's identity, behind the retrain's idempotency key, the lineage digest and the gate's memo. The types
+    count (see object_kinds): without them, the same key would reuse a model trained on other data. The order does
+    not: a source returns its rows in an order of its own (a database's plan, a folder's files), and the same rows
+    must name the same data. `row_hashes` (pandas' hash of each row, `hash_pandas_object(frame, index=False)`, the
+    costly part) and `kinds` (object_kinds): when the caller has them already."""
+    return content_sha256(frame_header(frame), typed_hashes(frame, row_hashes, kinds))
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A frame's identity (frame_sha256) and its rows' content order: `order` lists the row positions sorted by
+    the rows' typed hashes, which `split` follows."""
+
+    sha256: str
+    order: np.ndarray
+
+
+def identify(frame: pd.DataFrame) -> Identity:
+    """The frame's frame_sha256 and its rows' content order, from one pass of row hashes.
+
+    Whatever order the source returned the rows in, training sees them in the same order: the split draws each
+    row's side by its key, but a model fits the rows in the order given (HistGradientBoosting's early-stopping
+    draw and a forest's bootstrap take rows by position), so the same rows read in two orders trained two models.
+    Rows that tie in the order have equal typed hashes: equal in every value, so their order cannot matter. The
+    split takes its parts in this order (a take it made anyway, by mask): what this adds is one argsort of the row
+    hashes (docs/benchmarks.md), where an ORDER BY on every column made the database's read 1.4-2.2x slower."""
+    import numpy as np
+
+    typed = typed_hashes(frame)
+    return Identity(content_sha256(frame_header(frame), typed), np.argsort(typed, kind="stable"))
 
 
 def reference_sample(

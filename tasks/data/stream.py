@@ -11,7 +11,6 @@ reads the file once and gives every chunk the type a whole-file read would give.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -24,7 +23,7 @@ from mlops.errors import DataError, MlopsError
 from mlops.object_store import is_object_uri
 from mlops.spec import LoadedSpec
 from tasks.data.draw import identity_columns
-from tasks.data.splits import Kinds, frame_sha256, object_kinds
+from tasks.data.splits import Kinds, content_sha256, frame_header, frame_sha256, object_kinds, typed_hashes
 from tasks.data.sql import SqlSource
 
 
@@ -258,17 +257,19 @@ def _timed(chunk: pd.DataFrame, source: BatchSource) -> pd.DataFrame:
 
 
 class Fingerprint:
-    """A batch's content hash, fed chunk by chunk: the same for the same rows however they are chunked (each row
-    hashed alone, in order, with the column names and types), so a predict run's batch (read in chunks) and the
-    monitor's (read whole) match when they are the same data. As in splits.frame_sha256, the types count: pandas'
-    value hash reads 1 and "1" alike in an object column, so each value's type is hashed beside it there.
+    """A batch's content hash, fed chunk by chunk: the same for the same rows however they are chunked and in
+    whatever order they come (each row hashed alone, with its values' types; the rows' hashes sorted at the end, as
+    splits.content_sha256 does), so a predict run's batch (read in chunks) and the monitor's (read whole) match when
+    they are the same data, also when the database or the folder returned them in another order. Memory: 8 bytes a
+    row until the digest. As in splits.frame_sha256, the types count: pandas' value hash reads 1 and "1" alike in an
+    object column, so each value's type is hashed beside it there.
 
     `columns`: the columns the identity covers (tasks.data.draw.identity_columns of the spec's columns; None: every
     column), so predict's read of every column and the monitor's pushed-down read of the spec's name one batch."""
 
     def __init__(self, columns: frozenset[str] | None = None) -> None:
-        self._hash = hashlib.sha256()
-        self._started = False
+        self._header: bytes | None = None
+        self._rows: list[np.ndarray] = []
         self._columns = columns
 
     def add(
@@ -280,21 +281,14 @@ class Fingerprint:
         picked = identity_columns(list(chunk.columns), self._columns)
         if picked is not None and picked != list(chunk.columns):
             chunk = chunk[picked]
-        if not self._started:
-            self._hash.update("\x1f".join(map(str, chunk.columns)).encode())
-            self._hash.update("\x1f".join(map(str, chunk.dtypes)).encode())
-            self._started = True
-        if row_hashes is None:
-            row_hashes = pd.util.hash_pandas_object(chunk, index=False).to_numpy()
-        rows = row_hashes
-        for codes, names in (object_kinds(chunk) if kinds is None else kinds).values():
-            # each row's hash takes its value's type: the hash of the type's name, looked up by its code
-            rows = rows * np.uint64(1_000_003) ^ pd.util.hash_array(np.array(names, dtype=object))[codes]
-        self._hash.update(rows.tobytes())
+        if self._header is None:
+            self._header = frame_header(chunk)
+        self._rows.append(typed_hashes(chunk, row_hashes, kinds))
         return whole
 
     def hexdigest(self) -> str:
-        return self._hash.hexdigest()
+        rows = np.concatenate(self._rows) if self._rows else np.empty(0, dtype=np.uint64)
+        return content_sha256(self._header or b"", rows)
 
 
 class ValueCounts:
