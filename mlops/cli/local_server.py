@@ -4,9 +4,10 @@
 The first `mlops run ...` runs `prefect server start --background` on a free loopback port with PREFECT_HOME set to
 `<MLOPS_HOME>/prefect-server/home` (its SQLite database, and Prefect's own pid file `server.pid`, written as soon
 as the server process exists, so a command killed while it waits still leaves a server that is found); later
-commands find it there and reuse it. `mlops run retrain|monitor` start it early (start_early: before their
-checks, not waited for; use_server() waits for what is left; the first small retrain took 115 s median against
-130 s without, 3 pairs on a loaded machine). `mlops server stop` does what `prefect server stop` does (SIGTERM the
+commands find it there and reuse it. `mlops run retrain|monitor` start it early (start_early: once their
+usage and spec checks have passed, so that a refused command starts nothing, and before importing their flow, not
+waited for; use_server() waits for what is left; the first small retrain took 115 s median against 130 s without,
+3 pairs on a loaded machine, when the start overlapped the checks). `mlops server stop` does what `prefect server stop` does (SIGTERM the
 pid, remove the pid file) after checking that the pid is this folder's server. There is no idle stop (Prefect has
 none): the server runs until `mlops server stop` or a reboot, and `mlops server status` always shows it.
 

@@ -178,18 +178,19 @@ def run_retrain(
     """
     overrides = _params(param or [])
     check_dates(start=start, end=end)
-    start_server_early()  # the kept local server starts while the checks run
     preflight_spec(spec)
     check_overrides(spec, overrides)  # blamed on the option, not on the spec
     if start or end:
         needs_time_column(spec, "--start/--end")
+    start_server_early()  # every usage and spec check passed: a refused command starts nothing
+    # the flow's imports (MLflow, Prefect, scikit-learn) overlap the server's start
+    from flows.retrain import retrain
+
     settings = prefect_settings()
     out.print(
         f"[bold]retrain[/bold] {spec}  (MLflow: {settings.tracking_uri_shown}; Prefect: {prefect_where(settings)})"
     )
     with prefect_context(settings), user_errors(debug):
-        from flows.retrain import retrain
-
         result, run_id = flow_run(
             retrain, str(spec), window_start=start, window_end=end, params=overrides or None
         )
@@ -222,17 +223,17 @@ def run_monitor(
     from mlops.cli.arguments import check_batch
 
     check_batch(batch, start, end)
-    start_server_early()
     preflight_spec(spec)
     if batch is None:
         needs_time_column(spec, "--start/--end")
+    start_server_early()  # after the checks, as for retrain; the flow's imports overlap the server's start
+    from flows.monitor import monitor
+
     settings = prefect_settings()
     out.print(
         f"[bold]monitor[/bold] {spec}  (MLflow: {settings.tracking_uri_shown}; Prefect: {prefect_where(settings)})"
     )
     with prefect_context(settings), user_errors(debug):
-        from flows.monitor import monitor
-
         result, run_id = flow_run(monitor, str(spec), batch=batch, start=start, end=end)
     render.print_monitor(result)
     render.print_prefect_link(settings, run_id)

@@ -160,8 +160,9 @@ def prefect_settings(start: bool = True) -> Any:
 
 
 def start_server_early() -> None:
-    """For a command that will run a flow: start the kept local server now, when prefect_settings() would start it
-    later, so its start overlaps the pre-flight (prefect_settings() then waits for it)."""
+    """For a command that will run a flow, once every usage and spec check has passed (a refused command starts
+    nothing): start the kept local server now, when prefect_settings() would start it later, so its start overlaps
+    the import of the flow's module (prefect_settings() then waits for it)."""
     from mlops.cli.local_server import keep_enabled, start_early
     from mlops.settings import find_local_prefect, get_settings
 
