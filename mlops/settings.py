@@ -365,6 +365,14 @@ def is_loopback(host: str | None) -> bool:
         return False
 
 
+def embedded_store(tracking_uri: str) -> bool:
+    """The tracking store is a file on this machine (SQLite, a folder): every writer is here, whatever Prefect says
+    (a Windows drive letter parses as a one-letter scheme; MLflow reads the bare word `databricks` as Databricks)."""
+    scheme = urlsplit(tracking_uri).scheme.lower()
+    local = scheme in ("", "file", "sqlite") or (len(scheme) == 1 and tracking_uri[1:3] in (":\\", ":/"))
+    return local and tracking_uri.strip().lower() != "databricks"
+
+
 def promotion_lock_kind(
     tracking_uri: str, prefect_api_url: str | None, model_name: str = ""
 ) -> Literal["file", "prefect"]:
@@ -374,11 +382,9 @@ def promotion_lock_kind(
     here, so an OS file lock covers them all) unless a Prefect server is set for a server store; "prefect" (a
     strict concurrency limit on the Prefect server, cross-host) when PREFECT_API_URL is set; else NoPromotionLock:
     a file lock on one host of many would let two promotions interleave silently."""
+    if embedded_store(tracking_uri):
+        return "file"
     parts = urlsplit(tracking_uri)
-    scheme = parts.scheme.lower()
-    local = scheme in ("", "file", "sqlite") or (len(scheme) == 1 and tracking_uri[1:3] in (":\\", ":/"))
-    if local and tracking_uri.strip().lower() != "databricks":  # MLflow reads the bare word as Databricks
-        return "file"  # an embedded store (a Windows drive letter parses as a one-letter scheme)
     if prefect_api_url:
         return "prefect"
     try:

@@ -14,7 +14,7 @@ from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 
 from mlops.errors import MlopsError
-from mlops.settings import get_settings, promotion_lock_kind
+from mlops.settings import embedded_store, get_settings, promotion_lock_kind
 
 WAIT_SECONDS = 900
 
@@ -126,8 +126,12 @@ def lock_problem(path: Path) -> str | None:
 
 def check_promotion_lock(model_name: str) -> str:
     """The kind of promotion lock this run will use ("file" or "prefect"), or NoPromotionLock: called at the start
-    of a retrain (before any data or MLflow call) and again when taking the lock. Reads no network."""
-    return promotion_lock_kind(get_settings().tracking_uri, _prefect_api_url(), model_name)
+    of a retrain (before any data or MLflow call) and again when taking the lock. Reads no network, and imports no
+    Prefect for an embedded store (`mlops promote` and `mlops rollback` run no flow)."""
+    uri = get_settings().tracking_uri
+    if embedded_store(uri):
+        return "file"
+    return promotion_lock_kind(uri, _prefect_api_url(), model_name)
 
 
 def _prefect_api_url() -> str | None:

@@ -105,8 +105,11 @@ def spec_files(project: Path) -> list[Path]:
     return sorted({p for g in SPEC_GLOBS for p in project.glob(g)})
 
 
-def deployments(spec_path: str, spec: PipelineSpec) -> tuple[list[Deployment], list[Problem]]:
-    """The retrain, monitor and predict deployments of one spec; its schedules checked with Prefect's models."""
+def deployments(
+    spec_path: str, spec: PipelineSpec, checked: bool = False
+) -> tuple[list[Deployment], list[Problem]]:
+    """The retrain, monitor and predict deployments of one spec; its schedules checked with Prefect's models unless
+    `checked` (the spec's check, mlops/cli/checks.py, has checked them: remembered, so without importing Prefect)."""
     from tasks.events import resource_id
 
     name, when = spec.name, spec.schedule
@@ -114,7 +117,7 @@ def deployments(spec_path: str, spec: PipelineSpec) -> tuple[list[Deployment], l
     out: list[Deployment] = []
     for flow in FLOWS:
         entry: When = getattr(when, flow)
-        schedule, shown = _schedule(entry, when.timezone, spec_path, f"schedule.{flow}", problems)
+        schedule, shown = _schedule(entry, when.timezone, spec_path, f"schedule.{flow}", problems, checked)
         params: dict[str, Any] = {"spec_path": spec_path}
         for key in ("batch", "start", "end"):
             if getattr(entry, key, None) is not None:
@@ -155,23 +158,32 @@ def schedule_problems(spec_path: str, spec: PipelineSpec) -> list[Problem]:
 
 
 def _schedule(
-    entry: When, timezone: str, file: str, where: str, problems: list[Problem]
+    entry: When, timezone: str, file: str, where: str, problems: list[Problem], checked: bool = False
 ) -> tuple[dict[str, Any] | None, str]:
     if entry.cron is None and entry.interval is None:
         return None, ""  # nothing to check: Prefect is not imported
-    from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
-    from pydantic import ValidationError
-
     if entry.cron is not None:
         schedule: dict[str, Any] = {"cron": entry.cron, "timezone": timezone}
-        model: Any = CronSchedule
         shown = f"cron {entry.cron} {timezone}"
     else:
         schedule = {"interval": entry.interval, "timezone": timezone}
         if entry.anchor_date is not None:
             schedule["anchor_date"] = entry.anchor_date.isoformat()
-        model = IntervalSchedule
         shown = f"every {duration(float(entry.interval or 0))} {timezone}"
+    if not checked and not _valid_schedule(schedule, where, file, problems):
+        return None, ""
+    if not entry.active:
+        schedule["active"] = False
+        shown += " (off)"
+    return schedule, shown
+
+
+def _valid_schedule(schedule: dict[str, Any], where: str, file: str, problems: list[Problem]) -> bool:
+    """The schedule checked with Prefect's own models; each problem added to `problems`."""
+    from prefect.client.schemas.schedules import CronSchedule, IntervalSchedule
+    from pydantic import ValidationError
+
+    model: Any = CronSchedule if "cron" in schedule else IntervalSchedule
     try:
         model.model_validate(schedule)
     except ValidationError as exc:
@@ -187,11 +199,8 @@ def _schedule(
                 else ""
             )
             problems.append(Problem(file, f"schedule.{key}", msg, hint))
-        return None, ""
-    if not entry.active:
-        schedule["active"] = False
-        shown += " (off)"
-    return schedule, shown
+        return False
+    return True
 
 
 def _description(flow: str, name: str, shown: str, params: dict[str, Any]) -> str:

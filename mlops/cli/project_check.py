@@ -61,6 +61,8 @@ def find_project(start: Path | None = None) -> Path:
 def generate(project: Path, check_spec: CheckSpec | None = None) -> tuple[str, CheckReport]:
     """The prefect.yaml the specs generate, and every spec problem at once. `check_spec` is injectable so tests
     of the wiring need no data."""
+    # the default check has checked each spec's schedules (remembered: no Prefect import then)
+    checked = check_spec is None
     if check_spec is None:
         from mlops.cli.checks import check_spec as default_check_spec
 
@@ -88,7 +90,7 @@ def generate(project: Path, check_spec: CheckSpec | None = None) -> tuple[str, C
             )
             continue
         owners[name] = rel
-        made, bad = deployments(rel, loaded.spec)
+        made, bad = deployments(rel, loaded.spec, checked)
         items += made
         problems += bad
     infos = [_info(d) for d in items]

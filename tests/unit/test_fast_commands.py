@@ -179,3 +179,42 @@ def test_a_server_store_is_never_snapshotted(monkeypatch: pytest.MonkeyPatch) ->
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:5000")
     assert store_stamp(get_settings()) is None
+
+
+# --- commands that read a file import only what reads it (lazy11) -------------------------------------------------
+
+
+def test_status_and_history_before_any_run_import_no_mlflow_and_create_no_store(project: Path) -> None:
+    """No store yet, so no versions: said without MLflow (its import alone is ~2.6 s of CPU), and a read creates
+    no store."""
+    spec = str(project / "deployments" / "cancer.yaml")
+    done = cli(project, ["status", spec], ["history", spec], ["status", spec, "--json"])
+    assert done["codes"] == [0, 0, 0], done["out"]
+    assert "No versions of 'cancer-model' yet" in done["out"][0] and "No decisions" in done["out"][1]
+    assert json.loads(done["out"][2])["champion"] is None
+    assert done["heavy"] == [], done["heavy"]
+    assert not list(Path(os.environ["MLOPS_HOME"]).glob("mlflow.db*"))
+
+
+def test_promote_on_the_embedded_store_imports_no_prefect(project: Path) -> None:
+    """The promotion lock on a store on this machine is a file lock: no Prefect needed to decide that."""
+    spec = str(project / "deployments" / "cancer.yaml")
+    done = cli(project, ["promote", spec, "--version", "1", "--reason", "test"])
+    assert done["codes"] == [2], done["out"]  # no such version: refused, nothing moved
+    assert "prefect" not in done["heavy"], done["heavy"]
+
+
+def test_deploy_check_after_validate_imports_no_prefect(project: Path) -> None:
+    """`mlops deploy --check` checks the specs as validate does (remembered) and the schedules with them, once."""
+    spec = project / "deployments" / "cancer.yaml"
+    spec.write_text(spec.read_text() + "schedule:\n  retrain: {cron: '0 3 * * *'}\n")
+    first = cli(project, ["validate"], ["deploy", "--write"])
+    assert first["codes"] == [0, 0], first["out"]
+    assert "prefect" in first["heavy"]  # the first check of the schedule
+    again = cli(project, ["deploy", "--check"])
+    assert again["codes"] == [0], again["out"]
+    assert again["heavy"] == [], again["heavy"]
+
+    spec.write_text(spec.read_text().replace("'0 3 * * *'", "'0 3 * *'"))  # a new schedule: checked, once
+    bad = cli(project, ["deploy", "--check"])
+    assert bad["codes"] == [2] and bad["out"][0].count("schedule.retrain.cron") == 1, bad["out"]
