@@ -62,7 +62,7 @@ def main(trees: list[Path], repeats: int) -> None:
         "deploy --check (after validate)": (["deploy", "--check"], store),
     }
     print(f"load average at the start: {os.getloadavg()}")
-    rows = []
+    rows: list[str] = []
     for name, (args, home) in cases.items():
         cpu: dict[int, list[float]] = {0: [], 1: []}
         wall: dict[int, list[float]] = {0: [], 1: []}
