@@ -5,18 +5,21 @@ a `Fitter` that starts one trial's fit and scores it (tasks.parallel runs each a
 on the Dask cluster). Optuna only draws the values and remembers the trials, in its RDB storage
 (a SQLite file in MLOPS_HOME, or MLOPS_SEARCH_STORAGE): a search killed mid-way resumes with its finished trials.
 
-Determinism: up to `parallel` trials are fitted at once, in a sliding window. Trial n is drawn (by a TPE sampler
-seeded from the search's seed and n) once trials 0..n-parallel are told their scores, and no later one: scores are
-told in trial-number order, a fit that ends early waits for the ones before it. Trial n's values are then a
-function of the seed, the data and trials 0..n-parallel (trials n-parallel+1..n-1 are seen as running: their values
+Determinism: up to `parallel` trials are fitted at once, and the draws lag the told scores by twice that. Trial n
+is drawn (by a TPE sampler seeded from the search's seed and n) once trials 0..n-2*parallel are told their scores,
+and no later one: scores are told in trial-number order, a fit that ends early waits for the ones before it to be
+told (its result is written on its trial at once, so a resumed search does not fit it again). Trial n's values are
+then a function of the seed, the data and trials 0..n-2*parallel (the later ones are seen as running: their values
 are known, their scores are not), never of where or in which order the fits ended, nor of whether the search was
-killed and resumed in between. Unlike batches of `parallel` with a barrier after each, a slow fit holds back only
-the trial `parallel` places after it, not the whole next batch.
+killed and resumed in between. A slow fit holds back only the trial 2*parallel places after it: the other threads
+go on with the parallel-1 trials after it and parallel more, instead of waiting behind it.
 """
 
 from __future__ import annotations
 
 import math
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
@@ -137,10 +140,12 @@ def run_search(
     seed: int,
     fitter: AbstractContextManager[Fitter],
     pruner: Pruner | None = None,
+    lag: int | None = None,
 ) -> Outcome:
     """Run (or resume) the search until its budget is spent, fitting with `fitter` (entered for the search's
     length); DataError when no trial could be scored. With a `pruner`, trial n is handed the median rule
-    (mlops.pruning) of the complete trials numbered up to n - parallel (the ones told when it was drawn)."""
+    (mlops.pruning) of the complete trials numbered up to n - lag (the ones told when it was drawn). `lag` (how
+    many trials the draws run ahead of the told scores) is 2 * parallel; bench/search.py sets it to measure."""
     if not installed():
         raise BadOption(INSTALL_HINT)
     import warnings
@@ -150,7 +155,7 @@ def run_search(
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    window = search.parallel
+    lag = lag or 2 * search.parallel
     with ExitStack() as held:
         if storage.startswith("sqlite:///"):
             held.enter_context(_study_lock(storage, name))
@@ -170,32 +175,99 @@ def run_search(
         deadline = time.monotonic() + search.timeout_minutes * 60 if search.timeout_minutes else math.inf
         budget = search.trials or 10**9
         stopped_by = "trials"
-        fits = held.enter_context(fitter)
-        running: dict[int, tuple[Any, Pending]] = {}  # started, not yet told; in number order
-        # trials a killed run asked for and never told: fit them again with the values they were given, held to
-        # the rule they had (FrozenTrial._trial_id: the one private attribute used; Optuna has no public way back
-        # to a Trial)
+        flight = _Flight(held.enter_context(fitter), search.parallel)
+        asked: dict[int, Any] = {}  # drawn, not yet told
+        # trials a killed run asked for and never told: the ones whose fit had ended keep its result (written on
+        # them when it ended); the others are fitted again with the values they were given, held to the rule they
+        # had (FrozenTrial._trial_id: the one private attribute used; Optuna has no public way back to a Trial)
         stale = [t for t in before if t.state == optuna.trial.TrialState.RUNNING]
         for t in sorted(stale, key=lambda t: t.number):
-            rule = _rule(study, t.number - window + 1, pruner)
-            running[t.number] = (optuna.trial.Trial(study, t._trial_id), fits.submit(dict(t.params), rule))
-        started = len(running)
+            asked[t.number] = trial = optuna.trial.Trial(study, t._trial_id)
+            if "fit_seconds" in t.user_attrs:
+                flight.finished[t.number] = _saved_fit(t.user_attrs)
+                resumed.add(t.number)
+            else:
+                flight.start(t.number, trial, dict(t.params), _rule(study, t.number - lag + 1, pruner))
         n = len(before)
         while n < budget:
             if time.monotonic() >= deadline:
                 stopped_by = "timeout"
                 break
-            # trial n is drawn seeing trials 0..n-window told, and no later one
-            _tell_through(study, running, n - window)
+            flight.wait_for_slot()
+            # trial n is drawn seeing trials 0..n-lag told, and no later one
+            _tell_through(study, asked, flight, n - lag)
             study.sampler = _sampler(seed, n)
-            trial = study.ask(space)
-            rule = _rule(study, n - window + 1, pruner)
-            running[trial.number] = (trial, fits.submit(dict(trial.params), rule))
-            started += 1
+            asked[n] = trial = study.ask(space)
+            flight.start(trial.number, trial, dict(trial.params), _rule(study, n - lag + 1, pruner))
             n = trial.number + 1
-        _tell_through(study, running, math.inf)
-        where = f"{started} fit{'s' if started != 1 else ''} {fits.where}" if started else ""
+        _tell_through(study, asked, flight, math.inf)
+        started = flight.started
+        where = f"{started} fit{'s' if started != 1 else ''} {flight.fits.where}" if started else ""
         return _outcome(study, name, metric, direction, resumed, where, stopped_by)
+
+
+class _Flight:
+    """The trials being fitted: at most `slots` at once. A small thread waits for each started fit and hands its
+    result to the search's own thread, which alone talks to Optuna: it writes the result on the trial as soon as
+    the fit ends (durable: a resumed search does not fit it again) and keeps it until its turn to be told."""
+
+    def __init__(self, fits: Fitter, slots: int) -> None:
+        self.fits = fits
+        self.slots = slots
+        self.started = 0
+        self.running: dict[int, Any] = {}  # number -> its optuna Trial
+        self.finished: dict[int, TrialFit] = {}
+        self._ended: queue.Queue[tuple[int, TrialFit | BaseException]] = queue.Queue()
+
+    def start(self, number: int, trial: Any, values: dict[str, Any], rule: PruneRule | None) -> None:
+        self.wait_for_slot()
+        pending = self.fits.submit(values, rule)
+        self.running[number] = trial
+        self.started += 1
+        threading.Thread(target=self._wait, args=(number, pending), daemon=True).start()
+
+    def _wait(self, number: int, pending: Pending) -> None:
+        try:
+            self._ended.put((number, pending()))
+        except BaseException as exc:  # noqa: BLE001 - raised again in the search's thread
+            self._ended.put((number, exc))
+
+    def _collect(self) -> None:
+        number, got = self._ended.get()
+        if isinstance(got, BaseException):
+            raise got
+        trial = self.running.pop(number)
+        value, seconds, error, curve, pruned_at = got
+        trial.set_user_attr("fit_seconds", seconds)
+        if not math.isnan(value):
+            trial.set_user_attr("value", value)
+        if curve:
+            trial.set_user_attr("curve", list(curve))
+        if pruned_at is not None:
+            trial.set_user_attr("pruned_at", pruned_at)
+        elif error or math.isnan(value):
+            trial.set_user_attr("error", error or "the metric could not be computed on validation")
+        self.finished[number] = got
+
+    def wait_for_slot(self) -> None:
+        while len(self.running) >= self.slots:
+            self._collect()
+
+    def result(self, number: int) -> TrialFit:
+        while number not in self.finished:
+            self._collect()
+        return self.finished.pop(number)
+
+
+def _saved_fit(attrs: dict[str, Any]) -> TrialFit:
+    """The result a killed run wrote on a trial whose fit had ended, as the fit gave it."""
+    return (
+        float(attrs.get("value", math.nan)),
+        float(attrs["fit_seconds"]),
+        str(attrs.get("error", "")),
+        tuple(attrs.get("curve", ())),
+        attrs.get("pruned_at"),
+    )
 
 
 def _study_lock(storage: str, name: str) -> Any:
@@ -296,22 +368,17 @@ def _rule(study: Any, first: int, pruner: Pruner | None) -> PruneRule | None:
     return median_rule(complete, startup_trials=pruner.startup_trials, warmup_steps=pruner.warmup_steps)
 
 
-def _tell_through(study: Any, running: dict[int, tuple[Any, Pending]], last: float) -> None:
-    """Wait for the started trials numbered up to `last`, in number order, and tell the study each one's score,
-    pruning or failure (a trial's loss curve is kept on it: the rules of later trials are made of them)."""
+def _tell_through(study: Any, asked: dict[int, Any], flight: _Flight, last: float) -> None:
+    """Wait for the drawn trials numbered up to `last`, in number order, and tell the study each one's score,
+    pruning or failure (what the fit gave back is already on the trial: _Flight wrote it when it ended)."""
     import optuna
 
-    for number in sorted(k for k in running if k <= last):
-        trial, pending = running.pop(number)
-        value, seconds, error, curve, pruned_at = pending()
-        trial.set_user_attr("fit_seconds", seconds)
-        if curve:
-            trial.set_user_attr("curve", list(curve))
+    for number in sorted(k for k in asked if k <= last):
+        trial = asked.pop(number)
+        value, _seconds, error, _curve, pruned_at = flight.result(number)
         if pruned_at is not None:
-            trial.set_user_attr("pruned_at", pruned_at)
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         elif error or math.isnan(value):
-            trial.set_user_attr("error", error or "the metric could not be computed on validation")
             study.tell(trial, state=optuna.trial.TrialState.FAIL)
         else:
             study.tell(trial, value)

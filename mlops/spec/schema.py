@@ -225,7 +225,7 @@ class Search(Strict):
         4,
         ge=1,
         le=64,
-        description="Trials drawn and fitted at once (threads, or the Dask cluster); part of the result: the same "
+        description="Trials fitted at once (threads, or the Dask cluster); part of the result: the same "
         "seed, data and parallel give the same trials wherever they run",
     )
 

@@ -178,16 +178,86 @@ def test_a_killed_search_resumes_with_its_finished_trials_and_ends_as_if_never_k
     whole = _run(f"sqlite:///{tmp_path}/whole.db", Scorer())
     storage = f"sqlite:///{tmp_path}/killed.db"
     with pytest.raises(KeyboardInterrupt):
-        # 6 fits started, 3 at a time: trials 0-3 told, 4 and 5 fitted and not told, 6 asked and not started
+        # 6 fits started, 3 at a time, the draws 6 trials ahead of the told scores: trial 0 told, trial 6 asked and
+        # not started; of 1-5, the ones whose fits ended (at least 3: each freed a slot) have their results written
+        # on them, the others were running
         _run(storage, Scorer(die_after=6))
+    import optuna
+
+    killed = optuna.load_study(study_name="s", storage=storage).get_trials()
+    assert [t.number for t in killed if t.state.is_finished()] == [0]
+    ended = [
+        t.number
+        for t in killed
+        if t.state == optuna.trial.TrialState.RUNNING and "fit_seconds" in t.user_attrs
+    ]
+    assert len(ended) >= 3 and 6 not in ended
     again = Scorer()
     resumed = _run(storage, again)
-    assert len(again.fits) == 12 - 4  # the 4 told trials are not fitted again; the 3 interrupted ones are
+    # neither the told trial nor the ones whose fits had ended are fitted again; the interrupted ones are
+    assert len(again.fits) == 12 - 1 - len(ended)
+    done = 1 + len(ended)
     assert (
-        resumed.counts()["resumed"] == 4 and "4 finished by an earlier run, not redone" in resumed.headline()
+        resumed.counts()["resumed"] == done
+        and f"{done} finished by an earlier run, not redone" in resumed.headline()
     )
     assert [t.params for t in resumed.trials] == [t.params for t in whole.trials]
     assert resumed.best.params == whole.best.params
+
+
+def test_the_trials_do_not_depend_on_the_order_the_fits_end_in(tmp_path: Path) -> None:
+    """Fits that end in a scrambled order (each waits a seeded-random moment) draw the trials instant fits draw."""
+    import random
+
+    def submit(values: dict[str, Any], rule: Any = None) -> Pending:
+        fit: TrialFit = (_score(values), 0.01, "", (), None)
+        pause = random.Random(repr(sorted(values.items()))).uniform(0, 0.05)
+        return lambda: time.sleep(pause) or fit
+
+    instant = _run(f"sqlite:///{tmp_path}/a.db", Scorer())
+    scrambled = run_search(SPACE, name="s", storage=f"sqlite:///{tmp_path}/b.db", metric="roc_auc",
+                           direction="maximize", seed=7, fitter=nullcontext(Fitter(submit, "on 3 threads")))  # fmt: skip
+    assert [t.params for t in scrambled.trials] == [t.params for t in instant.trials]
+    assert scrambled.best == instant.best
+
+
+def test_a_slow_fit_holds_back_only_the_trial_twice_parallel_places_after_it(tmp_path: Path) -> None:
+    """3 at a time: while trial 0 is still fitting, trials 1-5 are drawn and fitted on the other two slots (trial 6
+    waits for trial 0's score); never more than 3 fits at once. Trial 0 ends when the 6th fit starts: with draws
+    that lag by `parallel` only, trials 3-5 would wait behind it until the bound ended it."""
+    import threading
+
+    started: list[dict[str, Any]] = []
+    release = threading.Event()
+    released: list[bool] = []  # trial 0's fit: ended by the 6th start (True), or by the bound (False)
+    at_once = [0, 0]  # now, most
+    lock = threading.Lock()
+
+    def submit(values: dict[str, Any], rule: Any = None) -> Pending:
+        started.append(values)
+        first = len(started) == 1
+        if len(started) == 6:
+            release.set()
+        with lock:
+            at_once[0] += 1
+            at_once[1] = max(at_once)
+        fit: TrialFit = (_score(values), 0.01, "", (), None)
+
+        def wait() -> TrialFit:
+            if first:
+                released.append(release.wait(timeout=10))  # a bound for the failing case only
+            with lock:
+                at_once[0] -= 1
+            return fit
+
+        return wait
+
+    out = run_search(SPACE, name="s", storage=f"sqlite:///{tmp_path}/a.db", metric="roc_auc",
+                     direction="maximize", seed=7, fitter=nullcontext(Fitter(submit, "on 3 threads")))  # fmt: skip
+    assert released == [True] and at_once[1] <= 3 and len(out.trials) == 12
+    assert [t.params for t in out.trials] == [
+        t.params for t in _run(f"sqlite:///{tmp_path}/b.db", Scorer()).trials
+    ]
 
 
 def test_two_searches_of_one_study_at_once_fit_each_trial_once(tmp_path: Path) -> None:
