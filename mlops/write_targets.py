@@ -239,12 +239,13 @@ def duckdb_file(url: str, root: Path | None = None) -> Path | None:
 def table_problem(
     target: TableTarget,
     environ: Mapping[str, str],
-    sources: Iterable[tuple[str | None, str | None, str | None]] = (),
+    sources: Iterable[tuple[str | None, ...]] = (),
     reads: Iterable[Path] = (),
     root: Path | None = None,
 ) -> str | None:
     """Why predictions cannot be written into `target` (None: they can): the URL variable unset, an engine other
-    than DuckDB or PostgreSQL, a table a source of this run reads (`sources`: (url_env, table, query) triples, the
+    than DuckDB or PostgreSQL, a table a source of this run reads (`sources`: (url_env, table, query[, url]), the url a
+    DuckDB URL written in the spec; the
     spec's SQL source and its labels source: by its `table:`, or named in its `query:`, a feedback loop where the
     model would train or be judged on its own predictions) or a DuckDB file the run reads (`reads`)."""
     from mlops.sql_policy import query_names_table
@@ -261,8 +262,9 @@ def table_problem(
             f"--out {target}: {target.url_env} holds a URL of an engine predictions cannot be written to; give a "
             f"{' or '.join(TABLE_ENGINES)} URL."
         )
-    for env, table, query in sources:
-        same_db = env == target.url_env or (env and environ.get(env, "").strip() == url)
+    for env, table, query, *rest in sources:
+        written = rest[0] if rest else None
+        same_db = env == target.url_env or (written or environ.get(env or "", "")).strip() == url
         if not same_db:
             continue
         if table and _same_table(table, target.table):
@@ -272,7 +274,7 @@ def table_problem(
             )
         if query and query_names_table(query, target.table):
             return (
-                f"--out {target} is a table the spec's query (in ${env}) reads: the model would be trained or "
+                f"--out {target} is a table the spec's query (in {'$' + env if env else written}) reads: the model would be trained or "
                 "judged on its own predictions (a feedback loop). Write the predictions to another table, or "
                 "take that table out of the query (a column spelt as the table counts too: rename it with AS in "
                 "the table it comes from)."

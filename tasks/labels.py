@@ -208,8 +208,9 @@ def _sql_labels(
     cfg = loaded.spec.labels
     assert cfg is not None
     src = SqlSource(
-        cfg.source.url_env or "", cfg.source.table, cfg.source.query, str(loaded.root), str(loaded.path)
-    )
+        cfg.source.url_env or "", cfg.source.table, cfg.source.query, str(loaded.root), str(loaded.path),
+        cfg.source.url or "",
+    )  # fmt: skip
 
     def pick(names: list[str]) -> list[str]:
         missing = [c for c in needed if c not in names]

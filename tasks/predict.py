@@ -165,7 +165,7 @@ def check_predict_targets(loaded: LoadedSpec, batch: str | None, out: str) -> No
     table = table_target(out)
     if table is not None:
         spec = loaded.spec
-        sources = [(getattr(s, "url_env", None), getattr(s, "table", None), getattr(s, "query", None))
+        sources = [(s.url_env, s.table, s.query, s.url)
                    for s in (spec.data.source, spec.labels.source if spec.labels else None) if s is not None]  # fmt: skip
         problem = table_problem(table, os.environ, sources, run_reads(loaded, batch), loaded.root)
         if problem:

@@ -190,13 +190,23 @@ def _loaded(spec: PipelineSpec | None, path: Path) -> LoadedSpec | None:
 def sql_source_problems(file: str, src: Source) -> list[Problem]:
     """A sql source names its URL's variable and exactly one of table or query (a single SELECT)."""
     from mlops.sql_policy import query_problem, table_problem
+    from mlops.write_targets import engine_of
 
     out: list[Problem] = []
     where = "data.source"
-    if not src.url_env:
-        out.append(Problem(file, f"{where}.url_env", "a sql source needs url_env",
+    if src.url is not None and src.url_env:
+        out.append(Problem(file, f"{where}.url", "a sql source takes url: or url_env:, not both",
+                           "keep url_env: (the URL in that environment variable), or, for DuckDB, url: alone"))  # fmt: skip
+    elif src.url is not None and engine_of(src.url) != "duckdb":
+        out.append(Problem(file, f"{where}.url", "a URL written in the spec is allowed for DuckDB only (duckdb:///...): "
+                           "any other database URL holds a user and password, and a spec is committed, logged and "
+                           "shown",
+                           "put the URL in an environment variable and name it instead: `url_env: FLIGHTS_DB_URL` "
+                           "with FLIGHTS_DB_URL=postgresql://USER:PASSWORD@HOST:5432/DB"))  # fmt: skip
+    elif src.url is None and not src.url_env:
+        out.append(Problem(file, f"{where}.url_env", "a sql source needs url_env (or, for DuckDB, url:)",
                            "add `url_env: FLIGHTS_DB_URL` and put the database URL in that environment variable "
-                           "(never in the spec)"))  # fmt: skip
+                           "(never in the spec); a DuckDB URL may be written as `url: duckdb:///:memory:`"))  # fmt: skip
     for field in ("path", "name"):
         if getattr(src, field) is not None:
             out.append(Problem(file, f"{where}.{field}", f"{field} is not used by a sql source",
@@ -230,7 +240,7 @@ def semantic_problems(file: str, spec: PipelineSpec) -> list[Problem]:
             Problem(file, "data.source.path", f"a {src.kind} source needs a path", "add `path: data/x.csv`")
         )
     if src.kind != "sql":
-        for field in ("url_env", "table", "query"):
+        for field in ("url_env", "url", "table", "query"):
             if getattr(src, field) is not None:
                 out.append(Problem(file, f"data.source.{field}", f"{field} is for a sql source, not {src.kind}",
                                    "remove it, or set kind: sql"))  # fmt: skip

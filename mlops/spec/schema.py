@@ -27,7 +27,8 @@ class Strict(BaseModel):
 
 class Source(Strict):
     """Where the data comes from: a CSV or Parquet file (or a glob of them, or a folder), a bundled dataset, or a
-    SQL database (PostgreSQL, or DuckDB over local files) through a URL held in an environment variable."""
+    SQL database (PostgreSQL, or DuckDB over local files) through a URL held in an environment variable (a DuckDB
+    URL, which holds no secret, may be written as `url:`)."""
 
     kind: Literal["csv", "parquet", "builtin", "sql"]
     path: str | None = Field(None, description="File or glob, relative to the project root (csv, parquet)")
@@ -37,6 +38,11 @@ class Source(Strict):
         pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
         description="sql: the environment variable holding the database URL (postgresql://user:pw@host/db, "
         "duckdb:///file.duckdb, duckdb:///:memory:); the URL itself is never written in the spec",
+    )
+    url: str | None = Field(
+        None,
+        description="sql, DuckDB only: the database URL written in the spec (duckdb:///:memory: for SQL over local "
+        "files, duckdb:///data/x.duckdb): a DuckDB URL holds no secret; a PostgreSQL URL goes in url_env",
     )
     table: str | None = Field(None, description="sql: the table (or schema.table) to read")
     query: str | None = Field(None, description="sql: one SELECT to read (instead of table)")

@@ -1,7 +1,8 @@
 """A `kind: sql` source: PostgreSQL through ADBC, DuckDB embedded (SQL over local Parquet/CSV files), both read as
 Arrow. The only module that imports duckdb and adbc_driver_postgresql (the `[sql]` extra).
 
-The URL comes from the environment variable the spec names and is shown only masked (mlops.text.mask_url). The
+The URL comes from the environment variable the spec names (a DuckDB URL, which holds no secret, may be written in
+the spec as `url:`) and is shown only masked (mlops.text.mask_url). The
 statement is built by mlops.sql_policy: the table or the query wrapped as a subquery, only the columns the spec
 uses, the window [start, end) as bound parameters on the time column (pushed down only when the column is a
 timestamp or a date in the database; another kind of time is filtered in pandas afterwards, as for files).
@@ -62,19 +63,41 @@ class SqlSource:
     query: str | None
     root: str  # the project root: relative DuckDB paths are read from there
     spec_file: str = ""
+    url: str = ""  # a DuckDB URL written in the spec (`url:`), instead of url_env
 
     @property
     def what(self) -> str:
         return f"table {self.table}" if self.table else f"query {self.query!r}"
 
+    @property
+    def holder(self) -> str:
+        """Where the URL is given, as a fix names it: the variable, or the spec's field."""
+        return self.url_env or "data.source.url"
+
+    def shown(self, url: str) -> str:
+        """The source's URL as a message shows it: `VAR=<masked URL>`, or the spec's DuckDB URL."""
+        return f"{self.url_env}={mask_url(url)}" if self.url_env else mask_url(url)
+
 
 def sql_source(loaded: LoadedSpec) -> SqlSource:
     src = loaded.spec.data.source
-    return SqlSource(src.url_env or "", src.table, src.query, str(loaded.root), str(loaded.path))
+    return SqlSource(
+        src.url_env or "", src.table, src.query, str(loaded.root), str(loaded.path), src.url or ""
+    )
 
 
 def url_of(source: SqlSource) -> str:
-    """The database URL from the environment; SpecError (exit 2) naming the variable when it is unset."""
+    """The database URL: the spec's DuckDB `url:`, else from the environment; SpecError (exit 2) naming the
+    variable when it is unset."""
+    if source.url:
+        if (
+            engine_of(source.url) != "duckdb"
+        ):  # mlops validate refuses it first; a spec loaded without the check
+            raise SpecError(
+                [Problem(source.spec_file, "data.source.url", "a URL written in the spec is allowed for DuckDB only",
+                         "put the URL in an environment variable and name it with url_env")]
+            )  # fmt: skip
+        return source.url.strip()
     url = os.environ.get(source.url_env, "").strip()
     if not url:
         raise SpecError(
@@ -93,7 +116,7 @@ def url_of(source: SqlSource) -> str:
 
 def label(source: SqlSource) -> str:
     """The source as messages and lineage name it: `sql:<masked URL> <table or query>` (never the password)."""
-    url = os.environ.get(source.url_env, "")
+    url = source.url or os.environ.get(source.url_env, "")
     shown = mask_url(url) if url else f"${source.url_env}"
     return f"sql:{shown} {source.table or source.query}"
 
@@ -147,9 +170,9 @@ def _open(source: SqlSource, url: str) -> Any:
     unreached = reach(attempt, classify)
     if unreached is not None:
         raise unreached_error(
-            f"sql source ({source.what})", source.url_env, url, unreached,
+            f"sql source ({source.what})", source.holder, url, unreached,
             "start the database, or correct the host and port in the URL, then rerun",
-            f"correct the user, password, database name or file in {source.url_env}",
+            f"correct the user, password, database name or file in {source.holder}",
         )  # fmt: skip
     return opened[-1]
 
@@ -189,7 +212,7 @@ def is_transient(exc: BaseException) -> bool:
 
 def _refused(source: SqlSource, url: str, what: str, fix: str) -> MlopsError:
     return ServiceRefused(
-        f"the sql source {source.url_env}={mask_url(url)} ({source.what}): {what}; {fix}. Nothing was trained, "
+        f"the sql source {source.shown(url)} ({source.what}): {what}; {fix}. Nothing was trained, "
         "scored or registered."
     )
 
@@ -202,13 +225,13 @@ def _failure(source: SqlSource, url: str, exc: BaseException) -> MlopsError:
     text = detail.lower()
     if is_transient(exc):
         return ServiceDown(
-            f"the sql source {source.url_env}={mask_url(url)} could not be reached ({detail}); start the database "
+            f"the sql source {source.shown(url)} could not be reached ({detail}); start the database "
             "or correct the host and port in the URL, then rerun. Nothing was trained, scored or registered."
         )
     if "password authentication failed" in text or "authentication failed" in text or "no password" in text:
-        fix = f"correct the user or password in {source.url_env}"
+        fix = f"correct the user or password in {source.holder}"
     elif "does not exist" in text and "database" in text:
-        fix = f"correct the database name in {source.url_env}"
+        fix = f"correct the database name in {source.holder}"
     elif "does not exist" in text or "not found" in text or "catalog error" in text or "binder error" in text:
         fix = (
             "correct data.source.table or data.source.query (or the column names the spec uses) to name what "
