@@ -172,7 +172,11 @@ def main() -> None:
     parser.add_argument("--parallel", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=1, help="turns: each way once a turn, in order")
     parser.add_argument("--child", choices=WAYS)
-    parser.add_argument("--ways", default="ours,bare", help=f"which of {','.join(WAYS)} to run (ours always)")
+    parser.add_argument(
+        "--ways",
+        default="ours,bare,bare-batched,ours-dask",
+        help=f"which of {','.join(WAYS)} to run (ours always)",
+    )
     parser.add_argument("--trials-file")
     parser.add_argument("--out")
     args = parser.parse_args()
@@ -223,12 +227,14 @@ def main() -> None:
         return statistics.median(t["ours"][key] / t[way][key] for t in turns)
 
     res = {
-        "rows": a["rows"], "trials": args.trials, "parallel": args.parallel, "ran_on": a["ran_on"],
+        "rows": a["rows"], "source_rows": args.rows, "trials": args.trials, "parallel": args.parallel,
+        "ran_on": a["ran_on"],
         "repeats": args.repeats, "began": began.strftime("%Y-%m-%d %H:%M UTC"),
         "ended": datetime.now(UTC).strftime("%H:%M UTC"), "load": [load[0], os.getloadavg()[0]],
         "seconds": {w: median(w, "seconds") for w in ways}, "cpu": {w: median(w, "cpu") for w in ways},
         "process_cpu": {w: median(w, "process_cpu") for w in ways},
         "ratio": {w: ratio(w, "seconds") for w in ways}, "cpu_ratio": {w: ratio(w, "cpu") for w in ways},
+        "turn_ratios": {w: [[t["ours"][k] / t[w][k] for k in ("seconds", "cpu")] for t in turns] for w in ways},
         "best": {w: turns[0][w]["best"] for w in ways},
         "fit_seconds": {w: median(w, "fit_seconds") for w in ways},
     }  # fmt: skip
@@ -275,8 +281,8 @@ def section(res: dict[str, Any]) -> str:
         "fork to exit, imports and start-up included. Ours draws trial n once trials 0..n-2*parallel are told "
         "(docs/models.md): the same trials on threads, on Dask and after a resume. `fit s` is the sum of the "
         "trials' own fit times (threads share 2 cores: each fit is slowed by the others). "
-        f"{repeats} turn{'s' if repeats != 1 else ''} (each way once a turn, in the order of the table's first "
-        "column); medians, and the median of the per-turn ratios.",
+        f"{repeats} turn{'s' if repeats != 1 else ''} (each way once a turn, in the order `--ways` gives); medians, "
+        "and the median of the per-turn ratios.",
         "",
         "| way | wall s | CPU s | process CPU s | fit s | best validation roc_auc | ours / this (wall) "
         "| ours / this (CPU) |",
@@ -292,9 +298,14 @@ def section(res: dict[str, Any]) -> str:
         )
     lines += [
         "",
-        f"`python bench/search.py --rows ... --repeats {repeats} --ways {','.join(t)}`, {res.get('began', '')} to "
+        f"`python bench/search.py --rows {res.get('source_rows', 100_000)} --trials {n} --parallel {k} --repeats "
+        f"{repeats} --ways {','.join(t)}`, {res.get('began', '')} to "
         f"{res.get('ended', '')}, load average (1 min) {load[0]:.1f} at the start and {load[1]:.1f} at the end.",
     ]
+    for _label, key in rows:
+        if key != "ours" and key in res.get("turn_ratios", {}):
+            each = ", ".join(f"{w:.2f}x ({c:.2f}x)" for w, c in res["turn_ratios"][key])
+            lines += ["", f"Ours / {key} turn by turn, wall (CPU): {each}."]
     if "dask_same_trials" in res:
         same = "the same" if res["dask_same_trials"] else "NOT the same"
         lines += ["", f"On Dask ({res['dask_ran_on']}): {same} {n} trials and best value as on threads."]
