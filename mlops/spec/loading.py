@@ -187,13 +187,13 @@ def _loaded(spec: PipelineSpec | None, path: Path) -> LoadedSpec | None:
     return None if spec is None else LoadedSpec(spec=spec, path=path, root=project_root(path))
 
 
-def sql_source_problems(file: str, src: Source) -> list[Problem]:
-    """A sql source names its URL's variable and exactly one of table or query (a single SELECT)."""
+def sql_source_problems(file: str, src: Source, where: str = "data.source") -> list[Problem]:
+    """A sql source (the data's, or the labels' at `where`) names its URL's variable (or writes a DuckDB URL) and
+    exactly one of table or query (a single SELECT)."""
     from mlops.sql_policy import query_problem, table_problem
     from mlops.write_targets import engine_of
 
     out: list[Problem] = []
-    where = "data.source"
     if src.url is not None and src.url_env:
         out.append(Problem(file, f"{where}.url", "a sql source takes url: or url_env:, not both",
                            "keep url_env: (the URL in that environment variable), or, for DuckDB, url: alone"))  # fmt: skip
@@ -239,11 +239,19 @@ def semantic_problems(file: str, spec: PipelineSpec) -> list[Problem]:
         out.append(
             Problem(file, "data.source.path", f"a {src.kind} source needs a path", "add `path: data/x.csv`")
         )
-    if src.kind != "sql":
-        for field in ("url_env", "url", "table", "query"):
-            if getattr(src, field) is not None:
-                out.append(Problem(file, f"data.source.{field}", f"{field} is for a sql source, not {src.kind}",
-                                   "remove it, or set kind: sql"))  # fmt: skip
+    for where, source in (
+        ("data.source", src),
+        ("labels.source", spec.labels.source if spec.labels else None),
+    ):
+        if source is None:
+            continue
+        if source.kind == "sql" and where == "labels.source":  # the data's was checked above
+            out += sql_source_problems(file, source, where)
+        if source.kind != "sql":
+            for field in ("url_env", "url", "table", "query"):
+                if getattr(source, field) is not None:
+                    out.append(Problem(file, f"{where}.{field}", f"{field} is for a sql source, not {source.kind}",
+                                       "remove it, or set kind: sql"))  # fmt: skip
     allowed = estimators()
     if spec.model.estimator not in allowed:
         out.append(unknown_estimator(file, spec.model.estimator, task))

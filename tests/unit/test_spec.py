@@ -110,3 +110,29 @@ def test_model_name_cannot_be_a_path(tmp_path: Path, bad: str) -> None:
         write_spec(tmp_path, spec_text().replace("{model_name: cancer-model}", f"{{model_name: '{bad}'}}"))
     )
     assert "registry.model_name" in msg
+
+
+@pytest.mark.parametrize(
+    ("labels", "said"),
+    [
+        ("{kind: sql, table: outcomes}", "labels.source.url_env: a sql source needs url_env"),
+        ("{kind: sql, url_env: LABELS_DB_URL, query: 'DELETE FROM outcomes'}", "labels.source.query"),
+        ("{kind: sql, url: 'postgresql://u:pw@db/x', table: outcomes}", "allowed for DuckDB only"),
+        ("{kind: csv, path: labels.csv, table: outcomes}", "labels.source.table: table is for a sql source"),
+    ],
+)
+def test_a_labels_source_is_checked_as_the_data_source_is(tmp_path: Path, labels: str, said: str) -> None:
+    """A labels sql source with no URL, a query that is not one SELECT or a PostgreSQL URL written in the spec passed
+    `mlops validate` (only data.source was checked) and failed, or ran the statement, at the monitor."""
+    text = spec_text().replace("  target: target\n", "  target: target\n  id_column: id\n")
+    problems = spec_problems(write_spec(tmp_path, text + f"labels:\n  source: {labels}\n"))
+    assert any(said in p for p in problems), problems
+    assert not any("pw@" in p for p in problems)
+
+
+def test_a_labels_source_in_duckdb_may_write_its_url(tmp_path: Path) -> None:
+    text = spec_text().replace("  target: target\n", "  target: target\n  id_column: id\n")
+    path = write_spec(
+        tmp_path, text + "labels:\n  source: {kind: sql, url: 'duckdb:///labels.duckdb', table: o}\n"
+    )
+    assert load_spec(path).spec.labels.source.url == "duckdb:///labels.duckdb"  # type: ignore[union-attr]
