@@ -237,10 +237,10 @@ def running_postgres(folder: Path, databases: list[str], password: str | None = 
 
 
 @contextlib.contextmanager
-def prefect_server(storage: Path, startup_timeout: int = 90, api_url: str | None = None) -> Iterator[str]:
+def prefect_server(storage: Path, startup_timeout: int = 300, api_url: str | None = None) -> Iterator[str]:
     """A temporary Prefect server (real API, SQLite) for in-process flow runs; yields its API URL. With `api_url`
     (the e2e session's server, tests/e2e/conftest.py), the flow runs go to that running server instead of
-    starting another (7-80 s on this machine, by its load).
+    starting another (7-80 s on this machine, by its load; over 90 s at load ~20, hence the 300 s limit).
 
     Prefect's events worker is keyed without the API URL: one started for an earlier harness in this process
     (the integration tests' session server, when the same pytest-xdist worker ran them first) would keep sending
@@ -270,11 +270,23 @@ def prefect_server(storage: Path, startup_timeout: int = 90, api_url: str | None
             yield str(PREFECT_API_URL.value())
 
 
+def use_home(monkeypatch: pytest.MonkeyPatch, home: Path) -> None:
+    """MLOPS_HOME is `home` (its embedded MLflow store) until `monkeypatch` is undone, and no MLflow URI is left behind.
+
+    `mlflow.set_tracking_uri` (called by tasks/tracking/store.py::client) also writes MLFLOW_TRACKING_URI into
+    os.environ, for MLflow's subprocesses. A plain `delenv` of a variable that is not set records nothing to undo,
+    so that URI outlived the test, and Settings reads MLFLOW_TRACKING_URI before MLOPS_HOME: a module- or
+    session-scoped fixture set up after the test (before the next test's own home) wrote its runs and models into
+    the earlier test's store. Set first, the variable is removed again when `monkeypatch` is undone."""
+    monkeypatch.setenv("MLOPS_HOME", str(home))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "")
+    monkeypatch.delenv("MLFLOW_TRACKING_URI")
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "mlops-home"
-    monkeypatch.setenv("MLOPS_HOME", str(home))
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    use_home(monkeypatch, home)
     return home
 
 
@@ -392,7 +404,11 @@ FLIGHT_CATEGORICAL = ["carrier", "origin", "dest"]
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     """A small self-contained project: pyproject marker, a spec, its suite and a CSV of real data."""
-    root = tmp_path / "proj"
+    return make_project(tmp_path / "proj")
+
+
+def make_project(root: Path) -> Path:
+    """The `project` fixture's project at `root`, for a fixture of a wider scope."""
     (root / "deployments").mkdir(parents=True)
     (root / "expectations").mkdir()
     (root / "data").mkdir()

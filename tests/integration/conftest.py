@@ -1,13 +1,15 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
+import shutil
+import sqlite3
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import prefect_server
+from tests.conftest import prefect_server, use_home
 
 
 @pytest.fixture(scope="session")
@@ -15,6 +17,63 @@ def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """One temporary Prefect server (real API, SQLite) for every flow test of the session; yields its API URL."""
     with prefect_server(tmp_path_factory.mktemp("prefect-storage")) as api_url:
         yield api_url
+
+
+# --- MLflow stores made once and copied (MLflow's own tests do the same: tests/conftest.py::cached_db) ------------
+
+
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MLOPS_HOME whose MLflow store is created (migrated) as `tasks.tracking.store.client` creates it, once per
+    session and worker: a new store costs ~2.2 s of CPU in MLflow's migrations, a copy of this one ~0.1 s."""
+    from tasks.tracking import store
+
+    home = tmp_path_factory.mktemp("empty-store") / "mlops-home"
+    with pytest.MonkeyPatch.context() as mp:
+        use_home(mp, home)
+        store.client()
+    return home
+
+
+@pytest.fixture(autouse=True)
+def migrated_store(isolated_home: Path, empty_store: Path) -> None:
+    """Every integration test's MLOPS_HOME starts with a copy of the session's empty, migrated store."""
+    isolated_home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(empty_store / "mlflow.db", isolated_home / "mlflow.db")
+
+
+def copy_home(source: Path, target: Path) -> None:
+    """Copy the MLOPS_HOME `source` (MLflow store, artifacts, reports) to `target`, a test's own: the store's
+    absolute paths (experiments' artifact locations, runs' and models' artifact URIs) are rewritten to the copy,
+    so the test reads and writes its own files only. Any text column of any table, so no MLflow schema is named."""
+    shutil.copytree(source, target, dirs_exist_ok=True)
+    db = target / "mlflow.db"
+    if not db.exists():
+        return
+    with sqlite3.connect(db) as conn:
+        tables = [r[0] for r in conn.execute("select name from sqlite_master where type = 'table'")]
+        for table in tables:
+            for column in conn.execute(f'pragma table_info("{table}")').fetchall():
+                name, kind = column[1], str(column[2]).upper()
+                if "CHAR" in kind or "TEXT" in kind:
+                    conn.execute(
+                        f'update "{table}" set "{name}" = replace("{name}", ?, ?) where instr("{name}", ?) > 0',
+                        (str(source), str(target), str(source)),
+                    )
+    conn.close()
+
+
+def trained_home(factory: pytest.TempPathFactory, name: str, train: Callable[[Path], object]) -> Path:
+    """An MLOPS_HOME made once for a module: `train(folder)` runs with MLOPS_HOME set to a new home (and the
+    working folder in `folder`, so nothing is written beside the tests); returns that home. Tests that only judge
+    against its models copy it (`copy_home`) into their own MLOPS_HOME instead of training the same model again."""
+    folder = factory.mktemp(name)
+    home = folder / "mlops-home"
+    with pytest.MonkeyPatch.context() as mp:
+        use_home(mp, home)
+        mp.chdir(folder)
+        train(folder)
+    return home
 
 
 # --- time windows and the retrain loop (a synthetic source with a daily time column) ------------------------------

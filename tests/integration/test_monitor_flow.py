@@ -18,8 +18,8 @@ from mlops.errors import DataError, NoChampion
 from mlops.settings import get_settings
 from tasks.drift import load_snapshot
 from tasks.tracking import champion, store
-from tests.conftest import SUITE, cancer_frame, spec_text
-from tests.integration.conftest import timed_spec
+from tests.conftest import SUITE, cancer_frame, make_project, spec_text
+from tests.integration.conftest import copy_home, timed_spec, trained_home
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
 
@@ -75,6 +75,26 @@ def run_id_of(run_url: str) -> str:
     return run_url.rstrip("/").rsplit("/", 1)[-1]
 
 
+@pytest.fixture(scope="module")
+def trained_store(prefect_harness: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MLOPS_HOME whose store holds the cancer spec (use_spec's default) retrained once for this module: most
+    tests below judge a batch against that same first champion, and copy this home instead of training it again
+    (7 identical retrains a run before)."""
+    return trained_home(
+        tmp_path_factory, "trained", lambda folder: retrain(use_spec(make_project(folder / "proj")))
+    )
+
+
+@pytest.fixture
+def trained(trained_store: Path, isolated_home: Path) -> None:
+    """This test's MLOPS_HOME starts as a copy of the module's trained store (champion v1 of the cancer spec)."""
+    copy_home(trained_store, isolated_home)
+    assert registry(MODEL) == {
+        "versions": [1],
+        "aliases": {"champion": "1", "challenger": "1", "previous": None},
+    }
+
+
 # --- bad batches -------------------------------------------------------------------------------------------------
 
 
@@ -88,9 +108,9 @@ def test_no_champion_yet_says_how_to_train_one(project: Path) -> None:
     assert registry(MODEL)["versions"] == []
 
 
+@pytest.mark.usefixtures("trained")
 def test_batch_missing_a_model_column_stops_naming_it(project: Path) -> None:
     spec = use_spec(project)
-    retrain(spec)
     # mean_texture is a model input but not in the suite: the batch passes the gate and must fail the input check.
     batch = write_batch(project, "missing.csv", cancer_frame().drop(columns=["mean_texture"]))
     with pytest.raises(DataError, match="mean_texture") as info:
@@ -99,9 +119,9 @@ def test_batch_missing_a_model_column_stops_naming_it(project: Path) -> None:
     assert monitor_runs("cancer") == []  # nothing was judged, nothing was recorded
 
 
+@pytest.mark.usefixtures("trained")
 def test_extra_column_is_ignored_with_a_note_and_a_clean_batch_is_not_drift(project: Path) -> None:
     spec = use_spec(project)
-    retrain(spec)
     frame = cancer_frame()
     frame["operator_comment"] = "checked twice"
     result = monitor(spec, batch=write_batch(project, "extra.csv", frame))
@@ -112,9 +132,9 @@ def test_extra_column_is_ignored_with_a_note_and_a_clean_batch_is_not_drift(proj
     assert result.retrain is None and result.rows == len(frame)
 
 
+@pytest.mark.usefixtures("trained")
 def test_numeric_column_as_text_stops_naming_it(project: Path) -> None:
     spec = use_spec(project)
-    retrain(spec)
     frame = cancer_frame()
     frame["mean_texture"] = frame["mean_texture"].map(lambda v: f"{v:.2f}")  # numbers, stored as text
     batch = write_batch(project, "as-text.parquet", frame)
@@ -129,9 +149,9 @@ def test_numeric_column_as_text_stops_naming_it(project: Path) -> None:
     [("", "empty"), ("header-only", "no rows")],
     ids=["zero-byte-file", "header-only-csv"],
 )
+@pytest.mark.usefixtures("trained")
 def test_empty_batch_stops(project: Path, content: str, expected: str) -> None:
     spec = use_spec(project)
-    retrain(spec)
     path = project / "batches" / "empty.csv"
     path.parent.mkdir()
     path.write_text(",".join(cancer_frame().columns) + "\n" if content == "header-only" else "")
@@ -153,12 +173,12 @@ def test_unlabelled_batch_skips_model_quality_and_says_so(project: Path) -> None
     assert not result.verdict.drifted
 
 
+@pytest.mark.usefixtures("trained")
 def test_unlabelled_batch_is_judged_even_when_the_suite_checks_the_labels(project: Path) -> None:
     """Labels arrive late in production: the training suite names the target, and an unlabelled batch must
     still be judged (label expectations skipped, with a note), not stopped by the quality gate."""
     spec = use_spec(project, suite=True)
     assert "target" in json.dumps(SUITE)  # the suite has an expectation on the label column
-    retrain(spec)
     batch = write_batch(project, "unlabelled.csv", cancer_frame().drop(columns=["target"]))
     result = monitor(spec, batch=batch)
     assert result.model_quality is None
@@ -228,18 +248,18 @@ def test_alert_policy_records_the_drift_and_does_not_retrain(timed_project: Path
 # --- a drifted batch, end to end: verdict, MLflow run, HTML report, snapshot ------------------------------------
 
 
+@pytest.mark.usefixtures("trained")
 def test_drifted_batch_is_recorded_on_a_monitor_run_linked_to_the_champion(
     project: Path, tmp_path: Path
 ) -> None:
     spec = use_spec(project)
-    trained = retrain(spec)
     frame = cancer_frame()
     batch = write_batch(project, "drifted.csv", shifted(frame, numeric_features(frame, "target")))
     result = monitor(spec, batch=batch)
 
     assert result.verdict.drifted and result.verdict.action == "alert", result.verdict.reasons
     assert result.drift.drifted_share >= 0.3 and result.drift.drifted_columns()
-    assert result.champion_version == trained.version == "1"
+    assert result.champion_version == "1"  # the module's trained store
 
     c = MlflowClient(get_settings().tracking_uri)
     run_id = run_id_of(result.run_url)
