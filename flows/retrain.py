@@ -39,7 +39,7 @@ def retrain(
     )
     frame = steps.load_data(loaded)
     # the same rows in another order (a database's scan, a folder's files) are the same data and train the same model
-    identity = steps.identify_data(frame)
+    identity = steps.identify_data(frame, spec.data.time_column)
     tags = {
         "pipeline": spec.name,
         "spec_path": str(loaded.path),

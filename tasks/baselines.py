@@ -68,7 +68,9 @@ def challenge(
         checked = quality_memo.validate(frame, windowed.resolve(spec.quality.suite), report_dir)
         if gate(checked.success, spec.quality.on_failure) == "stop":
             return None, False, f"{name}: the quality gate stopped the retrain on {start}..{stop}"
-    parts = data.split(frame, windowed, data.identify(frame).order)  # in content order, as retrain's
+    parts = data.split(
+        frame, windowed, data.identify(frame, spec.data.time_column).order
+    )  # in content order, as retrain's
     model = (
         spec.model
     )  # a model.search is not run again here: the declared params are trained (said in a note)

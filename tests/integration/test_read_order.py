@@ -66,7 +66,7 @@ def _identity_and_model(loaded: object, frame: pd.DataFrame) -> tuple[str, str, 
     from tasks.data.stream import fingerprint
 
     spec = loaded.spec  # type: ignore[attr-defined]
-    identity = identify(frame)
+    identity = identify(frame, spec.data.time_column)
     parts = split(frame, loaded, identity.order)  # type: ignore[arg-type]
     fitted = train.train(parts, spec.model, spec.data.target, spec.data.split.seed)
     scores = fitted.model.predict_proba(parts.holdout[parts.features.all])[:, 1]
