@@ -77,6 +77,7 @@ def main(trees: list[Path], repeats: int) -> None:
             f"{median(cpu[0]):.2f} s / {median(wall[0]):.2f} s | {median(cpu[1]):.2f} s / {median(wall[1]):.2f} s | "
             f"{median(cpu[0]) / median(cpu[1]):.1f}x |"
         )
+        print(rows[-1], flush=True)  # each row as soon as it is measured: a run stopped early keeps them
     timed(trees[-1], ["server", "stop", "--quiet"], store, project)
     print(f"load average at the end: {os.getloadavg()}")
     print("| command | before: CPU / wall | after: CPU / wall | CPU before/after |\n|---|---:|---:|---:|")
