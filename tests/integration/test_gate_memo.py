@@ -109,3 +109,18 @@ def test_a_damaged_memo_file_only_costs_a_gx_run(runs: list[int], tmp_path: Path
     assert again.success and not again.reused_from and len(runs) == 2
     memo.write_text("not json")
     assert quality_memo.validate(cancer_frame(), suite, reports).success and len(runs) == 3
+
+
+def test_a_suite_that_checks_the_rows_order_is_not_remembered(runs: list[int], tmp_path: Path) -> None:
+    """The memo's key is the rows' content in any order; a pass of an order check on sorted rows must not be
+    reused for the same rows in another order, which fail it."""
+    order_check = {"type": "expect_column_values_to_be_increasing", "kwargs": {"column": "mean_radius"}}
+    suite = suite_file(tmp_path, {**SUITE, "expectations": [*SUITE["expectations"], order_check]})
+    reports = tmp_path / "reports"
+    ascending = (
+        cancer_frame().sort_values("mean_radius").drop_duplicates("mean_radius").reset_index(drop=True)
+    )
+    assert quality_memo.validate(ascending, suite, reports).success
+    descending = ascending.iloc[::-1].reset_index(drop=True)
+    again = quality_memo.validate(descending, suite, reports)
+    assert not again.success and not again.reused_from and len(runs) == 2
