@@ -196,11 +196,15 @@ def test_status_and_history_before_any_run_import_no_mlflow_and_create_no_store(
     assert not list(Path(os.environ["MLOPS_HOME"]).glob("mlflow.db*"))
 
 
-def test_promote_on_the_embedded_store_imports_no_prefect(project: Path) -> None:
+def test_promote_and_rollback_on_the_embedded_store_import_no_prefect(project: Path) -> None:
     """The promotion lock on a store on this machine is a file lock: no Prefect needed to decide that."""
     spec = str(project / "deployments" / "cancer.yaml")
-    done = cli(project, ["promote", spec, "--version", "1", "--reason", "test"])
-    assert done["codes"] == [2], done["out"]  # no such version: refused, nothing moved
+    done = cli(
+        project, ["promote", spec, "--version", "1", "--reason", "test"], ["rollback", spec, "--reason", "t"]
+    )
+    assert done["codes"][0] == 2 and done["codes"][1] != 0, done[
+        "out"
+    ]  # no such version, no champion: refused
     assert "prefect" not in done["heavy"], done["heavy"]
 
 
