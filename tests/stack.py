@@ -205,6 +205,9 @@ class Stack:
         )
         ini.chmod(0o600)
         env = {**os.environ, **QUIET, "MLFLOW_AUTH_CONFIG_PATH": str(ini)}
+        # MLflow's job runner (GenAI jobs: a runner and seven huey consumer processes, ~4 s CPU each to start) does
+        # nothing for a model registry: off, as tests/e2e/test_faults.py's server has it
+        env["MLFLOW_SERVER_ENABLE_JOB_EXECUTION"] = "false"
         env["MLFLOW_FLASK_SERVER_SECRET_KEY"] = self.secrets["flask"]  # CSRF key, one for all server workers
         env.pop("MLFLOW_TRACKING_USERNAME", None)
         env.pop("MLFLOW_TRACKING_PASSWORD", None)
