@@ -63,12 +63,17 @@ def copy_home(source: Path, target: Path) -> None:
     conn.close()
 
 
-def trained_home(factory: pytest.TempPathFactory, name: str, train: Callable[[Path], object]) -> Path:
-    """An MLOPS_HOME made once for a module: `train(folder)` runs with MLOPS_HOME set to a new home (and the
-    working folder in `folder`, so nothing is written beside the tests); returns that home. Tests that only judge
-    against its models copy it (`copy_home`) into their own MLOPS_HOME instead of training the same model again."""
+def trained_home(
+    factory: pytest.TempPathFactory, empty: Path, name: str, train: Callable[[Path], object]
+) -> Path:
+    """An MLOPS_HOME made once for a module: `train(folder)` runs with MLOPS_HOME set to a new home (its store a
+    copy of `empty`, the session's `empty_store`), the working folder in `folder` so nothing is written beside the
+    tests; returns that home. Tests that only judge against its models copy it (`copy_home`) into their own
+    MLOPS_HOME instead of training the same model again."""
     folder = factory.mktemp(name)
     home = folder / "mlops-home"
+    home.mkdir()
+    shutil.copyfile(empty / "mlflow.db", home / "mlflow.db")  # the `empty_store`, migrated already
     with pytest.MonkeyPatch.context() as mp:
         use_home(mp, home)
         mp.chdir(folder)

@@ -76,12 +76,15 @@ def run_id_of(run_url: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def trained_store(prefect_harness: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def trained_store(prefect_harness: str, empty_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An MLOPS_HOME whose store holds the cancer spec (use_spec's default) retrained once for this module: most
     tests below judge a batch against that same first champion, and copy this home instead of training it again
     (7 identical retrains a run before)."""
     return trained_home(
-        tmp_path_factory, "trained", lambda folder: retrain(use_spec(make_project(folder / "proj")))
+        tmp_path_factory,
+        empty_store,
+        "trained",
+        lambda folder: retrain(use_spec(make_project(folder / "proj"))),
     )
 
 
