@@ -100,7 +100,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 def copy_project(dest: Path) -> Path:
     """What a worker machine holds: its own checkout of the project (the package itself is installed)."""
     dest.mkdir(parents=True)
-    for name in ("deployments", "expectations", "flows", "tasks", "mlops"):
+    for name in ("data", "deployments", "expectations", "flows", "tasks", "mlops"):
         shutil.copytree(REPO / name, dest / name, ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("prefect.yaml", "pyproject.toml"):
         shutil.copy2(REPO / name, dest / name)
