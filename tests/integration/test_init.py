@@ -447,7 +447,10 @@ def test_init_in_a_bare_folder_makes_the_store_so_commands_find_the_project(
     monkeypatch.chdir(bare / "deployments")
     result = CliRunner().invoke(app, ["status", "tumours.yaml"])
     assert result.exit_code == 0 and "No versions of 'tumours' yet" in result.output, result.output
-    assert (bare / ".mlops" / "mlflow.db").is_file() and not (bare / "deployments" / ".mlops").exists()
+    assert not (
+        bare / "deployments" / ".mlops"
+    ).exists()  # the project's store, not a new one beside the spec
+    assert not (bare / ".mlops" / "mlflow.db").exists()  # and a read before any run creates no store file
 
 
 @pytest.mark.parametrize(

@@ -94,6 +94,9 @@ def test_retrain_stops_before_any_work(
 
     monkeypatch.chdir(project)
     monkeypatch.setenv("PREFECT_API_URL", f"{html_site}/api")
+    (
+        isolated_home / "mlflow.db"
+    ).unlink()  # the tier's copied empty store: here no store at all, as a user's first run
     r = CliRunner().invoke(app, ["run", "retrain", "deployments/cancer.yaml"])
     assert r.exit_code == 2, r.output
     assert "not a Prefect API" in r.output and "not a known user error" not in r.output
