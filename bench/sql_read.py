@@ -26,23 +26,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from common import flights_spec
+
 REPO = Path(__file__).resolve().parents[1]
 MONTH = ("2013-07-01", "2013-08-01")
-SPEC = """name: bench-sql
-data:
-  source: {kind: sql, url_env: BENCH_SQL_URL, table: bench_flights}
-  target: delayed
-  time_column: time_hour
-  features:
-    numeric: [hour, day_of_week, distance, temp, dewp, humid, wind_speed, precip, pressure, visib]
-    categorical: [carrier, origin, dest]
-  split: {strategy: time, holdout_fraction: 0.2, seed: 7}
-model:
-  task: classification
-  estimator: sklearn.ensemble.HistGradientBoostingClassifier
-registry: {model_name: bench-sql}
-promotion: {metric: roc_auc}
-"""
+SPEC = flights_spec("bench-sql", "{kind: sql, url_env: BENCH_SQL_URL, table: bench_flights}")
 
 
 def best(fn: Any, repeat: int = 3) -> tuple[float, Any]:

@@ -147,10 +147,12 @@ def split(frame: pd.DataFrame, loaded: LoadedSpec, order: np.ndarray | None = No
     """Split into train and holdout: a stable seeded draw per row key, or, for a time split, the latest
     timestamps held out (rows sharing the cut's timestamp all go to the holdout). `order` (identify's): the
     rows' content order, which each part then follows (a time split: by time, then in this order), so the same
-    rows read in another order give the same parts, row for row."""
+    rows read in another order give the same parts, row for row; computed here when not given."""
     data, task_kind = loaded.spec.data, loaded.spec.model.task
+    if order is None:
+        order = identify(frame, data.time_column).order
     rows = len(frame)
-    labelled = frame[data.target].notna().to_numpy() if order is not None else None
+    labelled = frame[data.target].notna().to_numpy()
     frame, missing = drop_unlabelled(frame, data)
     positions = _content_positions(order, labelled if missing else None)
     empty_declared(frame, data)
@@ -162,11 +164,8 @@ def split(frame: pd.DataFrame, loaded: LoadedSpec, order: np.ndarray | None = No
         text = f"time split at {cut_time}" + tie_note(len(holdout), len(frame), cfg.holdout_fraction)
     else:
         held = in_holdout(row_hashes(frame, key), cfg.seed, cfg.holdout_fraction, "holdout")
-        if positions is None:
-            train, holdout = frame[~held], frame[held]
-        else:  # each part in content order: one take each, as the masks took them
-            side = held[positions]
-            train, holdout = frame.take(positions[~side]), frame.take(positions[side])
+        side = held[positions]  # each part in content order
+        train, holdout = frame.take(positions[~side]), frame.take(positions[side])
         text = f"{cfg.strategy} split, seed {cfg.seed}, stable per {_key_text(key, data)}"
     if len(train) < 2 or len(holdout) < 2:
         raise DataError(
@@ -262,12 +261,12 @@ def training_rows(parts: SplitData) -> TrainedRows:
     return TrainedRows(parts.key, np.unique(row_hashes(parts.train, parts.key)))
 
 
-def _content_positions(order: np.ndarray | None, labelled: np.ndarray | None) -> np.ndarray | None:
+def _content_positions(order: np.ndarray, labelled: np.ndarray | None) -> np.ndarray:
     """The row positions in content order (`order`, identify's) once the rows not `labelled` are dropped (None:
     none dropped): positions into the frame left, no sort."""
     import numpy as np
 
-    if order is None or labelled is None:
+    if labelled is None:
         return order
     return (np.cumsum(labelled) - 1)[order[labelled[order]]]
 
@@ -277,7 +276,7 @@ def _time_cut(
 ) -> tuple[pd.DataFrame, pd.DataFrame, object]:
     """The latest `fraction` of the rows by time, cut on a timestamp: rows sharing the cut's timestamp all go to
     the later part, so a timestamp is never on both sides. `positions`: the rows in content order, which rows
-    sharing a timestamp then follow (else the frame's order)."""
+    sharing a timestamp then follow (else the frame's order: a training part, already in content order)."""
     if positions is None:
         ordered = frame.sort_values(time_column, kind="stable")
     else:
@@ -404,7 +403,7 @@ def identify(frame: pd.DataFrame, time_column: str | None = None) -> Identity:
     order is by `time_column` first (datetimes or numbers), then by hash: a table stored in time order (the common
     case: rows appended as they happen) is then taken nearly in sequence, where a take in hash order is a gather
     in random order (docs/benchmarks.md: 0.46 s against 2.5 s for the two parts of 982k rows, load 13). The split takes its
-    parts in this order (a take it made anyway, by mask): what this adds is two argsorts, where an ORDER BY on
+    parts in this order (a take it made anyway): what this adds is two argsorts, where an ORDER BY on
     every column made the database's read 1.4-2.2x slower."""
     import numpy as np
 

@@ -58,6 +58,16 @@ def _write_table(root: Path, frame: pd.DataFrame) -> None:
         con.close()
 
 
+@pytest.fixture
+def trips_table(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Path, pd.DataFrame]:
+    """A project reading the DuckDB table `trips` (1,600 rows, written in the frame's order): its root and rows."""
+    frame = _frame(1600)
+    root = _spec(tmp_path, "table: trips")
+    monkeypatch.setenv("TRIPS_DB_URL", "duckdb:///data/trips.duckdb")
+    _write_table(root, frame)
+    return root, frame
+
+
 def _identity_and_model(loaded: object, frame: pd.DataFrame) -> tuple[str, str, pd.DataFrame, np.ndarray]:
     """What a retrain derives from a read: the data hash, the batch fingerprint, the holdout, the fitted model's
     holdout scores."""
@@ -74,17 +84,13 @@ def _identity_and_model(loaded: object, frame: pd.DataFrame) -> tuple[str, str, 
 
 
 def test_a_table_rewritten_in_another_order_is_the_same_data_split_and_model(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    trips_table: tuple[Path, pd.DataFrame],
 ) -> None:
     from mlops.spec import load_spec
     from tasks.data import load
 
-    frame = _frame(1600)
-    root = _spec(tmp_path, "table: trips")
-    monkeypatch.setenv("TRIPS_DB_URL", "duckdb:///data/trips.duckdb")
+    root, frame = trips_table
     loaded = load_spec(root / "deployments" / "trips.yaml")
-
-    _write_table(root, frame)
     first = load(loaded)
     _write_table(root, _shuffled(frame, 1))  # the same rows, another order on disk
     second = load(loaded)
@@ -160,18 +166,15 @@ def test_file_sources_in_another_order_are_the_same_data(tmp_path: Path) -> None
 
 @pytest.mark.usefixtures("prefect_harness")
 def test_a_retrain_on_the_same_rows_in_another_order_registers_nothing_new(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    trips_table: tuple[Path, pd.DataFrame],
 ) -> None:
     from mlflow import MlflowClient
 
     from flows.retrain import retrain
     from mlops.settings import get_settings
 
-    frame = _frame(1600)
-    root = _spec(tmp_path, "table: trips")
-    monkeypatch.setenv("TRIPS_DB_URL", "duckdb:///data/trips.duckdb")
+    root, frame = trips_table
     spec = str(root / "deployments" / "trips.yaml")
-    _write_table(root, frame)
     trained = retrain(spec)
     _write_table(root, _shuffled(frame, 5))
 
