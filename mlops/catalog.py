@@ -40,6 +40,8 @@ OPTIONAL_ESTIMATORS: dict[str, tuple[Task, str]] = {
     "lightgbm.LGBMRegressor": ("regression", "boost"),
     "xgboost.XGBClassifier": ("classification", "boost"),
     "xgboost.XGBRegressor": ("regression", "boost"),
+    "catboost.CatBoostClassifier": ("classification", "boost"),
+    "catboost.CatBoostRegressor": ("regression", "boost"),
 }
 # Gradient-boosting estimators that take the categorical columns' codes as categories and missing values as they
 # are ("native" encoding), and stop early on a validation part of the training rows (tasks/train.py).
@@ -99,7 +101,34 @@ PARAM_ALIASES: dict[str, dict[str, str]] = {
         **dict.fromkeys(["num_leaves", "max_leaf_nodes"], "max_leaves"),
         **dict.fromkeys(["early_stopping_rounds", "early_stopping_round", "early_stopping"], EARLY_STOPPING),
     },
+    # CatBoost's constructor takes its own names and scikit-learn-like ones for the same setting (both in its
+    # signature): the spec takes the names LightGBM and XGBoost use, and its own overfitting detector (od_*,
+    # eval_fraction) is model.early_stopping_rounds
+    "catboost": {
+        **dict.fromkeys(["iterations", "num_boost_round", "num_trees"], "n_estimators"),
+        "eta": "learning_rate",
+        "depth": "max_depth",
+        "l2_leaf_reg": "reg_lambda",
+        "random_seed": "random_state",
+        "rsm": "colsample_bylevel",
+        "min_data_in_leaf": "min_child_samples",
+        "num_leaves": "max_leaves",
+        "loss_function": "objective",
+        "border_count": "max_bin",
+        **dict.fromkeys(["silent", "logging_level"], "verbose"),
+        **dict.fromkeys(["n_jobs", "nthread", "num_threads"], "thread_count"),
+        **dict.fromkeys(
+            ["early_stopping_rounds", "od_wait", "od_type", "od_pval", "eval_fraction", "early_stopping"],
+            EARLY_STOPPING,
+        ),  # fmt: skip
+    },
 }
+
+
+def aliases(estimator: str) -> frozenset[str]:
+    """The names PARAM_ALIASES refuses for the estimator's library: not among the spec's parameter names even where
+    the constructor takes them (CatBoost's signature lists its aliases beside the names the spec uses)."""
+    return frozenset(PARAM_ALIASES.get(estimator.split(".", 1)[0], {}))
 
 
 def alias_of(estimator: str, name: str, valid: Iterable[str]) -> str | None:

@@ -1,11 +1,13 @@
 """scikit-learn: build the declared pipeline, fit it, and score models on a holdout. The optional extra's
-estimators (LightGBM, XGBoost: mlops.catalog.OPTIONAL_ESTIMATORS) are built and fitted here too, through their
-scikit-learn interfaces, imported only when a spec names one."""
+estimators (LightGBM, XGBoost, CatBoost: mlops.catalog.OPTIONAL_ESTIMATORS) are built and fitted here too, through
+their scikit-learn interfaces, imported only when a spec names one."""
 
 from __future__ import annotations
 
 import importlib
+import inspect
 import math
+import os
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -13,7 +15,16 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from mlops.catalog import BOOSTING, EARLY_STOPPING, Task, alias_of, estimators, metrics_for, missing_extra
+from mlops.catalog import (
+    BOOSTING,
+    EARLY_STOPPING,
+    Task,
+    alias_of,
+    aliases,
+    estimators,
+    metrics_for,
+    missing_extra,
+)
 from mlops.errors import DataError, Problem
 from mlops.memory import EncodingEstimate, estimate_encoding, memory_refusal
 from mlops.memory import memory_budget as machine_budget
@@ -25,6 +36,7 @@ from tasks.data import Features, SplitData
 # Never imported at run time here: estimator_class imports them by their catalog names, when a spec names one.
 # Named so that import-linter's graph holds them and its contract keeps them in this module (pyproject.toml).
 if TYPE_CHECKING:
+    import catboost  # noqa: F401
     import lightgbm  # noqa: F401
     import xgboost  # noqa: F401
 
@@ -60,6 +72,16 @@ def estimator_class(path: str) -> type:
         raise ValueError(f"estimator '{path}' is not on the allowlist")
     module, _, name = path.rpartition(".")
     return getattr(importlib.import_module(module), name)  # type: ignore[no-any-return]
+
+
+def constructor_params(path: str) -> list[str]:
+    """The names a spec may give the estimator in model.params and model.search.space: its constructor's parameters
+    (scikit-learn's get_params(), and the constructor's signature: CatBoost's get_params() holds only the params
+    set), less the library's aliases (mlops.catalog.PARAM_ALIASES: one name per setting)."""
+    cls = estimator_class(path)
+    signature = inspect.signature(cls).parameters.values()
+    named = {p.name for p in signature if p.kind is p.KEYWORD_ONLY or p.kind is p.POSITIONAL_OR_KEYWORD}
+    return sorted((named | set(cls().get_params())) - aliases(path))
 
 
 def accepts_sparse(path: str) -> bool:
@@ -108,10 +130,16 @@ def build_pipeline(model: Model, features: Features, seed: int) -> Any:
     cat_steps: list[tuple[str, Any]] = []
     if cat.impute != "none":
         cat_steps.append(("impute", SimpleImputer(strategy=cat.impute, fill_value="missing")))
-    if cat.encoding == "native":
+    catboost = model.estimator.startswith("catboost.")
+    if cat.encoding == "native" and catboost:
+        # CatBoost takes categories as integers or text, never NaN: integer codes, with an unknown or missing
+        # category as -1, a category of its own (it has one for values unseen in training)
+        encoder: Any = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-1,
+                                      max_categories=cat.max_categories, dtype=np.int64)  # fmt: skip
+    elif cat.encoding == "native":
         # codes the estimator splits on as categories (told below which columns they are); an unknown or missing
         # category is missing, which all of them handle (LightGBM and XGBoost refuse negative codes)
-        encoder: Any = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
+        encoder = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
                                       encoded_missing_value=np.nan, max_categories=cat.max_categories)  # fmt: skip
     elif cat.encoding == "onehot":
         # sparse where the estimator takes it: a column of many categories then costs one value a row, not one
@@ -131,20 +159,38 @@ def build_pipeline(model: Model, features: Features, seed: int) -> Any:
         transformers.append(("categorical", Pipeline(cat_steps), features.categorical))
     estimator = estimator_class(model.estimator)()
     params = _library_defaults(model.estimator) | dict(model.params)
-    if "random_state" in estimator.get_params() and "random_state" not in params:
+    if "random_state" in constructor_params(model.estimator) and "random_state" not in params:
         params["random_state"] = seed
     if cat.encoding == "native" and features.categorical:
         params = (
             _native_categorical(model.estimator, len(features.numeric), len(features.categorical)) | params
         )
     estimator.set_params(**params)
-    return Pipeline([("preprocess", ColumnTransformer(transformers, verbose_feature_names_out=False)),
-                     ("model", estimator)])  # fmt: skip
+    preprocess = ColumnTransformer(transformers, verbose_feature_names_out=False)
+    if catboost and cat.encoding == "native" and features.categorical:
+        # a frame, so that the codes stay integers beside float numeric columns (a numpy array would be all float)
+        preprocess.set_output(transform="pandas")
+    return Pipeline([("preprocess", preprocess), ("model", estimator)])
 
 
 def _library_defaults(path: str) -> dict[str, Any]:
-    """Params the spec did not set that keep a library quiet (LightGBM logs a warning per tree otherwise)."""
-    return {"verbosity": -1} if path.startswith("lightgbm.") else {}
+    """Params the spec did not set that keep a library quiet (LightGBM logs a warning per tree otherwise, CatBoost
+    a line per round) and, for CatBoost, out of the working directory (it writes catboost_info/ there otherwise)
+    and on the CPUs this process may use (its own default counts the machine's, beyond a container's or a
+    taskset's share)."""
+    if path.startswith("lightgbm."):
+        return {"verbosity": -1}
+    if path.startswith("catboost."):
+        return {"verbose": 0, "allow_writing_files": False, "thread_count": available_cpus()}
+    return {}
+
+
+def available_cpus() -> int:
+    """The CPUs this process may run on (its affinity, where the system tells it), else the machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS and Windows have no affinity call
+        return os.cpu_count() or 1
 
 
 def _native_categorical(path: str, numeric: int, categorical: int) -> dict[str, Any]:
@@ -156,6 +202,8 @@ def _native_categorical(path: str, numeric: int, categorical: int) -> dict[str, 
         return {"categorical_column": columns}
     if path.startswith("xgboost."):
         return {"enable_categorical": True, "feature_types": ["q"] * numeric + ["c"] * categorical}
+    if path.startswith("catboost."):
+        return {"cat_features": columns}
     return {"categorical_features": columns}  # HistGradientBoosting
 
 
@@ -210,6 +258,13 @@ def fit_watched(
             estimator.set_params(callbacks=None)
         best = getattr(estimator, "best_iteration", None)
         trees = int(best) + 1 if rounds and best is not None else len(watch.curve)  # best_iteration: 0-based
+    elif model.estimator.startswith("catboost."):
+        # without early stopping the model keeps all its rounds, as the others (CatBoost would cut it to the best
+        # round on the eval set by default)
+        estimator.fit(x_fit, y_fit, eval_set=(x_val, y_val), early_stopping_rounds=rounds,
+                      use_best_model=rounds is not None, callbacks=[watch.catboost(estimator)])  # fmt: skip
+        best = estimator.best_iteration_  # 0-based
+        trees = int(best) + 1 if rounds is not None and best is not None else len(watch.curve)
     else:  # LightGBM (BOOSTING holds nothing else)
         if rounds is not None:
             estimator.set_params(early_stopping_round=rounds)
@@ -263,6 +318,30 @@ class _Watch:
                 return watch.step(float(value), name.split("@")[0] in _XGBOOST_HIGHER_IS_BETTER)
 
         return Callback()
+
+    def catboost(self, estimator: Any) -> Any:
+        from catboost._catboost import is_maximizable_metric
+
+        watch = self
+
+        class Callback:
+            """CatBoost's callback protocol: after_iteration(info) returns False to stop the fit."""
+
+            def after_iteration(self, info: Any) -> bool:
+                validation = info.metrics.get("validation") or {}
+                if not validation:
+                    return True
+                name = _catboost_watched(estimator, list(validation))
+                return not watch.step(float(validation[name][-1]), bool(is_maximizable_metric(name)))
+
+        return Callback()
+
+
+def _catboost_watched(estimator: Any, names: list[str]) -> str:
+    """The metric CatBoost's early stopping watches among those it reports: eval_metric where the spec sets one,
+    else its loss (the first)."""
+    wanted = estimator.get_params().get("eval_metric")
+    return wanted if isinstance(wanted, str) and wanted in names else names[0]
 
 
 # XGBoost's evaluation metrics where more is better (its early stopping's own list); the others are losses
@@ -452,7 +531,7 @@ def param_problems(file: str, estimator: str, params: dict[str, object]) -> list
         return [
             Problem(file, "model.estimator", f"cannot import {estimator} ({exc})", "reinstall scikit-learn")
         ]
-    valid = sorted(instance.get_params())
+    valid = constructor_params(estimator)
     out = [p for name in params if (p := _name_problem(file, f"model.params.{name}", estimator, name, valid))]
     if not out and params:
         try:
@@ -471,7 +550,7 @@ def search_problems(
     if estimator not in estimators():
         return []
     short = estimator.rsplit(".", 1)[1]
-    valid = sorted(estimator_class(estimator)().get_params())
+    valid = constructor_params(estimator)
     out = []
     for name, dim in space.items():
         path = f"model.search.space.{name}"
@@ -505,8 +584,8 @@ def _name_problem(file: str, path: str, estimator: str, name: str, valid: list[s
         )  # fmt: skip
     if target is not None:
         return Problem(
-            file, path, f"'{name}' is {estimator.split('.', 1)[0]}'s own name for a parameter of {short}, which the "
-            "spec names by its scikit-learn name", f"did you mean '{target}'?",
+            file, path, f"'{name}' is another name for a parameter of {short}, which the spec names '{target}' only "
+            "(one name per setting: on the run, in the search and in get_params())", f"did you mean '{target}'?",
         )  # fmt: skip
     if name in valid:
         return None

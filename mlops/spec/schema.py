@@ -277,7 +277,7 @@ class Model(Strict):
     @model_validator(mode="before")
     @classmethod
     def _boosting_defaults(cls, data: object) -> object:
-        """LightGBM and XGBoost take categorical columns as categories and nulls as they are unless the spec says
+        """LightGBM, XGBoost and CatBoost take categorical columns as categories and nulls as they are unless the spec says
         otherwise: on the flights both beat one-hot/ordinal and median imputation (docs/benchmarks.md)."""
         if not isinstance(data, dict) or data.get("estimator") not in BOOSTING:
             return data
@@ -307,7 +307,7 @@ class Model(Strict):
             raise PydanticCustomError(
                 "conflict",
                 f"search.pruner: pruning needs an estimator that reports its validation loss as it fits (LightGBM, "
-                f"XGBoost); {self.estimator.rsplit('.', 1)[-1]} fits in one go, so no trial could be pruned: remove "
+                f"XGBoost, CatBoost); {self.estimator.rsplit('.', 1)[-1]} fits in one go, so no trial could be pruned: remove "
                 "pruner (or set kind: none)",
             )
         both = sorted(set(self.search.space) & set(self.params))
@@ -321,7 +321,7 @@ class Model(Strict):
 
     def pruner(self) -> Pruner | None:
         """The search's pruner in effect: the spec's, else the median rule for an estimator that reports as it fits
-        (LightGBM, XGBoost); None when nothing is pruned."""
+        (LightGBM, XGBoost, CatBoost); None when nothing is pruned."""
         if self.search is None:
             return None
         chosen = self.search.pruner or (Pruner() if self.estimator in BOOSTING else None)

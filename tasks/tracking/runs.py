@@ -43,7 +43,7 @@ REFERENCE_DIR = "reference"
 # What a logged model needs to load again; passing it skips MLflow's slow requirement inference.
 PIP_REQUIREMENTS = ["scikit-learn>=1.9,<2", "pandas>=2.2,<3", "numpy", "skops"]
 # The distributions a boosting estimator's module may come from (the [boost] extra installs xgboost-cpu on Linux)
-_DISTRIBUTIONS = {"lightgbm": ("lightgbm",), "xgboost": ("xgboost-cpu", "xgboost")}
+_DISTRIBUTIONS = {"lightgbm": ("lightgbm",), "xgboost": ("xgboost-cpu", "xgboost"), "catboost": ("catboost",)}
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ def test_checking_a_spec_does_not_import_the_boosting_libraries(tmp_path: Path) 
     code = (
         "import sys; from mlops.spec import load_spec; from mlops import catalog; "
         f"load_spec({str(path)!r}); catalog.estimators(); "
-        "print(sorted(m for m in ('lightgbm', 'xgboost', 'sklearn') if m in sys.modules))"
+        "print(sorted(m for m in ('lightgbm', 'xgboost', 'catboost', 'sklearn') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
@@ -95,6 +95,7 @@ def test_native_categories_need_an_estimator_that_splits_on_categories(tmp_path:
     for ok in (
         "lightgbm.LGBMClassifier",
         "xgboost.XGBClassifier",
+        "catboost.CatBoostClassifier",
         "sklearn.ensemble.HistGradientBoostingClassifier",
     ):
         load_spec(write_spec(tmp_path, boost_spec(ok, "{}", preprocessing=native)))

@@ -1,4 +1,4 @@
-"""model.search with LightGBM and XGBoost (issue 27), with the real libraries and Optuna, without Prefect: trials
+"""model.search with LightGBM, XGBoost and CatBoost (issue 27), with the real libraries and Optuna, without Prefect: trials
 fitted with early stopping and native categories, pruned by the median rule (the same decisions as Optuna's own
 MedianPruner) reproducibly and across a resume; the libraries' parameter aliases pointed to the scikit-learn
 names; XGBClassifier's 0..k-1 classes refused with a message rather than decoded wrongly."""
@@ -22,7 +22,7 @@ from tasks.data import SplitData
 from tasks.search import Fitter, Pending, TrialFit, run_search
 from tests.unit.test_boost_train import FEATURES, NATIVE, frame
 
-LGBM, XGB = "lightgbm.LGBMClassifier", "xgboost.XGBClassifier"
+LGBM, XGB, CAT = "lightgbm.LGBMClassifier", "xgboost.XGBClassifier", "catboost.CatBoostClassifier"
 
 
 # --- the median rule is Optuna's MedianPruner ---------------------------------------------------------------------
@@ -112,6 +112,18 @@ def test_the_pruner_defaults_to_the_median_rule_for_boosters_only_and_is_refused
         (XGB, "num_leaves", "max_leaves"),
         (XGB, "lambda", "reg_lambda"),
         ("xgboost.XGBRegressor", "num_boost_round", "n_estimators"),
+        # CatBoost's constructor takes both names of each: the spec takes the one LightGBM and XGBoost use
+        (CAT, "iterations", "n_estimators"),
+        ("catboost.CatBoostRegressor", "num_trees", "n_estimators"),
+        (CAT, "eta", "learning_rate"),
+        (CAT, "depth", "max_depth"),
+        (CAT, "l2_leaf_reg", "reg_lambda"),
+        (CAT, "random_seed", "random_state"),
+        (CAT, "rsm", "colsample_bylevel"),
+        (CAT, "min_data_in_leaf", "min_child_samples"),
+        (CAT, "num_leaves", "max_leaves"),
+        (CAT, "logging_level", "verbose"),
+        (CAT, "n_jobs", "thread_count"),  # not a CatBoost parameter at all: its name for it
     ],
 )
 def test_a_librarys_own_alias_is_pointed_to_the_scikit_learn_name(
@@ -119,7 +131,7 @@ def test_a_librarys_own_alias_is_pointed_to_the_scikit_learn_name(
 ) -> None:
     (problem,) = train.param_problems("s.yaml", estimator, {name: 1})
     assert problem.path == f"model.params.{name}" and problem.hint == f"did you mean '{meant}'?", problem
-    assert "own name for a parameter" in problem.message
+    assert "another name for a parameter" in problem.message
     space = Search.model_validate(
         {"trials": 3, "space": {name: {"type": "float", "low": 0.1, "high": 0.9}}}
     ).space
@@ -127,16 +139,44 @@ def test_a_librarys_own_alias_is_pointed_to_the_scikit_learn_name(
     assert searched.path == f"model.search.space.{name}" and searched.hint == f"did you mean '{meant}'?"
 
 
-@pytest.mark.parametrize("estimator", [LGBM, XGB])
-def test_early_stopping_as_a_param_is_pointed_to_model_early_stopping_rounds(estimator: str) -> None:
-    """XGBoost's constructor takes early_stopping_rounds, but it needs an eval set only the spec's own key cuts."""
-    (problem,) = train.param_problems("s.yaml", estimator, {"early_stopping_rounds": 10})
+@pytest.mark.parametrize(
+    ("estimator", "name"), [(LGBM, "early_stopping_rounds"), (XGB, "early_stopping_rounds"),
+                            (CAT, "early_stopping_rounds"), (CAT, "od_wait"), (CAT, "eval_fraction")],
+)  # fmt: skip
+def test_early_stopping_as_a_param_is_pointed_to_model_early_stopping_rounds(
+    estimator: str, name: str
+) -> None:
+    """XGBoost's and CatBoost's constructors take early_stopping_rounds, but it needs an eval set only the spec's own
+    key cuts (CatBoost's eval_fraction would cut a random one, whatever the split)."""
+    (problem,) = train.param_problems("s.yaml", estimator, {name: 10})
     assert "set model.early_stopping_rounds: N beside model.params" in problem.hint
 
 
 def test_the_real_names_still_pass() -> None:
     assert train.param_problems("s.yaml", LGBM, {"num_leaves": 31, "min_child_samples": 20}) == []
     assert train.param_problems("s.yaml", XGB, {"max_leaves": 31, "gamma": 0.1, "reg_lambda": 1.0}) == []
+    chosen = {"n_estimators": 100, "learning_rate": 0.1, "max_depth": 6, "reg_lambda": 3.0, "random_state": 1,
+              "colsample_bylevel": 0.8, "objective": "Logloss", "verbose": 0, "thread_count": 2}  # fmt: skip
+    assert train.param_problems("s.yaml", CAT, chosen) == []
+
+
+def test_catboosts_parameters_come_from_its_constructor_less_its_aliases() -> None:
+    """CatBoost's get_params() holds only the params set: the check takes the constructor's signature instead, so
+    an unknown name still gets the closest valid one, never an alias."""
+    from catboost import CatBoostClassifier
+
+    assert CatBoostClassifier().get_params() == {}
+    valid = train.constructor_params(CAT)
+    assert {"n_estimators", "max_depth", "learning_rate", "one_hot_max_size", "cat_features"} <= set(valid)
+    assert not {"iterations", "depth", "eta", "od_wait"} & set(valid)
+    (problem,) = train.param_problems("s.yaml", CAT, {"max_dpeth": 4})
+    assert problem.hint == "did you mean 'max_depth'?"
+    (problem,) = train.param_problems("s.yaml", CAT, {"one_hot_max_sise": 4})
+    assert problem.hint == "did you mean 'one_hot_max_size'?"
+    for estimator in (LGBM, XGB):  # the others' names are their get_params(), as before
+        assert set(train.constructor_params(estimator)) == set(
+            train.estimator_class(estimator)().get_params()
+        ) - {"early_stopping_rounds"}
 
 
 # --- XGBClassifier's classes -------------------------------------------------------------------------------------
@@ -182,8 +222,9 @@ def _booster_search(
     """An 8-trial search, 2 at a time (the draws lag the told scores by 4: trial 7 is the first held to a rule),
     fitted in this process by tasks.train.fit_trial (what each Prefect task run
     does), with early stopping and native categories; after `die_after` fits started, it dies."""
-    space = dict(SPACE) if estimator == LGBM else {"learning_rate": SPACE["learning_rate"],
-                                                  "max_leaves": {"type": "int", "low": 4, "high": 40}}  # fmt: skip
+    leaves = {LGBM: "num_leaves", XGB: "max_leaves", CAT: "max_depth"}[estimator]  # CatBoost: symmetric trees
+    space = {"learning_rate": SPACE["learning_rate"],
+             leaves: {"type": "int", "low": 2, "high": 6} if estimator == CAT else SPACE["num_leaves"]}  # fmt: skip
     search = {"trials": 8, "parallel": 2, "space": space, "pruner": {"startup_trials": 4, "warmup_steps": 5}}
     model = Model(task="classification", estimator=estimator, params={"n_estimators": 100},
                   preprocessing=NATIVE, early_stopping_rounds=10, search=search)  # fmt: skip
@@ -207,7 +248,7 @@ def _booster_search(
     return outcome, fitted
 
 
-@pytest.mark.parametrize("estimator", [LGBM, XGB])
+@pytest.mark.parametrize("estimator", [LGBM, XGB, CAT])
 def test_a_booster_search_stops_early_prunes_and_is_reproducible(tmp_path: Path, estimator: str) -> None:
     first, _ = _booster_search(estimator, f"sqlite:///{tmp_path}/a.db")
     counts = first.counts()

@@ -1,4 +1,4 @@
-"""LightGBM and XGBoost through tasks.train (issue 27), on small generated data with the real libraries: native
+"""LightGBM, XGBoost and CatBoost through tasks.train (issue 27), on small generated data with the real libraries: native
 categorical columns and missing values, early stopping on a validation part of the training rows that never
 reads the holdout, and what the logged model needs to load again."""
 
@@ -40,11 +40,20 @@ def model(estimator: str, **update: object) -> Model:
     )
 
 
-@pytest.mark.parametrize("estimator", ["lightgbm.LGBMClassifier", "xgboost.XGBClassifier"])
+CAT = "catboost.CatBoostClassifier"
+
+
+@pytest.mark.parametrize("estimator", ["lightgbm.LGBMClassifier", "xgboost.XGBClassifier", CAT])
 def test_native_categories_and_missing_values_reach_the_library(estimator: str) -> None:
-    fitted = train.train(parts(), model(estimator), "y", 3)
+    spec = model(estimator, params={"n_estimators": 60} if estimator == CAT else {})
+    fitted = train.train(parts(), spec, "y", 3)
     booster = fitted.model[-1]
-    if estimator.startswith("lightgbm"):
+    if estimator == CAT:
+        # the categories' codes as integers (CatBoost refuses floats and NaN there), numeric nulls left as NaN
+        assert booster.get_cat_feature_indices() == [2]
+        given = fitted.model[0].transform(frame(70, 2)[FEATURES.all])
+        assert str(given["c"].dtype) == "int64" and given["a"].isna().sum() == 10
+    elif estimator.startswith("lightgbm"):
         dump = booster.booster_.dump_model()
         kinds = {
             node["decision_type"] for tree in dump["tree_info"] for node in _nodes(tree["tree_structure"])
@@ -63,18 +72,18 @@ def _nodes(node: dict) -> list[dict]:
     return [node, *_nodes(node["left_child"]), *_nodes(node["right_child"])]
 
 
-@pytest.mark.parametrize("estimator", ["lightgbm.LGBMClassifier", "xgboost.XGBClassifier"])
+@pytest.mark.parametrize("estimator", ["lightgbm.LGBMClassifier", "xgboost.XGBClassifier", CAT])
 def test_early_stopping_counts_trees_on_training_rows_and_never_reads_the_holdout(estimator: str) -> None:
     spec = model(estimator, params={"n_estimators": 400, "learning_rate": 0.3}, early_stopping_rounds=5)
     training = frame(3000, 0)
     validation = (training.iloc[:2400], training.iloc[2400:])
     fitted = train.train(parts(), spec, "y", 3, validation=validation)
-    trees = fitted.model[-1].n_estimators
+    trees = fitted.model[-1].get_params()["n_estimators"]  # CatBoost keeps its params in get_params() only
     assert 1 <= trees < 400, trees  # it stopped, and the model was refitted with that many trees
     assert fitted.params["model.n_estimators"] == trees
     poisoned = frame(1000, 1).assign(y=lambda f: 1 - f["y"], b=np.nan)  # labels flipped, a feature gone
     again = train.train(parts(poisoned), spec, "y", 3, validation=validation)
-    assert again.model[-1].n_estimators == trees  # the holdout played no part in choosing it
+    assert again.model[-1].get_params()["n_estimators"] == trees  # the holdout played no part in choosing it
     probe = np.asarray(fitted.model.predict_proba(training[FEATURES.all]))
     assert np.array_equal(probe, again.model.predict_proba(training[FEATURES.all]))
 
@@ -99,11 +108,16 @@ def test_the_logged_model_requires_the_boosting_library_it_was_fitted_with() -> 
     ]
     xgb = train.train(parts(), model("xgboost.XGBClassifier"), "y", 3).model
     assert pip_requirements(xgb)[-1].startswith(("xgboost-cpu>=", "xgboost>="))
+    cat = train.train(parts(), model(CAT, params={"n_estimators": 5}), "y", 3).model
+    major = int(metadata.version("catboost").split(".")[0])
+    assert pip_requirements(cat)[-1] == f"catboost>={metadata.version('catboost')},<{major + 1}"
     hgb = train.train(parts(), model("sklearn.ensemble.HistGradientBoostingClassifier"), "y", 3).model
     assert pip_requirements(hgb) == PIP_REQUIREMENTS
 
 
-@pytest.mark.parametrize("estimator", ["lightgbm.LGBMClassifier", "xgboost.XGBRegressor"])
+@pytest.mark.parametrize(
+    "estimator", ["lightgbm.LGBMClassifier", "xgboost.XGBRegressor", "catboost.CatBoostRegressor"]
+)
 def test_the_spec_check_takes_their_params_and_names_the_closest_to_an_unknown_one(estimator: str) -> None:
     from tasks.train import param_problems
 
@@ -129,3 +143,50 @@ def test_lightgbm_stops_early_on_text_labels() -> None:
     )
     assert 1 <= fitted.model[-1].n_estimators < 400
     assert set(fitted.model.predict(held[FEATURES.all])) <= {"benign", "malignant"}
+
+
+# --- CatBoost ------------------------------------------------------------------------------------------------------
+
+
+def test_catboost_is_quiet_writes_nothing_and_takes_its_seed_from_the_split(
+    tmp_path: object, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """CatBoost prints a line per round and writes catboost_info/ in the working directory by default; its
+    get_params() holds only the params set, so the seed is set from the constructor's signature."""
+    import os
+
+    monkeypatch.chdir(tmp_path)  # type: ignore[arg-type]
+    spec = model(CAT, params={"n_estimators": 30, "learning_rate": 0.3}, early_stopping_rounds=5)
+    training = frame(1500, 0)
+    fitted = train.train(parts(), spec, "y", 3, validation=(training.iloc[:1200], training.iloc[1200:]))
+    assert os.listdir(tmp_path) == []  # type: ignore[arg-type]
+    out, err = capfd.readouterr()
+    assert out == "" and err == "", (out, err)
+    params = fitted.model[-1].get_params()
+    assert params["random_state"] == 3 and params["verbose"] == 0 and params["allow_writing_files"] is False
+    assert params["thread_count"] == len(os.sched_getaffinity(0))
+    assert fitted.params["model.random_state"] == 3  # on the run
+    mine = train.train(
+        parts(), model(CAT, params={"n_estimators": 5, "random_state": 11, "thread_count": 1}), "y", 3
+    )
+    assert (
+        mine.model[-1].get_params()["random_state"] == 11 and mine.model[-1].get_params()["thread_count"] == 1
+    )
+
+
+def test_a_catboost_regressor_round_trips_through_skops_trusting_only_its_own_type() -> None:
+    """What the model's MLmodel file trusts (tasks.tracking.runs._own_types): the regressor and numpy's dtype (the
+    preprocessing's, as for every model here), and nothing else; the loaded model predicts the same values."""
+    import skops.io
+
+    rows = frame(1500, 0).assign(y=lambda f: 2 * f["b"] + f["c"].isin(["p", "s"]) + f["a"].fillna(0))
+    spec = Model(task="regression", estimator="catboost.CatBoostRegressor", params={"n_estimators": 40},
+                 preprocessing=NATIVE)  # fmt: skip
+    fitted = train.train(SplitData(rows.iloc[:1200], rows.iloc[1200:], FEATURES, "sha", "t"), spec, "y", 3)
+    assert fitted.metrics["r2"] > 0.8, fitted.metrics
+    saved = skops.io.dumps(fitted.model)
+    trusted = skops.io.get_untrusted_types(data=saved)
+    assert sorted(trusted) == ["catboost.core.CatBoostRegressor", "numpy.dtype"]
+    loaded = skops.io.loads(saved, trusted=trusted)
+    probe = frame(200, 4)[FEATURES.all].assign(c=lambda f: f["c"].where(f.index % 5 > 0, "never seen"))
+    assert np.array_equal(loaded.predict(probe), fitted.model.predict(probe))
