@@ -41,6 +41,7 @@ def test_the_monitor_reuses_a_predict_runs_logged_sample_of_the_same_batch(proje
         fp.add(chunk)
     assert fp.hexdigest() == fingerprint(load_batch(loaded, batch))
 
+    made = monitor(str(spec), batch=batch)  # before any predict run of this batch: predicted here
     predicted = predict(str(spec), out=str(project / "p.parquet"), batch=batch, chunk_rows=100)
     reused = monitor(str(spec), batch=batch)
     fresh = monitor(str(spec), batch=other)
@@ -48,7 +49,16 @@ def test_the_monitor_reuses_a_predict_runs_logged_sample_of_the_same_batch(proje
     assert f"Predictions: reused the sample logged by predict run {predicted.run_id}" in " ".join(
         reused.notes
     )
-    assert "Predictions: made here by champion v1" in " ".join(fresh.notes)
-    assert not any("reused" in n for n in fresh.notes)
-    # the same champion, the same rows: the verdict does not depend on where the predictions came from
-    assert reused.drift.drifted_share == monitor(str(spec), batch=batch).drift.drifted_share
+    for result in (made, fresh):
+        assert "Predictions: made here by champion v1" in " ".join(result.notes)
+        assert not any("reused" in n for n in result.notes)
+    # the same champion, the same rows: the verdict does not depend on where the predictions came from (the
+    # predict run's logged sample, scored in chunks of 100 rows, or the monitor's own predictions)
+    assert reused.drift.drifted_share == made.drift.drifted_share
+    assert [(c.column, c.score) for c in reused.drift.columns] == [
+        (c.column, c.score) for c in made.drift.columns
+    ]
+    ours, theirs = reused.drift.prediction_drift, made.drift.prediction_drift
+    assert ours is not None and theirs is not None and ours.column == theirs.column == "prediction_proba"
+    assert ours.score == pytest.approx(theirs.score) and ours.drifted == theirs.drifted
+    assert reused.verdict.action == made.verdict.action
