@@ -4,12 +4,13 @@ import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from tests.conftest import prefect_server, use_home
+from tests.conftest import make_project, prefect_server, spec_text, use_home
 
 
 @pytest.fixture(scope="session")
@@ -79,6 +80,70 @@ def trained_home(
         mp.chdir(folder)
         train(folder)
     return home
+
+
+# the first champions that several modules judge batches against: the retrain reads of the spec's `monitoring:`
+# section only max_sample_rows and seed (the reference sample), so specs that differ elsewhere in that section (the
+# thresholds, on_drift, on_unjudgeable, max_quality_drop, max_retries_per_episode) share one trained home
+CANCER_ALERT = "monitoring: {drift_share_threshold: 0.3, on_drift: alert}\n"
+ACCURACY_PROMOTES = {"metric: roc_auc": "metric: accuracy", "min_improvement: 0.9": "min_improvement: 0.0"}
+
+
+def _train_named(name: str, folder: Path) -> Any:
+    from flows.retrain import retrain
+
+    if name == "cancer":  # the `project` fixture's cancer spec, with its suite (tests/conftest.py::spec_text)
+        root = make_project(folder / "proj")
+        spec = root / "deployments" / "cancer.yaml"
+        spec.write_text(spec_text(suite="expectations/cancer.json", extra=CANCER_ALERT))
+        return retrain(str(spec))
+    root = folder / "timed"
+    (root / "deployments").mkdir(parents=True)
+    (root / "data").mkdir()
+    (root / "pyproject.toml").write_text("[project]\nname = 'timed'\n")
+    timed_frame().to_csv(root / "data" / "events.csv", index=False)
+    if name == "timed":  # TIMED_SPEC as it is (min_improvement 0.9: no later challenger is promoted)
+        return retrain(timed_spec(root, "alert"))
+    if name == "timed-accuracy":  # promoted on accuracy with no margin: a drift retrain can win
+        return retrain(timed_spec(root, "alert", **ACCURACY_PROMOTES))
+    raise ValueError(f"no trained home named {name!r}")
+
+
+@pytest.fixture(scope="session")
+def trained_homes(
+    prefect_harness: str, empty_store: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Callable[[str], tuple[Path, Any]]:
+    """`trained_homes(name)`: the MLOPS_HOME in which the spec `name` ("cancer", "timed", "timed-accuracy") was
+    retrained once (its first champion, v1) and that retrain's result, made on first use in this worker and kept
+    for the session. A test copies it (`use_trained`) instead of training the same model again."""
+    made: dict[str, tuple[Path, Any]] = {}
+
+    def get(name: str) -> tuple[Path, Any]:
+        if name not in made:
+            box: list[Any] = []
+            home = trained_home(
+                tmp_path_factory, empty_store, f"trained-{name}", lambda f: box.append(_train_named(name, f))
+            )
+            made[name] = home, box[0]
+        return made[name]
+
+    return get
+
+
+@pytest.fixture
+def use_trained(
+    trained_homes: Callable[[str], tuple[Path, Any]], isolated_home: Path
+) -> Callable[[str], Any]:
+    """`use_trained(name)` makes this test's MLOPS_HOME a copy of the session's trained home `name` (the store,
+    with champion v1, and its artifacts) and returns the result of the retrain that made it, as `retrain(spec)`
+    in the test itself would have (same spec but for the monitoring thresholds, same data, same seed)."""
+
+    def use(name: str) -> Any:
+        home, result = trained_homes(name)
+        copy_home(home, isolated_home)
+        return result
+
+    return use
 
 
 # --- time windows and the retrain loop (a synthetic source with a daily time column) ------------------------------

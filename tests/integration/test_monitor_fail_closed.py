@@ -5,7 +5,9 @@ watched on probabilities; a rejected drift retrain starts no cooldown, a promote
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,10 +20,12 @@ from mlops.errors import DataError
 from mlops.settings import get_settings
 from tasks.report import monitor_markdown
 from tests.conftest import cancer_frame
-from tests.integration.conftest import timed_spec
+from tests.integration.conftest import ACCURACY_PROMOTES, CANCER_ALERT, timed_spec
 from tests.integration.test_monitor_flow import monitor_runs, registry, run_id_of, use_spec, write_batch
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
+
+Trainer = Callable[[str], Any]  # tests/integration/conftest.py::use_trained: a copy of a session-trained home
 
 
 def monitoring(**fields: object) -> str:
@@ -46,9 +50,11 @@ def run_tags(run_url: str) -> dict[str, str]:
     ],
     ids=["all-null", "constant"],
 )
-def test_an_unjudgeable_feature_counts_as_drifted_and_is_named(project: Path, change, why: str) -> None:
+def test_an_unjudgeable_feature_counts_as_drifted_and_is_named(
+    project: Path, use_trained: Trainer, change, why: str
+) -> None:
     spec = use_spec(project, monitoring=monitoring())
-    retrain(spec)
+    use_trained("cancer")
     # mean_texture is a model input the suite does not check: the batch passes the gate
     result = monitor(spec, batch=write_batch(project, "batch.csv", change(cancer_frame())))
     assert list(result.drift.unjudgeable) == ["mean_texture"], result.drift.unjudgeable
@@ -64,11 +70,11 @@ def test_an_unjudgeable_feature_counts_as_drifted_and_is_named(project: Path, ch
     assert tags["mlops.drift.unjudgeable"] == "mean_texture"
 
 
-def test_an_all_null_feature_alerts_whatever_the_drift_share(project: Path) -> None:
+def test_an_all_null_feature_alerts_whatever_the_drift_share(project: Path, use_trained: Trainer) -> None:
     """Issue 23: 1 column of 30 is far under a share of 0.9; the broken feed still alerts (on_unjudgeable: alert,
     the default) and emits the event, unless the spec says on_unjudgeable: drift in so many words."""
     spec = use_spec(project, monitoring=monitoring(drift_share_threshold=0.9))
-    retrain(spec)
+    use_trained("cancer")
     batch = write_batch(project, "empty-column.csv", cancer_frame().assign(mean_texture=np.nan))
     result = monitor(spec, batch=batch)
     assert result.drift.drifted_share < 0.9 and not result.verdict.drifted
@@ -85,9 +91,9 @@ def test_an_all_null_feature_alerts_whatever_the_drift_share(project: Path) -> N
     assert result.event_id is None
 
 
-def test_on_unjudgeable_stop_stops_the_batch_naming_the_column(project: Path) -> None:
+def test_on_unjudgeable_stop_stops_the_batch_naming_the_column(project: Path, use_trained: Trainer) -> None:
     spec = use_spec(project, monitoring=monitoring(on_unjudgeable="stop"))
-    retrain(spec)
+    use_trained("cancer")
     batch = write_batch(project, "empty-column.csv", cancer_frame().assign(mean_texture=np.nan))
     with pytest.raises(DataError, match=r"mean_texture \(all null in the batch\)") as info:
         monitor(spec, batch=batch)
@@ -122,10 +128,10 @@ def test_a_metric_evidently_never_computed_still_gets_a_batch_figure_and_a_quali
     assert run.data.metrics["batch_average_precision"] == pytest.approx(result.batch_metric)
 
 
-def test_the_same_rows_score_the_same_as_in_training(project: Path) -> None:
+def test_the_same_rows_score_the_same_as_in_training(project: Path, use_trained: Trainer) -> None:
     """The batch figure of a batch made of the champion's holdout is its holdout figure: one definition."""
     spec = use_spec(project, monitoring=monitoring(drift_share_threshold=0.9))
-    trained = retrain(spec)
+    trained = use_trained("cancer")
     from tasks.tracking.runs import load_reference
 
     run = MlflowClient(get_settings().tracking_uri).get_run(trained.run_id)
@@ -139,9 +145,9 @@ def test_the_same_rows_score_the_same_as_in_training(project: Path) -> None:
     assert not result.drift.prediction_drift.drifted
 
 
-def test_a_metric_that_cannot_be_computed_on_the_batch_says_why(project: Path) -> None:
+def test_a_metric_that_cannot_be_computed_on_the_batch_says_why(project: Path, use_trained: Trainer) -> None:
     spec = use_spec(project, monitoring=monitoring(drift_share_threshold=0.9, max_quality_drop=0.05))
-    retrain(spec)
+    use_trained("cancer")
     frame = cancer_frame()
     one_class = frame[frame["target"] == "benign"]
     result = monitor(spec, batch=write_batch(project, "benign-only.csv", one_class))
@@ -164,12 +170,14 @@ def episode_tags() -> dict[str, str]:
     return {k: v for k, v in tags.items() if "drift" in k}
 
 
-def test_a_rejected_drift_retrain_starts_no_cooldown_and_retries_are_bounded(timed_project: Path) -> None:
+def test_a_rejected_drift_retrain_starts_no_cooldown_and_retries_are_bounded(
+    timed_project: Path, use_trained: Trainer
+) -> None:
     spec = timed_spec(
         timed_project,
         **{"  retrain_window_days: 30": "  retrain_window_days: 30\n  max_retries_per_episode: 2"},
     )
-    retrain(spec)
+    use_trained("timed")
 
     july = monitor(spec, start="2023-07-01", end="2023-08-01")
     assert july.retrain is not None and not july.retrain.decision.promote  # min_improvement 0.9: rejected
@@ -199,12 +207,9 @@ def test_a_rejected_drift_retrain_starts_no_cooldown_and_retries_are_bounded(tim
     assert "drift persists" in run_tags(october.run_url)["mlops.drift.retrain"]
 
 
-def test_a_promoted_drift_retrain_starts_the_cooldown(timed_project: Path) -> None:
-    spec = timed_spec(
-        timed_project,
-        **{"metric: roc_auc": "metric: accuracy", "min_improvement: 0.9": "min_improvement: 0.0"},
-    )
-    retrain(spec)
+def test_a_promoted_drift_retrain_starts_the_cooldown(timed_project: Path, use_trained: Trainer) -> None:
+    spec = timed_spec(timed_project, **ACCURACY_PROMOTES)
+    use_trained("timed-accuracy")
     july = monitor(spec, start="2023-07-01", end="2023-08-01")
     assert july.retrain is not None and july.retrain.decision.promote, july.retrain.decision.reasons
     tags = episode_tags()
@@ -216,13 +221,12 @@ def test_a_promoted_drift_retrain_starts_the_cooldown(timed_project: Path) -> No
     assert registry("timed-model")["versions"] == [1, 2]
 
 
-def test_a_champion_promoted_outside_the_monitor_answers_the_episode(timed_project: Path) -> None:
+def test_a_champion_promoted_outside_the_monitor_answers_the_episode(
+    timed_project: Path, use_trained: Trainer
+) -> None:
     """With the retrain left to the deployment (the drift event), the next monitor sees the new champion."""
-    spec = timed_spec(
-        timed_project,
-        **{"min_improvement: 0.9": "min_improvement: 0.0", "metric: roc_auc": "metric: accuracy"},
-    )
-    retrain(spec)
+    spec = timed_spec(timed_project, **ACCURACY_PROMOTES)
+    use_trained("timed-accuracy")
     july = monitor(spec, start="2023-07-01", end="2023-08-01", retrain_in_process=False)
     assert july.retrain is None and july.event_id is not None
     assert episode_tags()["mlops.drift_episode.last_outcome"] == "requested by the mlops.drift.detected event"
@@ -243,11 +247,13 @@ def flipped_for_large_tumours(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(target=frame["target"].where(~large, swapped))
 
 
-def test_with_no_max_quality_drop_the_champions_floor_judges_a_labelled_batch(project: Path) -> None:
+def test_with_no_max_quality_drop_the_champions_floor_judges_a_labelled_batch(
+    project: Path, use_trained: Trainer
+) -> None:
     """The spec `mlops init` writes (no quality rule): an unchanged labelled batch stays quiet, a real drop alerts
     (it was 'no drift, action: none', exit 0), and the verdict says it in figures."""
-    spec = use_spec(project, monitoring="monitoring: {drift_share_threshold: 0.3, on_drift: alert}\n")
-    trained = retrain(spec)
+    spec = use_spec(project, monitoring=CANCER_ALERT)
+    trained = use_trained("cancer")
     artifacts = MlflowClient(get_settings().tracking_uri).list_artifacts(trained.run_id, "monitoring")
     assert "monitoring/quality_floor.json" in [a.path for a in artifacts]
 
@@ -267,11 +273,13 @@ def test_with_no_max_quality_drop_the_champions_floor_judges_a_labelled_batch(pr
     assert "quality drop" in monitor_markdown(dropped)
 
 
-def test_a_champion_without_a_floor_falls_back_to_the_drift_rule_loudly(project: Path) -> None:
+def test_a_champion_without_a_floor_falls_back_to_the_drift_rule_loudly(
+    project: Path, use_trained: Trainer
+) -> None:
     """A champion trained before the floor was stored (its artifact removed here) is judged as before, and the
     verdict says that quality was NOT judged and how to change that."""
-    spec = use_spec(project, monitoring="monitoring: {drift_share_threshold: 0.3, on_drift: alert}\n")
-    trained = retrain(spec)
+    spec = use_spec(project, monitoring=CANCER_ALERT)
+    trained = use_trained("cancer")
     run = MlflowClient(get_settings().tracking_uri).get_run(trained.run_id)
     floor = Path(run.info.artifact_uri.removeprefix("file://")) / "monitoring" / "quality_floor.json"
     floor.unlink()

@@ -5,7 +5,9 @@ the drift policy retrains once per drift episode (cooldown in data time)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import mlflow
 import pandas as pd
@@ -18,13 +20,13 @@ from mlops.errors import DataError, NoChampion
 from mlops.settings import get_settings
 from tasks.drift import load_snapshot
 from tasks.tracking import champion, store
-from tests.conftest import SUITE, cancer_frame, make_project, spec_text
-from tests.integration.conftest import copy_home, timed_spec, trained_home
+from tests.conftest import SUITE, cancer_frame, spec_text
+from tests.integration.conftest import CANCER_ALERT, timed_spec
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
 
 MODEL = "cancer-model"
-ALERT = "monitoring: {drift_share_threshold: 0.3, on_drift: alert}\n"
+ALERT = CANCER_ALERT
 
 
 # --- helpers ---------------------------------------------------------------------------------------------------
@@ -75,23 +77,12 @@ def run_id_of(run_url: str) -> str:
     return run_url.rstrip("/").rsplit("/", 1)[-1]
 
 
-@pytest.fixture(scope="module")
-def trained_store(prefect_harness: str, empty_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """An MLOPS_HOME whose store holds the cancer spec (use_spec's default) retrained once for this module: most
-    tests below judge a batch against that same first champion, and copy this home instead of training it again
-    (7 identical retrains a run before)."""
-    return trained_home(
-        tmp_path_factory,
-        empty_store,
-        "trained",
-        lambda folder: retrain(use_spec(make_project(folder / "proj"))),
-    )
-
-
 @pytest.fixture
-def trained(trained_store: Path, isolated_home: Path) -> None:
-    """This test's MLOPS_HOME starts as a copy of the module's trained store (champion v1 of the cancer spec)."""
-    copy_home(trained_store, isolated_home)
+def trained(use_trained: Callable[[str], Any]) -> None:
+    """This test's MLOPS_HOME starts as a copy of the session's trained home of the cancer spec (use_spec's default;
+    tests/integration/conftest.py::trained_homes): most tests below judge a batch against that same first champion
+    instead of training it again (7 identical retrains a run before)."""
+    use_trained("cancer")
     assert registry(MODEL) == {
         "versions": [1],
         "aliases": {"champion": "1", "challenger": "1", "previous": None},
@@ -191,21 +182,23 @@ def test_unlabelled_batch_is_judged_even_when_the_suite_checks_the_labels(projec
 # --- time windows and the retrain loop (a synthetic source with a daily time column) ------------------------------
 
 
-def test_a_time_window_with_no_rows_stops(timed_project: Path) -> None:
+def test_a_time_window_with_no_rows_stops(timed_project: Path, use_trained: Callable[[str], Any]) -> None:
     spec = timed_spec(timed_project, "alert")
-    retrain(spec)
+    use_trained("timed")
     with pytest.raises(DataError, match="no rows") as info:
         monitor(spec, start="2030-01-01", end="2030-02-01")
     assert "2030-01-01" in str(info.value), info.value
     assert monitor_runs("timed") == []
 
 
-def test_retrain_policy_retries_while_drift_retrains_are_rejected(timed_project: Path) -> None:
+def test_retrain_policy_retries_while_drift_retrains_are_rejected(
+    timed_project: Path, use_trained: Callable[[str], Any]
+) -> None:
     """A rejected drift retrain starts no cooldown (issue #12 item 11): the next drifted period tries again, up to
     monitoring.max_retries_per_episode (3 by default); tests/integration/test_monitor_fail_closed.py has the
     cooldown after a promotion and the bound."""
     spec = timed_spec(timed_project, "retrain")
-    first = retrain(spec)
+    first = use_trained("timed")  # the same retrain as `retrain(spec)` here: on_drift is the monitor's
     assert first.decision.promote and registry("timed-model")["versions"] == [1]
 
     july = monitor(spec, start="2023-07-01", end="2023-08-01")
@@ -231,9 +224,11 @@ def test_retrain_policy_retries_while_drift_retrains_are_rejected(timed_project:
     assert len(monitor_runs("timed")) == 3
 
 
-def test_alert_policy_records_the_drift_and_does_not_retrain(timed_project: Path) -> None:
+def test_alert_policy_records_the_drift_and_does_not_retrain(
+    timed_project: Path, use_trained: Callable[[str], Any]
+) -> None:
     spec = timed_spec(timed_project, "alert")
-    retrain(spec)
+    use_trained("timed")
     before = registry("timed-model")
     result = monitor(spec, start="2023-07-01", end="2023-08-01")
     assert result.verdict.drifted and result.verdict.action == "alert"
