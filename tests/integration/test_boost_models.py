@@ -1,4 +1,4 @@
-"""LightGBM and XGBoost champions on the flights (issue 27), through the real flows (Prefect API, MLflow on SQLite,
+"""LightGBM, XGBoost and CatBoost champions on the flights (issue 27), through the real flows (Prefect API, MLflow on SQLite,
 Evidently): trained with native categories and early stopping, registered as champion, loaded through
 `mlflow.pyfunc.load_model("models:/NAME@champion")` in a fresh plain Python process that predicts what the predict
 flow wrote, and judged by the monitor (estimated quality, importance-weighted drift) like a scikit-learn model."""
@@ -55,7 +55,7 @@ frame = pd.read_parquet(sys.argv[2])
 labels = model.predict(frame[json.loads(sys.argv[3])])
 proba = model.get_raw_model().predict_proba(frame[json.loads(sys.argv[3])])[:, 1]
 print(json.dumps({"labels": [int(v) for v in labels], "proba": [float(v) for v in proba],
-                  "modules": sorted(m for m in ("lightgbm", "xgboost") if m in sys.modules)}))
+                  "modules": sorted(m for m in ("lightgbm", "xgboost", "catboost") if m in sys.modules)}))
 """
 
 
@@ -83,7 +83,9 @@ def project(root: Path, estimator: str) -> tuple[str, str]:
     return str(spec), str(path)
 
 
-@pytest.mark.parametrize("estimator", ["lightgbm.LGBMClassifier", "xgboost.XGBClassifier"])
+@pytest.mark.parametrize(
+    "estimator", ["lightgbm.LGBMClassifier", "xgboost.XGBClassifier", "catboost.CatBoostClassifier"]
+)
 def test_a_boosting_champion_loads_through_pyfunc_in_a_fresh_process_and_the_monitor_judges_it(
     tmp_path: Path, estimator: str
 ) -> None:
@@ -92,6 +94,7 @@ def test_a_boosting_champion_loads_through_pyfunc_in_a_fresh_process_and_the_mon
     trained = retrain(spec)
     assert trained.champion_after == trained.version == "1", trained.decision
     assert trained.challenger_metrics["roc_auc"] > 0.6, trained.challenger_metrics
+    assert not (Path.cwd() / "catboost_info").exists()  # CatBoost writes there unless told not to
 
     out = tmp_path / "proj" / "predictions.parquet"
     predict(spec, out=str(out), batch=batch)
