@@ -1,5 +1,5 @@
 """Issue 26 end to end on a real PostgreSQL (the server .ci/install-postgres.sh installs), through the `mlops` CLI
-(subprocesses on the session's shared Prefect server): the flights in a table; a second retrain picks up the rows
+on the session's shared Prefect server: the flights in a table; a second retrain picks up the rows
 inserted after the first (its lineage counts them); predict writes a month into a table and a rerun leaves no
 duplicates; a monitor of that month reads only that month (the rows it judged); labels inserted "a day later"
 turn the waiting period into a realised figure (not yet beside its earlier estimate: see step 4), while the
@@ -11,14 +11,22 @@ the query, the URL masked in lineage; test_labels_later.py: the share rule; test
 transaction). The second retrain is a run of the pipeline's retrain deployment (`mlops deploy` from this project,
 which is outside the repository, then `mlops trigger retrain` and a process worker started in the project folder),
 as a schedule's tick creates one: the flow run a worker starts reads the rows inserted since the last run. Waiting
-for a cron tick would cost minutes; tests/e2e/test_prefect_server.py proves the declared schedules."""
+for a cron tick would cost minutes; tests/e2e/test_prefect_server.py proves the declared schedules.
+
+Real processes where a process is what is checked: the worker and its flow run, the named `prefect work-pool
+create`, `mlops trigger` (Prefect's client takes PREFECT_API_URL from the environment the process started with), and
+the monitor whose read is killed mid-way. The other commands run in-process (the `in_process` fixture:
+the same commands, exit codes and output, without a new interpreter importing Prefect, MLflow, scikit-learn and
+ADBC again for each, 10-20 s of CPU a command). From real processes elsewhere: `mlops run retrain`'s exit 0 in
+tests/e2e/test_concurrency.py, `mlops deploy` in tests/e2e/test_prefect_server.py, an exit 2
+with one paragraph in tests/e2e/test_bad_input_corpus.py (`test_a_real_process_refuses_the_same_way`)."""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,16 +174,25 @@ def lineage_rows(run_id: str) -> int:
     return sum(json.loads(i.dataset.profile)["num_rows"] for i in run.inputs.dataset_inputs)
 
 
-def test_the_flights_pipeline_on_postgresql_through_the_cli(tmp_path: Path, db: Db) -> None:
+def test_the_flights_pipeline_on_postgresql_through_the_cli(
+    tmp_path: Path,
+    db: Db,
+    isolated_home: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    in_process: Callable[..., subprocess.CompletedProcess[str]],
+) -> None:
     root = tmp_path / "proj"
     (root / "deployments").mkdir(parents=True)
     (root / "pyproject.toml").write_text("[project]\nname = 'pg'\n")
     spec = write_spec(root, "flights-pg", "flights", MODEL)
-    home = tmp_path / "mlops-home"  # the test process's MLOPS_HOME too (tests/conftest.py::isolated_home)
+    home = isolated_home  # the real processes' MLOPS_HOME too
     env = cli_env(home, FLIGHTS_DB_URL=db.url(), PRED_DB_URL=db.url())
+    monkeypatch.chdir(root)
+    monkeypatch.setenv("FLIGHTS_DB_URL", db.url())
+    monkeypatch.setenv("PRED_DB_URL", db.url())
 
-    def mlops(*args: str, environ: dict[str, str] = env) -> subprocess.CompletedProcess[str]:
-        return run_mlops(*args, cwd=root, env=environ)
+    def mlops(*args: str) -> subprocess.CompletedProcess[str]:
+        return in_process(*args)
 
     # 1. a retrain reads January and February; March arrives; the next retrain picks it up
     first = mlops("run", "retrain", spec)
@@ -197,9 +214,11 @@ def test_the_flights_pipeline_on_postgresql_through_the_cli(tmp_path: Path, db: 
         cwd=root, env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert pool.returncode == 0, pool.stdout[-2000:] + pool.stderr[-2000:]
-    for step in (("deploy",), ("trigger", "retrain", spec)):
-        done = mlops(*step)
-        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    done = mlops("deploy")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    # a real process: `mlops trigger` reads PREFECT_API_URL as Prefect does, from the environment it started with
+    done = run_mlops("trigger", "retrain", spec, cwd=root, env=env)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     worker = subprocess.run(
         [sys.executable, "-m", "prefect", "worker", "start", "--pool", "mlops-local", "--type", "process",
          "--run-once"], cwd=root, env=env, capture_output=True, text=True, timeout=600,
@@ -279,7 +298,9 @@ def test_the_flights_pipeline_on_postgresql_through_the_cli(tmp_path: Path, db: 
     assert len(versions(MODEL)) == 2  # on_drift: alert: the monitor registers nothing
 
     # 5. a wrong password and a missing table: one paragraph, exit 2, nothing registered
-    wrong = mlops("run", "retrain", spec, environ=env | {"FLIGHTS_DB_URL": db.url("wrong-one")})
+    monkeypatch.setenv("FLIGHTS_DB_URL", db.url("wrong-one"))
+    wrong = mlops("run", "retrain", spec)
+    monkeypatch.setenv("FLIGHTS_DB_URL", db.url())
     assert wrong.returncode == 2, wrong.stdout[-2000:] + wrong.stderr[-2000:]
     said = wrong.stdout + wrong.stderr
     assert "FLIGHTS_DB_URL=postgresql://postgres:***@" in said and "wrong-one" not in said
