@@ -28,17 +28,23 @@ def check_overrides(spec: Path, overrides: dict[str, Any]) -> None:
 def override_problems(loaded: Any, overrides: dict[str, Any]) -> list[str]:
     """What is wrong with the --param options for this spec, in words: an unknown parameter (with the closest
     name), a value the estimator refuses, a parameter that every candidate it appears in would override."""
+    from mlops.catalog import EARLY_STOPPING, alias_of
     from mlops.errors import SpecError
     from mlops.text import did_you_mean
-    from tasks.train import estimator_class, param_problems
+    from tasks.train import constructor_params, param_problems
 
     model = loaded.spec.model
     short = model.estimator.rsplit(".", 1)[-1]
-    valid = sorted(estimator_class(model.estimator)().get_params())
+    valid = constructor_params(model.estimator)  # CatBoost's get_params() holds only the params set
     out = []
     for name in (n for n in overrides if n not in valid):
-        guess = did_you_mean(name, valid)
-        hint = f"did you mean '{guess}'?" if guess else "its parameters: " + ", ".join(valid)
+        target, guess = alias_of(model.estimator, name, valid), did_you_mean(name, valid)
+        if target == EARLY_STOPPING:
+            hint = f"early stopping is {EARLY_STOPPING} in the spec, which cuts the validation part it needs"
+        elif target is not None:
+            hint = f"it is another name for '{target}', the one name this setting has here: use --param {target}=..."
+        else:
+            hint = f"did you mean '{guess}'?" if guess else "its parameters: " + ", ".join(valid)
         out.append(f"--param {name}: {short} has no parameter '{name}'; {hint}")
     if out:
         return out

@@ -49,14 +49,16 @@ def test_checking_a_spec_does_not_import_the_boosting_libraries(tmp_path: Path) 
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
 
+@pytest.mark.parametrize("estimator", ["xgboost.XGBClassifier", "catboost.CatBoostClassifier"])
 def test_a_spec_naming_a_boosting_estimator_without_the_extra_says_which_extra_to_install(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, estimator: str
 ) -> None:
     monkeypatch.setattr(catalog, "installed", lambda path: False)  # as in an environment without [boost]
     assert "xgboost.XGBRegressor" not in catalog.estimators()
-    (msg,) = spec_problems(write_spec(tmp_path, boost_spec("xgboost.XGBClassifier")))
-    assert "model.estimator: 'xgboost.XGBClassifier' needs the optional 'boost' extra" in msg
-    assert "xgboost is not installed" in msg
+    assert "catboost.CatBoostRegressor" not in catalog.estimators()
+    (msg,) = spec_problems(write_spec(tmp_path, boost_spec(estimator)))
+    assert f"model.estimator: '{estimator}' needs the optional 'boost' extra" in msg
+    assert f"{estimator.split('.')[0]} is not installed" in msg
     assert 'pip install -e ".[boost]"' in msg
     assert "sklearn.ensemble.HistGradientBoostingClassifier" in msg  # the alternative, for the spec's task
     assert "is not an allowed estimator" not in msg  # it is allowed: it is just not installed here
@@ -137,3 +139,22 @@ def test_init_proposes_lightgbm_with_early_stopping_when_the_extra_is_installed_
         [columns[0], columns[1], ColumnProfile("y", "numeric", 500, distinct=450)], "y", None, boosting=True
     )
     assert regression.estimator.value == "lightgbm.LGBMRegressor"
+
+
+def test_a_param_option_of_mlops_run_takes_catboosts_names_and_points_its_aliases_to_them(
+    tmp_path: Path,
+) -> None:
+    """CatBoost's get_params() is empty until a param is set: the option is checked against its constructor's
+    names, less the aliases the spec refuses too."""
+    from mlops.cli.params import override_problems
+
+    loaded = load_spec(write_spec(tmp_path, boost_spec("catboost.CatBoostClassifier", "{n_estimators: 50}")))
+    assert override_problems(loaded, {"max_depth": 4, "learning_rate": 0.1}) == []
+    (alias,) = override_problems(loaded, {"iterations": 20})
+    assert alias.startswith("--param iterations: CatBoostClassifier has no parameter 'iterations'") and (
+        "another name for 'n_estimators'" in alias
+    ), alias
+    (stop,) = override_problems(loaded, {"od_wait": 20})
+    assert "early stopping is model.early_stopping_rounds" in stop, stop
+    (typo,) = override_problems(loaded, {"max_dept": 4})
+    assert typo.endswith("did you mean 'max_depth'?"), typo
