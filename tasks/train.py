@@ -359,8 +359,22 @@ def early_stopped_trees(
 def check_target(model: Model, frame: pd.DataFrame, column: str) -> None:
     """DataError when the estimator cannot keep the target's labels: XGBClassifier numbers its classes 0..k-1 and
     predicts those numbers (its classes_ is always 0..k-1), so another target would come back as codes from the
-    saved model. Booleans and the integers 0..k-1 pass."""
-    if model.task != "classification" or not model.estimator.startswith("xgboost."):
+    saved model. Booleans and the integers 0..k-1 pass. CatBoostClassifier answers a target of more than two classes
+    with a column of labels (shape (n, 1)), not the 1-D labels that predict, the monitor and the saved model's
+    signature take: refused too."""
+    if model.task != "classification":
+        return
+    if model.estimator.startswith("catboost."):
+        classes = frame[column].dropna().nunique()
+        if classes > 2:
+            raise DataError(
+                f"the target '{column}' holds {classes} classes, and {model.estimator} takes two: for more it "
+                "predicts a column of labels rather than one label a row, which the predictions, the monitor and "
+                "the saved model's signature do not take. Name lightgbm.LGBMClassifier (or a scikit-learn "
+                "classifier) for this target, or make it a yes/no question in the source."
+            )
+        return
+    if not model.estimator.startswith("xgboost."):
         return
     target = frame[column]
     labels = target.dropna().drop_duplicates().tolist()  # Python values: shown as the user wrote them

@@ -126,14 +126,13 @@ def test_the_spec_check_takes_their_params_and_names_the_closest_to_an_unknown_o
     assert problem.path == "model.params.n_estimator" and "did you mean 'n_estimators'?" in problem.hint
 
 
-def test_lightgbm_stops_early_on_text_labels() -> None:
+@pytest.mark.parametrize("estimator", ["lightgbm.LGBMClassifier", CAT])
+def test_lightgbm_stops_early_on_text_labels(estimator: str) -> None:
     """The probe's eval set takes codes: LightGBM does not encode text labels there ('pandas dtypes must be int,
-    float or bool', found by `mlops init` on a text target)."""
+    float or bool', found by `mlops init` on a text target); CatBoost keeps the labels of its refit."""
     worded = frame(3000, 0).assign(y=lambda f: f["y"].map({0: "benign", 1: "malignant"}))
     held = frame(1000, 1).assign(y=lambda f: f["y"].map({0: "benign", 1: "malignant"}))
-    spec = model(
-        "lightgbm.LGBMClassifier", params={"n_estimators": 400, "learning_rate": 0.3}, early_stopping_rounds=5
-    )
+    spec = model(estimator, params={"n_estimators": 400, "learning_rate": 0.3}, early_stopping_rounds=5)
     fitted = train.train(
         SplitData(worded, held, FEATURES, "sha", "test"),
         spec,
@@ -141,8 +140,9 @@ def test_lightgbm_stops_early_on_text_labels() -> None:
         3,
         validation=(worded.iloc[:2400], worded.iloc[2400:]),
     )
-    assert 1 <= fitted.model[-1].n_estimators < 400
-    assert set(fitted.model.predict(held[FEATURES.all])) <= {"benign", "malignant"}
+    assert 1 <= fitted.model[-1].get_params()["n_estimators"] < 400
+    assert set(np.ravel(fitted.model.predict(held[FEATURES.all]))) <= {"benign", "malignant"}
+    assert fitted.metrics["roc_auc"] > 0.85, fitted.metrics
 
 
 # --- CatBoost ------------------------------------------------------------------------------------------------------
@@ -190,3 +190,17 @@ def test_a_catboost_regressor_round_trips_through_skops_trusting_only_its_own_ty
     loaded = skops.io.loads(saved, trusted=trusted)
     probe = frame(200, 4)[FEATURES.all].assign(c=lambda f: f["c"].where(f.index % 5 > 0, "never seen"))
     assert np.array_equal(loaded.predict(probe), fitted.model.predict(probe))
+
+
+def test_catboost_refuses_more_than_two_classes_before_fitting() -> None:
+    """CatBoostClassifier predicts a (n, 1) column of labels for a multiclass target (pandas refuses it as the
+    prediction column): refused with the estimators to use instead, before any fit."""
+    from mlops.errors import DataError
+
+    rows = frame(600, 0).assign(y=lambda f: np.where(f["b"] > 0.5, "hi", np.where(f["a"] > 0, "mid", "lo")))
+    with pytest.raises(DataError) as caught:
+        train.train(
+            SplitData(rows, rows, FEATURES, "sha", "t"), model(CAT, params={"n_estimators": 5}), "y", 3
+        )
+    said = str(caught.value)
+    assert "holds 3 classes" in said and "lightgbm.LGBMClassifier" in said, said
