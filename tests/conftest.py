@@ -180,12 +180,20 @@ def cli_env(home: Path, **extra: str) -> dict[str, str]:
 
 @contextlib.contextmanager
 def running_prefect_server(home: Path, timeout: float = 180) -> Iterator[str]:
-    """`prefect server start` in a subprocess on a free loopback port (its own PREFECT_HOME); yields the API URL
-    once /api/health answers, and stops the server's whole process group afterwards."""
+    """`prefect server start` in a subprocess on a free loopback port (its own PREFECT_HOME), without the services
+    no test here needs (tests/stack.py: LEAN_PREFECT_SERVER); yields the API URL once /api/health answers, and stops
+    the server's whole process group afterwards."""
     import urllib.request
 
+    from tests.stack import LEAN_PREFECT_SERVER
+
     port = free_port()
-    env = {**os.environ, "PREFECT_HOME": str(home), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+    env = {
+        **os.environ,
+        **LEAN_PREFECT_SERVER,
+        "PREFECT_HOME": str(home),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    }
     env.pop("PREFECT_API_URL", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],

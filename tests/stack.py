@@ -35,6 +35,17 @@ QUIET = {
     "TQDM_DISABLE": "1",
     "OMP_WAIT_POLICY": "PASSIVE",
 }
+# The Prefect server loops a test's server does without (Prefect 3.8: prefect/settings/models/server/services.py):
+# no test waits for a cron schedule to create runs (the scheduler also writes up to 100 future runs for each
+# scheduled deployment that `mlops deploy` creates), for a run to be marked late, or for a worker to be marked
+# offline, and none opens the UI. tests/e2e/test_prefect_server.py's `mlops serve` keeps all of them, and so does
+# `make stack`. Events, automations, task-run recording, concurrency leases and pauses stay on.
+LEAN_PREFECT_SERVER = {
+    "PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED": "false",
+    "PREFECT_SERVER_SERVICES_FOREMAN_ENABLED": "false",
+    "PREFECT_SERVER_UI_ENABLED": "false",
+}
 TEAM, READER, ADMIN = "team", "reader", "admin"
 POOL = "mlops-local"
 
@@ -63,6 +74,7 @@ class Stack:
     prefect_port: int = 0
     mlflow_port: int = 0
     procs: list[tuple[str, subprocess.Popen[bytes], Path]] = field(default_factory=list)
+    lean: bool = False  # a test's stack: its Prefect server without LEAN_PREFECT_SERVER's services
     _pg_data: Path | None = None
     _pg_bin: Path | None = None
 
@@ -173,7 +185,7 @@ class Stack:
 
     def start_prefect(self) -> None:
         self.prefect_port = free_port()
-        env = {**os.environ, **QUIET}
+        env = {**os.environ, **QUIET, **(LEAN_PREFECT_SERVER if self.lean else {})}
         env.update(
             PREFECT_HOME=str(self.root / "prefect-home"),
             PREFECT_API_DATABASE_CONNECTION_URL=self.pg_url("prefect", "postgresql+asyncpg"),
@@ -239,11 +251,17 @@ class Stack:
                     os.environ[k] = v
 
     def create_pool(self) -> None:
-        """The one process work pool every worker polls (`mlops deploy` needs it to exist)."""
-        argv = [str(BIN / "prefect"), "work-pool", "create", POOL, "--type", "process"]
-        done = subprocess.run(argv, env=self.client_env(TEAM), capture_output=True, text=True, timeout=300)
-        if done.returncode != 0 and "already exists" not in done.stdout + done.stderr:
-            raise StackError(f"could not create the work pool {POOL}: {(done.stdout + done.stderr)[-2000:]}")
+        """The one process work pool every worker polls (`mlops deploy` needs it to exist), created as `mlops serve`
+        creates its pools (mlops/cli/server.py: Prefect's client in this process, the process worker's default job
+        template): a `prefect work-pool create` process cost ~5 s of CPU, 8-27 s of wall on a loaded machine."""
+        from prefect.settings import PREFECT_API_AUTH_STRING, temporary_settings
+
+        from mlops.cli.server import ensure_process_pools
+
+        with temporary_settings(updates={PREFECT_API_AUTH_STRING: self.prefect_auth}):
+            _, other = ensure_process_pools(self.prefect_api_url, [POOL])
+        if other:
+            raise StackError(f"the work pool {POOL} exists with another type: {other[0]}")
 
     def start_worker(self, name: str, folder: Path, extra_env: dict[str, str] | None = None) -> None:
         """A process worker on the pool, started in `folder` (its own copy of the project) with its own MLOPS_HOME.
@@ -322,10 +340,13 @@ class Stack:
             self._pg_data = None
 
 
-def start_stack(root: Path, on_started: Callable[[Stack], None] | None = None) -> Stack:
-    """PostgreSQL, the Prefect server and the MLflow server with its users; stopped again if any piece fails."""
+def start_stack(root: Path, on_started: Callable[[Stack], None] | None = None, lean: bool = False) -> Stack:
+    """PostgreSQL, the Prefect server and the MLflow server with its users; stopped again if any piece fails.
+    `lean`: a test's stack, its Prefect server without the services of LEAN_PREFECT_SERVER."""
     stack = Stack(
-        root=root, secrets={u: secrets.token_urlsafe(12) for u in ("prefect", "flask", ADMIN, TEAM, READER)}
+        root=root,
+        secrets={u: secrets.token_urlsafe(12) for u in ("prefect", "flask", ADMIN, TEAM, READER)},
+        lean=lean,
     )
     try:
         stack.start_postgres(["prefect", "mlflow", "mlflow_auth"])

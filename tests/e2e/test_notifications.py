@@ -26,6 +26,7 @@ import pytest
 from mlops.cli import notifications as nt
 from mlops.cli import supervisor as sv
 from tests.conftest import REPO, free_port, wait_until
+from tests.stack import LEAN_PREFECT_SERVER
 
 pytestmark = pytest.mark.e2e
 
@@ -152,19 +153,13 @@ def receiver() -> Iterator[str]:
         server.shutdown()
 
 
-# Services this test does not need, off so the server starts and stops sooner (the triggers and actions stay on).
+# Services this test does not need, off so the server starts and stops sooner (the triggers and actions stay on):
+# those no test server needs (tests/stack.py), and the cancellation, pause and lease loops.
 LEAN_SERVER = {
-    "PREFECT_UI_ENABLED": "false",
+    **LEAN_PREFECT_SERVER,
     **{
         f"PREFECT_SERVER_SERVICES_{s}_ENABLED": "false"
-        for s in (
-            "SCHEDULER",
-            "LATE_RUNS",
-            "FOREMAN",
-            "CANCELLATION_CLEANUP",
-            "PAUSE_EXPIRATIONS",
-            "REPOSSESSOR",
-        )
+        for s in ("CANCELLATION_CLEANUP", "PAUSE_EXPIRATIONS", "REPOSSESSOR")
     },
 }
 
