@@ -66,6 +66,11 @@ ZYGOTE = """
 import json, os, sys
 import mlops.cli, flows.retrain, tasks.steps, tasks.tracking.registry, tasks.quality
 import mlflow, mlflow.sklearn, great_expectations, sklearn.linear_model, sklearn.pipeline, sklearn.preprocessing
+# and what a retrain imports on its way (listed from sys.modules after one run): a new store's migrations, skops,
+# the metrics and splits, the libraries MLflow's logging reaches
+import sklearn.metrics, sklearn.model_selection, sklearn.compose, sklearn.impute, scipy.stats, skops.io
+import alembic.command, alembic.config, mlflow.store.tracking.sqlalchemy_store, mlflow.store.model_registry.sqlalchemy_store
+import git, dask, graphviz, filelock, narwhals, anyio._backends._asyncio
 print("ready", flush=True)
 for line in sys.stdin:
     request = json.loads(line)
