@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -90,11 +91,12 @@ def test_ledger_previous_alias_and_rollback(project: Path) -> None:
     assert len(ledger.history("cancer-model")) == 4
 
 
-def test_a_failed_smoke_test_puts_the_champion_back_and_is_recorded(project: Path) -> None:
+def test_a_failed_smoke_test_puts_the_champion_back_and_is_recorded(
+    project: Path, use_trained: Callable[[str], Any]
+) -> None:
     import pandas as pd
 
-    spec = str(project / "deployments" / "cancer.yaml")
-    first = retrain(spec)
+    first = use_trained("cancer")  # v1 of the cancer spec, trained once a session (the same model)
     run = TrainingRun(first.run_id, "1", f"runs:/{first.run_id}/model", first.run_url)
     from mlops.policy import decide
     from mlops.spec import Promotion
@@ -108,12 +110,14 @@ def test_a_failed_smoke_test_puts_the_champion_back_and_is_recorded(project: Pat
     assert ledger.history("cancer-model")[-1].action == "smoke-test-rollback"
 
 
-def test_a_restore_that_did_not_take_is_never_reported_as_done(project: Path) -> None:
+def test_a_restore_that_did_not_take_is_never_reported_as_done(
+    project: Path, use_trained: Callable[[str], Any]
+) -> None:
     """The smoke test's restore reads the aliases back: a champion it could not put back is named, not assumed."""
     from tasks.tracking.registry import _restore_aliases
     from tasks.tracking.store import client
 
-    retrain(str(project / "deployments" / "cancer.yaml"))
+    use_trained("cancer")  # v1 of the cancer spec, trained once a session (the same model)
     assert _restore_aliases(client(), "cancer-model", {"champion": "1", "previous": None}) == ""
     # v7 does not exist, so the alias cannot be set back to it: the read-back says what differs
     found = _restore_aliases(client(), "cancer-model", {"champion": "7", "previous": None})

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -131,9 +133,11 @@ def test_better_model_replaces_the_champion_and_previous_follows(project: Path) 
     assert registry("cancer-model")["aliases"] == {"champion": "2", "challenger": "2", "previous": "1"}
 
 
-def test_broken_batch_stops_the_run_and_leaves_the_registry_as_it_was(project: Path) -> None:
+def test_broken_batch_stops_the_run_and_leaves_the_registry_as_it_was(
+    project: Path, use_trained: Callable[[str], Any]
+) -> None:
     spec = str(project / "deployments" / "cancer.yaml")
-    retrain(spec)
+    use_trained("cancer")  # v1 of the cancer spec, trained once a session (the same model)
     before = registry("cancer-model")
     csv = project / "data" / "cancer.csv"
     frame = pd.read_csv(csv)
@@ -179,12 +183,12 @@ def test_single_class_target_stops_before_anything_is_tracked(project: Path) -> 
 
 
 def test_a_failure_after_registration_leaves_no_orphan_version(
-    project: Path, monkeypatch: pytest.MonkeyPatch
+    project: Path, monkeypatch: pytest.MonkeyPatch, use_trained: Callable[[str], Any]
 ) -> None:
     """Fault injection on the real registry: the alias move fails after the version was created."""
     spec_path = project / "deployments" / "cancer.yaml"
     spec = str(spec_path)
-    retrain(spec)
+    use_trained("cancer")  # v1 of the cancer spec, trained once a session (the same model)
     before = registry("cancer-model")
     spec_path.write_text(spec_path.read_text().replace("{C: 1.0, max_iter: 500}", "{C: 1.0, max_iter: 501}"))
     real = MlflowClient.set_registered_model_alias
