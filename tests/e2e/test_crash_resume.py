@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -26,6 +27,8 @@ from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
+
+from tests.conftest import use_home
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
@@ -170,7 +173,25 @@ def zygote(shared_prefect_server: str) -> Iterator[Zygote]:
 ARGS = ("run", "retrain", "deployments/cancer.yaml")
 
 
-def run_killed(zygote: Zygote, project: Path, home: Path, kill_at: str) -> subprocess.CompletedProcess[str]:
+@pytest.fixture(scope="module")
+def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An MLflow store created (migrated) as `tasks.tracking.store.client` creates it, once for the module: each
+    case's home starts with a copy, so no killed process spends its CPU on MLflow's migrations (the integration
+    tier's `empty_store` does the same)."""
+    from tasks.tracking import store
+
+    home = tmp_path_factory.mktemp("crash-empty-store") / "mlops-home"
+    with pytest.MonkeyPatch.context() as mp:
+        use_home(mp, home)
+        store.client()
+    return home / "mlflow.db"
+
+
+def run_killed(
+    zygote: Zygote, project: Path, home: Path, kill_at: str, store: Path
+) -> subprocess.CompletedProcess[str]:
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(store, home / "mlflow.db")
     env = {**os.environ, **zygote.env, "MLOPS_HOME": str(home), "KILL_AT": kill_at}
     env.pop("MLFLOW_TRACKING_URI", None)
     out = home.parent / "killed"
@@ -183,13 +204,14 @@ def test_killed_at_a_stage_boundary_then_run_again(
     project: Path,
     isolated_home: Path,
     zygote: Zygote,
+    empty_store: Path,
     in_process: Callable[..., subprocess.CompletedProcess[str]],
     monkeypatch: pytest.MonkeyPatch,
     boundary: str,
     kill_at: str,
     trained: bool,
 ) -> None:
-    killed = run_killed(zygote, project, isolated_home, kill_at)
+    killed = run_killed(zygote, project, isolated_home, kill_at, empty_store)
     assert killed.returncode == -9, (
         f"not killed at '{boundary}':\n{killed.stdout[-2000:]}{killed.stderr[-2000:]}"
     )
