@@ -62,8 +62,9 @@ EDITS = ("policy", "param", "suite")
 
 
 def _validate_copy(root: Path) -> Path:
-    """The examples' specs and suites in their own folder, so that edits leave the repository alone."""
-    for sub in ("deployments", "expectations"):
+    """The examples' specs, suites and data in their own folder, as a checkout holds them, so that edits leave the
+    repository alone (the DuckDB example reads data/nycflights13/ by a path relative to the project)."""
+    for sub in ("deployments", "expectations", "data"):
         shutil.copytree(REPO / sub, root / sub, dirs_exist_ok=True)
     (root / "pyproject.toml").write_text("[project]\nname = 'bench-validate'\n")
     return root
