@@ -351,6 +351,18 @@ def spec_text(
     )
 
 
+def write_duckdb_table(path: Path, table: str, frame: pd.DataFrame) -> None:
+    """The table `table` in the DuckDB file at `path`, (re)written with the frame's rows in the frame's order."""
+    import duckdb
+
+    con = duckdb.connect(str(path))
+    try:
+        con.register("frame", frame)
+        con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM frame")
+    finally:
+        con.close()
+
+
 def write_spec(folder: Path, text: str, name: str = "spec.yaml") -> Path:
     """`text` as a spec file in `folder`, marked as a project root (an empty pyproject.toml) for `load_spec`."""
     (folder / "pyproject.toml").write_text("")

@@ -85,18 +85,26 @@ def checked_columns(raw: Mapping[str, Any]) -> list[str]:
 def leak_warnings(loaded: Any) -> list[str]:
     """A feature that alone predicts the target almost perfectly on a sample of the data (tasks/data/leakage.py):
     probably a leak, in a hand-written spec as much as in one `mlops init` wrote. Remembered by the data's, the
-    target's and the features' identity, so a spec checked before costs no read."""
+    target's and the features' identity, so a spec checked before costs no read; where the data has no cheap
+    identity (a database, a bucket, files past check_memo's hashing limit), by the content of the sample read,
+    so an unchanged table costs the sample's read but not scikit-learn's import and the scoring."""
     from mlops.cli.check_memo import data_key, part_key
     from mlops.errors import MlopsError
 
     spec = loaded.spec
     features = spec.data.features
-    source = data_key(loaded)
-    key = None
-    if source is not None:
-        key = part_key("leak-warnings", source, spec.data.model_dump(mode="json"), spec.model.task)
+    source, sample = data_key(loaded), None
+    if source is None:
+        from tasks.data import frame_sha256, read_frame
+
+        try:
+            sample = read_frame(loaded, nrows=LEAK_SAMPLE_ROWS)
+        except (MlopsError, KeyError, ValueError):
+            return []
+        source = f"sample:{frame_sha256(sample)}"
+    key = part_key("leak-warnings", source, spec.data.model_dump(mode="json"), spec.model.task)
     notes = read_quietly(_notes())
-    if key is not None and isinstance(notes.get(key), list):
+    if isinstance(notes.get(key), list):
         return [str(w) for w in notes[key]]
     from mlops.init_policy import SEED, probable_leaks
     from tasks.data import read_frame
@@ -104,7 +112,8 @@ def leak_warnings(loaded: Any) -> list[str]:
     from tasks.data.splits import resolve_features
 
     try:
-        sample = read_frame(loaded, nrows=LEAK_SAMPLE_ROWS)
+        if sample is None:
+            sample = read_frame(loaded, nrows=LEAK_SAMPLE_ROWS)
         if spec.data.target not in sample.columns:
             return []
         used = [c for c in resolve_features(sample, spec.data).all if c in sample.columns]
@@ -124,8 +133,7 @@ def leak_warnings(loaded: Any) -> list[str]:
             f"outcome makes the model look right on the holdout and fail in production: {fix} unless it is known "
             "when a prediction is made"
         )
-    if key is not None:
-        keep_newest(_notes(), key, found, 200)
+    keep_newest(_notes(), key, found, 200)
     return found
 
 

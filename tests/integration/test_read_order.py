@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import write_duckdb_table
 from tests.integration.test_parquet_dataset import SPEC as FILE_SPEC
 from tests.integration.test_parquet_dataset import SUITE, _frame, _project
 
@@ -48,14 +49,7 @@ def _spec(tmp_path: Path, source: str) -> Path:
 
 def _write_table(root: Path, frame: pd.DataFrame) -> None:
     """The table `trips` in data/trips.duckdb, (re)written with the rows in the frame's order."""
-    import duckdb
-
-    con = duckdb.connect(str(root / "data" / "trips.duckdb"))
-    try:
-        con.register("frame", frame)
-        con.execute("CREATE OR REPLACE TABLE trips AS SELECT * FROM frame")
-    finally:
-        con.close()
+    write_duckdb_table(root / "data" / "trips.duckdb", "trips", frame)
 
 
 @pytest.fixture

@@ -59,6 +59,40 @@ def test_validate_after_an_edit_elsewhere_imports_no_checking_library(project: P
     assert "sklearn" in params["heavy"] and "great_expectations" not in params["heavy"]
 
 
+def test_a_database_checked_before_is_not_scored_again_for_its_leak_warning(project: Path) -> None:
+    """A sql source has no cheap identity (the whole table would be read), so its leak warning is remembered by the
+    content of the sample it reads: an unchanged table costs that read, not scikit-learn's import and the scoring
+    (before, every `mlops validate deployments/` did both for the DuckDB example: ~4 s of CPU); a changed table is
+    scored again."""
+    from mlops.cli.checks import check_spec
+    from mlops.cli.spec_warnings import spec_warnings
+    from tests.conftest import cancer_frame, write_duckdb_table
+
+    frame = cancer_frame()[["mean_radius", "mean_texture", "target"]]
+    leaky = frame.assign(outcome_code=(frame["target"] == "malignant").astype(int))  # the target, as a number
+    write_duckdb_table(project / "data" / "cases.duckdb", "cases", leaky)
+    spec = project / "deployments" / "cancer.yaml"
+    source = '{kind: sql, url: "duckdb:///data/cases.duckdb", table: cases}'
+    spec.write_text(spec.read_text().replace("{kind: csv, path: data/cancer.csv}", source))
+    # validate's checks and warnings, here in-process: each part scored once and remembered
+    assert check_spec(spec)[1] == []
+    assert any("'outcome_code', which is probably a leak" in w for w in spec_warnings(spec))
+
+    again = cli(project, ["validate", str(spec)])
+    assert again["codes"] == [0], again["out"]
+    assert "'outcome_code', which is probably a leak" in again["out"][0]
+    assert "sklearn" not in again["heavy"], "an unchanged table was scored again"
+
+    # the same columns, the leak gone
+    write_duckdb_table(
+        project / "data" / "cases.duckdb", "cases", leaky.assign(outcome_code=range(len(leaky)))
+    )
+    changed = cli(project, ["validate", str(spec)])
+    assert changed["codes"] == [0], changed["out"]
+    assert "probably a leak" not in changed["out"][0]
+    assert "sklearn" in changed["heavy"]  # scored again
+
+
 def parts_counted(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     from mlops.cli import checks
 
