@@ -83,8 +83,10 @@ def trained_home(
 
 
 # the first champions that several modules judge batches against: the retrain reads of the spec's `monitoring:`
-# section only max_sample_rows and seed (the reference sample), so specs that differ elsewhere in that section (the
-# thresholds, on_drift, on_unjudgeable, max_quality_drop, max_retries_per_episode) share one trained home
+# section only max_sample_rows and seed (the reference sample; tests/unit/test_retrain_reads_monitoring.py holds
+# it), so specs that differ elsewhere in that section (the thresholds, on_drift, on_unjudgeable, max_quality_drop,
+# max_retries_per_episode) share one trained home. Its run's spec_sha256 and idempotency key are the training spec's
+# (the hash covers the whole spec): a test's own retrain of its spec does not reuse that run
 CANCER_ALERT = "monitoring: {drift_share_threshold: 0.3, on_drift: alert}\n"
 ACCURACY_PROMOTES = {"metric: roc_auc": "metric: accuracy", "min_improvement: 0.9": "min_improvement: 0.0"}
 
