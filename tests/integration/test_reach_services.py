@@ -2,8 +2,10 @@
 bounded retry of mlops/reach.py, against real things on 127.0.0.1: a closed port (bound, then closed), a silent
 port (it listens, the kernel accepts, nobody ever answers), a real PostgreSQL refusing a wrong password, a real
 Dask handshake. The user reads the variable, the address without its password, what happened and the tries; the
-command's exit code is 1 for a service down, 2 for credentials to correct. The commands run as users run them
-(run_mlops); their `timeout` is only a guard against the old minutes-long wait, never a timing assertion.
+command's exit code is 1 for a service down, 2 for credentials to correct. The closed port and the refused password
+run as users run them (run_mlops: a real process's exit code); their `timeout` is only a guard against the old
+minutes-long wait, never a timing assertion. The silent services' `mlops run retrain` runs in this process
+(invoke_mlops: the same command and message, no interpreter started to import the libraries again).
 
 The policy's connect timeout is a setting (MLOPS_CONNECT_TIMEOUT_SECONDS): the tests of a silent service set its
 least, 2 s (a silent port is told after ~8 s instead of ~20 s); the silent MLflow server keeps the default."""
@@ -18,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from mlops.reach import CONNECT_TIMEOUT_SECONDS, LEAST_CONNECT_TIMEOUT_SECONDS, TRIES
-from tests.conftest import free_port, run_mlops, running_postgres
+from tests.conftest import free_port, invoke_mlops, run_mlops, running_postgres
 
 SPEC = "deployments/cancer.yaml"
 GUARD = 120  # seconds: far above the policy's worst case (~20 s), far below the old 105-180 s
@@ -49,6 +51,26 @@ def _retrain(project: Path, tmp_path: Path, **extra: str) -> tuple[int, str]:
     return r.returncode, " ".join(r.stderr.split())
 
 
+def _retrain_here(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **extra: str
+) -> tuple[int, str]:
+    """`_retrain` in this process (invoke_mlops: the same command, exit code and message, without a new interpreter
+    importing the libraries). The real process's exit codes stay covered here: 1 by
+    test_a_closed_postgresql_port_is_said_after_the_policys_tries, 2 by
+    test_a_refused_postgresql_password_is_not_retried_and_exits_2."""
+    home = tmp_path / "home"
+    for name in ("PREFECT_API_URL", "MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in {"MLOPS_HOME": str(home), **extra}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.chdir(project)
+    r = invoke_mlops("run", "retrain", SPEC)
+    assert "Traceback" not in r.stderr, r.stderr
+    assert not (home / "mlflow.db").exists()  # nothing was tracked (nor the embedded store created)
+    assert not (home / "reports").exists()  # no quality gate ran: no data was loaded
+    return r.returncode, " ".join(r.stderr.split())
+
+
 def test_a_closed_postgresql_port_is_said_after_the_policys_tries(project: Path, tmp_path: Path) -> None:
     port = free_port()
     uri = f"postgresql://mlflow:s3cret@127.0.0.1:{port}/mlflow"
@@ -61,10 +83,11 @@ def test_a_closed_postgresql_port_is_said_after_the_policys_tries(project: Path,
 
 
 def test_a_silent_postgresql_port_is_said_after_the_policys_tries(
-    project: Path, tmp_path: Path, silent_port: int
+    project: Path, tmp_path: Path, silent_port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """In-process (_retrain_here): the closed port's test above runs the same command as a real process."""
     uri = f"postgresql://mlflow:s3cret@127.0.0.1:{silent_port}/mlflow"
-    code, err = _retrain(project, tmp_path, MLFLOW_TRACKING_URI=uri, **SHORTER)
+    code, err = _retrain_here(project, tmp_path, monkeypatch, MLFLOW_TRACKING_URI=uri, **SHORTER)
     assert code == 1, err
     assert f"MLFLOW_TRACKING_URI=postgresql://mlflow:***@127.0.0.1:{silent_port}/mlflow" in err, err
     assert f"accepted the connection but did not answer within {SHORT:g} s" in err, err
@@ -90,9 +113,11 @@ def test_a_silent_mlflow_server_is_said_after_the_policys_tries(
 
 
 def test_a_silent_prefect_api_is_said_after_the_policys_tries(
-    project: Path, tmp_path: Path, silent_port: int
+    project: Path, tmp_path: Path, silent_port: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    code, err = _retrain(project, tmp_path, PREFECT_API_URL=f"http://127.0.0.1:{silent_port}/api", **SHORTER)
+    """In-process (_retrain_here); a real process's exit 1 for a service down: the closed PostgreSQL port's test."""
+    url = f"http://127.0.0.1:{silent_port}/api"
+    code, err = _retrain_here(project, tmp_path, monkeypatch, PREFECT_API_URL=url, **SHORTER)
     assert code == 1, err
     assert f"Prefect server at PREFECT_API_URL=http://127.0.0.1:{silent_port}/api" in err, err
     assert (
