@@ -16,7 +16,8 @@ from mlops.errors import MlopsError, PipelineStopped
 from tasks.tracking import ledger
 from tasks.tracking.registry import publish, rollback
 from tasks.tracking.runs import TrainingRun
-from tests.conftest import edit_spec
+from tests.conftest import edit_spec, make_project
+from tests.integration.conftest import copy_home, trained_home
 from tests.integration.test_retrain_flow import registry
 
 pytestmark = [pytest.mark.integration, pytest.mark.usefixtures("prefect_harness")]
@@ -206,13 +207,39 @@ def _promote(spec: Path, *args: str) -> Any:
     return CliRunner().invoke(app, ["promote", str(spec), *args])
 
 
-def test_a_person_promotes_a_version_the_policy_rejected(project: Path) -> None:
+# the cancer spec with a loose guardrail, then its second version: max_iter 501, the same model in effect
+LOOSE = ("max_drop: 0.05", "max_drop: 1.0")
+SAME_MODEL = ("{C: 1.0, max_iter: 500}", "{C: 1.0, max_iter: 501}")
+
+
+@pytest.fixture(scope="module")
+def rejected_v2_home(
+    prefect_harness: str, empty_store: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    """An MLOPS_HOME where the LOOSE spec trained v1 (champion), then SAME_MODEL's v2 (rejected), made once for
+    the two tests that start from that registry (each copies it: `use_rejected_v2`)."""
+
+    def train(folder: Path) -> None:
+        spec = edit_spec(make_project(folder / "proj"), *LOOSE)
+        retrain(str(spec))  # v1 champion
+        edit_spec(folder / "proj", *SAME_MODEL)
+        assert retrain(str(spec)).decision.rule == "not-improved"  # v2 rejected: the same model in effect
+
+    return trained_home(tmp_path_factory, empty_store, "rejected-v2", train)
+
+
+@pytest.fixture
+def use_rejected_v2(project: Path, rejected_v2_home: Path, isolated_home: Path) -> Path:
+    """This test's MLOPS_HOME a copy of `rejected_v2_home`; returns the project's spec, edited as it was there."""
+    copy_home(rejected_v2_home, isolated_home)
+    edit_spec(project, *LOOSE)
+    return edit_spec(project, *SAME_MODEL)
+
+
+def test_a_person_promotes_a_version_the_policy_rejected(project: Path, use_rejected_v2: Path) -> None:
     """Issue 23: an honest model rejected against a leaky first champion is put in charge by name, as a manual
     promotion (not a rollback): aliases, decision tags, ledger and history say so; mistakes move nothing."""
-    spec = edit_spec(project, "max_drop: 0.05", "max_drop: 1.0")
-    retrain(str(spec))  # v1 champion
-    edit_spec(project, "{C: 1.0, max_iter: 500}", "{C: 1.0, max_iter: 501}")
-    assert retrain(str(spec)).decision.rule == "not-improved"  # v2 rejected: the same model in effect
+    spec = use_rejected_v2  # v1 champion, v2 rejected (asserted where the home is made)
     before = registry("cancer-model")
     assert before["aliases"] == {"champion": "1", "challenger": "2", "previous": None}
 
@@ -263,16 +290,11 @@ def test_a_person_promotes_a_version_the_policy_rejected(project: Path) -> None:
     assert retrain(str(spec)).champion_before == "2"
 
 
-def test_a_manual_promotion_that_fails_midway_moves_nothing(
-    project: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.mark.usefixtures("use_rejected_v2")  # v1 champion, v2 rejected
+def test_a_manual_promotion_that_fails_midway_moves_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     from tasks.tracking import registry as reg
     from tasks.tracking.champion import registry_state
 
-    spec = edit_spec(project, "max_drop: 0.05", "max_drop: 1.0")
-    retrain(str(spec))
-    edit_spec(project, "{C: 1.0, max_iter: 500}", "{C: 1.0, max_iter: 501}")
-    retrain(str(spec))
     before = registry("cancer-model")
     tags_before = next(v for v in registry_state("cancer-model") if v.version == "2").tags
 
