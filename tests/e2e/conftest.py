@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from tests.conftest import SHARED_PREFECT, invoke_mlops, running_prefect_server
+from tests.warm import Warm
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -38,3 +39,14 @@ def in_process(
     yield invoke_mlops
     # and after: the next test in this worker (an integration test on its own server) must not send its events here
     EventsWorker.drain_all()
+
+
+@pytest.fixture(scope="session")
+def warm(shared_prefect_server: str) -> Iterator[Warm]:
+    """The session's warm process (tests/warm.py): real `mlops` processes forked from it skip the 15-20 s CPU of
+    importing the libraries again. Started by the first test that asks for it, stopped at the session's end."""
+    process = Warm(shared_prefect_server)
+    try:
+        yield process
+    finally:
+        process.stop()

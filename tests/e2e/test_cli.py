@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from tests.conftest import cli_env, invoke_mlops, run_mlops
+from tests.warm import Warm
 
 pytestmark = pytest.mark.e2e
 
@@ -79,7 +80,8 @@ def test_demo_flow_from_the_cli(
     """Train, retrain (compared and rejected), a broken batch (exit 1, registry unchanged), then status. The first
     retrain is a real process; the steps after it run in-process (`in_process`: the same commands, exit codes and
     output without importing the libraries again for each). Real processes still show exit 1
-    (test_one_class_target_stops_with_exit_1) and status's exit 0 (test_status_before_any_training)."""
+    (test_one_class_target_stops_with_exit_1, forked; tests/e2e/test_no_traceback.py, started as a user starts it)
+    and status's exit 0 (test_status_before_any_training)."""
     r = mlops("run", "retrain", "deployments/cancer.yaml", cwd=project, home=isolated_home)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Decision: promoted (first-model)" in r.stdout and "champion is v1" in r.stdout
@@ -118,10 +120,14 @@ def test_status_before_any_training(project: Path, isolated_home: Path) -> None:
     assert r.returncode == 0 and "No versions of 'cancer-model' yet" in r.stdout
 
 
-def test_one_class_target_stops_with_exit_1(project: Path, isolated_home: Path) -> None:
+def test_one_class_target_stops_with_exit_1(project: Path, isolated_home: Path, warm: Warm) -> None:
+    """A process of its own forked from the session's warm process (tests/warm.py: its exit code and stderr as a
+    subprocess's, without importing the libraries again); exit 1 from a process started as a user starts it:
+    tests/e2e/test_no_traceback.py and tests/e2e/test_security.py::test_a_prefect_password_is_never_printed."""
     csv = project / "data" / "cancer.csv"
     frame = pd.read_csv(csv)
     frame["target"] = "benign"
     frame.to_csv(csv, index=False)
-    r = mlops("run", "retrain", "deployments/cancer.yaml", cwd=project, home=isolated_home)
+    args = ("run", "retrain", "deployments/cancer.yaml")
+    r = warm.run(args, project, cli_env(isolated_home), project.parent / "one-class")
     assert r.returncode == 1 and "has a single class ('benign')" in r.stderr, r.stderr

@@ -1,20 +1,23 @@
-"""Several pipelines at once on the embedded defaults (one SQLite MLflow store): nothing is lost or corrupted."""
+"""Several pipelines at once on the embedded defaults (one SQLite MLflow store): nothing is lost or corrupted.
+
+The three `mlops run retrain` are real processes at once, forked from the session's warm process (tests/warm.py:
+their own interpreters, exit codes and output, without importing the libraries again). A retrain's exit 0 from a
+process started as a user starts it: tests/e2e/test_cli.py::test_demo_flow_from_the_cli."""
 
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO, cli_env
+from tests.warm import Warm
 
 pytestmark = pytest.mark.e2e
 
 
-def test_different_pipelines_at_once_on_a_new_store(project: Path, isolated_home: Path) -> None:
+def test_different_pipelines_at_once_on_a_new_store(project: Path, isolated_home: Path, warm: Warm) -> None:
     shutil.copy(REPO / "deployments" / "diabetes.yaml", project / "deployments" / "diabetes.yaml")
     shutil.copy(REPO / "expectations" / "diabetes.json", project / "expectations" / "diabetes.json")
     env = cli_env(isolated_home)
@@ -23,15 +26,12 @@ def test_different_pipelines_at_once_on_a_new_store(project: Path, isolated_home
         ["run", "retrain", "deployments/diabetes.yaml"],
         ["run", "retrain", "deployments/diabetes.yaml", "--param", "alpha=1.0"],
     ]
-    procs = [
-        subprocess.Popen([sys.executable, "-m", "mlops.cli", *c], cwd=project, env=env, text=True,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        for c in commands
-    ]  # fmt: skip
-    outputs = [p.communicate(timeout=900) for p in procs]
-    for p, (out, err) in zip(procs, outputs, strict=True):
-        assert p.returncode == 0, out + err
-        assert "database is locked" not in out + err
+    started = [
+        warm.start(tuple(c), project, env, project.parent / f"out-{i}") for i, c in enumerate(commands)
+    ]
+    for done in [warm.wait(s) for s in started]:
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "database is locked" not in done.stdout + done.stderr
 
     from tasks.tracking.champion import registry_state
     from tasks.tracking.ledger import history

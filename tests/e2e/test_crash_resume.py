@@ -5,36 +5,34 @@ and the ledger as one clean run leaves them, and, once the training run had fini
 run is reused. The kill is real (SIGKILL of the CLI's own process, which cannot clean up); only where it happens
 is chosen, by wrapping one function in the killed process before the CLI starts. The run again is in-process
 (the `in_process` fixture: the same command, exit code and output without a second interpreter importing every
-library again); `mlops run retrain`'s exit 0 from a real process is checked by tests/e2e/test_concurrency.py.
+library again); `mlops run retrain`'s exit 0 from a process started as a user starts it is checked by
+tests/e2e/test_cli.py::test_demo_flow_from_the_cli.
 
-Each killed process is forked from one process of the module that has imported the CLI and the libraries a retrain
-uses (Prefect, MLflow, GX, scikit-learn) once: a fresh interpreter per case spent most of its CPU on those imports
-before reaching the boundary it was killed at (docs/performance.md). The fork is a process of its own, with the
-case's own folder, environment and output files; it is SIGKILLed as the fresh process was.
+Each killed process is forked from the session's warm process (tests/warm.py), which has imported the CLI and the
+libraries a retrain uses (Prefect, MLflow, GX, scikit-learn) once: a fresh interpreter per case spent most of its
+CPU on those imports before reaching the boundary it was killed at (docs/performance.md). The fork is a process of
+its own, with the case's own folder, environment and output files; it is SIGKILLed as the fresh process was.
 """
 
 from __future__ import annotations
 
-import contextlib
-import json
 import os
 import shutil
-import signal
 import subprocess
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from mlflow import MlflowClient
 
 from tests.conftest import use_home
+from tests.warm import Warm
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[2]
 
 # Wraps one function so that the process SIGKILLs itself before (or after) it runs, then runs the CLI. Run in a
-# child forked from ZYGOTE, with the case's folder and environment.
+# child forked from the session's warm process (tests/warm.py), with the case's folder and environment.
 KILLER = """
 import importlib, os, signal
 target, when = os.environ["KILL_AT"].rsplit(":", 1)
@@ -62,90 +60,6 @@ from mlops.cli import app
 app(ARGS, prog_name="mlops")
 """
 
-# Imports the CLI and what a retrain imports, once; then, for each request on stdin (a JSON line: folder,
-# environment, argv, output files), forks a child that takes them and runs KILLER, and answers with the child's
-# wait status. Only the forked child runs a command; this process starts no thread and no client.
-ZYGOTE = """
-import json, os, sys
-import mlops.cli, flows.retrain, tasks.steps, tasks.tracking.registry, tasks.quality
-import mlflow, mlflow.sklearn, great_expectations, sklearn.linear_model, sklearn.pipeline, sklearn.preprocessing
-# and what a retrain imports on its way (listed from sys.modules after one run): a new store's migrations, skops,
-# the metrics and splits, the libraries MLflow's logging reaches
-import sklearn.metrics, sklearn.model_selection, sklearn.compose, sklearn.impute, scipy.stats, skops.io
-import alembic.command, alembic.config, mlflow.store.tracking.sqlalchemy_store, mlflow.store.model_registry.sqlalchemy_store
-import git, dask, graphviz, filelock, narwhals, anyio._backends._asyncio
-print("ready", flush=True)
-for line in sys.stdin:
-    request = json.loads(line)
-    pid = os.fork()
-    if pid == 0:
-        try:
-            os.chdir(request["cwd"])
-            os.environ.clear()
-            os.environ.update(request["env"])
-            sys.argv = ["mlops", *request["argv"]]
-            for fd, name in ((1, "stdout"), (2, "stderr")):
-                os.dup2(os.open(request[name], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644), fd)
-            sys.stdin.close()
-            exec(request["code"], {"__name__": "__main__", "ARGS": request["argv"]})
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os._exit(code)
-        except BaseException:
-            import traceback
-            traceback.print_exc()
-            sys.stderr.flush()
-            os._exit(70)
-        sys.stdout.flush()
-        os._exit(0)
-    _, status = os.waitpid(pid, 0)
-    print(json.dumps({"status": status}), flush=True)
-"""
-
-
-class Zygote:
-    """The module's warm process (ZYGOTE): `run` forks a child of it for one command and returns how it ended."""
-
-    def __init__(self, api: str) -> None:
-        self.env = {"PREFECT_API_URL": api, "COLUMNS": "200"}  # Prefect reads its settings at import
-        env = {**os.environ, **self.env}
-        env.pop("MLFLOW_TRACKING_URI", None)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", ZYGOTE], cwd=REPO, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-            text=True, start_new_session=True,
-        )  # fmt: skip
-        assert self.proc.stdout is not None
-        ready = self.proc.stdout.readline()
-        assert ready.strip() == "ready", f"the warm process did not start (exit {self.proc.poll()})"
-
-    def run(
-        self, argv: tuple[str, ...], cwd: Path, env: dict[str, str], out: Path
-    ) -> subprocess.CompletedProcess[str]:
-        assert self.proc.stdin is not None and self.proc.stdout is not None
-        stdout, stderr = out / "stdout.txt", out / "stderr.txt"
-        request = {"cwd": str(cwd), "env": env, "argv": list(argv), "code": KILLER,
-                   "stdout": str(stdout), "stderr": str(stderr)}  # fmt: skip
-        self.proc.stdin.write(json.dumps(request) + "\n")
-        self.proc.stdin.flush()
-        answer = self.proc.stdout.readline()
-        assert answer, f"the warm process died (exit {self.proc.poll()})"
-        status = json.loads(answer)["status"]
-        code = -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
-        return subprocess.CompletedProcess(argv, code, stdout.read_text(), stderr.read_text())
-
-    def stop(self) -> None:
-        with contextlib.suppress(OSError):
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(timeout=10)
-
-
 # (stage boundary, what to wrap, whether the training run had finished when the process died)
 BOUNDARIES = [
     ("after the quality gate", "tasks.steps.split.fn:before", False),
@@ -157,17 +71,6 @@ BOUNDARIES = [
     ("after the ledger entry", "tasks.tracking.registry.record:after", True),
     ("after the commit, before the summary", "tasks.steps.publish_summary.fn:before", True),
 ]
-
-
-@pytest.fixture(scope="module")
-def zygote(shared_prefect_server: str) -> Iterator[Zygote]:
-    """The module's warm process, its commands on the session's real Prefect server (tests/e2e/conftest.py): a
-    temporary server per run would triple the time."""
-    warm = Zygote(shared_prefect_server)
-    try:
-        yield warm
-    finally:
-        warm.stop()
 
 
 ARGS = ("run", "retrain", "deployments/cancer.yaml")
@@ -188,22 +91,20 @@ def empty_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run_killed(
-    zygote: Zygote, project: Path, home: Path, kill_at: str, store: Path
+    warm: Warm, project: Path, home: Path, kill_at: str, store: Path
 ) -> subprocess.CompletedProcess[str]:
     home.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(store, home / "mlflow.db")
-    env = {**os.environ, **zygote.env, "MLOPS_HOME": str(home), "KILL_AT": kill_at}
+    env = {**os.environ, **warm.env, "MLOPS_HOME": str(home), "KILL_AT": kill_at}
     env.pop("MLFLOW_TRACKING_URI", None)
-    out = home.parent / "killed"
-    out.mkdir()
-    return zygote.run(ARGS, project, env, out)
+    return warm.run(ARGS, project, env, home.parent / "killed", code=KILLER)
 
 
 @pytest.mark.parametrize(("boundary", "kill_at", "trained"), BOUNDARIES, ids=[b[0] for b in BOUNDARIES])
 def test_killed_at_a_stage_boundary_then_run_again(
     project: Path,
     isolated_home: Path,
-    zygote: Zygote,
+    warm: Warm,
     empty_store: Path,
     in_process: Callable[..., subprocess.CompletedProcess[str]],
     monkeypatch: pytest.MonkeyPatch,
@@ -211,7 +112,7 @@ def test_killed_at_a_stage_boundary_then_run_again(
     kill_at: str,
     trained: bool,
 ) -> None:
-    killed = run_killed(zygote, project, isolated_home, kill_at, empty_store)
+    killed = run_killed(warm, project, isolated_home, kill_at, empty_store)
     assert killed.returncode == -9, (
         f"not killed at '{boundary}':\n{killed.stdout[-2000:]}{killed.stderr[-2000:]}"
     )

