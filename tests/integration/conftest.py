@@ -91,24 +91,31 @@ CANCER_ALERT = "monitoring: {drift_share_threshold: 0.3, on_drift: alert}\n"
 ACCURACY_PROMOTES = {"metric: roc_auc": "metric: accuracy", "min_improvement: 0.9": "min_improvement: 0.0"}
 
 
-def _train_named(name: str, folder: Path) -> Any:
-    from flows.retrain import retrain
+def _cancer(folder: Path) -> str:
+    """The `project` fixture's cancer spec, with its suite (tests/conftest.py::spec_text)."""
+    root = make_project(folder / "proj")
+    spec = root / "deployments" / "cancer.yaml"
+    spec.write_text(spec_text(suite="expectations/cancer.json", extra=CANCER_ALERT))
+    return str(spec)
 
-    if name == "cancer":  # the `project` fixture's cancer spec, with its suite (tests/conftest.py::spec_text)
-        root = make_project(folder / "proj")
-        spec = root / "deployments" / "cancer.yaml"
-        spec.write_text(spec_text(suite="expectations/cancer.json", extra=CANCER_ALERT))
-        return retrain(str(spec))
+
+def _timed(folder: Path, **replace: str) -> str:
+    """TIMED_SPEC on the timed events, with `replace` applied to its text."""
     root = folder / "timed"
     (root / "deployments").mkdir(parents=True)
     (root / "data").mkdir()
     (root / "pyproject.toml").write_text("[project]\nname = 'timed'\n")
     timed_frame().to_csv(root / "data" / "events.csv", index=False)
-    if name == "timed":  # TIMED_SPEC as it is (min_improvement 0.9: no later challenger is promoted)
-        return retrain(timed_spec(root, "alert"))
-    if name == "timed-accuracy":  # promoted on accuracy with no margin: a drift retrain can win
-        return retrain(timed_spec(root, "alert", **ACCURACY_PROMOTES))
-    raise ValueError(f"no trained home named {name!r}")
+    return timed_spec(root, "alert", **replace)
+
+
+# the specs of the shared trained homes, by name: each writes its project into the folder and returns its spec
+TRAINED_SPECS: dict[str, Callable[[Path], str]] = {
+    "cancer": _cancer,
+    "timed": _timed,  # min_improvement 0.9: no later challenger is promoted
+    # promoted on accuracy with no margin: a drift retrain can win
+    "timed-accuracy": lambda folder: _timed(folder, **ACCURACY_PROMOTES),
+}
 
 
 @pytest.fixture(scope="session")
@@ -121,10 +128,13 @@ def trained_homes(
     made: dict[str, tuple[Path, Any]] = {}
 
     def get(name: str) -> tuple[Path, Any]:
+        from flows.retrain import retrain
+
         if name not in made:
             box: list[Any] = []
+            spec = TRAINED_SPECS[name]
             home = trained_home(
-                tmp_path_factory, empty_store, f"trained-{name}", lambda f: box.append(_train_named(name, f))
+                tmp_path_factory, empty_store, f"trained-{name}", lambda f: box.append(retrain(spec(f)))
             )
             made[name] = home, box[0]
         return made[name]
