@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -178,21 +179,78 @@ def cli_env(home: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+PREFECT_DB = "prefect.db"  # Prefect's SQLite file in its PREFECT_HOME (the default database connection URL)
+
+
+def migrated_prefect_db(factory: pytest.TempPathFactory) -> Path:
+    """A Prefect SQLite database migrated to head by Prefect's own `prefect server database upgrade`, made once per
+    test session: the first pytest-xdist worker to need it makes it under a file lock, the others copy it.
+
+    A test server started on a new database spends ~4 s of its start in Prefect's Alembic migrations, ~1 s more in
+    Alembic's check of a database already at head (load 15-21: `prefect server start` 10.0-10.3 s CPU to healthy on
+    a new database, 6.0-6.7 s on a copy of this one, 5.4-5.7 s on a copy with PREFECT_SERVER_DATABASE_MIGRATE_ON_START
+    =false; `prefect_test_harness`'s server 9.4 s, 5.0-5.7 s on a copy; the template costs ~7 s once). The test servers
+    (`running_prefect_server`, `prefect_server`) start on copies of it. A real first migration stays covered by the
+    product's own servers, which these tests leave alone: tests/integration/test_local_server.py's first test (the
+    first `mlops run`: two commands start the kept server on a new database), tests/e2e/test_prefect_server.py's
+    `mlops serve` on a new --prefect-home, and tests/e2e/test_scale_out.py's server on a new PostgreSQL database."""
+    from filelock import FileLock
+
+    root = factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the session's folder, shared by its workers
+    template = root / "prefect-template" / PREFECT_DB
+    with FileLock(str(root / "prefect-template.lock")):
+        if not template.exists():
+            making = root / "prefect-template-making"
+            shutil.rmtree(making, ignore_errors=True)
+            making.mkdir()
+            env = {**os.environ, "PREFECT_HOME": str(making), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+            for key in (
+                "PREFECT_API_URL",
+                "PREFECT_API_DATABASE_CONNECTION_URL",
+                "PREFECT_SERVER_DATABASE_CONNECTION_URL",
+            ):
+                env.pop(key, None)
+            made = subprocess.run(
+                [sys.executable, "-m", "prefect", "server", "database", "upgrade", "-y"],
+                env=env, capture_output=True, text=True, timeout=600,
+            )  # fmt: skip
+            if made.returncode != 0:
+                pytest.fail(
+                    f"`prefect server database upgrade` failed:\n{made.stdout[-2000:]}{made.stderr[-2000:]}"
+                )
+            if (making / f"{PREFECT_DB}-wal").exists():  # a copy without it would lack the last migrations
+                pytest.fail("Prefect left its database open (a -wal file): the template would be incomplete")
+            making.rename(template.parent)  # complete, or not there at all
+    return template
+
+
+@pytest.fixture(scope="session")
+def prefect_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`migrated_prefect_db` for the session's test servers."""
+    return migrated_prefect_db(tmp_path_factory)
+
+
 @contextlib.contextmanager
-def running_prefect_server(home: Path, timeout: float = 180) -> Iterator[str]:
+def running_prefect_server(home: Path, template: Path, timeout: float = 180) -> Iterator[str]:
     """`prefect server start` in a subprocess on a free loopback port (its own PREFECT_HOME), without the services
     no test here needs (tests/stack.py: LEAN_PREFECT_SERVER); yields the API URL once /api/health answers, and stops
-    the server's whole process group afterwards."""
+    the server's whole process group afterwards. Its database starts as a copy of `template` (`migrated_prefect_db`,
+    at head already), so it starts without migrating (PREFECT_SERVER_DATABASE_MIGRATE_ON_START=false)."""
     import urllib.request
 
     from tests.stack import LEAN_PREFECT_SERVER
 
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, home / PREFECT_DB)
     port = free_port()
     env = {
         **os.environ,
         **LEAN_PREFECT_SERVER,
         "PREFECT_HOME": str(home),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_SERVER_DATABASE_MIGRATE_ON_START": "false",
     }
     env.pop("PREFECT_API_URL", None)
     proc = subprocess.Popen(
@@ -245,18 +303,33 @@ def running_postgres(folder: Path, databases: list[str], password: str | None = 
 
 
 @contextlib.contextmanager
-def prefect_server(storage: Path, startup_timeout: int = 300, api_url: str | None = None) -> Iterator[str]:
+def prefect_server(
+    storage: Path, template: Path | None = None, startup_timeout: int = 300, api_url: str | None = None
+) -> Iterator[str]:
     """A temporary Prefect server (real API, SQLite) for in-process flow runs; yields its API URL. With `api_url`
     (the e2e session's server, tests/e2e/conftest.py), the flow runs go to that running server instead of
     starting another (7-80 s on this machine, by its load; over 90 s at load ~20, hence the 300 s limit).
+
+    Without it, Prefect's `prefect_test_harness` starts the server, on a copy of `template` (`migrated_prefect_db`)
+    instead of a new database: the harness puts its database in a new `mkdtemp()` folder, which is given the copy
+    (as `prefect-test.db`, the harness's name), and the server starts without migrating. Should a Prefect release
+    name or place its database otherwise, the server finds no tables and fails to start: loudly, not silently slower.
 
     Prefect's events worker is keyed without the API URL: one started for an earlier harness in this process
     (the integration tests' session server, when the same pytest-xdist worker ran them first) would keep sending
     this server's task-run events to the earlier one. It is drained first, so the first event here starts a worker
     for this server, and again on exit. PREFECT_LOCAL_STORAGE_PATH (where results are persisted) points at
     `storage` while the server is in use and is restored afterwards."""
+    import tempfile
+
+    import prefect.testing.utilities
     from prefect.events.worker import EventsWorker
-    from prefect.settings import PREFECT_API_URL, PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        PREFECT_SERVER_DATABASE_MIGRATE_ON_START,
+        temporary_settings,
+    )
     from prefect.testing.utilities import prefect_test_harness
 
     EventsWorker.drain_all()
@@ -271,7 +344,13 @@ def prefect_server(storage: Path, startup_timeout: int = 300, api_url: str | Non
             finally:
                 EventsWorker.drain_all()
             return
+        if template is None:
+            raise TypeError("prefect_server needs the session's migrated database (template) or an api_url")
+        folder = tempfile.mkdtemp(prefix="prefect-harness-")  # removed by the harness at exit, as its own
+        shutil.copyfile(template, Path(folder) / "prefect-test.db")
+        mp.setattr(prefect.testing.utilities, "mkdtemp", lambda: folder)
         with (
+            temporary_settings(updates={PREFECT_SERVER_DATABASE_MIGRATE_ON_START: False}),
             prefect_test_harness(server_startup_timeout=startup_timeout),
             temporary_settings(updates={PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
         ):

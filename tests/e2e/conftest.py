@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -15,8 +16,10 @@ from tests.warm import Warm
 
 
 @pytest.fixture(scope="session", autouse=True)
-def shared_prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_prefect_server(tmp_path_factory.mktemp("shared-prefect-home")) as api:
+def shared_prefect_server(
+    tmp_path_factory: pytest.TempPathFactory, prefect_db_template: Path
+) -> Iterator[str]:
+    with running_prefect_server(tmp_path_factory.mktemp("shared-prefect-home"), prefect_db_template) as api:
         os.environ[SHARED_PREFECT] = api
         try:
             yield api

@@ -5,19 +5,27 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 
 import pytest
 
 from mlops.cli.local_server import alive
-from tests.conftest import REPO, free_port, run_mlops, wait_until
+from tests.conftest import PREFECT_DB, REPO, free_port, run_mlops, wait_until
 from tests.e2e.test_prefect_server import port_open, start_serve, stop_serve
 
 pytestmark = pytest.mark.e2e
 
 
-def test_a_serve_killed_with_sigkill_leaves_what_status_shows_and_stop_stops(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_a_serve_killed_with_sigkill_leaves_what_status_shows_and_stop_stops(  # type: ignore[no-untyped-def]
+    tmp_path, prefect_db_template
+) -> None:
+    """`mlops serve`'s PREFECT_HOME holds a copy of the session's migrated Prefect database (tests/conftest.py::
+    migrated_prefect_db): what is tested is the kill, not a first migration (~4 s of CPU, which
+    tests/e2e/test_prefect_server.py's `mlops serve` on a new --prefect-home keeps covered)."""
     port = free_port()
+    (tmp_path / "prefect").mkdir()
+    shutil.copyfile(prefect_db_template, tmp_path / "prefect" / PREFECT_DB)
     served = start_serve(port, tmp_path / "prefect", tmp_path / "mlops-home", worker=True)
     try:
         record = {

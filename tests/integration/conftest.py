@@ -14,9 +14,9 @@ from tests.conftest import make_project, prefect_server, spec_text, use_home
 
 
 @pytest.fixture(scope="session")
-def prefect_harness(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def prefect_harness(tmp_path_factory: pytest.TempPathFactory, prefect_db_template: Path) -> Iterator[str]:
     """One temporary Prefect server (real API, SQLite) for every flow test of the session; yields its API URL."""
-    with prefect_server(tmp_path_factory.mktemp("prefect-storage")) as api_url:
+    with prefect_server(tmp_path_factory.mktemp("prefect-storage"), prefect_db_template) as api_url:
         yield api_url
 
 

@@ -47,13 +47,13 @@ def run_tiny_flow() -> Any:
 
 
 def test_a_server_started_inside_another_records_its_own_task_runs(
-    prefect_harness: str, tmp_path: Path
+    prefect_harness: str, prefect_db_template: Path, tmp_path: Path
 ) -> None:
     outer_run = run_tiny_flow()  # the session server's events worker is now running, as after any flow test
     wait_until(lambda: task_runs_on(prefect_harness, outer_run), 30, what="the session server's task run")
     storage_before = os.environ.get("PREFECT_LOCAL_STORAGE_PATH")
 
-    with prefect_server(tmp_path / "inner-storage") as inner:
+    with prefect_server(tmp_path / "inner-storage", prefect_db_template) as inner:
         assert inner != prefect_harness
         assert os.environ["PREFECT_LOCAL_STORAGE_PATH"] == str(tmp_path / "inner-storage")
         inner_run = run_tiny_flow()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -17,7 +18,7 @@ from mlops.cli import temporary_server as tmp
 from mlops.cli.errors import UsageError
 from mlops.cli.local_server import alive
 from mlops.cli.supervisor import Child, process_start
-from tests.conftest import REPO, invoke_mlops, wait_until
+from tests.conftest import PREFECT_DB, REPO, invoke_mlops, wait_until
 
 # what `mlops run` does around its flow (the pre-flight, Prefect pointed at a server, a call to its API), then waits
 # to be killed
@@ -53,16 +54,21 @@ def _servers_of(pid: int) -> list[int]:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc; the kernel's stop is Linux's")
 def test_a_command_killed_with_sigkill_leaves_no_temporary_server_running(
-    isolated_home: Path, tmp_path: Path
+    isolated_home: Path, tmp_path: Path, prefect_db_template: Path
 ) -> None:
+    """The command's PREFECT_HOME holds a copy of the session's migrated Prefect database (tests/conftest.py::
+    migrated_prefect_db): what is tested is the kill, not a first migration (~4 s of CPU, which
+    tests/integration/test_local_server.py's first test keeps covered)."""
     env = {
         **os.environ,
         "MLOPS_KEEP_SERVER": "0",
         "MLOPS_LOCAL_PREFECT": "off",
         "MLOPS_HOME": str(isolated_home),
     }
-    # a new database: Prefect's own temporary server needs more than its 20 s here to start on it
+    # Prefect's own temporary server needed more than its 20 s here to start on a new database
     env["PREFECT_HOME"] = str(tmp_path / "prefect-home")
+    (tmp_path / "prefect-home").mkdir()
+    shutil.copyfile(prefect_db_template, tmp_path / "prefect-home" / PREFECT_DB)
     env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
     env.pop("PREFECT_API_URL", None)
     proc = subprocess.Popen(
