@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import email
 import json
+import shutil
 import socketserver
 import subprocess
 import sys
@@ -25,7 +26,7 @@ import pytest
 
 from mlops.cli import notifications as nt
 from mlops.cli import supervisor as sv
-from tests.conftest import REPO, free_port, wait_until
+from tests.conftest import PREFECT_DB, REPO, free_port, wait_until
 from tests.stack import LEAN_PREFECT_SERVER
 
 pytestmark = pytest.mark.e2e
@@ -165,8 +166,11 @@ LEAN_SERVER = {
 
 
 @pytest.fixture(scope="module")
-def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def api_url(tmp_path_factory: pytest.TempPathFactory, prefect_db_template: Path) -> Iterator[str]:
+    """The module's server, started as `mlops serve` starts its own, on a copy of the session's migrated database
+    (tests/conftest.py::migrated_prefect_db): no first migration, which other tests keep covered."""
     home = tmp_path_factory.mktemp("notify-prefect")
+    shutil.copyfile(prefect_db_template, home / PREFECT_DB)
     port = free_port()
     url = sv.api_url_for(port)
     with (
@@ -174,6 +178,7 @@ def api_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     ):  # the server's environment is this process's (supervisor.child_env)
         for key, value in LEAN_SERVER.items():
             mp.setenv(key, value)
+        mp.setenv("PREFECT_SERVER_DATABASE_MIGRATE_ON_START", "false")  # the copy is at head
         proc = sv.start_server(port, home, home / "server.log")
     SERVER_LOGS[url] = home / "server.log"
     try:
