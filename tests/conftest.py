@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import os
@@ -10,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -32,6 +34,13 @@ os.environ.setdefault(
 # a temporary Prefect server per command, as before issue 15: no kept-alive server outlives a test (the tests of
 # the kept server, tests/integration/test_local_server.py, turn it on for themselves and stop it)
 os.environ.setdefault("MLOPS_KEEP_SERVER", "0")
+# Prefect's own home (its profiles, the database of a server Prefect starts for itself, persisted results) is a
+# folder of this test process, removed at its exit: never the developer's ~/.prefect (a temporary server's database
+# and the results of every e2e run landed there, shared by every session on the machine), nor shared between
+# pytest-xdist workers. The servers the tests start themselves are given a PREFECT_HOME of their own
+_PREFECT_HOME = tempfile.mkdtemp(prefix="mlops-tests-prefect-home-")
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+atexit.register(shutil.rmtree, _PREFECT_HOME, True)
 # as `mlops` runs (mlops/cli/runtime.py): OpenMP threads sleep when idle. LightGBM's tests on 3,000 rows took 282 s
 # with spinning threads on the shared 2-core machine, 20 s without
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
