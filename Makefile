@@ -30,10 +30,11 @@ demo-replay: install
 	$(BIN)/mlops replay deployments/flight_delays.yaml --start 2013-07-01 --end 2014-01-01 --every month
 	$(BIN)/mlops history deployments/flight_delays.yaml
 
-## test: install, lint, and run every test on two workers, one test file per worker, the longest files first
+## test: install, lint, and run every test on three workers (the 2 cores wait on servers and processes much of the
+## time), one test file per worker, the longest files first
 ## (tests/schedule.py; pytest's exit 5, "no tests ran", is a failure)
 test: install lint
-	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadfile --durations=25; rc=$$?; \
+	$(BIN)/pytest -q -p no:cacheprovider -n 3 --dist loadfile --durations=25; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 ## check: the quick tier while working: install, lint, and the unit tests (pure decisions, specs, messages, the CLI

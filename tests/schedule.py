@@ -1,15 +1,15 @@
-"""Longest file first: the order in which `make test` (`-n 2 --dist loadfile`) hands test files to its workers.
+"""Longest file first: the order in which `make test` (`-n 3 --dist loadfile`) hands test files to its workers.
 
 pytest-xdist's loadfile hands out files by their number of tests, most first, so a file of one 5-minute test
 (test_scale_out) started last, and one worker ran it alone while the other had finished. Started first, the
 longest files run beside each other and the many short ones fill in the ends (longest processing time first,
-near optimal on two workers). Only the order changes: every file still runs whole on one worker.
+near optimal on a few workers). Only the order changes: every file still runs whole on one worker.
 
 The weights are each file's seconds in a full run (setup + call + teardown of its tests), in
 tests/durations.json; a file not listed there weighs its number of tests times its tier's mean. Refresh it
 after a full run with `--junitxml`:
 
-    .venv/bin/pytest -q -p no:cacheprovider -n 2 --dist loadfile --junitxml=/tmp/suite.xml
+    .venv/bin/pytest -q -p no:cacheprovider -n 3 --dist loadfile --junitxml=/tmp/suite.xml
     .venv/bin/python -m tests.schedule /tmp/suite.xml
 """
 
