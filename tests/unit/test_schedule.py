@@ -1,4 +1,4 @@
-"""tests/schedule.py: the order in which `make test` hands test files to its two workers (longest first)."""
+"""tests/schedule.py: the order in which `make test` hands test files to its workers (longest first)."""
 
 from __future__ import annotations
 
