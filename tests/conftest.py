@@ -241,24 +241,6 @@ def prefect_db_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return migrated_prefect_db(tmp_path_factory)
 
 
-def _dies_with_this_process() -> Callable[[], None] | None:
-    """preexec_fn (Linux): the kernel sends the server SIGTERM when this test process dies, however it dies. A
-    pytest run stopped by SIGTERM or SIGKILL runs no fixture's tear-down, and the session's server (in a session of
-    its own) ran on: one was found 71 minutes after its run was stopped. As mlops/cli/temporary_server.py does."""
-    if not sys.platform.startswith("linux"):
-        return None
-    parent = os.getpid()
-
-    def preexec() -> None:
-        import ctypes
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:  # this process died before prctl took effect
-            os.kill(os.getpid(), signal.SIGTERM)
-
-    return preexec
-
-
 @contextlib.contextmanager
 def running_prefect_server(home: Path, template: Path, timeout: float = 180) -> Iterator[str]:
     """`prefect server start` in a subprocess on a free loopback port (its own PREFECT_HOME), without the services
@@ -267,6 +249,7 @@ def running_prefect_server(home: Path, template: Path, timeout: float = 180) -> 
     at head already), so it starts without migrating (PREFECT_SERVER_DATABASE_MIGRATE_ON_START=false)."""
     import urllib.request
 
+    from mlops.cli.temporary_server import die_with_parent
     from tests.stack import LEAN_PREFECT_SERVER
 
     home.mkdir(parents=True, exist_ok=True)
@@ -283,7 +266,9 @@ def running_prefect_server(home: Path, template: Path, timeout: float = 180) -> 
     proc = subprocess.Popen(
         [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1", "--port", str(port)],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-        preexec_fn=_dies_with_this_process(),  # noqa: PLW1509 - only prctl and getppid run there
+        # the kernel stops it when this test process dies, however it dies: a pytest run stopped by SIGTERM or
+        # SIGKILL runs no tear-down, and the server, in a session of its own, ran on (one for 71 minutes)
+        preexec_fn=die_with_parent(os.getpid()),  # noqa: PLW1509 - only prctl and getppid run there
     )  # fmt: skip
     api = f"http://127.0.0.1:{port}/api"
     deadline = time.monotonic() + timeout
@@ -348,8 +333,6 @@ def prefect_server(
     this server's task-run events to the earlier one. It is drained first, so the first event here starts a worker
     for this server, and again on exit. PREFECT_LOCAL_STORAGE_PATH (where results are persisted) points at
     `storage` while the server is in use and is restored afterwards."""
-    import tempfile
-
     import prefect.testing.utilities
     from prefect.events.worker import EventsWorker
     from prefect.settings import (

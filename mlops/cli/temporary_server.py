@@ -49,8 +49,9 @@ def url() -> str | None:
     return _url
 
 
-def _die_with_parent(parent: int) -> Any:
-    """preexec_fn (Linux): the kernel sends SIGTERM to the child when the thread that started it dies."""
+def die_with_parent(parent: int) -> Any:
+    """preexec_fn (Linux): the kernel sends SIGTERM to the child when the thread that started it dies (`parent`: that
+    process's pid, `os.getpid()` before the start); None elsewhere. The test servers use it too (tests/conftest.py)."""
 
     def preexec() -> None:
         import ctypes
@@ -88,7 +89,7 @@ def start(mlops_home: Path) -> str:
         proc = subprocess.Popen(
             prefect_command("server", "start", "--host", "127.0.0.1", "--port", str(port), *QUIET_SERVER),
             env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
-            preexec_fn=_die_with_parent(command),  # noqa: PLW1509 - only prctl and getppid run there
+            preexec_fn=die_with_parent(command),  # noqa: PLW1509 - only prctl and getppid run there
         )  # fmt: skip
     try:
         write_children(record, [me(ROLE_COMMAND), started(ROLE_SERVER, proc)])
